@@ -1,0 +1,5 @@
+import type { AgentExecutionContext } from '@ensemble-edge/conductor';
+
+export default function shout(context: AgentExecutionContext<{ text: string }>) {
+  return { text: context.input.text.toUpperCase() };
+}

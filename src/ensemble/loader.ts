@@ -1,0 +1,248 @@
+import { LineCounter, parseDocument } from 'yaml';
+import type { z } from 'zod';
+import { compileTemplate, forEachExpression, isStatic, type Path, type Template, type TemplateProblem } from '../expression/template';
+import { operations } from '../operations/registry';
+import type { ConfigProblem } from '../operations/operation';
+import { agentChecks } from '../hitl/check';
+import { liftExpressions, restoreValue } from './lift';
+import { SourceLocator } from './locate';
+import { EnsembleFile, InputDeclaration, type StepFile } from './schema';
+import { buildInputSchema } from './input-schema';
+import { parseDuration, DurationError } from './duration';
+import { reservedNames, scopeRoots, type CompiledStep, type Ensemble } from './ensemble';
+import type { Problem, ProblemCode } from './problem';
+
+export interface SourceFile {
+  file: string;
+  source: string;
+  hash?: string;
+}
+
+export interface LoadOptions {
+  /** Script keys available to `operation: code` (`auto-approve` for scripts/auto-approve.ts). */
+  scripts: ReadonlySet<string>;
+}
+
+export type LoadResult = { ok: true; ensemble: Ensemble } | { ok: false; name: string; problems: Problem[] };
+
+const baseName = (file: string) => file.replace(/^.*\//, '').replace(/\.ya?ml$/i, '');
+
+/**
+ * Loads one ensemble file: YAML, schema, expressions, references, operation configs. Reports every
+ * problem at once, each with file:line:col; a file with any problem never yields an Ensemble.
+ */
+export function loadEnsemble(src: SourceFile, options: LoadOptions): LoadResult {
+  const problems: Problem[] = [];
+  const lines = new LineCounter();
+  const lifted = liftExpressions(src.source);
+  const doc = parseDocument(lifted.text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const locator = new SourceLocator(doc, lines, lifted.offsets, lifted.restore);
+  const report = (offset: number, code: ProblemCode, message: string) =>
+    problems.push({ file: src.file, ...locator.position(offset), code, message: lifted.restore(message) });
+  const fallbackName = baseName(src.file);
+
+  for (const error of doc.errors) report(error.pos[0], 'yaml', error.message.split('\n')[0]!);
+  if (problems.length > 0) return { ok: false, name: fallbackName, problems };
+
+  const raw = restoreValue(doc.toJS() ?? {}, lifted.restore);
+  const parsed = EnsembleFile.safeParse(raw);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) reportIssue(issue, [], locator, report);
+    return { ok: false, name: fallbackName, problems };
+  }
+  const file = parsed.data;
+  const name = file.ensemble ?? fallbackName;
+
+  const compile = (value: unknown, path: Path): Template => {
+    const tplProblems: TemplateProblem[] = [];
+    const t = compileTemplate(value, hyphenated, tplProblems, path);
+    for (const p of tplProblems) {
+      report(locator.offsetInExpression(p.path, p.ordinal, p.offset), 'expression', `invalid expression: ${p.message}`);
+    }
+    return t;
+  };
+
+  const allNames = new Set(file.agents.map((s) => s.name));
+  const hyphenated = [...allNames].filter((n) => n.includes('-'));
+  const earlier = new Set<string>();
+  const steps: CompiledStep[] = [];
+
+  file.agents.forEach((step, index) => {
+    const at: Path = ['agents', index];
+    if (earlier.has(step.name)) {
+      report(locator.offsetOf([...at, 'name']), 'duplicate-step', `duplicate step name '${step.name}'`);
+    }
+    if (reservedNames.has(step.name)) {
+      report(locator.offsetOf([...at, 'name']), 'schema', `'${step.name}' is reserved and cannot name a step`);
+    }
+    const inputKey = step.inputs !== undefined ? 'inputs' : 'input';
+    const condition = step.condition === undefined ? undefined : compile(step.condition, [...at, 'condition']);
+    const config = compile(step.config ?? {}, [...at, 'config']);
+    const input = compile(step[inputKey] ?? null, [...at, inputKey]);
+    const siblings = input.kind === 'object' || (input.kind === 'const' && isPlainObject(input.value))
+      ? new Set(Object.keys((step[inputKey] ?? {}) as object))
+      : new Set<string>();
+
+    const refs = { earlier, all: allNames, self: step.name };
+    if (condition) checkReferences(condition, [...at, 'condition'], refs, locator, report);
+    checkReferences(config, [...at, 'config'], refs, locator, report);
+    checkReferences(input, [...at, inputKey], { ...refs, siblings }, locator, report);
+    if (input.kind === 'object') checkSiblingCycles(input, [...at, inputKey], siblings, earlier, locator, report);
+
+    const configProblems = checkStepConfig(step, config, input, options);
+    for (const p of configProblems) {
+      const path = [...at, ...p.path];
+      report(locator.offsetOf(path), p.path[0] === 'operation' ? 'unknown-operation' : p.path.includes('script') ? 'unknown-script' : 'config', p.message);
+    }
+
+    let retry: CompiledStep['retry'];
+    if (step.retry) {
+      try {
+        retry = { attempts: step.retry.attempts, backoffMs: parseDuration(step.retry.backoff ?? 0) };
+      } catch (e) {
+        if (!(e instanceof DurationError)) throw e;
+        report(locator.offsetOf([...at, 'retry', 'backoff']), 'schema', e.message);
+      }
+    }
+    const common = { name: step.name, index, condition, config, input, onError: step.onError ?? 'fail', retry } as const;
+    steps.push(step.agent !== undefined
+      ? { ...common, kind: 'agent', agent: step.agent }
+      : { ...common, kind: 'operation', operation: step.operation! });
+    earlier.add(step.name);
+  });
+
+  let output: Template | undefined;
+  if (file.output !== undefined) {
+    output = compile(file.output, ['output']);
+    checkReferences(output, ['output'], { earlier: allNames, all: allNames }, locator, report);
+  }
+
+  const inputs = Object.fromEntries(
+    Object.entries(file.inputs ?? {}).map(([k, v]) => [k, InputDeclaration.parse(typeof v === 'string' ? { type: v } : v)]),
+  );
+
+  if (problems.length > 0) return { ok: false, name, problems: sortProblems(problems) };
+  return {
+    ok: true,
+    ensemble: {
+      name,
+      description: file.description,
+      file: src.file,
+      source: src.source,
+      hash: src.hash ?? '',
+      inputs,
+      inputSchema: buildInputSchema(inputs),
+      steps,
+      output,
+    },
+  };
+}
+
+type Report = (offset: number, code: ProblemCode, message: string) => void;
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+function reportIssue(issue: z.core.$ZodIssue, prefix: Path, locator: SourceLocator, report: Report): void {
+  const path = [...prefix, ...(issue.path as Path)];
+  if (issue.code === 'unrecognized_keys') {
+    for (const key of issue.keys) report(locator.offsetOf([...path, key], true), 'schema', `unknown key '${key}'${where(path)}`);
+    return;
+  }
+  if (issue.code === 'invalid_union' && issue.errors.length > 0) {
+    // Report the branch that got furthest instead of "invalid input".
+    const best = issue.errors.reduce((a, b) => (b.length > 0 && (a.length === 0 || b[0]!.path.length > a[0]!.path.length) ? b : a));
+    if (best.length > 0 && best[0]!.path.length > 0) {
+      for (const inner of best) reportIssue(inner, path, locator, report);
+      return;
+    }
+  }
+  report(locator.offsetOf(path), 'schema', `${issue.message}${where(path)}`);
+}
+
+const where = (path: Path) => (path.length ? ` (at ${path.join('.')})` : '');
+
+interface RefScope {
+  earlier: ReadonlySet<string>;
+  all: ReadonlySet<string>;
+  self?: string;
+  siblings?: ReadonlySet<string>;
+}
+
+function checkReferences(template: Template, path: Path, scope: RefScope, locator: SourceLocator, report: Report): void {
+  forEachExpression(template, path, (expr, exprPath, ordinal) => {
+    for (const root of expr.roots) {
+      if (scopeRoots.has(root) || scope.earlier.has(root) || scope.siblings?.has(root)) continue;
+      const offset = locator.offsetInExpression(exprPath, ordinal, Math.max(0, expr.source.indexOf(root)));
+      if (root === scope.self) report(offset, 'reference', `step '${root}' cannot read its own result`);
+      else if (scope.all.has(root)) report(offset, 'reference', `step '${root}' runs after '${scope.self}': only earlier steps can be referenced`);
+      else report(offset, 'reference', `unknown name '${root}': not a step before this one, ${scope.siblings?.size ? 'a sibling input, ' : ''}or one of input, env, execution`);
+    }
+  });
+}
+
+/** `minApprovals: ${Math.ceil(approvers.length / 2)}` reads a sibling; two siblings reading each other is a cycle. */
+function checkSiblingCycles(input: Extract<Template, { kind: 'object' }>, path: Path, siblings: ReadonlySet<string>, steps: ReadonlySet<string>, locator: SourceLocator, report: Report): void {
+  const deps = new Map<string, Set<string>>();
+  for (const [key, value] of input.entries) {
+    const d = new Set<string>();
+    forEachExpression(value, [], (expr) => { for (const r of expr.roots) if (siblings.has(r) && !steps.has(r) && !scopeRoots.has(r)) d.add(r); });
+    deps.set(key, d);
+  }
+  const state = new Map<string, 'visiting' | 'done'>();
+  const visit = (key: string): boolean => {
+    if (state.get(key) === 'done') return false;
+    if (state.get(key) === 'visiting') return true;
+    state.set(key, 'visiting');
+    const cyclic = [...(deps.get(key) ?? [])].some(visit);
+    state.set(key, 'done');
+    return cyclic;
+  };
+  for (const key of deps.keys()) {
+    state.clear();
+    if (visit(key)) {
+      report(locator.offsetOf([...path, key]), 'reference', `input '${key}' depends on itself through its sibling inputs`);
+      return;
+    }
+  }
+}
+
+/** Static values of a template object: known keys with no expression, and the keys that have one. */
+function splitStatic(t: Template): { values: Record<string, unknown>; dynamic: string[] } {
+  if (t.kind === 'const') return { values: isPlainObject(t.value) ? t.value : {}, dynamic: [] };
+  if (t.kind !== 'object') return { values: {}, dynamic: [] };
+  const values: Record<string, unknown> = {};
+  const dynamic: string[] = [];
+  for (const [k, v] of t.entries) {
+    if (isStatic(v)) values[k] = v.value;
+    else dynamic.push(k);
+  }
+  return { values, dynamic };
+}
+
+function checkStepConfig(step: StepFile, config: Template, input: Template, options: LoadOptions): ConfigProblem[] {
+  const cfg = splitStatic(config);
+  if (step.agent !== undefined) {
+    const check = agentChecks[step.agent];
+    return check ? check({ config: cfg.values, input: splitStatic(input).values, dynamicInput: splitStatic(input).dynamic }) : [];
+  }
+  const op = operations[step.operation!];
+  if (!op) return [{ path: ['operation'], message: `operation '${step.operation}' is not available in this build` }];
+  const mask = Object.fromEntries(cfg.dynamic.map((k) => [k, true as const]));
+  const result = op.config.partial(mask as Record<string, true> & Record<number, never>).safeParse(cfg.values);
+  const problems: ConfigProblem[] = [];
+  if (!result.success) {
+    for (const issue of result.error.issues) {
+      const keys = issue.code === 'unrecognized_keys' ? issue.keys : [undefined];
+      for (const key of keys) {
+        const path = ['config', ...(issue.path as Path), ...(key === undefined ? [] : [key])];
+        problems.push({ path, message: key === undefined ? `${issue.message} (at ${path.join('.')})` : `unknown config key '${key}' for operation '${step.operation}'` });
+      }
+    }
+  }
+  for (const p of op.check?.(cfg.values, { scripts: options.scripts }) ?? []) problems.push({ ...p, path: ['config', ...p.path] });
+  return problems;
+}
+
+function sortProblems(problems: Problem[]): Problem[] {
+  return problems.sort((a, b) => a.line - b.line || a.column - b.column);
+}

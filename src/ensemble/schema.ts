@@ -1,0 +1,83 @@
+import { z } from 'zod';
+
+/**
+ * The ensemble file format. This schema is the source of truth: types are derived from it and
+ * `docs/ensemble.schema.json` is generated from it (a test keeps the two in sync).
+ */
+
+export const operationNames = ['code', 'http', 'think', 'email', 'data'] as const;
+export const agentNames = ['hitl'] as const;
+
+export const StepName = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]+$/, 'step names use letters, digits, _ and - only');
+
+/** Milliseconds as a number, or a string such as "500ms", "30s", "24h", "7 days". */
+export const Duration = z.union([z.number().nonnegative(), z.string().min(1)]);
+
+export const Retry = z.strictObject({
+  attempts: z.number().int().min(1).max(10).describe('total attempts, including the first'),
+  backoff: Duration.optional().describe('delay before the 2nd attempt (ms or "1s"); doubles after each failure'),
+});
+
+/** `${...}` expression or a literal boolean. */
+const Condition = z.union([z.boolean(), z.string()]);
+
+export const Step = z
+  .strictObject({
+    name: StepName,
+    description: z.string().optional(),
+    operation: z.enum(operationNames).optional(),
+    agent: z.enum(agentNames).optional(),
+    condition: Condition.optional().describe('run the step only when this is truthy; otherwise it is skipped'),
+    config: z.record(z.string(), z.unknown()).optional(),
+    input: z.unknown().optional().describe('the step input (synonym: inputs)'),
+    inputs: z.unknown().optional().describe('the step input (synonym: input)'),
+    onError: z.enum(['fail', 'continue']).optional(),
+    retry: Retry.optional(),
+  })
+  .check((ctx) => {
+    const s = ctx.value;
+    if ((s.operation === undefined) === (s.agent === undefined)) {
+      ctx.issues.push({ code: 'custom', input: s, message: 'a step needs exactly one of `operation` or `agent`' });
+    }
+    if (s.input !== undefined && s.inputs !== undefined) {
+      ctx.issues.push({ code: 'custom', input: s, path: ['inputs'], message: '`input` and `inputs` are synonyms: use one' });
+    }
+  });
+
+export const inputTypes = ['string', 'number', 'integer', 'boolean', 'object', 'array', 'any'] as const;
+
+export const InputDeclaration = z.strictObject({
+  type: z.enum(inputTypes).default('any'),
+  required: z.boolean().default(false),
+  default: z.unknown().optional(),
+  description: z.string().optional(),
+  enum: z.array(z.unknown()).min(1).optional(),
+});
+
+export const EnsembleFile = z.strictObject({
+  ensemble: StepName.optional().describe('the ensemble name; defaults to the file name'),
+  description: z.string().optional(),
+  inputs: z
+    .record(z.string(), z.union([z.enum(inputTypes), InputDeclaration]))
+    .optional()
+    .describe('declared run inputs; a run input is validated against them'),
+  agents: z.array(Step).min(1, 'an ensemble needs at least one step in `agents`'),
+  output: z.unknown().optional().describe('evaluated when the run completes'),
+});
+
+export type EnsembleFile = z.infer<typeof EnsembleFile>;
+export type StepFile = z.infer<typeof Step>;
+export type InputDeclaration = z.infer<typeof InputDeclaration>;
+export type OperationName = (typeof operationNames)[number];
+export type AgentName = (typeof agentNames)[number];
+
+/** The JSON Schema for editors (yaml-language-server). */
+export function ensembleJsonSchema(): Record<string, unknown> {
+  return {
+    ...z.toJSONSchema(EnsembleFile, { target: 'draft-7', io: 'input', unrepresentable: 'any' }),
+    title: 'Ensemble',
+    description: 'An ensemble: agents (steps) run in order; `${...}` expressions allowed in values.',
+  };
+}

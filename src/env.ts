@@ -1,0 +1,15 @@
+import type { HITLState } from './hitl/hitl-state';
+
+/** Bindings and variables of the Worker (see wrangler.toml); read per request, never at module scope. */
+export interface Env {
+  HITL_STATE: DurableObjectNamespace<HITLState>;
+  DB?: D1Database;
+  KV?: KVNamespace;
+  AI?: Ai;
+  API_KEY?: string;
+  PUBLIC_BASE_URL?: string;
+  HITL_BASE_PATH?: string;
+  HITL_WEBHOOK_SECRET?: string;
+  EXECUTION_RETENTION_DAYS?: string;
+  [name: string]: unknown;
+}

@@ -1,0 +1,214 @@
+import { ExpressionError } from '../errors';
+import { parse, HYPHEN_STANDIN, type Node } from './parser';
+import { arrayMethods, callable, forbiddenNames, globals, stringMethods } from './functions';
+
+/** Resolves a root identifier (`input`, `env`, a step name, a sibling input) at evaluation time. */
+export type Scope = (name: string) => unknown;
+
+/** A compiled expression: parse once, evaluate many times. */
+export interface CompiledExpression {
+  readonly source: string;
+  /** Root identifiers the expression reads from its scope (globals such as `Math` excluded). */
+  readonly roots: ReadonlySet<string>;
+  evaluate(scope: Scope): unknown;
+}
+
+/** A problem found while compiling; `index` is the offset in the expression text. */
+export class ExpressionCompileError extends Error {
+  constructor(
+    message: string,
+    readonly index: number,
+  ) {
+    super(message);
+  }
+}
+
+type Evaluator = (scope: Scope) => unknown;
+interface Context {
+  source: string;
+  roots: Set<string>;
+}
+type Handler = (node: Node, ctx: Context) => Evaluator;
+type NodeType =
+  | 'Literal' | 'Identifier' | 'MemberExpression' | 'CallExpression' | 'UnaryExpression'
+  | 'BinaryExpression' | 'ConditionalExpression' | 'ArrayExpression' | 'ObjectExpression'
+  | 'Compound' | 'SequenceExpression' | 'ThisExpression' | 'Property';
+
+function fail(ctx: Context, message: string, needle?: string): never {
+  const at = needle === undefined ? 0 : Math.max(0, ctx.source.indexOf(needle));
+  throw new ExpressionCompileError(message, at);
+}
+
+function compileNode(node: Node, ctx: Context): Evaluator {
+  const handler = (handlers as Record<string, Handler | undefined>)[node.type];
+  if (!handler) fail(ctx, `unsupported syntax: ${node.type}`);
+  return handler(node, ctx);
+}
+
+const identifierName = (node: Node): string => String(node.name).replaceAll(HYPHEN_STANDIN, '-');
+
+/**
+ * Reads `key` of `object` the safe way: own properties of plain data only, `length` and indices of
+ * strings and arrays, undefined through null. Never walks the prototype chain.
+ */
+export function getMember(object: unknown, key: unknown): unknown {
+  if (object === null || object === undefined) return undefined;
+  if (typeof key !== 'string' && typeof key !== 'number') {
+    throw new ExpressionError(`property key must be a string or number, got ${typeof key}`);
+  }
+  const name = String(key);
+  if (forbiddenNames.has(name)) throw new ExpressionError(`access to '${name}' is not allowed`);
+  if (typeof object === 'string' || Array.isArray(object)) {
+    if (name === 'length') return object.length;
+    return /^\d+$/.test(name) ? (object as ArrayLike<unknown>)[Number(name)] : undefined;
+  }
+  if (typeof object === 'object') {
+    return Object.hasOwn(object, name) ? (object as Record<string, unknown>)[name] : undefined;
+  }
+  return undefined;
+}
+
+const binary: Record<string, (a: unknown, b: unknown) => unknown> = {
+  '===': (a, b) => a === b,
+  '!==': (a, b) => a !== b,
+  // eslint-disable-next-line eqeqeq
+  '==': (a, b) => a == b,
+  // eslint-disable-next-line eqeqeq
+  '!=': (a, b) => a != b,
+  '<': (a, b) => (a as number) < (b as number),
+  '<=': (a, b) => (a as number) <= (b as number),
+  '>': (a, b) => (a as number) > (b as number),
+  '>=': (a, b) => (a as number) >= (b as number),
+  '+': (a, b) => (a as number) + (b as number),
+  '-': (a, b) => (a as number) - (b as number),
+  '*': (a, b) => (a as number) * (b as number),
+  '/': (a, b) => (a as number) / (b as number),
+  '%': (a, b) => (a as number) % (b as number),
+};
+
+const unary: Record<string, (a: unknown) => unknown> = {
+  '!': (a) => !a,
+  '-': (a) => -(a as number),
+  '+': (a) => +(a as number),
+};
+
+function staticKey(node: Node, ctx: Context): string {
+  const name = node.type === 'Identifier' ? String(node.name) : String((node as { value?: unknown }).value);
+  if (forbiddenNames.has(name)) fail(ctx, `access to '${name}' is not allowed`, name);
+  return name;
+}
+
+const handlers = {
+  Literal: (node) => {
+    const value = node.value;
+    return () => value;
+  },
+  Identifier: (node, ctx) => {
+    const name = identifierName(node);
+    if (forbiddenNames.has(name)) fail(ctx, `access to '${name}' is not allowed`, name);
+    if (Object.hasOwn(globals, name)) {
+      const value = globals[name];
+      return () => value;
+    }
+    ctx.roots.add(name);
+    return (scope) => scope(name);
+  },
+  MemberExpression: (node, ctx) => {
+    const object = compileNode(node.object as Node, ctx);
+    if (node.computed) {
+      const property = compileNode(node.property as Node, ctx);
+      return (scope) => getMember(object(scope), property(scope));
+    }
+    const key = staticKey(node.property as Node, ctx);
+    return (scope) => getMember(object(scope), key);
+  },
+  CallExpression: (node, ctx) => {
+    const args = (node.arguments as Node[]).map((a) => compileNode(a, ctx));
+    const callee = node.callee as Node;
+    const evalArgs = (scope: Scope) => args.map((a) => a(scope));
+    if (callee.type === 'MemberExpression' && !callee.computed) {
+      const object = compileNode(callee.object as Node, ctx);
+      const method = staticKey(callee.property as Node, ctx);
+      return (scope) => {
+        const target = object(scope);
+        if (typeof target === 'string' && stringMethods.has(method)) {
+          const fn = (String.prototype as unknown as Record<string, (...a: unknown[]) => unknown>)[method]!;
+          return fn.apply(target, evalArgs(scope));
+        }
+        if (Array.isArray(target) && arrayMethods.has(method)) {
+          const fn = (Array.prototype as unknown as Record<string, (...a: unknown[]) => unknown>)[method]!;
+          return fn.apply(target, evalArgs(scope));
+        }
+        const fn = getMember(target, method);
+        if (!callable.has(fn)) throw new ExpressionError(`'${method}' is not an allowed function`, ctx.source);
+        return (fn as (...a: unknown[]) => unknown)(...evalArgs(scope));
+      };
+    }
+    const fn = compileNode(callee, ctx);
+    return (scope) => {
+      const f = fn(scope);
+      if (!callable.has(f)) throw new ExpressionError('not an allowed function', ctx.source);
+      return (f as (...a: unknown[]) => unknown)(...evalArgs(scope));
+    };
+  },
+  UnaryExpression: (node, ctx) => {
+    const op = unary[String(node.operator)];
+    if (!op) fail(ctx, `operator '${String(node.operator)}' is not supported`, String(node.operator));
+    const arg = compileNode(node.argument as Node, ctx);
+    return (scope) => op(arg(scope));
+  },
+  BinaryExpression: (node, ctx) => {
+    const operator = String(node.operator);
+    const left = compileNode(node.left as Node, ctx);
+    const right = compileNode(node.right as Node, ctx);
+    if (operator === '&&') return (scope) => left(scope) && right(scope);
+    if (operator === '||') return (scope) => left(scope) || right(scope);
+    if (operator === '??') return (scope) => left(scope) ?? right(scope);
+    const op = binary[operator];
+    if (!op) fail(ctx, `operator '${operator}' is not supported`, operator);
+    return (scope) => op(left(scope), right(scope));
+  },
+  ConditionalExpression: (node, ctx) => {
+    const test = compileNode(node.test as Node, ctx);
+    const yes = compileNode(node.consequent as Node, ctx);
+    const no = compileNode(node.alternate as Node, ctx);
+    return (scope) => (test(scope) ? yes(scope) : no(scope));
+  },
+  ArrayExpression: (node, ctx) => {
+    const items = (node.elements as (Node | null)[]).map((e) => (e ? compileNode(e, ctx) : () => undefined));
+    return (scope) => items.map((item) => item(scope));
+  },
+  ObjectExpression: (node, ctx) => {
+    const entries = (node.properties as Node[]).map((p) => {
+      if (p.type !== 'Property') fail(ctx, `unsupported syntax in object literal: ${p.type}`);
+      const key = p.computed ? compileNode(p.key as Node, ctx) : (() => { const k = staticKey(p.key as Node, ctx); return () => k; })();
+      const value = p.shorthand ? compileNode(p.key as Node, ctx) : compileNode(p.value as Node, ctx);
+      return [key, value] as const;
+    });
+    return (scope) => {
+      const out: Record<string, unknown> = {};
+      for (const [key, value] of entries) {
+        const k = String(key(scope));
+        if (forbiddenNames.has(k)) throw new ExpressionError(`key '${k}' is not allowed`, ctx.source);
+        out[k] = value(scope);
+      }
+      return out;
+    };
+  },
+  Property: (_node, ctx) => fail(ctx, 'unexpected property'),
+  Compound: (_node, ctx) => fail(ctx, 'one expression expected (found several; missing an operator?)'),
+  SequenceExpression: (_node, ctx) => fail(ctx, "the comma operator is not supported", ','),
+  ThisExpression: (_node, ctx) => fail(ctx, "'this' is not supported", 'this'),
+} satisfies Record<NodeType, Handler>;
+
+/**
+ * Compiles an expression (the text between `${` and `}`). Throws ExpressionSyntaxError or
+ * ExpressionCompileError, both carrying the offset of the problem.
+ *
+ * @example compileExpression('risk-check.output.score < 0.3', ['risk-check']).evaluate(scope)
+ */
+export function compileExpression(source: string, hyphenatedNames: readonly string[] = []): CompiledExpression {
+  const ctx: Context = { source, roots: new Set() };
+  const evaluate = compileNode(parse(source, hyphenatedNames), ctx);
+  return { source, roots: ctx.roots, evaluate };
+}

@@ -1,0 +1,66 @@
+// The allowlist: the only functions an expression can call, and the only names it can read
+// without a scope. Everything here is pure and synchronous.
+
+const mathFunctions = [
+  'abs', 'ceil', 'floor', 'round', 'trunc', 'sign', 'min', 'max', 'pow', 'sqrt', 'cbrt', 'log',
+  'log10', 'log2', 'exp', 'random', 'hypot',
+] as const;
+
+function namespace(entries: Record<string, unknown>): Readonly<Record<string, unknown>> {
+  return Object.freeze(Object.assign(Object.create(null) as Record<string, unknown>, entries));
+}
+
+export const MathNamespace = namespace({
+  ...Object.fromEntries(mathFunctions.map((name) => [name, Math[name]])),
+  PI: Math.PI,
+  E: Math.E,
+});
+
+const parseJson = (text: unknown): unknown => JSON.parse(String(text));
+const stringifyJson = (value: unknown, _replacer?: unknown, space?: unknown): string | undefined =>
+  JSON.stringify(value, null, typeof space === 'number' || typeof space === 'string' ? space : undefined);
+
+export const JsonNamespace = namespace({ parse: parseJson, stringify: stringifyJson });
+
+const now = (): string => new Date().toISOString();
+const toStr = (v: unknown): string =>
+  v !== null && typeof v === 'object' ? JSON.stringify(v) : String(v);
+
+/** Names readable without a scope entry. */
+export const globals: Readonly<Record<string, unknown>> = namespace({
+  Math: MathNamespace,
+  JSON: JsonNamespace,
+  now,
+  String: toStr,
+  Number: (v: unknown) => Number(v),
+  Boolean: (v: unknown) => Boolean(v),
+  undefined,
+});
+
+/** Functions an expression may call; identity-checked, so data can never smuggle one in. */
+export const callable: ReadonlySet<unknown> = new Set<unknown>([
+  ...Object.values(MathNamespace).filter((v) => typeof v === 'function'),
+  parseJson,
+  stringifyJson,
+  now,
+  globals.String,
+  globals.Number,
+  globals.Boolean,
+]);
+
+/** Safe methods by receiver type: none take callbacks, none can allocate without bound. */
+export const stringMethods: ReadonlySet<string> = new Set([
+  'includes', 'startsWith', 'endsWith', 'indexOf', 'lastIndexOf', 'slice', 'substring', 'at',
+  'toUpperCase', 'toLowerCase', 'trim', 'trimStart', 'trimEnd', 'split', 'replace', 'replaceAll',
+  'concat', 'charAt',
+]);
+
+export const arrayMethods: ReadonlySet<string> = new Set([
+  'includes', 'indexOf', 'lastIndexOf', 'join', 'slice', 'at', 'concat',
+]);
+
+/** Property names no expression may touch, on any value. */
+export const forbiddenNames: ReadonlySet<string> = new Set([
+  'constructor', '__proto__', 'prototype', '__defineGetter__', '__defineSetter__',
+  '__lookupGetter__', '__lookupSetter__',
+]);

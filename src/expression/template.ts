@@ -1,0 +1,174 @@
+import { compileExpression, type CompiledExpression, type Scope } from './compile';
+import { splitTemplate, UnterminatedExpressionError } from './scan';
+import { ExpressionSyntaxError } from './parser';
+import { ExpressionCompileError } from './compile';
+
+/**
+ * A value from an ensemble file with its expressions compiled: the shape is kept, strings that
+ * hold `${...}` become `expr` (whole value, raw result) or `interp` (string interpolation).
+ */
+export type Template =
+  | { kind: 'const'; value: unknown }
+  | { kind: 'expr'; expr: CompiledExpression }
+  | { kind: 'interp'; parts: (string | CompiledExpression)[] }
+  | { kind: 'array'; items: Template[] }
+  | { kind: 'object'; entries: [string, Template][] };
+
+export type Path = (string | number)[];
+
+/** Where in a value a compile problem is: the string's path, which `${` in it, and the offset inside. */
+export interface TemplateProblem {
+  path: Path;
+  /** 0-based ordinal of the `${` within the string; -1 when the problem is the string itself. */
+  ordinal: number;
+  /** Offset inside the expression text (after `${`). */
+  offset: number;
+  message: string;
+}
+
+const ENV_SHORTHAND = /^\$env\.([A-Za-z_][A-Za-z0-9_]*)$/;
+
+/**
+ * Compiles a YAML-derived value once. Problems go to `problems` (all of them, not just the first);
+ * the returned template is still usable for further checks.
+ */
+export function compileTemplate(
+  value: unknown,
+  hyphenatedNames: readonly string[],
+  problems: TemplateProblem[],
+  path: Path = [],
+): Template {
+  if (typeof value === 'string') return compileString(value, hyphenatedNames, problems, path);
+  if (Array.isArray(value)) {
+    const items = value.map((v, i) => compileTemplate(v, hyphenatedNames, problems, [...path, i]));
+    return items.every((t) => t.kind === 'const') ? { kind: 'const', value } : { kind: 'array', items };
+  }
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value).map(
+      ([k, v]) => [k, compileTemplate(v, hyphenatedNames, problems, [...path, k])] as [string, Template],
+    );
+    return entries.every(([, t]) => t.kind === 'const') ? { kind: 'const', value } : { kind: 'object', entries };
+  }
+  return { kind: 'const', value };
+}
+
+function compileString(value: string, hyphenated: readonly string[], problems: TemplateProblem[], path: Path): Template {
+  const env = ENV_SHORTHAND.exec(value);
+  if (env) return compileOne(`env.${env[1]}`, hyphenated, problems, path, 0) ?? { kind: 'const', value };
+  let parts;
+  try {
+    parts = splitTemplate(value);
+  } catch (err) {
+    if (!(err instanceof UnterminatedExpressionError)) throw err;
+    problems.push({ path, ordinal: -1, offset: err.index, message: err.message });
+    return { kind: 'const', value };
+  }
+  if (!parts.some((p) => p.kind === 'expr')) {
+    return { kind: 'const', value: parts.map((p) => (p.kind === 'text' ? p.text : '')).join('') };
+  }
+  let ordinal = 0;
+  const compiled: (string | CompiledExpression)[] = [];
+  for (const part of parts) {
+    if (part.kind === 'text') {
+      compiled.push(part.text);
+      continue;
+    }
+    const expr = compileOne(part.span.text, hyphenated, problems, path, ordinal++);
+    if (expr?.kind === 'expr') compiled.push(expr.expr);
+  }
+  if (parts.length === 1 && compiled.length === 1 && typeof compiled[0] !== 'string') {
+    return { kind: 'expr', expr: compiled[0]! };
+  }
+  return { kind: 'interp', parts: compiled };
+}
+
+function compileOne(
+  text: string,
+  hyphenated: readonly string[],
+  problems: TemplateProblem[],
+  path: Path,
+  ordinal: number,
+): Template | undefined {
+  try {
+    return { kind: 'expr', expr: compileExpression(text, hyphenated) };
+  } catch (err) {
+    if (err instanceof ExpressionSyntaxError || err instanceof ExpressionCompileError) {
+      problems.push({ path, ordinal, offset: err.index, message: err.message });
+      return undefined;
+    }
+    throw err;
+  }
+}
+
+/** Turns a value into the text it shows inside a longer string: objects as JSON, null as ''. */
+export function stringify(value: unknown): string {
+  if (value === null || value === undefined) return '';
+  if (typeof value === 'object') return JSON.stringify(value);
+  return String(value);
+}
+
+const renderers = {
+  const: (t, _scope) => t.value,
+  expr: (t, scope) => t.expr.evaluate(scope),
+  interp: (t, scope) => t.parts.map((p) => (typeof p === 'string' ? p : stringify(p.evaluate(scope)))).join(''),
+  array: (t, scope) => t.items.map((item) => renderTemplate(item, scope)),
+  object: (t, scope) => Object.fromEntries(t.entries.map(([k, v]) => [k, renderTemplate(v, scope)])),
+} satisfies { [K in Template['kind']]: (t: Extract<Template, { kind: K }>, scope: Scope) => unknown };
+
+/** Evaluates a compiled template against a scope. */
+export function renderTemplate(template: Template, scope: Scope): unknown {
+  return (renderers[template.kind] as (t: Template, s: Scope) => unknown)(template, scope);
+}
+
+/** Every root identifier a template reads, e.g. to check step references at load time. */
+export function templateRoots(template: Template, into = new Set<string>()): Set<string> {
+  switch (template.kind) {
+    case 'expr':
+      for (const r of template.expr.roots) into.add(r);
+      break;
+    case 'interp':
+      for (const p of template.parts) if (typeof p !== 'string') for (const r of p.roots) into.add(r);
+      break;
+    case 'array':
+      for (const i of template.items) templateRoots(i, into);
+      break;
+    case 'object':
+      for (const [, v] of template.entries) templateRoots(v, into);
+      break;
+    case 'const':
+      break;
+  }
+  return into;
+}
+
+/** True when the template holds no expression (its value is known at load time). */
+export const isStatic = (t: Template): t is { kind: 'const'; value: unknown } => t.kind === 'const';
+
+/**
+ * Visits every compiled expression with the path of its string and its ordinal in that string,
+ * so load-time checks can point at the exact `${` in the file.
+ */
+export function forEachExpression(
+  template: Template,
+  path: Path,
+  visit: (expr: CompiledExpression, path: Path, ordinal: number) => void,
+): void {
+  switch (template.kind) {
+    case 'expr':
+      visit(template.expr, path, 0);
+      break;
+    case 'interp': {
+      let ordinal = 0;
+      for (const p of template.parts) if (typeof p !== 'string') visit(p, path, ordinal++);
+      break;
+    }
+    case 'array':
+      template.items.forEach((item, i) => forEachExpression(item, [...path, i], visit));
+      break;
+    case 'object':
+      for (const [k, v] of template.entries) forEachExpression(v, [...path, k], visit);
+      break;
+    case 'const':
+      break;
+  }
+}

@@ -1,0 +1,11 @@
+import type { AgentName } from '../ensemble/schema';
+import type { ConfigProblem } from '../operations/operation';
+
+export interface AgentCheckInput {
+  config: Record<string, unknown>;
+  input: Record<string, unknown>;
+  dynamicInput: string[];
+}
+
+/** Load-time checks of agent steps, by agent. */
+export const agentChecks: Partial<Record<AgentName, (step: AgentCheckInput) => ConfigProblem[]>> = {};

@@ -1,0 +1,33 @@
+import { z } from 'zod';
+import { StepError } from '../errors';
+import { defineOperation } from './operation';
+import { scriptKey } from './script-name';
+import { publicEnv } from '../runtime/public-env';
+
+/** `operation: code`: calls the default export of a module in `scripts/`. */
+export const code = defineOperation({
+  config: z.looseObject({
+    script: z.string().min(1).describe('module in scripts/, e.g. scripts/auto-approve'),
+  }),
+  check(config, ctx) {
+    const script = config.script;
+    if (typeof script !== 'string' || ctx.scripts.has(scriptKey(script))) return [];
+    const known = [...ctx.scripts].map((s) => `scripts/${s}`).join(', ') || 'none';
+    return [{ path: ['script'], message: `unknown script '${script}' (known: ${known})` }];
+  },
+  async run(ctx) {
+    const module = ctx.scripts[scriptKey(ctx.config.script)];
+    const fn = module?.default;
+    if (typeof fn !== 'function') {
+      throw new StepError('SCRIPT_NOT_FOUND', `script '${ctx.config.script}' has no default-exported function`);
+    }
+    const { script: _script, ...config } = ctx.config;
+    return await fn({
+      input: ctx.input ?? {},
+      config,
+      env: publicEnv(ctx.env),
+      execution: ctx.execution,
+      steps: ctx.steps,
+    });
+  },
+});

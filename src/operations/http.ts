@@ -1,0 +1,87 @@
+import { z } from 'zod';
+import { StepError } from '../errors';
+import { Duration } from '../ensemble/schema';
+import { parseDuration } from '../ensemble/duration';
+import { withRetry } from '../runtime/retry';
+import { defineOperation } from './operation';
+
+const methods = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD'] as const;
+
+export interface HttpOutput {
+  status: number;
+  ok: boolean;
+  headers: Record<string, string>;
+  body: unknown;
+}
+
+/** An HTTP answer the step treats as failure; 5xx and 429 are retried. */
+class HttpStatusError extends StepError {
+  constructor(readonly output: HttpOutput, url: string) {
+    super('HTTP_ERROR', `${url} answered ${output.status}`, { details: output });
+  }
+}
+
+const retryable = (e: unknown) =>
+  !(e instanceof HttpStatusError) || e.output.status >= 500 || e.output.status === 429;
+
+/** `operation: http`: one request, JSON in and out, with timeout and retries. */
+export const http = defineOperation({
+  config: z.strictObject({
+    url: z.url({ protocol: /^https?$/ }),
+    method: z.enum(methods).optional().describe('default: POST when a body is given, else GET'),
+    headers: z.record(z.string(), z.string()).optional(),
+    body: z.unknown().optional(),
+    timeout: Duration.optional().describe('per attempt; default 30s'),
+    retries: z.number().int().min(0).max(10).optional().describe('extra attempts on network errors, 5xx and 429'),
+    backoff: Duration.optional().describe('delay before the first retry; doubles; default 200ms'),
+    throwOnError: z.boolean().optional().describe('fail the step on a non-2xx status (default true)'),
+  }),
+  async run({ config }) {
+    const method = config.method ?? (config.body === undefined ? 'GET' : 'POST');
+    const headers = new Headers(config.headers);
+    let body: string | undefined;
+    if (config.body !== undefined && method !== 'GET' && method !== 'HEAD') {
+      if (typeof config.body === 'string') {
+        body = config.body;
+        if (!headers.has('content-type')) headers.set('content-type', 'text/plain; charset=utf-8');
+      } else {
+        body = JSON.stringify(config.body);
+        if (!headers.has('content-type')) headers.set('content-type', 'application/json');
+      }
+    }
+    const timeoutMs = parseDuration(config.timeout ?? 30_000);
+    const policy = { attempts: (config.retries ?? 0) + 1, backoffMs: parseDuration(config.backoff ?? 200) };
+    return await withRetry(policy, async () => {
+        let response: Response;
+        try {
+          response = await fetch(config.url, { method, headers, body, signal: AbortSignal.timeout(timeoutMs) });
+        } catch (cause) {
+          const timedOut = cause instanceof Error && cause.name === 'TimeoutError';
+          throw new StepError(timedOut ? 'HTTP_TIMEOUT' : 'HTTP_NETWORK', timedOut
+            ? `${method} ${config.url} timed out after ${timeoutMs}ms`
+            : `${method} ${config.url} failed: ${String(cause)}`, { cause });
+        }
+        const output = await readResponse(response);
+        if (!response.ok && config.throwOnError !== false) throw new HttpStatusError(output, `${method} ${config.url}`);
+        return output;
+    }, retryable);
+  },
+});
+
+async function readResponse(response: Response): Promise<HttpOutput> {
+  const text = await response.text();
+  let body: unknown = text;
+  if ((response.headers.get('content-type') ?? '').includes('json') && text !== '') {
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = text;
+    }
+  }
+  return {
+    status: response.status,
+    ok: response.ok,
+    headers: Object.fromEntries(response.headers),
+    body,
+  };
+}

@@ -1,0 +1,27 @@
+import type { z } from 'zod';
+import type { StepContext } from '../runtime/context';
+
+/** A problem an operation finds in a step's static config at load time. */
+export interface ConfigProblem {
+  path: (string | number)[];
+  message: string;
+}
+
+export interface LoadContext {
+  scripts: ReadonlySet<string>;
+}
+
+/**
+ * One operation (`operation: http`, ...). `config` validates the evaluated config before `run`;
+ * at load time the same schema checks every key whose value has no expression.
+ */
+export interface Operation<S extends z.ZodObject = z.ZodObject> {
+  readonly config: S;
+  /** Extra load-time checks on the static part of the config (e.g. the script exists). */
+  check?(config: Record<string, unknown>, ctx: LoadContext): ConfigProblem[];
+  run(ctx: StepContext<z.infer<S>>): Promise<unknown>;
+}
+
+export function defineOperation<S extends z.ZodObject>(op: Operation<S>): Operation<S> {
+  return op;
+}

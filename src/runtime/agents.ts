@@ -1,0 +1,5 @@
+import type { AgentName } from '../ensemble/schema';
+import type { Agent } from './agent';
+
+/** Built-in agents by name. */
+export const agents: Partial<Record<AgentName, Agent>> = {};

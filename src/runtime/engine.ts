@@ -1,0 +1,117 @@
+import { AppError, StepError } from '../errors';
+import type { Env } from '../env';
+import type { AgentName } from '../ensemble/schema';
+import type { CompiledStep, Ensemble } from '../ensemble/ensemble';
+import { renderTemplate } from '../expression/template';
+import { operations } from '../operations/registry';
+import type { Agent } from './agent';
+import type { ScriptRegistry } from './context';
+import { renderInput } from './render-input';
+import { withRetry } from './retry';
+import type { RunState, StepRecord } from './run-state';
+import { executionInfo, runScope, stepViews } from './scope';
+
+export interface EngineDeps {
+  env: Env;
+  scripts: ScriptRegistry;
+  agents: Partial<Record<AgentName, Agent>>;
+  /** Called after every finished step, so a run interrupted later continues from here. */
+  checkpoint?: (state: RunState) => Promise<void>;
+}
+
+type StepResult = { record: StepRecord; suspend?: Record<string, unknown> };
+
+/**
+ * The step loop: takes a run state and runs steps from its cursor until the run completes, fails,
+ * or a step suspends. Returns the new state; the input state is not modified.
+ */
+export async function advance(ensemble: Ensemble, initial: RunState, deps: EngineDeps): Promise<RunState> {
+  const state: RunState = structuredClone(initial);
+  state.status = 'running';
+  const names = new Set(ensemble.steps.map((s) => s.name));
+  while (state.cursor < ensemble.steps.length) {
+    const step = ensemble.steps[state.cursor]!;
+    const { record, suspend } = await runStep(step, state, deps, names);
+    state.steps = [...state.steps.filter((r) => r.name !== step.name), record];
+    if (suspend) {
+      state.status = 'suspended';
+      state.suspension = { step: step.name, request: suspend };
+      return state;
+    }
+    if (record.status === 'failed' && step.onError === 'fail') {
+      state.status = 'failed';
+      state.error = { step: step.name, code: record.error!.code, message: record.error!.message };
+      return state;
+    }
+    state.cursor++;
+    if (state.cursor < ensemble.steps.length) await deps.checkpoint?.(state);
+  }
+  return finish(ensemble, state, deps.env);
+}
+
+/** Marks the suspended step as completed with `output` and moves the cursor past it. */
+export function completeSuspendedStep(state: RunState, output: unknown, at: Date): RunState {
+  const next = structuredClone(state);
+  const record = next.steps.find((r) => r.name === next.suspension?.step);
+  if (record) {
+    record.status = 'completed';
+    record.output = output;
+    record.durationMs = at.getTime() - Date.parse(record.startedAt);
+  }
+  next.suspension = undefined;
+  next.cursor++;
+  next.status = 'running';
+  return next;
+}
+
+function finish(ensemble: Ensemble, state: RunState, env: Env): RunState {
+  try {
+    state.output = ensemble.output
+      ? renderTemplate(ensemble.output, runScope(state, env))
+      : Object.fromEntries(state.steps.filter((r) => r.status === 'completed').map((r) => [r.name, r.output]));
+    state.status = 'completed';
+  } catch (e) {
+    state.status = 'failed';
+    state.error = { code: e instanceof AppError ? e.code : 'OUTPUT_FAILED', message: `output: ${errorMessage(e)}` };
+  }
+  return state;
+}
+
+const errorMessage = (e: unknown) => (e instanceof Error ? e.message : String(e));
+
+async function runStep(step: CompiledStep, state: RunState, deps: EngineDeps, names: ReadonlySet<string>): Promise<StepResult> {
+  const started = new Date();
+  const scope = runScope(state, deps.env);
+  const base = { name: step.name, startedAt: started.toISOString() };
+  const done = (status: StepRecord['status'], input: unknown, output: unknown, extra: Partial<StepRecord> = {}): StepResult => ({
+    record: { ...base, status, input, output, durationMs: Date.now() - started.getTime(), ...extra },
+  });
+  let input: unknown = null;
+  let attempts = 0;
+  try {
+    if (step.condition && !renderTemplate(step.condition, scope)) return done('skipped', null, null);
+    input = renderInput(step.input, scope, names);
+    const config = renderTemplate(step.config, scope);
+    if (step.kind === 'agent') {
+      const agent = deps.agents[step.agent];
+      if (!agent) throw new StepError('AGENT_UNAVAILABLE', `agent '${step.agent}' is not available`);
+      const request = agent.prepare({ step: step.name, config, input, env: deps.env, execution: executionInfo(state), origin: state.origin });
+      return { ...done('suspended', input, { status: 'pending' }), suspend: request };
+    }
+    const op = operations[step.operation];
+    if (!op) throw new StepError('OPERATION_UNAVAILABLE', `operation '${step.operation}' is not available`);
+    const parsed = op.config.safeParse(config);
+    if (!parsed.success) {
+      throw new StepError('INVALID_CONFIG', `config of step '${step.name}' is invalid`, { details: parsed.error.issues });
+    }
+    const ctx = { step: step.name, config: parsed.data, input, env: deps.env, execution: executionInfo(state), steps: stepViews(state), scripts: deps.scripts };
+    const output = await withRetry(step.retry ?? { attempts: 1, backoffMs: 0 }, () => {
+      attempts++;
+      return op.run(ctx);
+    });
+    return done('completed', input, output ?? null, attempts > 1 ? { attempts } : {});
+  } catch (e) {
+    const code = e instanceof AppError ? e.code : 'STEP_FAILED';
+    return done('failed', input, null, { error: { code, message: errorMessage(e) }, ...(attempts > 1 ? { attempts } : {}) });
+  }
+}

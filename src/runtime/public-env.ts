@@ -1,0 +1,14 @@
+import type { Env } from '../env';
+
+// Never exposed to expressions or scripts, even though they are strings in env.
+const HIDDEN = new Set(['API_KEY']);
+
+/**
+ * The part of env an ensemble may read (`${env.NAME}`): string vars and secrets. Bindings
+ * (Durable Objects, D1, KV) are not data and stay out.
+ */
+export function publicEnv(env: Env): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) if (typeof v === 'string' && !HIDDEN.has(k)) out[k] = v;
+  return out;
+}

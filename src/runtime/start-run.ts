@@ -1,0 +1,58 @@
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import type { Env } from '../env';
+import type { Ensemble } from '../ensemble/ensemble';
+import { newExecutionId } from '../hitl/crypto';
+import type { ScriptRegistry } from './context';
+import { advance } from './engine';
+import type { RunState } from './run-state';
+import { agents } from './agents';
+
+export interface StartOptions {
+  env: Env;
+  scripts: ScriptRegistry;
+  origin: string;
+}
+
+/** The API's view of a run that finished (or failed) without suspending. */
+export function runSummary(state: RunState) {
+  return {
+    executionId: state.executionId,
+    ensemble: state.ensemble,
+    status: state.status,
+    output: state.output ?? null,
+    steps: state.steps,
+    ...(state.error ? { error: state.error } : {}),
+  };
+}
+
+/**
+ * Starts a run in the Worker. A run that ends without suspending is answered whole and nothing is
+ * stored; a suspended run is handed to its HITLState object, which owns it from then on.
+ */
+export async function startRun(ensemble: Ensemble, input: Record<string, unknown>, options: StartOptions): Promise<{ status: ContentfulStatusCode; body: unknown }> {
+  const initial: RunState = {
+    executionId: newExecutionId(),
+    ensemble: ensemble.name,
+    hash: ensemble.hash,
+    input,
+    startedAt: new Date().toISOString(),
+    origin: options.origin,
+    status: 'running',
+    cursor: 0,
+    steps: [],
+  };
+  const state = await advance(ensemble, initial, { env: options.env, scripts: options.scripts, agents });
+  if (state.status === 'suspended') {
+    const stub = options.env.HITL_STATE.get(options.env.HITL_STATE.idFromName(state.executionId));
+    const pending = await stub.begin({ file: ensemble.file, source: ensemble.source, hash: ensemble.hash }, state);
+    return { status: 202, body: { executionId: state.executionId, ensemble: ensemble.name, status: 'suspended', pending } };
+  }
+  if (state.status === 'failed') {
+    const error = state.error!;
+    return {
+      status: 422,
+      body: { ...runSummary(state), error: { code: 'STEP_FAILED', message: `step '${error.step ?? 'output'}' failed: ${error.message}`, details: error } },
+    };
+  }
+  return { status: 200, body: runSummary(state) };
+}

@@ -15,7 +15,7 @@ export default defineConfig({
             },
           }),
         ],
-        test: { name: 'worker', include: ['test/worker/**/*.test.ts'] },
+        test: { name: 'worker', include: ['test/worker/**/*.test.ts'], globalSetup: ['test/support/global-setup.ts'] },
       },
       {
         test: {

@@ -6,7 +6,7 @@ import type { ConfigProblem } from '../operations/operation';
 import { agentChecks } from '../hitl/check';
 import { liftExpressions, restoreValue } from './lift';
 import { SourceLocator } from './locate';
-import { EnsembleFile, InputDeclaration, type StepFile } from './schema';
+import { EnsembleFile, InputDeclaration, Step, type StepFile } from './schema';
 import { buildInputSchema } from './input-schema';
 import { parseDuration, DurationError } from './duration';
 import { reservedNames, scopeRoots, type CompiledStep, type Ensemble } from './ensemble';
@@ -46,11 +46,26 @@ export function loadEnsemble(src: SourceFile, options: LoadOptions): LoadResult 
 
   const raw = restoreValue(doc.toJS() ?? {}, lifted.restore);
   const parsed = EnsembleFile.safeParse(raw);
-  if (!parsed.success) {
+  let file: EnsembleFile;
+  // Steps by their index in the file; on a schema problem, the steps that are valid on their own
+  // are still compiled and checked, so one pass reports every problem.
+  let indexed: [number, StepFile][];
+  if (parsed.success) {
+    file = parsed.data;
+    indexed = file.agents.map((s, i) => [i, s]);
+  } else {
     for (const issue of parsed.error.issues) reportIssue(issue, [], locator, report);
-    return { ok: false, name: fallbackName, problems };
+    const { agents: _agents, ...rest } = isPlainObject(raw) ? raw : {};
+    const partial = EnsembleFile.omit({ agents: true }).partial().safeParse(rest);
+    if (!partial.success || !Array.isArray((raw as { agents?: unknown }).agents)) {
+      return { ok: false, name: fallbackName, problems: sortProblems(problems) };
+    }
+    file = { ...partial.data, agents: [] };
+    indexed = ((raw as { agents: unknown[] }).agents).flatMap((s, i) => {
+      const step = Step.safeParse(s);
+      return step.success ? [[i, step.data] as [number, StepFile]] : [];
+    });
   }
-  const file = parsed.data;
   const name = file.ensemble ?? fallbackName;
 
   const compile = (value: unknown, path: Path): Template => {
@@ -62,16 +77,18 @@ export function loadEnsemble(src: SourceFile, options: LoadOptions): LoadResult 
     return t;
   };
 
-  const allNames = new Set(file.agents.map((s) => s.name));
+  const allNames = new Set(rawStepNames(raw));
   const hyphenated = [...allNames].filter((n) => n.includes('-'));
   const earlier = new Set<string>();
   const steps: CompiledStep[] = [];
-
-  file.agents.forEach((step, index) => {
-    const at: Path = ['agents', index];
-    if (earlier.has(step.name)) {
-      report(locator.offsetOf([...at, 'name']), 'duplicate-step', `duplicate step name '${step.name}'`);
+  rawStepNames(raw).forEach((stepName, index, all) => {
+    if (all.indexOf(stepName) !== index) {
+      report(locator.offsetOf(['agents', index, 'name']), 'duplicate-step', `duplicate step name '${stepName}' (first at step ${all.indexOf(stepName) + 1})`);
     }
+  });
+
+  indexed.forEach(([index, step]) => {
+    const at: Path = ['agents', index];
     if (reservedNames.has(step.name)) {
       report(locator.offsetOf([...at, 'name']), 'schema', `'${step.name}' is reserved and cannot name a step`);
     }
@@ -92,7 +109,7 @@ export function loadEnsemble(src: SourceFile, options: LoadOptions): LoadResult 
     const configProblems = checkStepConfig(step, config, input, options);
     for (const p of configProblems) {
       const path = [...at, ...p.path];
-      report(locator.offsetOf(path), p.path[0] === 'operation' ? 'unknown-operation' : p.path.includes('script') ? 'unknown-script' : 'config', p.message);
+      report(locator.offsetOf(path, p.atKey), p.path[0] === 'operation' ? 'unknown-operation' : p.path.includes('script') ? 'unknown-script' : 'config', p.message);
     }
 
     let retry: CompiledStep['retry'];
@@ -118,7 +135,7 @@ export function loadEnsemble(src: SourceFile, options: LoadOptions): LoadResult 
   }
 
   const inputs = Object.fromEntries(
-    Object.entries(file.inputs ?? {}).map(([k, v]) => [k, InputDeclaration.parse(typeof v === 'string' ? { type: v } : v)]),
+    Object.entries((parsed.success ? file.inputs : undefined) ?? {}).map(([k, v]) => [k, InputDeclaration.parse(typeof v === 'string' ? { type: v } : v)]),
   );
 
   if (problems.length > 0) return { ok: false, name, problems: sortProblems(problems) };
@@ -139,6 +156,13 @@ export function loadEnsemble(src: SourceFile, options: LoadOptions): LoadResult 
 }
 
 type Report = (offset: number, code: ProblemCode, message: string) => void;
+
+/** Step names as written, even of steps that failed the schema, so references to them are not "unknown". */
+function rawStepNames(raw: unknown): string[] {
+  const agents = (raw as { agents?: unknown }).agents;
+  if (!Array.isArray(agents)) return [];
+  return agents.flatMap((s) => (isPlainObject(s) && typeof s.name === 'string' ? [s.name] : []));
+}
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
@@ -200,7 +224,7 @@ function checkSiblingCycles(input: Extract<Template, { kind: 'object' }>, path: 
   for (const key of deps.keys()) {
     state.clear();
     if (visit(key)) {
-      report(locator.offsetOf([...path, key]), 'reference', `input '${key}' depends on itself through its sibling inputs`);
+      report(locator.offsetOf([...path, key], true), 'reference', `input '${key}' depends on itself through its sibling inputs`);
       return;
     }
   }
@@ -227,15 +251,17 @@ function checkStepConfig(step: StepFile, config: Template, input: Template, opti
   }
   const op = operations[step.operation!];
   if (!op) return [{ path: ['operation'], message: `operation '${step.operation}' is not available in this build` }];
-  const mask = Object.fromEntries(cfg.dynamic.map((k) => [k, true as const]));
-  const result = op.config.partial(mask as Record<string, true> & Record<number, never>).safeParse(cfg.values);
+  const mask = Object.fromEntries(cfg.dynamic.filter((k) => k in op.config.shape).map((k) => [k, true as const]));
+  // Keys with expressions are checked at run time; unknown ones are still unknown now.
+  const unknownDynamic = Object.fromEntries(cfg.dynamic.filter((k) => !(k in op.config.shape)).map((k) => [k, null]));
+  const result = op.config.partial(mask as Record<string, true> & Record<number, never>).safeParse({ ...cfg.values, ...unknownDynamic });
   const problems: ConfigProblem[] = [];
   if (!result.success) {
     for (const issue of result.error.issues) {
       const keys = issue.code === 'unrecognized_keys' ? issue.keys : [undefined];
       for (const key of keys) {
         const path = ['config', ...(issue.path as Path), ...(key === undefined ? [] : [key])];
-        problems.push({ path, message: key === undefined ? `${issue.message} (at ${path.join('.')})` : `unknown config key '${key}' for operation '${step.operation}'` });
+        problems.push({ path, atKey: key !== undefined, message: key === undefined ? `${issue.message} (at ${path.join('.')})` : `unknown config key '${key}' for operation '${step.operation}'` });
       }
     }
   }

@@ -5,6 +5,8 @@ import type { StepContext } from '../runtime/context';
 export interface ConfigProblem {
   path: (string | number)[];
   message: string;
+  /** Point at the key rather than the value (an unknown key). */
+  atKey?: boolean;
 }
 
 export interface LoadContext {

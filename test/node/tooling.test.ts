@@ -1,0 +1,28 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { expect, it } from 'vitest';
+import { ensembleJsonSchema } from '../../src/ensemble/schema';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+
+it('docs/ensemble.schema.json is the schema generated from zod (run `npm run schema` after changing it)', () => {
+  const committed = JSON.parse(readFileSync(join(root, 'docs/ensemble.schema.json'), 'utf8'));
+  expect(committed).toEqual(JSON.parse(JSON.stringify(ensembleJsonSchema())));
+});
+
+it('npm run validate reports every problem with file:line:col and exits non-zero', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'validate-'));
+  writeFileSync(join(dir, 'good.yaml'), 'agents:\n  - name: a\n    operation: code\n    config: { script: greet }\n');
+  writeFileSync(join(dir, 'bad.yaml'), 'agents:\n  - name: a\n    operation: nope\n  - name: b\n    operation: code\n    config: { script: greet }\n    input: { x: "${zzz.output}" }\n');
+  const bad = spawnSync(process.execPath, ['tools/validate.mjs', join(dir, 'good.yaml'), join(dir, 'bad.yaml')], { cwd: root, encoding: 'utf8' });
+  expect(bad.status).toBe(1);
+  expect(bad.stderr).toContain('bad.yaml:3:16: Invalid option');
+  expect(bad.stderr).toContain("bad.yaml:7:20: unknown name 'zzz'");
+  expect(bad.stdout).toContain('1 of 2 ensemble file(s) valid');
+  const good = spawnSync(process.execPath, ['tools/validate.mjs'], { cwd: root, encoding: 'utf8' });
+  expect(good.status).toBe(0);
+  expect(good.stdout).toMatch(/ok {2}ensembles\/hello\.yaml/);
+});

@@ -1,0 +1,70 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export interface DevServer {
+  url: string;
+  apiKey: string;
+  output: () => string;
+  /** Stops the server; SIGKILL simulates a crash (nothing is flushed or shut down cleanly). */
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+/**
+ * Starts the product the way the README does (`npm start -- <args>`, i.e. tools/start.mjs and
+ * `wrangler dev`) on a free port with its own persisted state, and waits until it answers.
+ */
+export async function startDevServer(options: { persistTo: string; vars?: Record<string, string>; port?: number }): Promise<DevServer> {
+  const port = options.port ?? (await freePort());
+  const apiKey = 'e2e-api-key';
+  const vars = Object.entries({ API_KEY: apiKey, ...options.vars }).flatMap(([k, v]) => ['--var', `${k}:${v}`]);
+  const child: ChildProcess = spawn(process.execPath, ['tools/start.mjs', '--port', String(port), '--persist-to', options.persistTo, ...vars], {
+    cwd: root,
+    env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: 'true' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  let log = '';
+  child.stdout!.on('data', (d) => (log += d));
+  child.stderr!.on('data', (d) => (log += d));
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`dev server exited early:\n${log}`);
+    try {
+      const res = await fetch(`${url}/`);
+      if (res.ok) break;
+    } catch {
+      /* not up yet */
+    }
+    if (Date.now() > deadline) throw new Error(`dev server did not start in time:\n${log}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return {
+    url,
+    apiKey,
+    output: () => log,
+    stop: async (signal = 'SIGTERM') => {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((r) => child.once('exit', r));
+      // The whole process group: start.mjs, wrangler and workerd.
+      try { process.kill(-child.pid!, signal); } catch { /* gone */ }
+      await exited;
+      if (signal === 'SIGKILL') spawnSync('pkill', ['-9', '-f', `--port ${port}`]);
+    },
+  };
+}

@@ -1,0 +1,74 @@
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/** One request as the receiver saw it. */
+export interface Received {
+  method: string;
+  path: string;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+  json?: unknown;
+  at: number;
+}
+
+/**
+ * A small HTTP server on 127.0.0.1 standing in for Slack, MailChannels, webhooks, model APIs and
+ * any endpoint an `http` step calls. It records every request (GET /_received?path=... lists them)
+ * and answers by path:
+ *   /status/<code>        answers <code> with a JSON body
+ *   /flaky/<key>/<n>      answers 503 the first <n> times for <key>, then 200
+ *   /slow/<ms>            answers after <ms>
+ *   anything else         200 echoing `{ method, path, body }`
+ */
+export async function startReceiver(): Promise<{ url: string; server: Server; received: Received[]; close(): Promise<void> }> {
+  const received: Received[] = [];
+  const flaky = new Map<string, number>();
+  const server = createServer(async (req, res) => {
+    const body = await readAll(req);
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    if (url.pathname === '/_received') {
+      const path = url.searchParams.get('path');
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify(received.filter((r) => !path || r.path.startsWith(path))));
+      return;
+    }
+    let json: unknown;
+    try { json = body ? JSON.parse(body) : undefined; } catch { json = undefined; }
+    received.push({ method: req.method ?? 'GET', path: url.pathname + url.search, headers: req.headers, body, json, at: Date.now() });
+    const send = (status: number, payload: unknown) => {
+      res.statusCode = status;
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify(payload));
+    };
+    const parts = url.pathname.split('/').filter(Boolean);
+    if (parts[0] === 'status') return send(Number(parts[1]), { status: Number(parts[1]) });
+    if (parts[0] === 'flaky') {
+      const key = parts[1]!;
+      const seen = (flaky.get(key) ?? 0) + 1;
+      flaky.set(key, seen);
+      return seen <= Number(parts[2]) ? send(503, { attempt: seen }) : send(200, { attempt: seen });
+    }
+    if (parts[0] === 'slow') {
+      setTimeout(() => send(200, { slow: true }), Number(parts[1]));
+      return;
+    }
+    send(200, { method: req.method, path: url.pathname, body: json ?? body });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    server,
+    received,
+    close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+  };
+}
+
+function readAll(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}

@@ -1,0 +1,29 @@
+import { env } from 'cloudflare:test';
+import { inject } from 'vitest';
+import { createApp } from '../../src/http/app';
+import { EnsembleRegistry } from '../../src/ensemble/registry';
+import type { ScriptRegistry } from '../../src/runtime/context';
+
+export const API_KEY = 'test-api-key';
+export const auth = { authorization: `Bearer ${API_KEY}` };
+export const receiverUrl = () => inject('receiverUrl');
+
+/** An app over ensembles given inline, with the test env plus RECEIVER (the local HTTP receiver). */
+export function appWith(files: Record<string, string>, scripts: ScriptRegistry = {}) {
+  const registry = new EnsembleRegistry(
+    Object.entries(files).map(([name, source]) => ({ file: `ensembles/${name}.yaml`, source, hash: `h-${name}-${source.length}` })),
+    scripts,
+  );
+  const app = createApp(() => registry);
+  const testEnv = { ...env, RECEIVER: receiverUrl() };
+  return {
+    registry,
+    request: (path: string, init: RequestInit = {}) => app.fetch(new Request(`http://worker.test${path}`, init), testEnv),
+    run: async (name: string, input: unknown = {}) => {
+      const res = await app.fetch(new Request(`http://worker.test/ensembles/${name}`, {
+        method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify(input),
+      }), testEnv);
+      return { status: res.status, body: (await res.json()) as any };
+    },
+  };
+}

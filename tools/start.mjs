@@ -1,0 +1,46 @@
+#!/usr/bin/env node
+// `npm start [-- wrangler dev args]`: a local API key, the generated registry, local D1
+// migrations, then `wrangler dev` (workerd, SQLite Durable Objects, local D1 and KV).
+import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+process.chdir(root);
+const args = process.argv.slice(2);
+const env = { ...process.env, WRANGLER_SEND_METRICS: 'false' };
+const wrangler = ['node_modules/wrangler/bin/wrangler.js'];
+
+let apiKey;
+if (!existsSync('.dev.vars')) {
+  apiKey = randomBytes(24).toString('base64url');
+  writeFileSync('.dev.vars', `# Local secrets for wrangler dev (git-ignored). Created by npm start.\nAPI_KEY=${apiKey}\n`);
+  console.log(`Created .dev.vars with a new local API_KEY.`);
+} else {
+  apiKey = /^API_KEY\s*=\s*"?([^"\n]+)"?/m.exec(readFileSync('.dev.vars', 'utf8'))?.[1];
+  if (!apiKey) console.warn('.dev.vars has no API_KEY: management routes will answer 503.');
+}
+
+const gen = spawnSync(process.execPath, ['tools/gen-registry.mjs'], { stdio: 'inherit' });
+if (gen.status !== 0) process.exit(gen.status ?? 1);
+spawnSync(process.execPath, ['tools/validate.mjs', '--warn'], { stdio: 'inherit' });
+
+// Local D1 migrations go to the same state directory wrangler dev will use.
+const persist = args.findIndex((a) => a === '--persist-to' || a.startsWith('--persist-to='));
+const persistArgs = persist === -1 ? [] : args[persist].includes('=') ? [args[persist]] : [args[persist], args[persist + 1]];
+const migrate = spawnSync(process.execPath, [...wrangler, 'd1', 'migrations', 'apply', 'DB', '--local', ...persistArgs], {
+  env: { ...env, CI: 'true' },
+  stdio: ['ignore', 'ignore', 'inherit'],
+});
+if (migrate.status !== 0) console.warn('D1 migrations did not apply (see above); data steps may fail.');
+
+const portArg = args.findIndex((a) => a === '--port' || a.startsWith('--port='));
+const port = portArg === -1 ? '8787' : args[portArg].includes('=') ? args[portArg].split('=')[1] : args[portArg + 1];
+if (apiKey) {
+  console.log(`\nAPI_KEY=${apiKey}\nTry:\n  curl -s -X POST http://127.0.0.1:${port}/ensembles/hello \\\n    -H "Authorization: Bearer ${apiKey}" -H 'content-type: application/json' \\\n    -d '{"name":"Ada","shout":true}'\n`);
+}
+
+const dev = spawn(process.execPath, [...wrangler, 'dev', '--ip', '127.0.0.1', ...args], { env, stdio: 'inherit' });
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => dev.kill(sig));
+dev.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

@@ -1,5 +1,11 @@
 import { cloudflareTest } from '@cloudflare/vitest-pool-workers';
 import { defineConfig } from 'vitest/config';
+import { startReceiver } from './test/support/receiver.ts';
+
+// The local stand-in for Slack, MailChannels, webhooks and HTTP endpoints, on 127.0.0.1. It is
+// started here (in Node) so its URL can be a binding of the Worker and its Durable Objects.
+const receiver = await startReceiver();
+receiver.server.unref();
 
 // Two projects, one `npm test`: Worker tests run inside workerd (real Durable Objects, SQLite,
 // alarms, D1, KV); tests that spawn processes (wrangler dev, receivers, a browser) run in Node.
@@ -11,11 +17,18 @@ export default defineConfig({
           cloudflareTest({
             wrangler: { configPath: './wrangler.toml' },
             miniflare: {
-              bindings: { API_KEY: 'test-api-key', ADMIN_EMAIL: 'admin@example.com' },
+              bindings: {
+                API_KEY: 'test-api-key',
+                ADMIN_EMAIL: 'admin@example.com',
+                RECEIVER: receiver.url,
+                HITL_WEBHOOK_SECRET: 'whsec-test',
+                HITL_NOTIFY_BACKOFF_MS: '40',
+                PUBLIC_BASE_URL: 'https://approvals.example.test',
+              },
             },
           }),
         ],
-        test: { name: 'worker', include: ['test/worker/**/*.test.ts'], globalSetup: ['test/support/global-setup.ts'] },
+        test: { name: 'worker', include: ['test/worker/**/*.test.ts'] },
       },
       {
         test: {

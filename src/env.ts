@@ -10,6 +10,11 @@ export interface Env {
   PUBLIC_BASE_URL?: string;
   HITL_BASE_PATH?: string;
   HITL_WEBHOOK_SECRET?: string;
+  HITL_TOKEN_SECRET?: string;
+  HITL_NOTIFY_BACKOFF_MS?: string;
+  MAILCHANNELS_API_KEY?: string;
+  MAILCHANNELS_API_URL?: string;
+  EMAIL_FROM?: string;
   EXECUTION_RETENTION_DAYS?: string;
   [name: string]: unknown;
 }

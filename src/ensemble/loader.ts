@@ -108,7 +108,7 @@ export function loadEnsemble(src: SourceFile, options: LoadOptions): LoadResult 
 
     const configProblems = checkStepConfig(step, config, input, options);
     for (const p of configProblems) {
-      const path = [...at, ...p.path];
+      const path = [...at, ...(p.path[0] === 'inputs' ? [inputKey, ...p.path.slice(1)] : p.path)];
       report(locator.offsetOf(path, p.atKey), p.path[0] === 'operation' ? 'unknown-operation' : p.path.includes('script') ? 'unknown-script' : 'config', p.message);
     }
 

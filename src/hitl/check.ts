@@ -1,5 +1,6 @@
 import type { AgentName } from '../ensemble/schema';
 import type { ConfigProblem } from '../operations/operation';
+import { checkHitlStep } from './agent';
 
 export interface AgentCheckInput {
   config: Record<string, unknown>;
@@ -7,5 +8,7 @@ export interface AgentCheckInput {
   dynamicInput: string[];
 }
 
-/** Load-time checks of agent steps, by agent. */
-export const agentChecks: Partial<Record<AgentName, (step: AgentCheckInput) => ConfigProblem[]>> = {};
+/** Load-time checks of agent steps, by agent; problem paths are relative to the step. */
+export const agentChecks: Partial<Record<AgentName, (step: AgentCheckInput) => ConfigProblem[]>> = {
+  hitl: checkHitlStep,
+};

@@ -1,6 +1,17 @@
 import { DurableObject } from 'cloudflare:workers';
 import type { Env } from '../env';
+import { defaultRegistry } from '../ensemble/default-registry';
+import { advance, completeSuspendedStep } from '../runtime/engine';
+import { agents } from '../runtime/agents';
 import type { RunState } from '../runtime/run-state';
+import { buildNotice, defaultChannels, deliverDue, type SealedTokens } from './deliver';
+import { outputOf, transition, type ApprovalEvent, type ApprovalState } from './machine';
+import { ApprovalRequest, type DecisionBody } from './request';
+import { fail, ok, type Result } from './result';
+import { seal } from './seal';
+import { ExecutionStore, type RequestRow } from './store';
+import { hashToken, newToken, sameHash } from './token';
+import { executionView, pendingView, tokenView, type PendingView, type TokenView } from './views';
 
 export interface StoredDefinition {
   file: string;
@@ -8,9 +19,240 @@ export interface StoredDefinition {
   hash: string;
 }
 
-/** One execution's durable home once it suspends (filled in by the HITL issue). */
+export interface RequestMeta {
+  ip?: string;
+  userAgent?: string;
+}
+
+export interface DecisionView {
+  executionId: string;
+  step: string;
+  status: ApprovalState['status'];
+  approved: boolean;
+  approvals: ApprovalState['approvals'];
+  decision: { approver: string; approved: boolean; verified: boolean; at: string };
+}
+
+// If the isolate dies while it continues a run, this alarm picks the run up again from its last checkpoint.
+const WATCHDOG_MS = 30_000;
+
+/**
+ * One execution's durable home once it suspends (one object per execution, `idFromName(id)`).
+ * It owns the run from then on: approval requests, tokens, decisions, timeouts, notifications,
+ * continuing the steps, the final result, and cleanup after retention. Reached only through RPC.
+ */
 export class HITLState extends DurableObject<Env> {
-  async begin(_definition: StoredDefinition, _state: RunState): Promise<unknown> {
-    throw new Error('not implemented');
+  private readonly store: ExecutionStore;
+  /** The run continuation in flight in this instance, so two alarm invocations never run steps side by side. */
+  private continuing?: Promise<void>;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.store = new ExecutionStore(ctx.storage.sql);
+  }
+
+  /** Takes over a run the Worker suspended: stores it, opens the approval request. */
+  async begin(definition: StoredDefinition, state: RunState): Promise<PendingView> {
+    const now = Date.now();
+    this.store.migrate();
+    if (!this.store.exists()) this.store.insertRun(state, definition, now);
+    const request = this.store.openRequest() ?? (await this.openRequest(state, now));
+    await this.schedule();
+    return pendingView(request);
+  }
+
+  /** GET /callback/:token. Reads only: never marks, consumes or creates anything. */
+  async inspect(token: string): Promise<Result<TokenView>> {
+    const found = this.findToken(token);
+    if (!found.ok) return found;
+    const { run, request, row } = found.value;
+    return ok(tokenView(run, request, row));
+  }
+
+  /**
+   * POST /callback/:token. Everything from the token lookup to the claim is synchronous SQL, so no
+   * other event can interleave: concurrent or repeated callbacks decide at most once.
+   */
+  async decide(token: string, body: DecisionBody, meta: RequestMeta): Promise<Result<DecisionView>> {
+    const found = this.findToken(token);
+    if (!found.ok) return found;
+    const { run, request, row } = found.value;
+    const now = Date.now();
+    if (row.usedAt !== null) {
+      return fail('TOKEN_USED', 409, `this link was already used by ${row.usedBy} at ${new Date(row.usedAt).toISOString()}`, {
+        decidedBy: row.usedBy, decidedAt: new Date(row.usedAt).toISOString(), status: request.approval.status,
+      });
+    }
+    const verified = row.approver !== null;
+    const approver = row.approver ?? body.approver ?? 'anonymous';
+    const event: ApprovalEvent = { type: 'decide', approver, verified, approved: body.approved, feedback: body.feedback, reason: body.reason, at: now };
+    const result = transition(request.approval, event);
+    if (!result.ok) {
+      if (result.refusal.code === 'EXPIRED') void this.schedule(now);
+      return fail(result.refusal.code, result.refusal.status, result.refusal.message, result.refusal.details);
+    }
+    // The claim: token used, decision recorded, approval state saved, all before any await.
+    if (verified) this.store.markTokenUsed(row.hash, now, approver);
+    this.store.insertDecision({ requestId: request.id, approver, verified, approved: body.approved, reason: body.reason, feedback: body.feedback, at: now, ip: meta.ip, userAgent: meta.userAgent });
+    this.store.saveApproval(request.id, result.state);
+    this.store.audit('decision', { approver, verified, approved: body.approved, reason: body.reason, feedback: body.feedback, ip: meta.ip, userAgent: meta.userAgent, status: result.state.status }, now, request.id);
+    if (result.final) this.closeRequest(run.state, request, result.state, now);
+    await this.schedule(result.final ? now : undefined);
+    return ok({
+      executionId: run.state.executionId,
+      step: request.step,
+      status: result.state.status,
+      approved: result.state.status === 'approved',
+      approvals: result.state.approvals,
+      decision: { approver, approved: body.approved, verified, at: new Date(now).toISOString() },
+    });
+  }
+
+  async describe(): Promise<Result<ReturnType<typeof executionView>>> {
+    if (!this.store.exists()) return fail('NOT_FOUND', 404, 'execution not found');
+    return ok(executionView(this.store.run()!, this.store.openRequest()));
+  }
+
+  async auditLog(): Promise<Result<ReturnType<ExecutionStore['auditLog']>>> {
+    if (!this.store.exists()) return fail('NOT_FOUND', 404, 'execution not found');
+    return ok(this.store.auditLog());
+  }
+
+  /** Cancels a suspended run: its request closes, its tokens answer 410 from now on. */
+  async cancel(reason?: string): Promise<Result<ReturnType<typeof executionView>>> {
+    if (!this.store.exists()) return fail('NOT_FOUND', 404, 'execution not found');
+    const run = this.store.run()!;
+    const request = this.store.openRequest();
+    if (run.state.status !== 'suspended' || !request) {
+      return fail('NOT_SUSPENDED', 409, `execution is ${run.state.status}, only a suspended execution can be cancelled`);
+    }
+    const now = Date.now();
+    const result = transition(request.approval, { type: 'cancel', at: now });
+    if (!result.ok) return fail(result.refusal.code, result.refusal.status, result.refusal.message, result.refusal.details);
+    this.store.saveApproval(request.id, result.state);
+    const state: RunState = { ...run.state, status: 'cancelled', suspension: undefined };
+    this.store.saveState(state, now);
+    this.store.audit('cancelled', { step: request.step, ...(reason ? { reason } : {}) }, now, request.id);
+    this.endRun(now);
+    await this.schedule();
+    return ok(executionView(this.store.run()!, undefined));
+  }
+
+  /** Timeouts, continuing the run, notifications and cleanup: whatever is due. */
+  override async alarm(): Promise<void> {
+    if (!this.store.exists()) return;
+    const now = Date.now();
+    const run = this.store.run()!;
+    if (run.cleanupAt !== null && now >= run.cleanupAt) {
+      await this.ctx.storage.deleteAlarm();
+      await this.ctx.storage.deleteAll();
+      return;
+    }
+    const open = this.store.openRequest();
+    if (open && now >= open.expiresAt) this.expire(run.state, open, now);
+    if (this.store.run()!.state.status === 'running') {
+      this.continuing ??= this.continueRun().finally(() => (this.continuing = undefined));
+      await this.continuing;
+    }
+    const latest = this.store.run()!;
+    await deliverDue(this.store, this.env, latest.state.executionId, latest.state.ensemble, Date.now());
+    await this.schedule();
+  }
+
+  private findToken(token: string): Result<{ run: NonNullable<ReturnType<ExecutionStore['run']>>; request: RequestRow; row: NonNullable<ReturnType<ExecutionStore['token']>> }> {
+    if (!this.store.exists()) return fail('NOT_FOUND', 404, 'unknown or invalid link');
+    const hash = hashToken(token);
+    const row = this.store.token(hash);
+    if (!row || !sameHash(row.hash, hash)) return fail('NOT_FOUND', 404, 'unknown or invalid link');
+    const request = this.store.requestById(row.requestId)!;
+    return ok({ run: this.store.run()!, request, row });
+  }
+
+  private async openRequest(state: RunState, now: number): Promise<RequestRow> {
+    const spec = ApprovalRequest.parse(state.suspension!.request);
+    const approval: ApprovalState = {
+      status: 'pending',
+      approvers: spec.approvers,
+      minApprovals: spec.minApprovals,
+      expiresAt: now + spec.timeoutMs,
+      onTimeout: spec.onTimeout,
+      approvals: [],
+    };
+    const channels = spec.channels.length ? spec.channels : defaultChannels(spec.approvers, this.env);
+    const postsOnce = channels.some((c) => c === 'slack' || c === 'webhook');
+    const tokens: SealedTokens = {
+      personal: spec.approvers.map((approver) => ({ approver, token: newToken(state.executionId) })),
+      ...(postsOnce || spec.approvers.length === 0 ? { shared: newToken(state.executionId) } : {}),
+    };
+    const sealed = await seal(this.env, state.executionId, tokens);
+    // From here on synchronous: the request, its token hashes and its notifications appear together.
+    const id = this.store.insertRequest(spec, approval, now, sealed);
+    for (const t of tokens.personal) this.store.insertToken(hashToken(t.token), id, t.approver);
+    if (tokens.shared) this.store.insertToken(hashToken(tokens.shared), id, null);
+    for (const channel of channels) this.store.enqueue(id, channel, 'request', now);
+    this.store.saveState(state, now);
+    this.store.audit('suspended', { step: spec.step, approvers: spec.approvers, minApprovals: spec.minApprovals, expiresAt: new Date(approval.expiresAt).toISOString(), channels }, now, id);
+    return this.store.requestById(id)!;
+  }
+
+  private expire(state: RunState, request: RequestRow, now: number): void {
+    const result = transition(request.approval, { type: 'expire', at: now });
+    if (!result.ok) return;
+    this.store.saveApproval(request.id, result.state);
+    this.store.audit('timeout', { step: request.step, onTimeout: request.spec.onTimeout, status: result.state.status }, now, request.id);
+    if (request.spec.onTimeout === 'fail') {
+      const failed: RunState = { ...state, status: 'failed', suspension: undefined, error: { step: request.step, code: 'HITL_TIMEOUT', message: `approval timed out at ${new Date(request.expiresAt).toISOString()}` } };
+      this.store.saveState(failed, now);
+      this.store.audit('failed', failed.error!, now, request.id);
+      this.endRun(now);
+      return;
+    }
+    this.closeRequest(state, request, result.state, now);
+  }
+
+  /** A decided or expired request: its output goes into the step, and the run is due to continue. */
+  private closeRequest(state: RunState, request: RequestRow, approval: ApprovalState, now: number): void {
+    const output = outputOf(approval);
+    this.store.saveState(completeSuspendedStep(state, output, new Date(now)), now);
+    this.store.audit('resumed', { step: request.step, status: output.status }, now, request.id);
+  }
+
+  private async continueRun(): Promise<void> {
+    const run = this.store.run()!;
+    await this.ctx.storage.setAlarm(Date.now() + WATCHDOG_MS);
+    let state: RunState;
+    try {
+      const ensemble = defaultRegistry().fromSource({ file: run.file, source: run.source, hash: run.hash });
+      state = await advance(ensemble, run.state, {
+        env: this.env,
+        scripts: defaultRegistry().scripts,
+        agents,
+        checkpoint: async (s) => this.store.saveState(s, Date.now()),
+      });
+    } catch (e) {
+      state = { ...run.state, status: 'failed', error: { code: 'RESUME_FAILED', message: e instanceof Error ? e.message : String(e) } };
+    }
+    const now = Date.now();
+    this.store.saveState(state, now);
+    if (state.status === 'suspended') {
+      await this.openRequest(state, now);
+    } else {
+      this.store.audit(state.status === 'completed' ? 'completed' : 'failed', state.status === 'completed' ? { output: state.output } : { ...state.error }, now);
+      this.endRun(now);
+    }
+  }
+
+  private endRun(now: number): void {
+    const days = Number(this.env.EXECUTION_RETENTION_DAYS ?? 30);
+    this.store.setCleanup(now + (Number.isFinite(days) && days >= 0 ? days : 30) * 86_400_000);
+  }
+
+  /** Sets the alarm to the earliest due time (`soon` forces an immediate one). */
+  private async schedule(soon?: number): Promise<void> {
+    const due = [this.store.nextDue(), soon].filter((t): t is number => t !== undefined);
+    if (this.store.exists() && this.store.run()!.state.status === 'running') due.push(Date.now());
+    if (due.length) await this.ctx.storage.setAlarm(Math.min(...due));
+    else await this.ctx.storage.deleteAlarm();
   }
 }
+

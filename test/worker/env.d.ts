@@ -2,13 +2,9 @@ import type { Env } from '../../src/env';
 
 declare global {
   namespace Cloudflare {
-    interface Env extends import('../../src/env').Env {}
-  }
-}
-
-declare module 'vitest' {
-  export interface ProvidedContext {
-    receiverUrl: string;
+    interface Env extends import('../../src/env').Env {
+      RECEIVER: string;
+    }
   }
 }
 

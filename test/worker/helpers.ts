@@ -1,12 +1,11 @@
 import { env } from 'cloudflare:test';
-import { inject } from 'vitest';
 import { createApp } from '../../src/http/app';
 import { EnsembleRegistry } from '../../src/ensemble/registry';
 import type { ScriptRegistry } from '../../src/runtime/context';
 
 export const API_KEY = 'test-api-key';
 export const auth = { authorization: `Bearer ${API_KEY}` };
-export const receiverUrl = () => inject('receiverUrl');
+export const receiverUrl = () => env.RECEIVER;
 
 /** An app over ensembles given inline, with the test env plus RECEIVER (the local HTTP receiver). */
 export function appWith(files: Record<string, string>, scripts: ScriptRegistry = {}) {
@@ -15,7 +14,7 @@ export function appWith(files: Record<string, string>, scripts: ScriptRegistry =
     scripts,
   );
   const app = createApp(() => registry);
-  const testEnv = { ...env, RECEIVER: receiverUrl() };
+  const testEnv = env;
   return {
     registry,
     request: (path: string, init: RequestInit = {}) => app.fetch(new Request(`http://worker.test${path}`, init), testEnv),

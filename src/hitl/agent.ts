@@ -1,0 +1,133 @@
+import { z } from 'zod';
+import { StepError } from '../errors';
+import { parseDuration, DurationError } from '../ensemble/duration';
+import type { Agent, AgentContext } from '../runtime/agent';
+import type { ConfigProblem } from '../operations/operation';
+import { Channel, NotificationConfig, onTimeoutPolicies, type ApprovalRequest } from './request';
+
+const MAX_TIMEOUT_MS = 365 * 86_400_000;
+const DEFAULT_TIMEOUT_MS = 86_400_000;
+
+/** inputs style (spec "Inputs"): data, prompt, approvers, timeout (s), minApprovals, metadata. */
+const HitlInput = z.looseObject({
+  data: z.unknown().optional(),
+  approvalData: z.unknown().optional(),
+  prompt: z.string().optional(),
+  approvers: z.unknown().optional(),
+  timeout: z.union([z.number(), z.string()]).optional(),
+  minApprovals: z.number().int().min(1).optional(),
+  metadata: z.record(z.string(), z.unknown()).optional(),
+  onTimeout: z.enum(onTimeoutPolicies).optional(),
+});
+
+/** config style (spec "Actions"): action, timeout (ms), notificationChannel, notificationConfig. */
+const HitlConfig = z.looseObject({
+  action: z.literal('suspend').optional(),
+  timeout: z.union([z.number(), z.string()]).optional(),
+  notificationChannel: z.union([Channel, z.array(Channel)]).optional(),
+  notificationConfig: NotificationConfig.optional(),
+  prompt: z.string().optional(),
+  approvers: z.unknown().optional(),
+  minApprovals: z.number().int().min(1).optional(),
+  onTimeout: z.enum(onTimeoutPolicies).optional(),
+});
+
+/**
+ * Approvers as a flat list of non-empty strings. Nested lists are flattened because the spec's
+ * `approvers: [[email protected]]` (a flow sequence inside a flow sequence) must load as written.
+ */
+export function normalizeApprovers(value: unknown): string[] {
+  if (value === undefined || value === null) return [];
+  const flat = (Array.isArray(value) ? value : [value]).flat(Infinity as 1);
+  const out: string[] = [];
+  for (const v of flat) {
+    if (v === null || v === undefined || v === '') continue;
+    const s = String(v).trim();
+    if (s && !out.includes(s)) out.push(s);
+  }
+  return out;
+}
+
+function timeoutMs(input: z.infer<typeof HitlInput>, config: z.infer<typeof HitlConfig>): number {
+  // inputs.timeout is in seconds (spec "Inputs"), config.timeout in milliseconds (spec "Actions").
+  if (input.timeout !== undefined) return parseDuration(input.timeout, 's');
+  if (config.timeout !== undefined) return parseDuration(config.timeout, 'ms');
+  return DEFAULT_TIMEOUT_MS;
+}
+
+const asList = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
+
+function issues(error: z.ZodError): string {
+  return error.issues.map((i) => `${i.path.join('.') || 'value'}: ${i.message}`).join('; ');
+}
+
+/** The built-in `hitl` agent: validates the rendered step and describes the approval to wait for. */
+export const hitlAgent: Agent = {
+  prepare(ctx: AgentContext): ApprovalRequest {
+    const input = HitlInput.safeParse(ctx.input ?? {});
+    if (!input.success) throw new StepError('INVALID_HITL_INPUT', `hitl inputs: ${issues(input.error)}`);
+    const config = HitlConfig.safeParse(ctx.config ?? {});
+    if (!config.success) throw new StepError('INVALID_HITL_CONFIG', `hitl config: ${issues(config.error)}`);
+    const i = input.data;
+    const c = config.data;
+    const approvers = normalizeApprovers(i.approvers ?? c.approvers);
+    const minApprovals = i.minApprovals ?? c.minApprovals ?? 1;
+    if (approvers.length > 0 && minApprovals > approvers.length) {
+      throw new StepError('INVALID_HITL_INPUT', `minApprovals (${minApprovals}) is more than the ${approvers.length} approver(s)`);
+    }
+    let timeout: number;
+    try {
+      timeout = timeoutMs(i, c);
+    } catch (e) {
+      if (e instanceof DurationError) throw new StepError('INVALID_HITL_INPUT', e.message);
+      throw e;
+    }
+    if (timeout <= 0 || timeout > MAX_TIMEOUT_MS) throw new StepError('INVALID_HITL_INPUT', 'timeout must be more than 0 and at most 365 days');
+    const notification = c.notificationConfig ?? {};
+    const env = ctx.env;
+    const baseUrl = (notification.baseUrl || (typeof env.PUBLIC_BASE_URL === 'string' && env.PUBLIC_BASE_URL) || ctx.origin || 'http://127.0.0.1:8787').replace(/\/+$/, '');
+    return {
+      step: ctx.step,
+      prompt: i.prompt ?? c.prompt ?? 'Approval required',
+      data: i.data !== undefined ? i.data : (i.approvalData ?? null),
+      metadata: i.metadata,
+      approvers,
+      minApprovals,
+      timeoutMs: timeout,
+      onTimeout: i.onTimeout ?? c.onTimeout ?? 'continue',
+      channels: asList(c.notificationChannel),
+      notification,
+      baseUrl,
+    };
+  },
+};
+
+/** Load-time checks of what is static in a hitl step. */
+export function checkHitlStep(step: { config: Record<string, unknown>; input: Record<string, unknown> }): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const config = HitlConfig.partial().safeParse(step.config);
+  if (!config.success) {
+    for (const i of config.error.issues) problems.push({ path: ['config', ...(i.path as (string | number)[])], message: `${i.message} (at config.${i.path.join('.')})` });
+  }
+  const input = step.input;
+  const approvers = input.approvers ?? step.config.approvers;
+  const min = input.minApprovals ?? step.config.minApprovals;
+  if (Array.isArray(approvers) && typeof min === 'number' && approvers.length > 0) {
+    const count = normalizeApprovers(approvers).length;
+    if (min > count) problems.push({ path: ['inputs', 'minApprovals'], message: `minApprovals (${min}) is more than the ${count} approver(s)` });
+  }
+  if (typeof min === 'number' && (!Number.isInteger(min) || min < 1)) {
+    problems.push({ path: ['inputs', 'minApprovals'], message: 'minApprovals must be a whole number of at least 1' });
+  }
+  for (const [where, value, unit] of [['inputs', input.timeout, 's'], ['config', step.config.timeout, 'ms']] as const) {
+    if (value === undefined || (typeof value !== 'number' && typeof value !== 'string')) continue;
+    try {
+      const ms = parseDuration(value, unit);
+      if (ms <= 0 || ms > MAX_TIMEOUT_MS) problems.push({ path: [where, 'timeout'], message: `timeout must be more than 0 and at most 365 days (got ${JSON.stringify(value)}${unit === 's' ? ' seconds' : ' ms'})` });
+    } catch (e) {
+      if (!(e instanceof DurationError)) throw e;
+      problems.push({ path: [where, 'timeout'], message: e.message });
+    }
+  }
+  return problems;
+}

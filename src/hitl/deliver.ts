@@ -1,0 +1,72 @@
+import type { Env } from '../env';
+import { channels } from '../notify/registry';
+import { basePath, linksFor, type ApprovalNotice } from '../notify/notice';
+import type { Channel } from './request';
+import { unseal } from './seal';
+import type { ExecutionStore, OutboxRow, RequestRow } from './store';
+
+/** The open request's tokens, as sealed in `request.sealed`. */
+export interface SealedTokens {
+  personal: { approver: string; token: string }[];
+  shared?: string;
+}
+
+const MAX_ATTEMPTS = 6;
+
+/** Which channels a request is sent to when the step names none (DESIGN §6). */
+export function defaultChannels(approvers: string[], env: Env): Channel[] {
+  if (approvers.length > 0 && env.MAILCHANNELS_API_KEY && channels.email) return ['email'];
+  return ['console'];
+}
+
+export function buildNotice(request: RequestRow, tokens: SealedTokens, ensemble: string, executionId: string, env: Env, kind: ApprovalNotice['kind']): ApprovalNotice {
+  const prefix = basePath(env.HITL_BASE_PATH);
+  const { spec } = request;
+  return {
+    kind,
+    executionId,
+    ensemble,
+    step: spec.step,
+    prompt: spec.prompt,
+    data: spec.data,
+    metadata: spec.metadata,
+    approvers: request.approval.approvers,
+    minApprovals: spec.minApprovals,
+    expiresAt: request.expiresAt,
+    personal: tokens.personal.map((t) => linksFor(spec.baseUrl, prefix, t.token, t.approver)),
+    ...(tokens.shared ? { shared: linksFor(spec.baseUrl, prefix, tokens.shared) } : {}),
+  };
+}
+
+/**
+ * Sends every due notification. A failure is audited and retried with exponential backoff
+ * (HITL_NOTIFY_BACKOFF_MS, default 5s, doubling; 6 attempts); it never touches the approval itself.
+ */
+export async function deliverDue(store: ExecutionStore, env: Env, executionId: string, ensemble: string, now: number): Promise<void> {
+  const backoff = Number(env.HITL_NOTIFY_BACKOFF_MS ?? 5000) || 5000;
+  for (const row of store.dueOutbox(now)) await deliverOne(store, env, executionId, ensemble, row, backoff);
+}
+
+async function deliverOne(store: ExecutionStore, env: Env, executionId: string, ensemble: string, row: OutboxRow, backoff: number): Promise<void> {
+  const request = store.requestById(row.requestId);
+  if (!request || request.status !== 'pending' || !request.sealed) {
+    store.outboxResult(row.id, 'dropped', row.attempts, row.nextAt, 'request no longer pending');
+    return;
+  }
+  const attempt = row.attempts + 1;
+  const channel = channels[row.channel as Channel];
+  try {
+    if (!channel) throw new Error(`notification channel '${row.channel}' is not available`);
+    const tokens = await unseal<SealedTokens>(env, executionId, request.sealed);
+    const notice = buildNotice(request, tokens, ensemble, executionId, env, row.kind as ApprovalNotice['kind']);
+    await channel.send(notice, { env, config: request.spec.notification });
+    store.outboxResult(row.id, 'sent', attempt, row.nextAt);
+    store.audit('notified', { channel: row.channel, kind: row.kind, attempt }, Date.now(), request.id);
+  } catch (e) {
+    const error = e instanceof Error ? e.message : String(e);
+    const giveUp = attempt >= MAX_ATTEMPTS;
+    const nextAt = Date.now() + backoff * 2 ** (attempt - 1);
+    store.outboxResult(row.id, giveUp ? 'failed' : 'pending', attempt, nextAt, error);
+    store.audit('notify-failed', { channel: row.channel, kind: row.kind, attempt, error, ...(giveUp ? { gaveUp: true } : { retryAt: new Date(nextAt).toISOString() }) }, Date.now(), request.id);
+  }
+}

@@ -1,0 +1,112 @@
+import type { Approval, HitlOutput } from './request';
+
+/**
+ * The approval state machine, pure: `transition(state, event)` returns the next state (or why the
+ * event is refused). The HITL object only loads, transitions, saves and performs effects, so every
+ * rule here is testable without workerd.
+ */
+export type ApprovalStatus = 'pending' | 'approved' | 'rejected' | 'timeout' | 'cancelled';
+
+export interface ApprovalState {
+  status: ApprovalStatus;
+  approvers: string[];
+  minApprovals: number;
+  expiresAt: number;
+  onTimeout: 'continue' | 'approve' | 'reject' | 'fail';
+  approvals: Approval[];
+  decidedAt?: number;
+}
+
+export type ApprovalEvent =
+  | { type: 'decide'; approver: string; verified: boolean; approved: boolean; feedback?: string; reason?: string; at: number }
+  | { type: 'expire'; at: number }
+  | { type: 'cancel'; at: number };
+
+export type Refusal =
+  | { code: 'ALREADY_DECIDED'; status: 409; message: string; details: { status: ApprovalStatus; decidedAt?: string; decidedBy: string[] } }
+  | { code: 'DUPLICATE_APPROVER'; status: 409; message: string; details: { approver: string; decidedAt: string } }
+  | { code: 'EXPIRED'; status: 410; message: string; details: { expiresAt: string } }
+  | { code: 'CANCELLED'; status: 410; message: string; details: { cancelledAt?: string } }
+  | { code: 'NOT_DUE'; status: 409; message: string; details: { expiresAt: string } };
+
+export type TransitionResult = { ok: true; state: ApprovalState; final: boolean } | { ok: false; refusal: Refusal };
+
+const iso = (ms: number) => new Date(ms).toISOString();
+const same = (a: string, b: string) => a.trim().toLowerCase() === b.trim().toLowerCase();
+
+function refuseClosed(state: ApprovalState): Refusal {
+  if (state.status === 'cancelled') {
+    return { code: 'CANCELLED', status: 410, message: 'this approval request was cancelled', details: { cancelledAt: state.decidedAt ? iso(state.decidedAt) : undefined } };
+  }
+  if (state.status === 'timeout') {
+    return { code: 'EXPIRED', status: 410, message: `this approval request expired at ${iso(state.expiresAt)}`, details: { expiresAt: iso(state.expiresAt) } };
+  }
+  const deciders = state.approvals.filter((a) => (state.status === 'rejected' ? !a.approved : a.approved)).map((a) => a.approver);
+  return {
+    code: 'ALREADY_DECIDED',
+    status: 409,
+    message: `already ${state.status} by ${deciders.join(', ') || 'policy'}${state.decidedAt ? ` at ${iso(state.decidedAt)}` : ''}`,
+    details: { status: state.status, decidedAt: state.decidedAt ? iso(state.decidedAt) : undefined, decidedBy: deciders },
+  };
+}
+
+const handlers = {
+  decide(state, event): TransitionResult {
+    if (state.status !== 'pending') return { ok: false, refusal: refuseClosed(state) };
+    if (event.at >= state.expiresAt) {
+      return { ok: false, refusal: { code: 'EXPIRED', status: 410, message: `this approval request expired at ${iso(state.expiresAt)}`, details: { expiresAt: iso(state.expiresAt) } } };
+    }
+    const earlier = state.approvals.find((a) => same(a.approver, event.approver));
+    if (earlier) {
+      return { ok: false, refusal: { code: 'DUPLICATE_APPROVER', status: 409, message: `${earlier.approver} already decided at ${earlier.timestamp}`, details: { approver: earlier.approver, decidedAt: earlier.timestamp } } };
+    }
+    const approval: Approval = {
+      approver: event.approver,
+      approved: event.approved,
+      timestamp: iso(event.at),
+      verified: event.verified,
+      ...(event.feedback ? { feedback: event.feedback } : {}),
+      ...(event.reason ? { reason: event.reason } : {}),
+    };
+    const approvals = [...state.approvals, approval];
+    // Any rejection rejects; otherwise the request is approved once enough distinct people approved.
+    const status: ApprovalStatus = !event.approved
+      ? 'rejected'
+      : approvals.filter((a) => a.approved).length >= state.minApprovals ? 'approved' : 'pending';
+    const final = status !== 'pending';
+    return { ok: true, final, state: { ...state, approvals, status, ...(final ? { decidedAt: event.at } : {}) } };
+  },
+  expire(state, event): TransitionResult {
+    if (state.status !== 'pending') return { ok: false, refusal: refuseClosed(state) };
+    if (event.at < state.expiresAt) {
+      return { ok: false, refusal: { code: 'NOT_DUE', status: 409, message: 'not expired yet', details: { expiresAt: iso(state.expiresAt) } } };
+    }
+    const status: ApprovalStatus = state.onTimeout === 'approve' ? 'approved' : state.onTimeout === 'reject' ? 'rejected' : 'timeout';
+    return { ok: true, final: true, state: { ...state, status, decidedAt: event.at } };
+  },
+  cancel(state, event): TransitionResult {
+    if (state.status !== 'pending') return { ok: false, refusal: refuseClosed(state) };
+    return { ok: true, final: true, state: { ...state, status: 'cancelled', decidedAt: event.at } };
+  },
+} satisfies { [K in ApprovalEvent['type']]: (s: ApprovalState, e: Extract<ApprovalEvent, { type: K }>) => TransitionResult };
+
+export function transition(state: ApprovalState, event: ApprovalEvent): TransitionResult {
+  return (handlers[event.type] as (s: ApprovalState, e: ApprovalEvent) => TransitionResult)(state, event);
+}
+
+/** The step output (spec 004's schema) for a state; `pending` only while suspended. */
+export function outputOf(state: ApprovalState): HitlOutput {
+  // Decisions are refused from expiresAt on, so a final state reached then was reached by the timeout.
+  const timedOut = state.status === 'timeout' || (state.status !== 'pending' && state.status !== 'cancelled' && (state.decidedAt ?? 0) >= state.expiresAt);
+  const last = state.status === 'rejected' ? state.approvals.find((a) => !a.approved) : state.approvals.at(-1);
+  const status = state.status === 'cancelled' ? 'pending' : state.status;
+  return {
+    status,
+    approved: status === 'approved',
+    rejected: status === 'rejected',
+    timedOut,
+    approvals: state.approvals,
+    ...(last?.reason ? { reason: last.reason } : {}),
+    ...(last?.feedback ? { feedback: last.feedback } : {}),
+  };
+}

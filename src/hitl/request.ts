@@ -1,0 +1,66 @@
+import { z } from 'zod';
+
+export const channelNames = ['slack', 'email', 'webhook', 'console'] as const;
+export const Channel = z.enum(channelNames);
+export type Channel = z.infer<typeof Channel>;
+
+export const onTimeoutPolicies = ['continue', 'approve', 'reject', 'fail'] as const;
+
+export const NotificationConfig = z.looseObject({
+  webhookUrl: z.string().optional(),
+  baseUrl: z.string().optional(),
+  to: z.union([z.string(), z.array(z.string())]).optional(),
+  from: z.string().optional(),
+  subject: z.string().optional(),
+});
+
+/** What a suspended `hitl` step waits for; built by the agent, stored by the HITL object. */
+export const ApprovalRequest = z.object({
+  step: z.string(),
+  prompt: z.string(),
+  data: z.unknown(),
+  metadata: z.record(z.string(), z.unknown()).optional(),
+  approvers: z.array(z.string()),
+  minApprovals: z.number().int().min(1),
+  timeoutMs: z.number().positive(),
+  onTimeout: z.enum(onTimeoutPolicies),
+  channels: z.array(Channel),
+  notification: NotificationConfig,
+  /** Base URL of links, resolved when the request was made. */
+  baseUrl: z.string(),
+});
+export type ApprovalRequest = z.infer<typeof ApprovalRequest>;
+
+export const Approval = z.object({
+  approver: z.string(),
+  approved: z.boolean(),
+  timestamp: z.string(),
+  feedback: z.string().optional(),
+  reason: z.string().optional(),
+  verified: z.boolean(),
+});
+export type Approval = z.infer<typeof Approval>;
+
+/** The step output, exactly spec 004's schema (plus `verified` per approval). */
+export const HitlOutput = z.object({
+  status: z.enum(['pending', 'approved', 'rejected', 'timeout']),
+  approved: z.boolean(),
+  rejected: z.boolean(),
+  timedOut: z.boolean(),
+  approvals: z.array(Approval),
+  reason: z.string().optional(),
+  feedback: z.string().optional(),
+});
+export type HitlOutput = z.infer<typeof HitlOutput>;
+
+/** The body of `POST /callback/:token`, JSON or form. Forms send strings, hence the coercion. */
+export const DecisionBody = z.object({
+  approved: z.union([
+    z.boolean(),
+    z.enum(['true', 'false', 'approve', 'reject']).transform((v) => v === 'true' || v === 'approve'),
+  ]),
+  feedback: z.string().max(10_000).optional(),
+  reason: z.string().max(10_000).optional(),
+  approver: z.string().trim().min(1).max(320).optional(),
+});
+export type DecisionBody = z.infer<typeof DecisionBody>;

@@ -1,0 +1,225 @@
+import { RunState } from '../runtime/run-state';
+import type { ApprovalState } from './machine';
+import { ApprovalRequest } from './request';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS run (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  state TEXT NOT NULL,             -- RunState JSON: input, step records, cursor, status, output
+  file TEXT NOT NULL, source TEXT NOT NULL, hash TEXT NOT NULL,   -- the definition it started on
+  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
+  cleanup_at INTEGER               -- set when the run ends: storage is deleted then
+);
+CREATE TABLE IF NOT EXISTS request (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  step TEXT NOT NULL,
+  spec TEXT NOT NULL,              -- ApprovalRequest JSON
+  approval TEXT NOT NULL,          -- ApprovalState JSON (the state machine's state)
+  status TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  sealed TEXT                      -- the open request's links, encrypted; NULL once closed
+);
+CREATE TABLE IF NOT EXISTS token (
+  hash TEXT PRIMARY KEY,           -- SHA-256 of the token: the token itself is never stored
+  request_id INTEGER NOT NULL,
+  approver TEXT,                   -- NULL for a shared token
+  used_at INTEGER, used_by TEXT
+);
+CREATE TABLE IF NOT EXISTS decision (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  request_id INTEGER NOT NULL,
+  approver TEXT NOT NULL, verified INTEGER NOT NULL, approved INTEGER NOT NULL,
+  reason TEXT, feedback TEXT, at INTEGER NOT NULL, ip TEXT, user_agent TEXT
+);
+CREATE TABLE IF NOT EXISTS audit (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  at INTEGER NOT NULL, type TEXT NOT NULL, request_id INTEGER, detail TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS outbox (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  request_id INTEGER NOT NULL, channel TEXT NOT NULL, kind TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL,
+  status TEXT NOT NULL,            -- pending | sent | failed | dropped
+  last_error TEXT
+);
+`;
+
+export type AuditType =
+  | 'suspended' | 'notified' | 'notify-failed' | 'decision' | 'decision-refused' | 'reminder' | 'escalation'
+  | 'timeout' | 'resumed' | 'completed' | 'failed' | 'cancelled';
+
+export interface RunRow {
+  state: RunState;
+  file: string;
+  source: string;
+  hash: string;
+  createdAt: number;
+  updatedAt: number;
+  cleanupAt: number | null;
+}
+
+export interface RequestRow {
+  id: number;
+  step: string;
+  spec: ApprovalRequest;
+  approval: ApprovalState;
+  status: string;
+  createdAt: number;
+  expiresAt: number;
+  sealed: string | null;
+}
+
+export interface TokenRow {
+  hash: string;
+  requestId: number;
+  approver: string | null;
+  usedAt: number | null;
+  usedBy: string | null;
+}
+
+export interface OutboxRow {
+  id: number;
+  requestId: number;
+  channel: string;
+  kind: string;
+  attempts: number;
+  nextAt: number;
+}
+
+type Row = Record<string, SqlStorageValue>;
+
+/** Typed access to one execution's SQLite tables. Every call is synchronous. */
+export class ExecutionStore {
+  constructor(private readonly sql: SqlStorage) {}
+
+  /** True once `begin` has created the tables: reads of an unknown execution must not create them. */
+  exists(): boolean {
+    return this.sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'run'").toArray().length > 0
+      && this.sql.exec('SELECT 1 FROM run').toArray().length > 0;
+  }
+
+  migrate(): void {
+    this.sql.exec(SCHEMA);
+  }
+
+  private one(query: string, ...params: SqlStorageValue[]): Row | undefined {
+    return this.sql.exec<Row>(query, ...params).toArray()[0];
+  }
+
+  run(): RunRow | undefined {
+    const r = this.one('SELECT * FROM run WHERE id = 1');
+    if (!r) return undefined;
+    return {
+      state: RunState.parse(JSON.parse(String(r.state))),
+      file: String(r.file), source: String(r.source), hash: String(r.hash),
+      createdAt: Number(r.created_at), updatedAt: Number(r.updated_at),
+      cleanupAt: r.cleanup_at === null ? null : Number(r.cleanup_at),
+    };
+  }
+
+  insertRun(state: RunState, def: { file: string; source: string; hash: string }, now: number): void {
+    this.sql.exec('INSERT INTO run (id, state, file, source, hash, created_at, updated_at) VALUES (1, ?, ?, ?, ?, ?, ?)',
+      JSON.stringify(state), def.file, def.source, def.hash, now, now);
+  }
+
+  saveState(state: RunState, now: number): void {
+    this.sql.exec('UPDATE run SET state = ?, updated_at = ? WHERE id = 1', JSON.stringify(state), now);
+  }
+
+  setCleanup(at: number): void {
+    this.sql.exec('UPDATE run SET cleanup_at = ? WHERE id = 1', at);
+  }
+
+  private request(r: Row | undefined): RequestRow | undefined {
+    if (!r) return undefined;
+    return {
+      id: Number(r.id), step: String(r.step),
+      spec: ApprovalRequest.parse(JSON.parse(String(r.spec))),
+      approval: JSON.parse(String(r.approval)) as ApprovalState,
+      status: String(r.status), createdAt: Number(r.created_at), expiresAt: Number(r.expires_at),
+      sealed: r.sealed === null ? null : String(r.sealed),
+    };
+  }
+
+  requestById(id: number): RequestRow | undefined {
+    return this.request(this.one('SELECT * FROM request WHERE id = ?', id));
+  }
+
+  /** The request still waiting for people, if any (at most one: steps run in sequence). */
+  openRequest(): RequestRow | undefined {
+    return this.request(this.one("SELECT * FROM request WHERE status = 'pending' ORDER BY id DESC LIMIT 1"));
+  }
+
+  latestRequest(): RequestRow | undefined {
+    return this.request(this.one('SELECT * FROM request ORDER BY id DESC LIMIT 1'));
+  }
+
+  insertRequest(spec: ApprovalRequest, approval: ApprovalState, now: number, sealed: string): number {
+    const r = this.one('INSERT INTO request (step, spec, approval, status, created_at, expires_at, sealed) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id',
+      spec.step, JSON.stringify(spec), JSON.stringify(approval), approval.status, now, approval.expiresAt, sealed);
+    return Number(r!.id);
+  }
+
+  saveApproval(id: number, approval: ApprovalState): void {
+    const open = approval.status === 'pending';
+    this.sql.exec(`UPDATE request SET approval = ?, status = ?${open ? '' : ', sealed = NULL'} WHERE id = ?`, JSON.stringify(approval), approval.status, id);
+  }
+
+  insertToken(hash: string, requestId: number, approver: string | null): void {
+    this.sql.exec('INSERT INTO token (hash, request_id, approver) VALUES (?, ?, ?)', hash, requestId, approver);
+  }
+
+  token(hash: string): TokenRow | undefined {
+    const r = this.one('SELECT * FROM token WHERE hash = ?', hash);
+    if (!r) return undefined;
+    return {
+      hash: String(r.hash), requestId: Number(r.request_id), approver: r.approver === null ? null : String(r.approver),
+      usedAt: r.used_at === null ? null : Number(r.used_at), usedBy: r.used_by === null ? null : String(r.used_by),
+    };
+  }
+
+  markTokenUsed(hash: string, at: number, by: string): void {
+    this.sql.exec('UPDATE token SET used_at = ?, used_by = ? WHERE hash = ?', at, by, hash);
+  }
+
+  insertDecision(d: { requestId: number; approver: string; verified: boolean; approved: boolean; reason?: string; feedback?: string; at: number; ip?: string; userAgent?: string }): void {
+    this.sql.exec('INSERT INTO decision (request_id, approver, verified, approved, reason, feedback, at, ip, user_agent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      d.requestId, d.approver, d.verified ? 1 : 0, d.approved ? 1 : 0, d.reason ?? null, d.feedback ?? null, d.at, d.ip ?? null, d.userAgent ?? null);
+  }
+
+  audit(type: AuditType, detail: Record<string, unknown>, at: number, requestId?: number): void {
+    this.sql.exec('INSERT INTO audit (at, type, request_id, detail) VALUES (?, ?, ?, ?)', at, type, requestId ?? null, JSON.stringify(detail));
+  }
+
+  auditLog(): { seq: number; at: string; type: string; requestId: number | null; detail: unknown }[] {
+    return this.sql.exec<Row>('SELECT * FROM audit ORDER BY seq').toArray().map((r) => ({
+      seq: Number(r.seq), at: new Date(Number(r.at)).toISOString(), type: String(r.type),
+      requestId: r.request_id === null ? null : Number(r.request_id), detail: JSON.parse(String(r.detail)),
+    }));
+  }
+
+  enqueue(requestId: number, channel: string, kind: string, at: number): void {
+    this.sql.exec("INSERT INTO outbox (request_id, channel, kind, next_at, status) VALUES (?, ?, ?, ?, 'pending')", requestId, channel, kind, at);
+  }
+
+  dueOutbox(now: number): OutboxRow[] {
+    return this.sql.exec<Row>("SELECT * FROM outbox WHERE status = 'pending' AND next_at <= ? ORDER BY id", now).toArray().map((r) => ({
+      id: Number(r.id), requestId: Number(r.request_id), channel: String(r.channel), kind: String(r.kind),
+      attempts: Number(r.attempts), nextAt: Number(r.next_at),
+    }));
+  }
+
+  outboxResult(id: number, status: 'pending' | 'sent' | 'failed' | 'dropped', attempts: number, nextAt: number, error?: string): void {
+    this.sql.exec('UPDATE outbox SET status = ?, attempts = ?, next_at = ?, last_error = ? WHERE id = ?', status, attempts, nextAt, error ?? null, id);
+  }
+
+  /** The earliest time something is due: a pending notification or the open request's expiry. */
+  nextDue(): number | undefined {
+    const r = this.one(`SELECT MIN(t) AS t FROM (
+      SELECT MIN(next_at) AS t FROM outbox WHERE status = 'pending'
+      UNION ALL SELECT MIN(expires_at) FROM request WHERE status = 'pending'
+      UNION ALL SELECT cleanup_at FROM run WHERE cleanup_at IS NOT NULL)`);
+    return r?.t === null || r?.t === undefined ? undefined : Number(r.t);
+  }
+}

@@ -1,0 +1,46 @@
+import { Hono } from 'hono';
+import { cors } from 'hono/cors';
+import { AppError } from '../errors';
+import { DecisionBody } from '../hitl/request';
+import { unwrap, type Result } from '../hitl/result';
+import type { TokenView } from '../hitl/views';
+import { readBody } from './body';
+import { tokenStub } from './stub';
+import type { AppEnv } from './types';
+import { reviewPage, resultPage, errorPage } from '../pages/review';
+
+const wantsHtml = (accept: string | undefined) => !!accept && accept.includes('text/html') && !accept.startsWith('application/json');
+
+/**
+ * `/callback/:token` (the prefix is HITL_BASE_PATH). No API key: the token is the credential.
+ * GET and HEAD only read; POST decides. CORS is open so custom UIs can call it from a browser.
+ */
+export const callbackRoutes = new Hono<AppEnv>()
+  .use('*', cors({ origin: '*', allowMethods: ['GET', 'HEAD', 'POST', 'OPTIONS'], allowHeaders: ['content-type'], maxAge: 600 }))
+  .get('/:token', async (c) => {
+    const token = c.req.param('token');
+    const html = wantsHtml(c.req.header('accept'));
+    try {
+      const view = unwrap((await tokenStub(c.env, token).inspect(token)) as Result<TokenView>);
+      if (!html) return c.json(view);
+      const action = c.req.query('action');
+      return reviewPage(c, view, action === 'approve' || action === 'reject' ? action : undefined);
+    } catch (e) {
+      if (html && e instanceof AppError) return errorPage(c, e);
+      throw e;
+    }
+  })
+  .post('/:token', async (c) => {
+    const token = c.req.param('token');
+    const type = c.req.header('content-type') ?? '';
+    const isForm = type.includes('application/x-www-form-urlencoded') || type.includes('multipart/form-data');
+    try {
+      const body = await readBody(c, DecisionBody, true);
+      const meta = { ip: c.req.header('cf-connecting-ip') ?? c.req.header('x-forwarded-for') ?? undefined, userAgent: c.req.header('user-agent') ?? undefined };
+      const view = unwrap(await tokenStub(c.env, token).decide(token, body, meta));
+      return isForm ? resultPage(c, view) : c.json(view);
+    } catch (e) {
+      if (isForm && e instanceof AppError) return errorPage(c, e);
+      throw e;
+    }
+  });

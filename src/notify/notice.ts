@@ -1,0 +1,42 @@
+/** Links of one token: the review page, and the page with a choice preselected (never decides). */
+export interface ApprovalLinks {
+  approver?: string;
+  callbackUrl: string;
+  approveUrl: string;
+  rejectUrl: string;
+}
+
+/** Everything a channel needs to ask people for a decision. */
+export interface ApprovalNotice {
+  kind: 'request' | 'reminder' | 'escalation';
+  executionId: string;
+  ensemble: string;
+  step: string;
+  prompt: string;
+  data: unknown;
+  metadata?: Record<string, unknown>;
+  approvers: string[];
+  minApprovals: number;
+  /** Epoch milliseconds (as in spec 004's webhook payload). */
+  expiresAt: number;
+  /** For channels that post once (Slack, webhook): whoever clicks states a name. */
+  shared?: ApprovalLinks;
+  /** One per approver, identity bound. */
+  personal: ApprovalLinks[];
+}
+
+export function linksFor(baseUrl: string, basePath: string, token: string, approver?: string): ApprovalLinks {
+  const callbackUrl = `${baseUrl}${basePath}/${token}`;
+  return {
+    ...(approver === undefined ? {} : { approver }),
+    callbackUrl,
+    approveUrl: `${callbackUrl}?action=approve`,
+    rejectUrl: `${callbackUrl}?action=reject`,
+  };
+}
+
+/** `HITL_BASE_PATH` normalised: leading slash, no trailing slash, default `/callback`. */
+export function basePath(value: unknown): string {
+  const raw = typeof value === 'string' && value.trim() ? value.trim() : '/callback';
+  return `/${raw.replace(/^\/+|\/+$/g, '')}`;
+}

@@ -1,0 +1,49 @@
+import { env, runDurableObjectAlarm } from 'cloudflare:test';
+import { expect } from 'vitest';
+import { appWith, auth } from './helpers';
+
+export const stubOf = (executionId: string) => env.HITL_STATE.get(env.HITL_STATE.idFromName(executionId));
+
+/** Runs the object's alarm now (deliveries due now; an expiry only once its time has passed). */
+export const fireAlarm = (executionId: string) => runDurableObjectAlarm(stubOf(executionId));
+
+export async function received(path: string): Promise<any[]> {
+  return (await (await fetch(`${env.RECEIVER}/_received?path=${encodeURIComponent(path)}`)).json()) as any[];
+}
+
+/** Polls until `check` passes (alarms fire on their own in workerd); fails with the last error. */
+export async function eventually<T>(check: () => Promise<T>, timeoutMs = 5000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await check();
+    } catch (e) {
+      if (Date.now() > deadline) throw e;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+}
+
+/** An app over one ensemble, with helpers for the approval loop. */
+export function hitlApp(name: string, source: string) {
+  const app = appWith({ [name]: source });
+  const json = async (res: Response) => ({ status: res.status, body: (await res.json()) as any });
+  return {
+    ...app,
+    execution: async (id: string) => json(await app.request(`/executions/${id}`, { headers: auth })),
+    audit: async (id: string) => (await json(await app.request(`/executions/${id}/audit`, { headers: auth }))).body.entries as any[],
+    inspect: async (token: string, headers: Record<string, string> = {}) => json(await app.request(`/callback/${token}`, { headers })),
+    decide: async (token: string, body: unknown) =>
+      json(await app.request(`/callback/${token}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })),
+    /** Waits until the run reaches `status`. */
+    until: async (id: string, status: string) =>
+      eventually(async () => {
+        const { body } = await json(await app.request(`/executions/${id}`, { headers: auth }));
+        expect(body.status).toBe(status);
+        return body;
+      }),
+  };
+}
+
+/** The token of a link such as https://host/callback/<token>?action=approve. */
+export const tokenOf = (url: string) => new URL(url).pathname.split('/').pop()!;

@@ -1,11 +1,9 @@
-import type { Env } from '../../src/env';
+import type { Env as WorkerEnv } from '../../src/env';
 
 declare global {
   namespace Cloudflare {
-    interface Env extends import('../../src/env').Env {
+    interface Env extends WorkerEnv {
       RECEIVER: string;
     }
   }
 }
-
-export type { Env };

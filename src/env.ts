@@ -14,6 +14,7 @@ export interface Env {
   HITL_NOTIFY_BACKOFF_MS?: string;
   MAILCHANNELS_API_KEY?: string;
   MAILCHANNELS_API_URL?: string;
+  SLACK_WEBHOOK_URL?: string;
   EMAIL_FROM?: string;
   EXECUTION_RETENTION_DAYS?: string;
   [name: string]: unknown;

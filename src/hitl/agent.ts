@@ -18,7 +18,19 @@ const HitlInput = z.looseObject({
   minApprovals: z.number().int().min(1).optional(),
   metadata: z.record(z.string(), z.unknown()).optional(),
   onTimeout: z.enum(onTimeoutPolicies).optional(),
+  ...followUps(),
 });
+
+/** Reminders, escalation and separation of duties: accepted in inputs and in config. */
+function followUps() {
+  return {
+    remindAfter: z.union([z.number(), z.string()]).optional(),
+    reminders: z.number().int().min(0).max(20).optional(),
+    escalateAfter: z.union([z.number(), z.string()]).optional(),
+    escalateTo: z.unknown().optional(),
+    requester: z.string().optional(),
+  };
+}
 
 /** config style (spec "Actions"): action, timeout (ms), notificationChannel, notificationConfig. */
 const HitlConfig = z.looseObject({
@@ -30,6 +42,7 @@ const HitlConfig = z.looseObject({
   approvers: z.unknown().optional(),
   minApprovals: z.number().int().min(1).optional(),
   onTimeout: z.enum(onTimeoutPolicies).optional(),
+  ...followUps(),
 });
 
 /**
@@ -83,6 +96,25 @@ export const hitlAgent: Agent = {
       throw e;
     }
     if (timeout <= 0 || timeout > MAX_TIMEOUT_MS) throw new StepError('INVALID_HITL_INPUT', 'timeout must be more than 0 and at most 365 days');
+    // Like timeout: numbers are seconds in inputs, milliseconds in config.
+    const duration = (inInput: unknown, inConfig: unknown): number | undefined => {
+      try {
+        if (inInput !== undefined) return parseDuration(inInput, 's');
+        if (inConfig !== undefined) return parseDuration(inConfig, 'ms');
+        return undefined;
+      } catch (e) {
+        if (e instanceof DurationError) throw new StepError('INVALID_HITL_INPUT', e.message);
+        throw e;
+      }
+    };
+    const remindAfterMs = duration(i.remindAfter, c.remindAfter);
+    const escalateAfterMs = duration(i.escalateAfter, c.escalateAfter);
+    const escalateTo = normalizeApprovers(i.escalateTo ?? c.escalateTo);
+    const onTimeout = i.onTimeout ?? c.onTimeout ?? 'continue';
+    if ((escalateAfterMs !== undefined || onTimeout === 'escalate') && escalateTo.length === 0) {
+      throw new StepError('INVALID_HITL_INPUT', 'escalation needs escalateTo (one or more approvers)');
+    }
+    const requester = i.requester ?? c.requester;
     const notification = c.notificationConfig ?? {};
     const env = ctx.env;
     const baseUrl = (notification.baseUrl || (typeof env.PUBLIC_BASE_URL === 'string' && env.PUBLIC_BASE_URL) || ctx.origin || 'http://127.0.0.1:8787').replace(/\/+$/, '');
@@ -94,10 +126,15 @@ export const hitlAgent: Agent = {
       approvers,
       minApprovals,
       timeoutMs: timeout,
-      onTimeout: i.onTimeout ?? c.onTimeout ?? 'continue',
+      onTimeout,
       channels: asList(c.notificationChannel),
       notification,
       baseUrl,
+      ...(remindAfterMs ? { remindAfterMs } : {}),
+      reminders: remindAfterMs ? (i.reminders ?? c.reminders ?? 1) : 0,
+      ...(escalateAfterMs ? { escalateAfterMs } : {}),
+      escalateTo,
+      ...(requester ? { requester: String(requester) } : {}),
     };
   },
 };
@@ -119,14 +156,24 @@ export function checkHitlStep(step: { config: Record<string, unknown>; input: Re
   if (typeof min === 'number' && (!Number.isInteger(min) || min < 1)) {
     problems.push({ path: ['inputs', 'minApprovals'], message: 'minApprovals must be a whole number of at least 1' });
   }
-  for (const [where, value, unit] of [['inputs', input.timeout, 's'], ['config', step.config.timeout, 'ms']] as const) {
+  const escalateTo = input.escalateTo ?? step.config.escalateTo;
+  const wantsEscalation = [input.escalateAfter, step.config.escalateAfter].some((v) => v !== undefined) || [input.onTimeout, step.config.onTimeout].includes('escalate');
+  if (wantsEscalation && escalateTo === undefined) {
+    problems.push({ path: [input.escalateAfter !== undefined || input.onTimeout !== undefined ? 'inputs' : 'config'], message: 'escalation needs escalateTo (one or more approvers)' });
+  }
+  for (const [where, key, unit] of [
+    ['inputs', 'timeout', 's'], ['config', 'timeout', 'ms'],
+    ['inputs', 'remindAfter', 's'], ['config', 'remindAfter', 'ms'],
+    ['inputs', 'escalateAfter', 's'], ['config', 'escalateAfter', 'ms'],
+  ] as const) {
+    const value = (where === 'inputs' ? input : step.config)[key];
     if (value === undefined || (typeof value !== 'number' && typeof value !== 'string')) continue;
     try {
       const ms = parseDuration(value, unit);
-      if (ms <= 0 || ms > MAX_TIMEOUT_MS) problems.push({ path: [where, 'timeout'], message: `timeout must be more than 0 and at most 365 days (got ${JSON.stringify(value)}${unit === 's' ? ' seconds' : ' ms'})` });
+      if (ms <= 0 || ms > MAX_TIMEOUT_MS) problems.push({ path: [where, key], message: `${key} must be more than 0 and at most 365 days (got ${JSON.stringify(value)}${unit === 's' ? ' seconds' : ' ms'})` });
     } catch (e) {
       if (!(e instanceof DurationError)) throw e;
-      problems.push({ path: [where, 'timeout'], message: e.message });
+      problems.push({ path: [where, key], message: e.message });
     }
   }
   return problems;

@@ -1,5 +1,6 @@
 import type { Env } from '../env';
 import { channels } from '../notify/registry';
+import { isEmail, mailConfigured } from '../notify/mailchannels';
 import { basePath, linksFor, type ApprovalNotice } from '../notify/notice';
 import type { Channel } from './request';
 import { unseal } from './seal';
@@ -15,13 +16,22 @@ const MAX_ATTEMPTS = 6;
 
 /** Which channels a request is sent to when the step names none (DESIGN §6). */
 export function defaultChannels(approvers: string[], env: Env): Channel[] {
-  if (approvers.length > 0 && env.MAILCHANNELS_API_KEY && channels.email) return ['email'];
+  if (approvers.some(isEmail) && mailConfigured(env)) return ['email'];
   return ['console'];
 }
 
-export function buildNotice(request: RequestRow, tokens: SealedTokens, ensemble: string, executionId: string, env: Env, kind: ApprovalNotice['kind']): ApprovalNotice {
+/** Who a notification of `kind` is for: everyone, the undecided (reminder), or the listed (escalation). */
+function recipientsOf(request: RequestRow, kind: ApprovalNotice['kind'], listed: string[] | null): (approver: string) => boolean {
+  const same = (a: string, b: string) => a.trim().toLowerCase() === b.trim().toLowerCase();
+  if (listed) return (a) => listed.some((l) => same(l, a));
+  if (kind === 'reminder') return (a) => !request.approval.approvals.some((d) => same(d.approver, a));
+  return () => true;
+}
+
+export function buildNotice(request: RequestRow, tokens: SealedTokens, ensemble: string, executionId: string, env: Env, kind: ApprovalNotice['kind'], listed: string[] | null = null): ApprovalNotice {
   const prefix = basePath(env.HITL_BASE_PATH);
   const { spec } = request;
+  const include = recipientsOf(request, kind, listed);
   return {
     kind,
     executionId,
@@ -33,7 +43,7 @@ export function buildNotice(request: RequestRow, tokens: SealedTokens, ensemble:
     approvers: request.approval.approvers,
     minApprovals: spec.minApprovals,
     expiresAt: request.expiresAt,
-    personal: tokens.personal.map((t) => linksFor(spec.baseUrl, prefix, t.token, t.approver)),
+    personal: tokens.personal.filter((t) => include(t.approver)).map((t) => linksFor(spec.baseUrl, prefix, t.token, t.approver)),
     ...(tokens.shared ? { shared: linksFor(spec.baseUrl, prefix, tokens.shared) } : {}),
   };
 }
@@ -58,7 +68,7 @@ async function deliverOne(store: ExecutionStore, env: Env, executionId: string, 
   try {
     if (!channel) throw new Error(`notification channel '${row.channel}' is not available`);
     const tokens = await unseal<SealedTokens>(env, executionId, request.sealed);
-    const notice = buildNotice(request, tokens, ensemble, executionId, env, row.kind as ApprovalNotice['kind']);
+    const notice = buildNotice(request, tokens, ensemble, executionId, env, row.kind as ApprovalNotice['kind'], row.recipients);
     await channel.send(notice, { env, config: request.spec.notification });
     store.outboxResult(row.id, 'sent', attempt, row.nextAt);
     store.audit('notified', { channel: row.channel, kind: row.kind, attempt }, Date.now(), request.id);

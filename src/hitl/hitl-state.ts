@@ -8,7 +8,7 @@ import { buildNotice, defaultChannels, deliverDue, type SealedTokens } from './d
 import { outputOf, transition, type ApprovalEvent, type ApprovalState } from './machine';
 import { ApprovalRequest, type DecisionBody } from './request';
 import { fail, ok, type Result } from './result';
-import { seal } from './seal';
+import { seal, unseal } from './seal';
 import { ExecutionStore, type RequestRow } from './store';
 import { hashToken, newToken, sameHash } from './token';
 import { executionView, pendingView, tokenView, type PendingView, type TokenView } from './views';
@@ -149,7 +149,7 @@ export class HITLState extends DurableObject<Env> {
       return;
     }
     const open = this.store.openRequest();
-    if (open && now >= open.expiresAt) this.expire(run.state, open, now);
+    if (open) await this.followUp(run.state, open, now);
     if (this.store.run()!.state.status === 'running') {
       this.continuing ??= this.continueRun().finally(() => (this.continuing = undefined));
       await this.continuing;
@@ -177,8 +177,11 @@ export class HITLState extends DurableObject<Env> {
       expiresAt: now + spec.timeoutMs,
       onTimeout: spec.onTimeout,
       approvals: [],
+      ...(spec.requester ? { requester: spec.requester } : {}),
     };
     const channels = spec.channels.length ? spec.channels : defaultChannels(spec.approvers, this.env);
+    // Reminders and escalations go to the same channels.
+    spec.channels = channels;
     const postsOnce = channels.some((c) => c === 'slack' || c === 'webhook');
     const tokens: SealedTokens = {
       personal: spec.approvers.map((approver) => ({ approver, token: newToken(state.executionId) })),
@@ -193,6 +196,49 @@ export class HITLState extends DurableObject<Env> {
     this.store.saveState(state, now);
     this.store.audit('suspended', { step: spec.step, approvers: spec.approvers, minApprovals: spec.minApprovals, expiresAt: new Date(approval.expiresAt).toISOString(), channels }, now, id);
     return this.store.requestById(id)!;
+  }
+
+  /** Whatever is due on the open request: expiry (or escalation on timeout), escalation, a reminder. */
+  private async followUp(state: RunState, request: RequestRow, now: number): Promise<void> {
+    const { spec } = request;
+    if (now >= request.expiresAt) {
+      if (spec.onTimeout === 'escalate' && !request.approval.escalated) {
+        await this.escalate(request, now, now + spec.timeoutMs);
+      } else {
+        this.expire(state, request, now);
+      }
+      return;
+    }
+    if (request.escalateAt !== null && now >= request.escalateAt) {
+      await this.escalate(request, now);
+      request = this.store.requestById(request.id)!;
+    }
+    if (request.nextReminderAt !== null && now >= request.nextReminderAt) {
+      const sent = request.remindersSent + 1;
+      const undecided = request.approval.approvers.filter((a) => !request.approval.approvals.some((d) => d.approver.toLowerCase() === a.toLowerCase()));
+      this.store.setReminder(request.id, sent, sent < spec.reminders && spec.remindAfterMs ? now + spec.remindAfterMs : null);
+      for (const channel of spec.channels) this.store.enqueue(request.id, channel, 'reminder', now);
+      this.store.audit('reminder', { number: sent, of: spec.reminders, to: undecided }, now, request.id);
+    }
+  }
+
+  /** Adds `escalateTo` as approvers with links of their own and notifies them; on timeout, extends it. */
+  private async escalate(request: RequestRow, now: number, extendTo?: number): Promise<void> {
+    const executionId = this.store.run()!.state.executionId;
+    const added = request.spec.escalateTo.filter((a) => !request.approval.approvers.some((b) => b.toLowerCase() === a.toLowerCase()));
+    const tokens = await unseal<SealedTokens>(this.env, executionId, request.sealed!);
+    const fresh = added.map((approver) => ({ approver, token: newToken(executionId) }));
+    const sealed = await seal(this.env, executionId, { ...tokens, personal: [...tokens.personal, ...fresh] });
+    // Synchronous from here: a decision cannot land between reading and writing the approval state.
+    const current = this.store.requestById(request.id)!;
+    const result = transition(current.approval, { type: 'escalate', approvers: added, at: now, expiresAt: extendTo });
+    if (!result.ok) return;
+    this.store.setSealed(request.id, sealed);
+    for (const t of fresh) this.store.insertToken(hashToken(t.token), request.id, t.approver);
+    this.store.saveApproval(request.id, result.state);
+    this.store.clearEscalation(request.id);
+    for (const channel of current.spec.channels) this.store.enqueue(request.id, channel, 'escalation', now, added);
+    this.store.audit('escalation', { added, ...(extendTo ? { reason: 'timeout', expiresAt: new Date(extendTo).toISOString() } : { reason: 'escalateAfter' }) }, now, request.id);
   }
 
   private expire(state: RunState, request: RequestRow, now: number): void {

@@ -12,22 +12,28 @@ export interface ApprovalState {
   approvers: string[];
   minApprovals: number;
   expiresAt: number;
-  onTimeout: 'continue' | 'approve' | 'reject' | 'fail';
+  onTimeout: 'continue' | 'approve' | 'reject' | 'fail' | 'escalate';
   approvals: Approval[];
   decidedAt?: number;
+  /** Separation of duties: this identity may not decide. */
+  requester?: string;
+  escalated?: boolean;
 }
 
 export type ApprovalEvent =
   | { type: 'decide'; approver: string; verified: boolean; approved: boolean; feedback?: string; reason?: string; at: number }
   | { type: 'expire'; at: number }
-  | { type: 'cancel'; at: number };
+  | { type: 'cancel'; at: number }
+  /** Adds approvers (escalation); `expiresAt` extends the deadline when escalating on timeout. */
+  | { type: 'escalate'; approvers: string[]; at: number; expiresAt?: number };
 
 export type Refusal =
   | { code: 'ALREADY_DECIDED'; status: 409; message: string; details: { status: ApprovalStatus; decidedAt?: string; decidedBy: string[] } }
   | { code: 'DUPLICATE_APPROVER'; status: 409; message: string; details: { approver: string; decidedAt: string } }
   | { code: 'EXPIRED'; status: 410; message: string; details: { expiresAt: string } }
   | { code: 'CANCELLED'; status: 410; message: string; details: { cancelledAt?: string } }
-  | { code: 'NOT_DUE'; status: 409; message: string; details: { expiresAt: string } };
+  | { code: 'NOT_DUE'; status: 409; message: string; details: { expiresAt: string } }
+  | { code: 'SELF_APPROVAL'; status: 403; message: string; details: { requester: string } };
 
 export type TransitionResult = { ok: true; state: ApprovalState; final: boolean } | { ok: false; refusal: Refusal };
 
@@ -56,6 +62,9 @@ const handlers = {
     if (event.at >= state.expiresAt) {
       return { ok: false, refusal: { code: 'EXPIRED', status: 410, message: `this approval request expired at ${iso(state.expiresAt)}`, details: { expiresAt: iso(state.expiresAt) } } };
     }
+    if (state.requester && same(state.requester, event.approver)) {
+      return { ok: false, refusal: { code: 'SELF_APPROVAL', status: 403, message: `${event.approver} requested this and cannot decide it (separation of duties)`, details: { requester: state.requester } } };
+    }
     const earlier = state.approvals.find((a) => same(a.approver, event.approver));
     if (earlier) {
       return { ok: false, refusal: { code: 'DUPLICATE_APPROVER', status: 409, message: `${earlier.approver} already decided at ${earlier.timestamp}`, details: { approver: earlier.approver, decidedAt: earlier.timestamp } } };
@@ -83,6 +92,12 @@ const handlers = {
     }
     const status: ApprovalStatus = state.onTimeout === 'approve' ? 'approved' : state.onTimeout === 'reject' ? 'rejected' : 'timeout';
     return { ok: true, final: true, state: { ...state, status, decidedAt: event.at } };
+  },
+  escalate(state, event): TransitionResult {
+    if (state.status !== 'pending') return { ok: false, refusal: refuseClosed(state) };
+    const approvers = [...state.approvers];
+    for (const a of event.approvers) if (!approvers.some((b) => same(a, b))) approvers.push(a);
+    return { ok: true, final: false, state: { ...state, approvers, escalated: true, expiresAt: Math.max(state.expiresAt, event.expiresAt ?? 0) } };
   },
   cancel(state, event): TransitionResult {
     if (state.status !== 'pending') return { ok: false, refusal: refuseClosed(state) };

@@ -4,7 +4,7 @@ export const channelNames = ['slack', 'email', 'webhook', 'console'] as const;
 export const Channel = z.enum(channelNames);
 export type Channel = z.infer<typeof Channel>;
 
-export const onTimeoutPolicies = ['continue', 'approve', 'reject', 'fail'] as const;
+export const onTimeoutPolicies = ['continue', 'approve', 'reject', 'fail', 'escalate'] as const;
 
 export const NotificationConfig = z.looseObject({
   webhookUrl: z.string().optional(),
@@ -28,6 +28,14 @@ export const ApprovalRequest = z.object({
   notification: NotificationConfig,
   /** Base URL of links, resolved when the request was made. */
   baseUrl: z.string(),
+  /** Re-notify undecided approvers every `remindAfterMs`, at most `reminders` times. */
+  remindAfterMs: z.number().positive().optional(),
+  reminders: z.number().int().min(0).default(0),
+  /** Add `escalateTo` as approvers after `escalateAfterMs` (or at the timeout with onTimeout: escalate). */
+  escalateAfterMs: z.number().positive().optional(),
+  escalateTo: z.array(z.string()).default([]),
+  /** Separation of duties: a decision by this identity is refused (403). */
+  requester: z.string().optional(),
 });
 export type ApprovalRequest = z.infer<typeof ApprovalRequest>;
 

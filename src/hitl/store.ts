@@ -18,7 +18,9 @@ CREATE TABLE IF NOT EXISTS request (
   status TEXT NOT NULL,
   created_at INTEGER NOT NULL,
   expires_at INTEGER NOT NULL,
-  sealed TEXT                      -- the open request's links, encrypted; NULL once closed
+  sealed TEXT,                     -- the open request's links, encrypted; NULL once closed
+  next_reminder_at INTEGER, reminders_sent INTEGER NOT NULL DEFAULT 0,
+  escalate_at INTEGER
 );
 CREATE TABLE IF NOT EXISTS token (
   hash TEXT PRIMARY KEY,           -- SHA-256 of the token: the token itself is never stored
@@ -41,7 +43,8 @@ CREATE TABLE IF NOT EXISTS outbox (
   request_id INTEGER NOT NULL, channel TEXT NOT NULL, kind TEXT NOT NULL,
   attempts INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL,
   status TEXT NOT NULL,            -- pending | sent | failed | dropped
-  last_error TEXT
+  last_error TEXT,
+  recipients TEXT                  -- JSON list of approvers to notify (escalation); NULL: by kind
 );
 `;
 
@@ -68,6 +71,9 @@ export interface RequestRow {
   createdAt: number;
   expiresAt: number;
   sealed: string | null;
+  nextReminderAt: number | null;
+  remindersSent: number;
+  escalateAt: number | null;
 }
 
 export interface TokenRow {
@@ -85,6 +91,7 @@ export interface OutboxRow {
   kind: string;
   attempts: number;
   nextAt: number;
+  recipients: string[] | null;
 }
 
 type Row = Record<string, SqlStorageValue>;
@@ -139,6 +146,9 @@ export class ExecutionStore {
       approval: JSON.parse(String(r.approval)) as ApprovalState,
       status: String(r.status), createdAt: Number(r.created_at), expiresAt: Number(r.expires_at),
       sealed: r.sealed === null ? null : String(r.sealed),
+      nextReminderAt: r.next_reminder_at === null ? null : Number(r.next_reminder_at),
+      remindersSent: Number(r.reminders_sent),
+      escalateAt: r.escalate_at === null ? null : Number(r.escalate_at),
     };
   }
 
@@ -156,14 +166,31 @@ export class ExecutionStore {
   }
 
   insertRequest(spec: ApprovalRequest, approval: ApprovalState, now: number, sealed: string): number {
-    const r = this.one('INSERT INTO request (step, spec, approval, status, created_at, expires_at, sealed) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id',
-      spec.step, JSON.stringify(spec), JSON.stringify(approval), approval.status, now, approval.expiresAt, sealed);
+    const r = this.one(`INSERT INTO request (step, spec, approval, status, created_at, expires_at, sealed, next_reminder_at, escalate_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+      spec.step, JSON.stringify(spec), JSON.stringify(approval), approval.status, now, approval.expiresAt, sealed,
+      spec.remindAfterMs && spec.reminders > 0 ? now + spec.remindAfterMs : null,
+      spec.escalateAfterMs ? now + spec.escalateAfterMs : null);
     return Number(r!.id);
   }
 
+  /** Saves the machine's state; a closed request loses its sealed links and pending follow-ups. */
   saveApproval(id: number, approval: ApprovalState): void {
     const open = approval.status === 'pending';
-    this.sql.exec(`UPDATE request SET approval = ?, status = ?${open ? '' : ', sealed = NULL'} WHERE id = ?`, JSON.stringify(approval), approval.status, id);
+    this.sql.exec(`UPDATE request SET approval = ?, status = ?, expires_at = ?${open ? '' : ', sealed = NULL, next_reminder_at = NULL, escalate_at = NULL'} WHERE id = ?`,
+      JSON.stringify(approval), approval.status, approval.expiresAt, id);
+  }
+
+  setSealed(id: number, sealed: string): void {
+    this.sql.exec('UPDATE request SET sealed = ? WHERE id = ?', sealed, id);
+  }
+
+  setReminder(id: number, sent: number, nextAt: number | null): void {
+    this.sql.exec('UPDATE request SET reminders_sent = ?, next_reminder_at = ? WHERE id = ?', sent, nextAt, id);
+  }
+
+  clearEscalation(id: number): void {
+    this.sql.exec('UPDATE request SET escalate_at = NULL WHERE id = ?', id);
   }
 
   insertToken(hash: string, requestId: number, approver: string | null): void {
@@ -199,14 +226,16 @@ export class ExecutionStore {
     }));
   }
 
-  enqueue(requestId: number, channel: string, kind: string, at: number): void {
-    this.sql.exec("INSERT INTO outbox (request_id, channel, kind, next_at, status) VALUES (?, ?, ?, ?, 'pending')", requestId, channel, kind, at);
+  enqueue(requestId: number, channel: string, kind: string, at: number, recipients?: string[]): void {
+    this.sql.exec("INSERT INTO outbox (request_id, channel, kind, next_at, status, recipients) VALUES (?, ?, ?, ?, 'pending', ?)",
+      requestId, channel, kind, at, recipients ? JSON.stringify(recipients) : null);
   }
 
   dueOutbox(now: number): OutboxRow[] {
     return this.sql.exec<Row>("SELECT * FROM outbox WHERE status = 'pending' AND next_at <= ? ORDER BY id", now).toArray().map((r) => ({
       id: Number(r.id), requestId: Number(r.request_id), channel: String(r.channel), kind: String(r.kind),
       attempts: Number(r.attempts), nextAt: Number(r.next_at),
+      recipients: r.recipients === null ? null : (JSON.parse(String(r.recipients)) as string[]),
     }));
   }
 
@@ -219,6 +248,8 @@ export class ExecutionStore {
     const r = this.one(`SELECT MIN(t) AS t FROM (
       SELECT MIN(next_at) AS t FROM outbox WHERE status = 'pending'
       UNION ALL SELECT MIN(expires_at) FROM request WHERE status = 'pending'
+      UNION ALL SELECT MIN(next_reminder_at) FROM request WHERE status = 'pending'
+      UNION ALL SELECT MIN(escalate_at) FROM request WHERE status = 'pending'
       UNION ALL SELECT cleanup_at FROM run WHERE cleanup_at IS NOT NULL)`);
     return r?.t === null || r?.t === undefined ? undefined : Number(r.t);
   }

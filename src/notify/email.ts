@@ -1,0 +1,80 @@
+import type { NotificationChannel } from './channel';
+import { NotifyError } from './channel';
+import { escapeHtml, escapeMustacheText, headerSafe, prettyJson, relativeTime, truncate } from './escape';
+import { isEmail, parseAddress, sendMail, type MailMessage } from './mailchannels';
+import type { ApprovalLinks, ApprovalNotice } from './notice';
+
+const DATA_LIMIT = 20_000;
+
+const heading = (n: ApprovalNotice) =>
+  n.kind === 'reminder' ? 'Reminder: your approval is still needed' : n.kind === 'escalation' ? 'Escalated: your approval is needed' : 'Your approval is needed';
+
+/** The email body: user data escaped; links are mustache variables filled per personalization. */
+export function emailContent(n: ApprovalNotice): MailMessage['content'] {
+  const data = truncate(prettyJson(n.data), DATA_LIMIT);
+  const meta = n.metadata && Object.keys(n.metadata).length ? truncate(prettyJson(n.metadata), DATA_LIMIT) : undefined;
+  const expires = `${new Date(n.expiresAt).toISOString()} (${relativeTime(n.expiresAt)})`;
+  const text = [
+    `${heading(n)}: ${n.ensemble} / ${n.step}`,
+    '',
+    escapeMustacheText(n.prompt),
+    '',
+    'Data:',
+    escapeMustacheText(data),
+    ...(meta ? ['', 'Context:', escapeMustacheText(meta)] : []),
+    '',
+    `Execution ${n.executionId}; expires ${expires}.`,
+    '',
+    'Review and decide: {{{reviewUrl}}}',
+    'Approve: {{{approveUrl}}}',
+    'Reject: {{{rejectUrl}}}',
+    '',
+    'Opening a link decides nothing: you confirm on the page.',
+  ].join('\n');
+  const pre = 'style="background:#f4f4f5;padding:12px;white-space:pre-wrap;word-break:break-word;font-family:monospace"';
+  const button = (color: string) => `style="display:inline-block;padding:10px 18px;margin-right:8px;background:${color};color:#fff;text-decoration:none;border-radius:6px"`;
+  const html = `<!doctype html><html><body style="font-family:system-ui,sans-serif;max-width:640px">
+<h2>${escapeHtml(heading(n))}: ${escapeHtml(n.ensemble)} / ${escapeHtml(n.step)}</h2>
+<p style="white-space:pre-wrap">${escapeHtml(n.prompt)}</p>
+<h3>Data</h3><pre ${pre}>${escapeHtml(data)}</pre>
+${meta ? `<h3>Context</h3><pre ${pre}>${escapeHtml(meta)}</pre>` : ''}
+<p style="color:#555">Execution ${escapeHtml(n.executionId)} · expires ${escapeHtml(expires)}</p>
+<p><a href="{{approveUrl}}" ${button('#16a34a')}>Approve</a><a href="{{rejectUrl}}" ${button('#dc2626')}>Reject</a><a href="{{reviewUrl}}">Review</a></p>
+<p style="color:#555;font-size:13px">Opening a link decides nothing: you confirm on the page.</p>
+</body></html>`;
+  return [
+    { type: 'text/plain', value: text, template_type: 'mustache' },
+    { type: 'text/html', value: html, template_type: 'mustache' },
+  ];
+}
+
+const vars = (l: ApprovalLinks) => ({ reviewUrl: l.callbackUrl, approveUrl: l.approveUrl, rejectUrl: l.rejectUrl });
+
+/**
+ * Email via MailChannels: one personalization per approver with their own links; addresses in
+ * `notificationConfig.to` that are not approvers get the shared link (they state a name).
+ */
+export const emailChannel: NotificationChannel = {
+  async send(n, { env, config }) {
+    const from = (typeof config.from === 'string' && config.from) || env.EMAIL_FROM;
+    if (!from) throw new NotifyError('the email channel needs notificationConfig.from or EMAIL_FROM');
+    const personalizations: MailMessage['personalizations'] = n.personal
+      .filter((l) => l.approver && isEmail(l.approver))
+      .map((l) => ({ to: [parseAddress(l.approver!)], dynamic_template_data: vars(l) }));
+    const extra = (Array.isArray(config.to) ? config.to : typeof config.to === 'string' ? config.to.split(',') : []).map(String).filter(isEmail);
+    const known = new Set(personalizations.map((p) => p.to[0]!.email.toLowerCase()));
+    const shared = n.shared ?? n.personal[0];
+    if (shared && n.kind === 'request') {
+      for (const address of extra) {
+        if (!known.has(parseAddress(address).email.toLowerCase())) personalizations.push({ to: [parseAddress(address)], dynamic_template_data: vars(shared) });
+      }
+    }
+    if (personalizations.length === 0) throw new NotifyError('the email channel has no recipient: give approvers email addresses or notificationConfig.to');
+    const subject = headerSafe(
+      typeof config.subject === 'string' && config.subject
+        ? `${n.kind === 'reminder' ? 'Reminder: ' : n.kind === 'escalation' ? 'Escalated: ' : ''}${config.subject}`
+        : `${heading(n)}: ${n.ensemble} / ${n.step}`,
+    );
+    await sendMail(env, { personalizations, from: parseAddress(from), subject: truncate(subject, 250), content: emailContent(n) });
+  },
+};

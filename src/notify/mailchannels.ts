@@ -1,0 +1,50 @@
+import { z } from 'zod';
+import type { Env } from '../env';
+import { NotifyError } from './channel';
+
+const DEFAULT_URL = 'https://api.mailchannels.net/tx/v1/send';
+
+/** A MailChannels Email API message (the subset we send); the schema is the wire contract. */
+export const MailMessage = z.object({
+  personalizations: z.array(z.object({
+    to: z.array(z.object({ email: z.string(), name: z.string().optional() })).min(1),
+    dynamic_template_data: z.record(z.string(), z.string()).optional(),
+  })).min(1).max(1000),
+  from: z.object({ email: z.string(), name: z.string().optional() }),
+  subject: z.string(),
+  content: z.array(z.object({ type: z.enum(['text/plain', 'text/html']), value: z.string(), template_type: z.literal('mustache').optional() })).min(1),
+});
+export type MailMessage = z.infer<typeof MailMessage>;
+
+/** True when the email channel and `operation: email` can send. */
+export const mailConfigured = (env: Env) => typeof env.MAILCHANNELS_API_KEY === 'string' && env.MAILCHANNELS_API_KEY !== '';
+
+/**
+ * The one MailChannels client (HITL email channel and `operation: email`): POST /tx/v1/send with
+ * `X-Api-Key`; `MAILCHANNELS_API_URL` overrides the endpoint. Throws a NotifyError on failure.
+ */
+export async function sendMail(env: Env, message: MailMessage): Promise<void> {
+  if (!mailConfigured(env)) throw new NotifyError('MAILCHANNELS_API_KEY is not set');
+  const url = typeof env.MAILCHANNELS_API_URL === 'string' && env.MAILCHANNELS_API_URL ? env.MAILCHANNELS_API_URL : DEFAULT_URL;
+  let res: Response;
+  try {
+    res = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': env.MAILCHANNELS_API_KEY! },
+      body: JSON.stringify(MailMessage.parse(message)),
+      signal: AbortSignal.timeout(15_000),
+    });
+  } catch (cause) {
+    throw new NotifyError(`MailChannels request failed: ${cause instanceof Error ? cause.message : String(cause)}`, undefined, { cause });
+  }
+  if (!res.ok) throw new NotifyError(`MailChannels answered ${res.status}: ${(await res.text()).slice(0, 300)}`, res.status);
+  await res.body?.cancel();
+}
+
+/** `"Name <a@b.c>"` or `"a@b.c"` as a MailChannels address. */
+export function parseAddress(value: string): { email: string; name?: string } {
+  const m = /^\s*(.*?)\s*<([^<>\s]+@[^<>\s]+)>\s*$/.exec(value);
+  return m ? { email: m[2]!, ...(m[1] ? { name: m[1].replace(/^"|"$/g, '') } : {}) } : { email: value.trim() };
+}
+
+export const isEmail = (value: string) => /^[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+$/.test(parseAddress(value).email);

@@ -48,6 +48,8 @@ export function tokenView(run: RunRow, request: RequestRow, token: { approver: s
     expiresAt: iso(request.expiresAt),
     /** The identity this link is bound to; null for a shared link (the approver states a name). */
     approver: token.approver,
+    /** Who asked for this (separation of duties: they cannot decide), if the step named one. */
+    requester: request.spec.requester ?? null,
     tokenUsed: token.usedAt === null ? null : { at: iso(token.usedAt), by: token.usedBy },
   };
 }

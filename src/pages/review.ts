@@ -1,61 +1,86 @@
 import type { Context } from 'hono';
-import { html, raw } from 'hono/html';
+import { html } from 'hono/html';
 import type { AppError } from '../errors';
-import type { TokenView } from '../hitl/views';
 import type { DecisionView } from '../hitl/hitl-state';
+import type { TokenView } from '../hitl/views';
+import { prettyJson, relativeTime } from '../notify/escape';
+import { page, type PageStatus } from './layout';
 
-// The token is in the URL: never leak it (Referrer-Policy), never cache it, never frame the page,
-// and allow no script at all (the page needs none).
-const SECURITY_HEADERS = {
-  'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-  'referrer-policy': 'no-referrer',
-  'cache-control': 'no-store',
-  'x-content-type-options': 'nosniff',
-  'x-frame-options': 'DENY',
-};
+const same = (a: string | null, b: string | null) => !!a && !!b && a.trim().toLowerCase() === b.trim().toLowerCase();
 
-const STYLE = `body{font:16px/1.5 system-ui,sans-serif;max-width:44rem;margin:0 auto;padding:1rem;color:#111}
-pre{background:#f4f4f5;padding:.75rem;overflow:auto;white-space:pre-wrap;word-break:break-word;border-radius:6px}
-label{display:block;margin-top:.75rem;font-weight:600}textarea,input[type=text]{width:100%;box-sizing:border-box;font:inherit;padding:.4rem}
-.actions{display:flex;gap:.75rem;margin-top:1rem}button{font:inherit;padding:.6rem 1.2rem;border-radius:6px;border:1px solid #888;cursor:pointer}
-.approve{background:#16a34a;color:#fff;border-color:#15803d}.reject{background:#dc2626;color:#fff;border-color:#b91c1c}
-.muted{color:#555}.chosen{outline:3px solid #2563eb}`;
-
-function page(c: Context, title: string, body: unknown, status: 200 | 400 | 403 | 404 | 409 | 410 = 200) {
-  const doc = html`<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>${title}</title><style>${raw(STYLE)}</style></head><body>${body}</body></html>`;
-  for (const [k, v] of Object.entries(SECURITY_HEADERS)) c.header(k, v);
-  return c.html(doc, status);
+function decisions(view: TokenView) {
+  if (view.approvals.length === 0) return html`<p class="muted">No decisions yet.</p>`;
+  return html`<table><thead><tr><th>Approver</th><th>Decision</th><th>When</th><th>Feedback</th></tr></thead><tbody>
+${view.approvals.map((a) => html`<tr><td>${a.approver}${a.verified ? '' : html` <span class="muted">(stated)</span>`}</td><td>${a.approved ? 'Approved' : 'Rejected'}</td><td>${a.timestamp}</td><td>${a.reason ? html`<strong>${a.reason}</strong> ` : ''}${a.feedback ?? ''}</td></tr>`)}
+</tbody></table>`;
 }
 
-const pretty = (v: unknown) => JSON.stringify(v, null, 2) ?? 'null';
+function form(view: TokenView, preselect?: 'approve' | 'reject') {
+  const chosen = (which: 'approve' | 'reject') => (preselect === which ? ' chosen' : '');
+  return html`<form method="post">
+${preselect ? html`<p class="note">You opened the <strong>${preselect}</strong> link. Nothing is recorded until you press a button below.</p>` : ''}
+${view.approver
+    ? html`<p>Deciding as <strong>${view.approver}</strong>.</p>`
+    : html`<label for="approver">Your name or email</label><input type="text" id="approver" name="approver" required maxlength="320" autocomplete="email">`}
+<label for="feedback">Feedback <span class="muted">(optional)</span></label><textarea id="feedback" name="feedback" rows="3" maxlength="10000"></textarea>
+<label for="reason">Reason for rejecting <span class="muted">(optional)</span></label><input type="text" id="reason" name="reason" maxlength="10000">
+<div class="actions">
+<button type="submit" class="approve${chosen('approve')}" name="approved" value="true">Approve</button>
+<button type="submit" class="reject${chosen('reject')}" name="approved" value="false">Reject</button>
+</div></form>`;
+}
 
+/** Why this link can no longer decide, and the status that says so. */
+function closed(view: TokenView): { status: PageStatus; message: string } | undefined {
+  if (view.tokenUsed) return { status: 409, message: `This link was already used: ${view.tokenUsed.by} decided at ${view.tokenUsed.at}.` };
+  if (view.status === 'approved' || view.status === 'rejected') return { status: 409, message: `This request was already ${view.status}.` };
+  if (view.status === 'timeout') return { status: 410, message: `This request expired at ${view.expiresAt}.` };
+  if (view.status === 'cancelled') return { status: 410, message: 'This request was cancelled.' };
+  return undefined;
+}
+
+/**
+ * The review page behind every approval link. Opening it (GET/HEAD, what mail scanners do) only
+ * reads; `?action=` preselects a button. Only the form's POST decides.
+ */
 export function reviewPage(c: Context, view: TokenView, preselect?: 'approve' | 'reject') {
-  const open = view.status === 'pending';
-  const body = html`<h1>Approval: ${view.ensemble} / ${view.step}</h1>
-<p class="muted">Execution ${view.executionId} · expires ${view.expiresAt} · needs ${view.minApprovals} approval(s)</p>
-<h2>Request</h2><pre>${view.prompt}</pre>
-<h2>Data</h2><pre>${pretty(view.data)}</pre>
-${Object.keys(view.metadata).length ? html`<h2>Context</h2><pre>${pretty(view.metadata)}</pre>` : ''}
-<p>Approvers: ${view.approvers.join(', ') || 'anyone with this link'} · decisions so far: ${view.approvals.length}</p>
-${open && !view.tokenUsed ? html`<form method="post">
-${view.approver ? html`<p>Deciding as <strong>${view.approver}</strong></p>` : html`<label for="approver">Your name or email</label><input type="text" id="approver" name="approver" required maxlength="320">`}
-<label for="feedback">Feedback</label><textarea id="feedback" name="feedback" rows="3"></textarea>
-<label for="reason">Reason (if rejecting)</label><input type="text" id="reason" name="reason">
-<div class="actions"><button class="approve${preselect === 'approve' ? ' chosen' : ''}" name="approved" value="true"${preselect === 'approve' ? ' autofocus' : ''}>Approve</button>
-<button class="reject${preselect === 'reject' ? ' chosen' : ''}" name="approved" value="false"${preselect === 'reject' ? ' autofocus' : ''}>Reject</button></div>
-</form>` : html`<p><strong>This request is ${view.tokenUsed ? `already decided through this link by ${view.tokenUsed.by}` : view.status}.</strong></p>`}`;
-  return page(c, `Approval: ${view.step}`, body);
+  const done = closed(view);
+  const isRequester = same(view.approver, view.requester);
+  const expiry = Date.parse(view.expiresAt);
+  const body = html`<p class="muted">${view.ensemble} · step ${view.step}</p>
+<h1>Approval requested</h1>
+<div class="prompt">${view.prompt}</div>
+<p class="muted">Needs ${view.minApprovals} approval(s) · expires ${view.expiresAt} (${relativeTime(expiry)}) · execution ${view.executionId}</p>
+<h2>Data</h2><pre>${prettyJson(view.data)}</pre>
+${Object.keys(view.metadata).length ? html`<h2>Context</h2><dl>${Object.entries(view.metadata).map(([k, v]) => html`<dt>${k}</dt><dd><pre>${typeof v === 'string' ? v : prettyJson(v)}</pre></dd>`)}</dl>` : ''}
+<h2>Approvers</h2><p>${view.approvers.length ? view.approvers.join(', ') : 'Anyone with this link (you state your name).'}</p>
+${view.requester ? html`<p class="muted">Requested by ${view.requester}, who cannot decide it.</p>` : ''}
+<h2>Decisions so far</h2>${decisions(view)}
+<h2>Your decision</h2>
+${done ? html`<p class="warn"><strong>${done.message}</strong></p>` : isRequester ? html`<p class="warn">You requested this, so you cannot approve or reject it.</p>` : form(view, preselect)}`;
+  return page(c, `Approval: ${view.ensemble} / ${view.step}`, body, done?.status ?? 200);
 }
 
 export function resultPage(c: Context, view: DecisionView) {
+  const outcome = view.status === 'pending'
+    ? `The request still needs more approvals (${view.approvals.filter((a) => a.approved).length} so far).`
+    : `The request is now ${view.status}.`;
   return page(c, 'Decision recorded', html`<h1>Decision recorded</h1>
-<p>You ${view.decision.approved ? 'approved' : 'rejected'} <strong>${view.step}</strong> as ${view.decision.approver}.</p>
-<p>The request is now <strong>${view.status}</strong> (${view.approvals.length} decision(s)).</p>`);
+<p>You <strong>${view.decision.approved ? 'approved' : 'rejected'}</strong> step <strong>${view.step}</strong> as ${view.decision.approver}.</p>
+<p>${outcome}</p><p class="muted">Execution ${view.executionId} · ${view.decision.at}. You can close this page.</p>`);
 }
+
+const titles: Partial<Record<PageStatus, string>> = {
+  400: 'This decision could not be recorded',
+  403: 'You cannot decide this request',
+  404: 'Link not found',
+  409: 'Already decided',
+  410: 'This link is no longer valid',
+};
 
 export function errorPage(c: Context, error: AppError) {
   const status = ([400, 403, 404, 409, 410] as const).find((s) => s === error.status) ?? 400;
-  const title = status === 404 ? 'Link not found' : status === 410 ? 'Link no longer valid' : status === 409 ? 'Already decided' : 'Cannot record this decision';
-  return page(c, title, html`<h1>${title}</h1><p>${error.message}</p>`, status);
+  const detail = status === 400 && Array.isArray(error.details)
+    ? html`<ul>${(error.details as { path: string; message: string }[]).map((d) => html`<li>${d.path}: ${d.message}</li>`)}</ul>` : '';
+  return page(c, titles[status]!, html`<h1>${titles[status]}</h1><p>${error.message}</p>${detail}`, status);
 }

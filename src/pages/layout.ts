@@ -1,0 +1,35 @@
+import type { Context } from 'hono';
+import { html, raw } from 'hono/html';
+import type { HtmlEscapedString } from 'hono/utils/html';
+
+// The token is in the URL: never leak it (Referrer-Policy), never cache it, never frame the page,
+// and allow no script at all (the page needs none, so injected markup cannot run).
+const SECURITY_HEADERS = {
+  'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; img-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+  'referrer-policy': 'no-referrer',
+  'cache-control': 'no-store',
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+};
+
+const STYLE = `*{box-sizing:border-box}body{font:16px/1.5 system-ui,-apple-system,sans-serif;max-width:46rem;margin:0 auto;padding:1rem;color:#111;background:#fff}
+h1{font-size:1.4rem;margin:.2rem 0}h2{font-size:1.05rem;margin:1.2rem 0 .4rem}
+pre{background:#f4f4f5;padding:.75rem;overflow:auto;white-space:pre-wrap;word-break:break-word;border-radius:6px;font-size:.9rem;margin:0}
+.prompt{white-space:pre-wrap;background:#fffbeb;border-left:4px solid #f59e0b;padding:.6rem .8rem;border-radius:4px}
+label{display:block;margin-top:.8rem;font-weight:600}textarea,input[type=text]{width:100%;font:inherit;padding:.5rem;border:1px solid #bbb;border-radius:6px}
+.actions{display:flex;gap:.75rem;margin-top:1rem;flex-wrap:wrap}button{font:inherit;font-weight:600;padding:.7rem 1.4rem;border-radius:8px;border:2px solid transparent;cursor:pointer;flex:1 1 8rem}
+.approve{background:#16a34a;color:#fff}.reject{background:#dc2626;color:#fff}.chosen{border-color:#1e3a8a;box-shadow:0 0 0 3px #93c5fd}
+.muted{color:#555;font-size:.92rem}.note{background:#eff6ff;border:1px solid #bfdbfe;padding:.6rem .8rem;border-radius:6px}
+.warn{background:#fef2f2;border:1px solid #fecaca;padding:.6rem .8rem;border-radius:6px}
+table{border-collapse:collapse;width:100%;font-size:.92rem}th,td{text-align:left;padding:.35rem .5rem;border-bottom:1px solid #e5e7eb;vertical-align:top}
+dl{margin:0}dt{font-weight:600}dd{margin:0 0 .5rem 0}`;
+
+export type PageStatus = 200 | 400 | 403 | 404 | 409 | 410;
+
+/** A complete HTML page; every interpolated value is escaped by hono's `html`. */
+export function page(c: Context, title: string, body: HtmlEscapedString | Promise<HtmlEscapedString>, status: PageStatus = 200) {
+  const doc = html`<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<meta name="robots" content="noindex"><title>${title}</title><style>${raw(STYLE)}</style></head><body>${body}</body></html>`;
+  for (const [k, v] of Object.entries(SECURITY_HEADERS)) c.header(k, v);
+  return c.html(doc, status);
+}

@@ -1,0 +1,156 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchBrowser } from '../support/browser';
+import { startDevServer, type DevServer } from '../support/dev-server';
+import { startReceiver } from '../support/receiver';
+
+let receiver: Awaited<ReturnType<typeof startReceiver>>;
+let server: DevServer;
+let browser: Browser;
+
+const hostile = {
+  topic: '<img src=x onerror=alert(1)> & <script>alert("topic")</script>',
+  author: '"><svg onload=alert(2)> ✨ Zoë <!channel> {{approveUrl}}',
+};
+
+beforeAll(async () => {
+  receiver = await startReceiver();
+  server = await startDevServer({
+    persistTo: mkdtempSync(join(tmpdir(), 'browser-e2e-')),
+    vars: {
+      SLACK_WEBHOOK_URL: `${receiver.url}/slack`,
+      MAILCHANNELS_API_KEY: 'mc-e2e',
+      MAILCHANNELS_API_URL: `${receiver.url}/mailchannels`,
+      EMAIL_FROM: 'hitl@example.com',
+    },
+  });
+  browser = await launchBrowser();
+});
+afterAll(async () => {
+  await browser?.close();
+  await server?.stop();
+  await receiver?.close();
+});
+
+async function waitFor<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+const api = (path: string, init: RequestInit = {}) =>
+  fetch(`${server.url}${path}`, { ...init, headers: { authorization: `Bearer ${server.apiKey}`, 'content-type': 'application/json', ...(init.headers ?? {}) } });
+
+async function scan(urls: string[]) {
+  // What mail and chat scanners do: prefetch every link, with and without a browser's Accept.
+  for (const url of urls) {
+    for (const method of ['GET', 'HEAD']) {
+      for (const accept of ['text/html,application/xhtml+xml', '*/*', 'application/json']) {
+        const res = await fetch(url, { method, headers: { accept, 'user-agent': 'LinkScanner/1.0' } });
+        expect(res.status).toBe(200);
+      }
+    }
+  }
+}
+
+describe('approvers in a real browser', () => {
+  it('Slack: the approve button opens a safe review page; submitting it completes the run', async () => {
+    const start = await api('/ensembles/slack-approval', { method: 'POST', body: JSON.stringify(hostile) });
+    expect(start.status).toBe(202);
+    const { executionId } = (await start.json()) as { executionId: string };
+    const slack = await waitFor('the Slack message', () => receiver.received.find((r) => r.path === '/slack' && JSON.stringify(r.json).includes(executionId)));
+    const buttons = (slack.json as any).blocks.find((b: any) => b.type === 'actions').elements;
+    const [approveUrl, rejectUrl, reviewUrl] = buttons.map((b: any) => b.url as string);
+
+    await scan([approveUrl, rejectUrl, reviewUrl]);
+    const audit = (await (await api(`/executions/${executionId}/audit`)).json()) as any;
+    expect(audit.entries.some((e: any) => e.type === 'decision')).toBe(false);
+    expect(((await (await api(`/executions/${executionId}`)).json()) as any).status).toBe('suspended');
+
+    const page = await browser.newPage();
+    const dialogs: string[] = [];
+    page.on('dialog', (d) => { dialogs.push(d.message()); void d.dismiss(); });
+    const response = await page.goto(approveUrl);
+    expect(response!.status()).toBe(200);
+    expect(response!.headers()['content-security-policy']).toContain("default-src 'none'");
+    expect(response!.headers()['content-security-policy']).toContain("frame-ancestors 'none'");
+    expect(response!.headers()['referrer-policy']).toBe('no-referrer');
+    expect(response!.headers()['cache-control']).toBe('no-store');
+
+    expect(await page.locator('h1').innerText()).toBe('Approval requested');
+    const text = await page.locator('body').innerText();
+    expect(text).toContain('Review the post about <img src=x onerror=alert(1)> & <script>alert("topic")</script> for:');
+    expect(text).toContain(hostile.author);
+    expect(text).toContain('You opened the approve link. Nothing is recorded until you press a button below.');
+    expect(await page.locator('script, img, svg, iframe').count()).toBe(0);
+    expect(await page.locator('button.approve').getAttribute('class')).toContain('chosen');
+
+    // The Slack link is shared: the approver states a name; the requester could not.
+    await page.fill('#approver', 'reviewer@example.com');
+    await page.fill('#feedback', 'Looks good <b>really</b>');
+    await Promise.all([page.waitForNavigation(), page.click('button.approve')]);
+    expect(await page.locator('h1').innerText()).toBe('Decision recorded');
+    expect(await page.locator('body').innerText()).toContain('You approved step await-approval as reviewer@example.com.');
+    expect(dialogs).toEqual([]);
+
+    const done = await waitFor('completion', async () => {
+      const e = (await (await api(`/executions/${executionId}`)).json()) as any;
+      return e.status === 'completed' ? e : undefined;
+    });
+    expect(done.output.status).toBe('approved');
+    expect(done.output.approvals[0]).toMatchObject({ approver: 'reviewer@example.com', feedback: 'Looks good <b>really</b>', verified: false });
+
+    // Back on the used link: a friendly page with the right status.
+    const again = await page.goto(reviewUrl);
+    expect(again!.status()).toBe(409);
+    expect(await page.locator('body').innerText()).toContain('This request was already approved.');
+    await page.close();
+  });
+
+  it('Email: a personal link shows the bound identity; rejecting with a reason completes the run', async () => {
+    const start = await api('/ensembles/expense-approval', {
+      method: 'POST',
+      body: JSON.stringify({ amount: 99.5, category: '<b>travel</b>', manager_email: 'manager@example.com', receipt_url: 'javascript:alert(3)' }),
+    });
+    expect(start.status).toBe(202);
+    const { executionId } = (await start.json()) as { executionId: string };
+    const mail = await waitFor('the email', () => receiver.received.find((r) => r.path === '/mailchannels' && JSON.stringify(r.json).includes(executionId)));
+    const links = (mail.json as any).personalizations[0].dynamic_template_data;
+    expect((mail.json as any).personalizations[0].to).toEqual([{ email: 'manager@example.com' }]);
+    await scan([links.approveUrl, links.rejectUrl, links.reviewUrl]);
+
+    const page = await browser.newPage();
+    const dialogs: string[] = [];
+    page.on('dialog', (d) => { dialogs.push(d.message()); void d.dismiss(); });
+    await page.goto(links.rejectUrl);
+    expect(await page.locator('body').innerText()).toContain('Deciding as manager@example.com.');
+    expect(await page.locator('#approver').count()).toBe(0);
+    expect(await page.locator('a[href^="javascript:"]').count()).toBe(0);
+    await page.fill('#reason', 'No receipt');
+    await Promise.all([page.waitForNavigation(), page.click('button.reject')]);
+    expect(await page.locator('h1').innerText()).toBe('Decision recorded');
+    expect(dialogs).toEqual([]);
+    const done = await waitFor('completion', async () => {
+      const e = (await (await api(`/executions/${executionId}`)).json()) as any;
+      return e.status === 'completed' ? e : undefined;
+    });
+    expect(done.output).toEqual({ status: 'rejected', approved: false });
+    expect(done.steps[0].output.approvals[0]).toMatchObject({ approver: 'manager@example.com', approved: false, reason: 'No receipt', verified: true });
+    await page.close();
+  });
+
+  it('an unknown link gets a friendly 404 page', async () => {
+    const page = await browser.newPage();
+    const res = await page.goto(`${server.url}/callback/exe_${'0'.repeat(32)}.${'x'.repeat(32)}`);
+    expect(res!.status()).toBe(404);
+    expect(await page.locator('h1').innerText()).toBe('Link not found');
+    await page.close();
+  });
+});

@@ -1,4 +1,4 @@
-import { cloudflareTest } from '@cloudflare/vitest-pool-workers';
+import { cloudflareTest, readD1Migrations } from '@cloudflare/vitest-pool-workers';
 import { defineConfig } from 'vitest/config';
 import { startReceiver } from './test/support/receiver.ts';
 
@@ -6,6 +6,7 @@ import { startReceiver } from './test/support/receiver.ts';
 // started here (in Node) so its URL can be a binding of the Worker and its Durable Objects.
 const receiver = await startReceiver();
 receiver.server.unref();
+const migrations = await readD1Migrations('./migrations');
 
 // Two projects, one `npm test`: Worker tests run inside workerd (real Durable Objects, SQLite,
 // alarms, D1, KV); tests that spawn processes (wrangler dev, receivers, a browser) run in Node.
@@ -27,11 +28,24 @@ export default defineConfig({
                 MAILCHANNELS_API_KEY: 'mc-test-key',
                 MAILCHANNELS_API_URL: `${receiver.url}/mailchannels/send`,
                 EMAIL_FROM: 'Approvals <hitl@example.com>',
+                OPENAI_API_KEY: 'sk-local-test',
+                OPENAI_BASE_URL: `${receiver.url}/openai/v1`,
+                ANTHROPIC_API_KEY: 'ak-local-test',
+                ANTHROPIC_BASE_URL: `${receiver.url}/anthropic`,
+                // The spec's ensembles call public URLs; in tests they go to the receiver.
+                CMS_PUBLISH_URL: `${receiver.url}/cms/publish`,
+                PAYMENT_API_URL: `${receiver.url}/payments/process`,
+                GITHUB_API_URL: `${receiver.url}/github`,
+                SLACK_WEBHOOK_URL: `${receiver.url}/slack`,
+                APPROVAL_WEBHOOK_URL: `${receiver.url}/approval-webhook`,
+                CONTENT_TEAM: 'content-team@example.com',
+                ESCALATION_EMAIL: 'escalations@example.com',
+                TEST_MIGRATIONS: migrations as never,
               },
             },
           }),
         ],
-        test: { name: 'worker', include: ['test/worker/**/*.test.ts'] },
+        test: { name: 'worker', include: ['test/worker/**/*.test.ts'], setupFiles: ['test/worker/apply-migrations.ts'] },
       },
       {
         test: {

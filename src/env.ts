@@ -15,6 +15,11 @@ export interface Env {
   MAILCHANNELS_API_KEY?: string;
   MAILCHANNELS_API_URL?: string;
   SLACK_WEBHOOK_URL?: string;
+  THINK_PROVIDER?: string;
+  OPENAI_API_KEY?: string;
+  OPENAI_BASE_URL?: string;
+  ANTHROPIC_API_KEY?: string;
+  ANTHROPIC_BASE_URL?: string;
   EMAIL_FROM?: string;
   EXECUTION_RETENTION_DAYS?: string;
   [name: string]: unknown;

@@ -8,6 +8,7 @@ const DEFAULT_URL = 'https://api.mailchannels.net/tx/v1/send';
 export const MailMessage = z.object({
   personalizations: z.array(z.object({
     to: z.array(z.object({ email: z.string(), name: z.string().optional() })).min(1),
+    cc: z.array(z.object({ email: z.string(), name: z.string().optional() })).optional(),
     dynamic_template_data: z.record(z.string(), z.string()).optional(),
   })).min(1).max(1000),
   from: z.object({ email: z.string(), name: z.string().optional() }),

@@ -102,7 +102,8 @@ async function runStep(step: CompiledStep, state: RunState, deps: EngineDeps, na
     if (!op) throw new StepError('OPERATION_UNAVAILABLE', `operation '${step.operation}' is not available`);
     const parsed = op.config.safeParse(config);
     if (!parsed.success) {
-      throw new StepError('INVALID_CONFIG', `config of step '${step.name}' is invalid`, { details: parsed.error.issues });
+      const summary = parsed.error.issues.map((i) => `${i.path.join('.') || 'config'}: ${i.message}`).join('; ');
+      throw new StepError('INVALID_CONFIG', `config of step '${step.name}' is invalid: ${summary}`, { details: parsed.error.issues });
     }
     const ctx = { step: step.name, config: parsed.data, input, env: deps.env, execution: executionInfo(state), steps: stepViews(state), scripts: deps.scripts };
     const output = await withRetry(step.retry ?? { attempts: 1, backoffMs: 0 }, () => {

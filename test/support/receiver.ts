@@ -18,6 +18,8 @@ export interface Received {
  *   /status/<code>        answers <code> with a JSON body
  *   /flaky/<key>/<n>      answers 503 the first <n> times for <key>, then 200
  *   /slow/<ms>            answers after <ms>
+ *   .../chat/completions  an OpenAI-compatible model (see modelReply)
+ *   .../v1/messages       an Anthropic Messages API model (see modelReply)
  *   anything else         200 echoing `{ method, path, body }`
  */
 export async function startReceiver(): Promise<{ url: string; server: Server; received: Received[]; close(): Promise<void> }> {
@@ -40,6 +42,15 @@ export async function startReceiver(): Promise<{ url: string; server: Server; re
       res.setHeader('content-type', 'application/json');
       res.end(JSON.stringify(payload));
     };
+    if (url.pathname.endsWith('/chat/completions')) {
+      const messages = (json as { messages?: { role: string; content: string }[] })?.messages ?? [];
+      const prompt = messages.filter((m) => m.role === 'user').at(-1)?.content ?? '';
+      return send(200, { id: 'cmpl-local', object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: modelReply(prompt) }, finish_reason: 'stop' }] });
+    }
+    if (url.pathname.endsWith('/v1/messages')) {
+      const messages = (json as { messages?: { role: string; content: string }[] })?.messages ?? [];
+      return send(200, { id: 'msg-local', type: 'message', role: 'assistant', content: [{ type: 'text', text: modelReply(messages.at(-1)?.content ?? '') }] });
+    }
     const parts = url.pathname.split('/').filter(Boolean);
     if (parts[0] === 'status') return send(Number(parts[1]), { status: Number(parts[1]) });
     if (parts[0] === 'flaky') {
@@ -71,4 +82,23 @@ function readAll(req: IncomingMessage): Promise<string> {
     req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
     req.on('error', reject);
   });
+}
+
+/**
+ * The stand-in model's answers, fixed rules so tests know what to expect:
+ * - "Assess risk for <json>": a ```json fenced {"risk_score", "factors"}: 0.9 when the JSON has an
+ *   amount of 10000 or more, else 0.1;
+ * - "Reply in JSON ...": a bare JSON object {"echo": prompt};
+ * - "Reply with invalid JSON": text that is not JSON;
+ * - anything else: "Draft: <prompt>".
+ */
+export function modelReply(prompt: string): string {
+  if (prompt.startsWith('Assess risk for')) {
+    const amount = Number(/"amount":\s*(\d+(?:\.\d+)?)/.exec(prompt)?.[1] ?? 0);
+    const risky = amount >= 10_000;
+    return '```json\n' + JSON.stringify({ risk_score: risky ? 0.9 : 0.1, factors: risky ? ['large amount'] : [] }) + '\n```';
+  }
+  if (prompt.startsWith('Reply in JSON')) return JSON.stringify({ echo: prompt });
+  if (prompt.startsWith('Reply with invalid JSON')) return 'Sure! Here it is: {not json';
+  return `Draft: ${prompt}`;
 }

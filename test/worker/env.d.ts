@@ -4,6 +4,7 @@ declare global {
   namespace Cloudflare {
     interface Env extends WorkerEnv {
       RECEIVER: string;
+      TEST_MIGRATIONS: import('cloudflare:test').D1Migration[];
     }
   }
 }

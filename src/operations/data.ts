@@ -1,0 +1,115 @@
+import { z } from 'zod';
+import type { Env } from '../env';
+import { StepError } from '../errors';
+import { defineOperation } from './operation';
+
+/** D1 binds numbers, strings, null and bytes; anything else (objects, arrays) is stored as JSON text. */
+function sqlParam(value: unknown): unknown {
+  if (value === undefined) return null;
+  if (typeof value === 'boolean') return value ? 1 : 0;
+  if (value === null || typeof value === 'number' || typeof value === 'string' || value instanceof ArrayBuffer) return value;
+  return JSON.stringify(value);
+}
+
+function binding<T>(env: Env, name: string, kind: string, check: (b: unknown) => boolean): T {
+  const b = env[name];
+  if (!b || !check(b)) throw new StepError('BINDING_MISSING', `data: there is no ${kind} binding named '${name}' (see wrangler.toml)`);
+  return b as T;
+}
+
+const isD1 = (b: unknown) => typeof (b as D1Database).prepare === 'function';
+const isKv = (b: unknown) => typeof (b as KVNamespace).list === 'function' && typeof (b as KVNamespace).put === 'function';
+
+const D1Config = z.strictObject({
+  backend: z.literal('d1'),
+  binding: z.string().default('DB'),
+  operation: z.enum(['execute', 'query', 'first']).default('query'),
+  sql: z.string().min(1),
+  params: z.array(z.unknown()).default([]),
+});
+
+const KvConfig = z.strictObject({
+  backend: z.literal('kv'),
+  binding: z.string().default('KV'),
+  operation: z.enum(['get', 'put', 'delete', 'list']),
+  key: z.string().optional(),
+  value: z.unknown().optional(),
+  ttl: z.number().int().min(60).optional().describe('put: seconds until the key expires'),
+  prefix: z.string().optional(),
+  limit: z.number().int().min(1).max(1000).optional(),
+  type: z.enum(['json', 'text']).optional().describe('get: parse as JSON (default: JSON when it parses)'),
+});
+
+async function runD1(env: Env, c: z.infer<typeof D1Config>): Promise<unknown> {
+  const db = binding<D1Database>(env, c.binding, 'D1', isD1);
+  const statement = db.prepare(c.sql).bind(...c.params.map(sqlParam));
+  try {
+    if (c.operation === 'first') return (await statement.first()) ?? null;
+    const result = await statement.all();
+    if (c.operation === 'query') return { rows: result.results, count: result.results.length };
+    return { success: result.success, changes: result.meta.changes ?? 0, lastRowId: result.meta.last_row_id ?? null };
+  } catch (e) {
+    throw new StepError('SQL_ERROR', `data (d1): ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+  }
+}
+
+async function runKv(env: Env, c: z.infer<typeof KvConfig>): Promise<unknown> {
+  const kv = binding<KVNamespace>(env, c.binding, 'KV', isKv);
+  const key = () => {
+    if (!c.key) throw new StepError('INVALID_CONFIG', `data (kv): operation '${c.operation}' needs a key`);
+    return c.key;
+  };
+  switch (c.operation) {
+    case 'get': {
+      const text = await kv.get(key(), 'text');
+      if (text === null || c.type === 'text') return text;
+      try {
+        return JSON.parse(text);
+      } catch (e) {
+        if (c.type === 'json') throw new StepError('KV_NOT_JSON', `data (kv): '${c.key}' is not JSON`, { cause: e });
+        return text;
+      }
+    }
+    case 'put':
+      await kv.put(key(), typeof c.value === 'string' ? c.value : JSON.stringify(c.value ?? null), c.ttl ? { expirationTtl: c.ttl } : undefined);
+      return { ok: true, key: c.key };
+    case 'delete':
+      await kv.delete(key());
+      return { ok: true, key: c.key };
+    case 'list': {
+      const list = await kv.list({ prefix: c.prefix, limit: c.limit });
+      return { keys: list.keys.map((k) => k.name), complete: list.list_complete };
+    }
+  }
+}
+
+/**
+ * `operation: data`: D1 (`backend: d1`, `binding`, `operation: execute | query | first`, `sql`,
+ * `params`) or KV (`backend: kv`, `operation: get | put | delete | list`).
+ */
+export const data = defineOperation({
+  config: z.looseObject({
+    backend: z.enum(['d1', 'kv']).default('d1'),
+    binding: z.string().optional(),
+    operation: z.string().optional(),
+  }),
+  check(config) {
+    const schema = config.backend === 'kv' ? KvConfig : D1Config;
+    const result = schema.partial().safeParse({ backend: 'd1', ...config });
+    return result.success ? [] : result.error.issues.map((i) => ({
+      path: i.code === 'unrecognized_keys' ? [i.keys[0]!] : (i.path as string[]),
+      atKey: i.code === 'unrecognized_keys',
+      message: i.code === 'unrecognized_keys' ? `unknown config key '${i.keys[0]}' for a ${String(config.backend ?? 'd1')} data step` : `${i.message} (at config.${i.path.join('.')})`,
+    }));
+  },
+  async run({ config, env }) {
+    if (config.backend === 'kv') {
+      const c = KvConfig.safeParse(config);
+      if (!c.success) throw new StepError('INVALID_CONFIG', 'data (kv): config is invalid', { details: c.error.issues });
+      return runKv(env, c.data);
+    }
+    const c = D1Config.safeParse({ ...config, backend: 'd1' });
+    if (!c.success) throw new StepError('INVALID_CONFIG', 'data (d1): config is invalid', { details: c.error.issues });
+    return runD1(env, c.data);
+  },
+});

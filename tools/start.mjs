@@ -22,6 +22,15 @@ if (!existsSync('.dev.vars')) {
   if (!apiKey) console.warn('.dev.vars has no API_KEY: management routes will answer 503.');
 }
 
+// With no model configured, `operation: think` uses the development echo provider (it replies
+// with the prompt), so the examples run offline. Any provider setting of yours wins.
+const devVars = existsSync('.dev.vars') ? readFileSync('.dev.vars', 'utf8') : '';
+const modelConfigured = /^(THINK_PROVIDER|OPENAI_API_KEY|ANTHROPIC_API_KEY)\s*=/m.test(devVars)
+  || args.some((a) => /^(THINK_PROVIDER|OPENAI_API_KEY|ANTHROPIC_API_KEY):/.test(a))
+  || ['THINK_PROVIDER', 'OPENAI_API_KEY', 'ANTHROPIC_API_KEY'].some((k) => process.env[k]);
+const extraArgs = modelConfigured ? [] : ['--var', 'THINK_PROVIDER:echo'];
+if (!modelConfigured) console.log('No model provider configured: operation think uses the echo provider (replies with the prompt).');
+
 const gen = spawnSync(process.execPath, ['tools/gen-registry.mjs'], { stdio: 'inherit' });
 if (gen.status !== 0) process.exit(gen.status ?? 1);
 spawnSync(process.execPath, ['tools/validate.mjs', '--warn'], { stdio: 'inherit' });
@@ -41,6 +50,6 @@ if (apiKey) {
   console.log(`\nAPI_KEY=${apiKey}\nTry:\n  curl -s -X POST http://127.0.0.1:${port}/ensembles/hello \\\n    -H "Authorization: Bearer ${apiKey}" -H 'content-type: application/json' \\\n    -d '{"name":"Ada","shout":true}'\n`);
 }
 
-const dev = spawn(process.execPath, [...wrangler, 'dev', '--ip', '127.0.0.1', ...args], { env, stdio: 'inherit' });
+const dev = spawn(process.execPath, [...wrangler, 'dev', '--ip', '127.0.0.1', ...extraArgs, ...args], { env, stdio: 'inherit' });
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => dev.kill(sig));
 dev.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchBrowser } from '../support/browser';
 import { startDevServer, type DevServer } from '../support/dev-server';
 import { startReceiver } from '../support/receiver';
+import { waitFor } from '../support/wait';
 
 let receiver: Awaited<ReturnType<typeof startReceiver>>;
 let server: DevServer;
@@ -34,16 +35,6 @@ afterAll(async () => {
   await server?.stop();
   await receiver?.close();
 });
-
-async function waitFor<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 const api = (path: string, init: RequestInit = {}) =>
   fetch(`${server.url}${path}`, { ...init, headers: { authorization: `Bearer ${server.apiKey}`, 'content-type': 'application/json', ...(init.headers ?? {}) } });

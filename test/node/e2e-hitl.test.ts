@@ -5,6 +5,7 @@ import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, startDevServer, type DevServer } from '../support/dev-server';
 import { startReceiver } from '../support/receiver';
+import { waitFor } from '../support/wait';
 
 let receiver: Awaited<ReturnType<typeof startReceiver>>;
 let server: DevServer | undefined;
@@ -16,16 +17,6 @@ afterAll(async () => {
   await server?.stop();
   await receiver?.close();
 });
-
-async function waitFor<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 const vars = (hook: string) => ({ APPROVAL_WEBHOOK_URL: `${receiver.url}${hook}`, HITL_WEBHOOK_SECRET: 'e2e-secret' });
 

@@ -1,6 +1,7 @@
 import { env, runDurableObjectAlarm } from 'cloudflare:test';
 import { expect } from 'vitest';
 import { appWith, auth } from './helpers';
+import { eventually } from '../support/wait';
 
 export const stubOf = (executionId: string) => env.HITL_STATE.get(env.HITL_STATE.idFromName(executionId));
 
@@ -11,18 +12,7 @@ export async function received(path: string): Promise<any[]> {
   return (await (await fetch(`${env.RECEIVER}/_received?path=${encodeURIComponent(path)}`)).json()) as any[];
 }
 
-/** Polls until `check` passes (alarms fire on their own in workerd); fails with the last error. */
-export async function eventually<T>(check: () => Promise<T>, timeoutMs = 5000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await check();
-    } catch (e) {
-      if (Date.now() > deadline) throw e;
-      await new Promise((r) => setTimeout(r, 25));
-    }
-  }
-}
+export { eventually } from '../support/wait';
 
 /** An app over one ensemble, with helpers for the approval loop. */
 export function hitlApp(name: string, source: string) {

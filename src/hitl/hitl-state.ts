@@ -4,13 +4,13 @@ import { defaultRegistry } from '../ensemble/default-registry';
 import { advance, completeSuspendedStep } from '../runtime/engine';
 import { agents } from '../runtime/agents';
 import type { RunState } from '../runtime/run-state';
-import { buildNotice, defaultChannels, deliverDue, type SealedTokens } from './deliver';
+import { deliverDue } from './deliver';
 import { outputOf, transition, type ApprovalEvent, type ApprovalState } from './machine';
-import { ApprovalRequest, type DecisionBody } from './request';
+import type { DecisionBody } from './request';
 import { fail, ok, type Result } from './result';
-import { seal, unseal } from './seal';
+import { escalateRequest, openRequest } from './links';
 import { ExecutionStore, type RequestRow } from './store';
-import { hashToken, newToken, sameHash } from './token';
+import { hashToken, sameHash } from './token';
 import { executionView, pendingView, tokenView, type PendingView, type TokenView } from './views';
 
 export interface StoredDefinition {
@@ -56,7 +56,7 @@ export class HITLState extends DurableObject<Env> {
     const now = Date.now();
     this.store.migrate();
     if (!this.store.exists()) this.store.insertRun(state, definition, now);
-    const request = this.store.openRequest() ?? (await this.openRequest(state, now));
+    const request = this.store.openRequest() ?? (await openRequest(this.store, this.env, state, now));
     await this.schedule();
     return pendingView(request);
   }
@@ -168,49 +168,20 @@ export class HITLState extends DurableObject<Env> {
     return ok({ run: this.store.run()!, request, row });
   }
 
-  private async openRequest(state: RunState, now: number): Promise<RequestRow> {
-    const spec = ApprovalRequest.parse(state.suspension!.request);
-    const approval: ApprovalState = {
-      status: 'pending',
-      approvers: spec.approvers,
-      minApprovals: spec.minApprovals,
-      expiresAt: now + spec.timeoutMs,
-      onTimeout: spec.onTimeout,
-      approvals: [],
-      ...(spec.requester ? { requester: spec.requester } : {}),
-    };
-    const channels = spec.channels.length ? spec.channels : defaultChannels(spec.approvers, this.env);
-    // Reminders and escalations go to the same channels.
-    spec.channels = channels;
-    const postsOnce = channels.some((c) => c === 'slack' || c === 'webhook');
-    const tokens: SealedTokens = {
-      personal: spec.approvers.map((approver) => ({ approver, token: newToken(state.executionId) })),
-      ...(postsOnce || spec.approvers.length === 0 ? { shared: newToken(state.executionId) } : {}),
-    };
-    const sealed = await seal(this.env, state.executionId, tokens);
-    // From here on synchronous: the request, its token hashes and its notifications appear together.
-    const id = this.store.insertRequest(spec, approval, now, sealed);
-    for (const t of tokens.personal) this.store.insertToken(hashToken(t.token), id, t.approver);
-    if (tokens.shared) this.store.insertToken(hashToken(tokens.shared), id, null);
-    for (const channel of channels) this.store.enqueue(id, channel, 'request', now);
-    this.store.saveState(state, now);
-    this.store.audit('suspended', { step: spec.step, approvers: spec.approvers, minApprovals: spec.minApprovals, expiresAt: new Date(approval.expiresAt).toISOString(), channels }, now, id);
-    return this.store.requestById(id)!;
-  }
 
   /** Whatever is due on the open request: expiry (or escalation on timeout), escalation, a reminder. */
   private async followUp(state: RunState, request: RequestRow, now: number): Promise<void> {
     const { spec } = request;
     if (now >= request.expiresAt) {
       if (spec.onTimeout === 'escalate' && !request.approval.escalated) {
-        await this.escalate(request, now, now + spec.timeoutMs);
+        await escalateRequest(this.store, this.env, request, now, now + spec.timeoutMs);
       } else {
         this.expire(state, request, now);
       }
       return;
     }
     if (request.escalateAt !== null && now >= request.escalateAt) {
-      await this.escalate(request, now);
+      await escalateRequest(this.store, this.env, request, now);
       request = this.store.requestById(request.id)!;
     }
     if (request.nextReminderAt !== null && now >= request.nextReminderAt) {
@@ -222,24 +193,6 @@ export class HITLState extends DurableObject<Env> {
     }
   }
 
-  /** Adds `escalateTo` as approvers with links of their own and notifies them; on timeout, extends it. */
-  private async escalate(request: RequestRow, now: number, extendTo?: number): Promise<void> {
-    const executionId = this.store.run()!.state.executionId;
-    const added = request.spec.escalateTo.filter((a) => !request.approval.approvers.some((b) => b.toLowerCase() === a.toLowerCase()));
-    const tokens = await unseal<SealedTokens>(this.env, executionId, request.sealed!);
-    const fresh = added.map((approver) => ({ approver, token: newToken(executionId) }));
-    const sealed = await seal(this.env, executionId, { ...tokens, personal: [...tokens.personal, ...fresh] });
-    // Synchronous from here: a decision cannot land between reading and writing the approval state.
-    const current = this.store.requestById(request.id)!;
-    const result = transition(current.approval, { type: 'escalate', approvers: added, at: now, expiresAt: extendTo });
-    if (!result.ok) return;
-    this.store.setSealed(request.id, sealed);
-    for (const t of fresh) this.store.insertToken(hashToken(t.token), request.id, t.approver);
-    this.store.saveApproval(request.id, result.state);
-    this.store.clearEscalation(request.id);
-    for (const channel of current.spec.channels) this.store.enqueue(request.id, channel, 'escalation', now, added);
-    this.store.audit('escalation', { added, ...(extendTo ? { reason: 'timeout', expiresAt: new Date(extendTo).toISOString() } : { reason: 'escalateAfter' }) }, now, request.id);
-  }
 
   private expire(state: RunState, request: RequestRow, now: number): void {
     const result = transition(request.approval, { type: 'expire', at: now });
@@ -281,7 +234,7 @@ export class HITLState extends DurableObject<Env> {
     const now = Date.now();
     this.store.saveState(state, now);
     if (state.status === 'suspended') {
-      await this.openRequest(state, now);
+      await openRequest(this.store, this.env, state, now);
     } else {
       this.store.audit(state.status === 'completed' ? 'completed' : 'failed', state.status === 'completed' ? { output: state.output } : { ...state.error }, now);
       this.endRun(now);

@@ -1,0 +1,61 @@
+import type { Env } from '../env';
+import type { RunState } from '../runtime/run-state';
+import { defaultChannels, type SealedTokens } from './deliver';
+import { transition, type ApprovalState } from './machine';
+import { ApprovalRequest } from './request';
+import { seal, unseal } from './seal';
+import type { ExecutionStore, RequestRow } from './store';
+import { hashToken, newToken } from './token';
+
+// Issuing links: an approval request's tokens (stored hashed, kept sealed for re-sending) and
+// the notifications that carry them, when a request opens and when it escalates.
+
+/** Opens the approval request of a run that just suspended. */
+export async function openRequest(store: ExecutionStore, env: Env, state: RunState, now: number): Promise<RequestRow> {
+  const spec = ApprovalRequest.parse(state.suspension!.request);
+  const approval: ApprovalState = {
+    status: 'pending',
+    approvers: spec.approvers,
+    minApprovals: spec.minApprovals,
+    expiresAt: now + spec.timeoutMs,
+    onTimeout: spec.onTimeout,
+    approvals: [],
+    ...(spec.requester ? { requester: spec.requester } : {}),
+  };
+  const channels = spec.channels.length ? spec.channels : defaultChannels(spec.approvers, env);
+  // Reminders and escalations go to the same channels.
+  spec.channels = channels;
+  const postsOnce = channels.some((c) => c === 'slack' || c === 'webhook');
+  const tokens: SealedTokens = {
+    personal: spec.approvers.map((approver) => ({ approver, token: newToken(state.executionId) })),
+    ...(postsOnce || spec.approvers.length === 0 ? { shared: newToken(state.executionId) } : {}),
+  };
+  const sealed = await seal(env, state.executionId, tokens);
+  // From here on synchronous: the request, its token hashes and its notifications appear together.
+  const id = store.insertRequest(spec, approval, now, sealed);
+  for (const t of tokens.personal) store.insertToken(hashToken(t.token), id, t.approver);
+  if (tokens.shared) store.insertToken(hashToken(tokens.shared), id, null);
+  for (const channel of channels) store.enqueue(id, channel, 'request', now);
+  store.saveState(state, now);
+  store.audit('suspended', { step: spec.step, approvers: spec.approvers, minApprovals: spec.minApprovals, expiresAt: new Date(approval.expiresAt).toISOString(), channels }, now, id);
+  return store.requestById(id)!;
+}
+
+/** Adds `escalateTo` as approvers with links of their own and notifies them; on timeout, extends it. */
+export async function escalateRequest(store: ExecutionStore, env: Env, request: RequestRow, now: number, extendTo?: number): Promise<void> {
+  const executionId = store.run()!.state.executionId;
+  const added = request.spec.escalateTo.filter((a) => !request.approval.approvers.some((b) => b.toLowerCase() === a.toLowerCase()));
+  const tokens = await unseal<SealedTokens>(env, executionId, request.sealed!);
+  const fresh = added.map((approver) => ({ approver, token: newToken(executionId) }));
+  const sealed = await seal(env, executionId, { ...tokens, personal: [...tokens.personal, ...fresh] });
+  // Synchronous from here: a decision cannot land between reading and writing the approval state.
+  const current = store.requestById(request.id)!;
+  const result = transition(current.approval, { type: 'escalate', approvers: added, at: now, expiresAt: extendTo });
+  if (!result.ok) return;
+  store.setSealed(request.id, sealed);
+  for (const t of fresh) store.insertToken(hashToken(t.token), request.id, t.approver);
+  store.saveApproval(request.id, result.state);
+  store.clearEscalation(request.id);
+  for (const channel of current.spec.channels) store.enqueue(request.id, channel, 'escalation', now, added);
+  store.audit('escalation', { added, ...(extendTo ? { reason: 'timeout', expiresAt: new Date(extendTo).toISOString() } : { reason: 'escalateAfter' }) }, now, request.id);
+}

@@ -1,4 +1,6 @@
 import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { AppError } from '../errors';
 import { defaultRegistry } from '../ensemble/default-registry';
 import type { EnsembleRegistry } from '../ensemble/registry';
 import { requireApiKey } from './auth';
@@ -15,6 +17,10 @@ export function createApp(registry: () => EnsembleRegistry = defaultRegistry) {
     c.set('registry', registry());
     await next();
   });
+  // Decisions are small; run inputs may be larger. Beyond the limit: 413 in the usual envelope.
+  const limit = (maxSize: number) => bodyLimit({ maxSize, onError: () => { throw new AppError('PAYLOAD_TOO_LARGE', `request body is larger than ${maxSize} bytes`, 413); } });
+  app.use('/callback/*', limit(64 * 1024));
+  app.use('/ensembles/*', limit(1024 * 1024));
   app.use('/ensembles', requireApiKey);
   app.use('/ensembles/*', requireApiKey);
   app.use('/executions/*', requireApiKey);

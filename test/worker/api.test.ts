@@ -83,3 +83,15 @@ describe('the deployed Worker serves the ensembles/ directory', () => {
     expect(((await res.json()) as any).output).toEqual({ message: 'HELLO, ADA!', length: 11, shouted: true });
   });
 });
+
+describe('request size limits', () => {
+  it('413 for an oversized decision or run input', async () => {
+    const { request } = appWith({ ok }, { echo: { default: () => ({}) } });
+    const big = JSON.stringify({ approved: true, feedback: 'x'.repeat(70 * 1024) });
+    const decision = await request(`/callback/exe_${'0'.repeat(32)}.${'a'.repeat(32)}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: big });
+    expect(decision.status).toBe(413);
+    expect(((await decision.json()) as any).error.code).toBe('PAYLOAD_TOO_LARGE');
+    const input = await request('/ensembles/ok', { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ x: 'y'.repeat(1100 * 1024) }) });
+    expect(input.status).toBe(413);
+  });
+});

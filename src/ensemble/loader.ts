@@ -109,7 +109,7 @@ export function loadEnsemble(src: SourceFile, options: LoadOptions): LoadResult 
     const configProblems = checkStepConfig(step, config, input, options);
     for (const p of configProblems) {
       const path = [...at, ...(p.path[0] === 'inputs' ? [inputKey, ...p.path.slice(1)] : p.path)];
-      report(locator.offsetOf(path, p.atKey), p.path[0] === 'operation' ? 'unknown-operation' : p.path.includes('script') ? 'unknown-script' : 'config', p.message);
+      report(locator.offsetOf(path, p.atKey), p.code ?? 'config', p.message);
     }
 
     let retry: CompiledStep['retry'];
@@ -247,10 +247,10 @@ function checkStepConfig(step: StepFile, config: Template, input: Template, opti
   const cfg = splitStatic(config);
   if (step.agent !== undefined) {
     const check = agentChecks[step.agent];
-    return check ? check({ config: cfg.values, input: splitStatic(input).values, dynamicInput: splitStatic(input).dynamic }) : [];
+    return check ? check({ config: cfg.values, input: splitStatic(input).values }) : [];
   }
   const op = operations[step.operation!];
-  if (!op) return [{ path: ['operation'], message: `operation '${step.operation}' is not available in this build` }];
+  if (!op) return [{ path: ['operation'], code: 'unknown-operation', message: `operation '${step.operation}' is not available in this build` }];
   const mask = Object.fromEntries(cfg.dynamic.filter((k) => k in op.config.shape).map((k) => [k, true as const]));
   // Keys with expressions are checked at run time; unknown ones are still unknown now.
   const unknownDynamic = Object.fromEntries(cfg.dynamic.filter((k) => !(k in op.config.shape)).map((k) => [k, null]));

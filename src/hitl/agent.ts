@@ -61,11 +61,19 @@ export function normalizeApprovers(value: unknown): string[] {
   return out;
 }
 
-function timeoutMs(input: z.infer<typeof HitlInput>, config: z.infer<typeof HitlConfig>): number {
-  // inputs.timeout is in seconds (spec "Inputs"), config.timeout in milliseconds (spec "Actions").
-  if (input.timeout !== undefined) return parseDuration(input.timeout, 's');
-  if (config.timeout !== undefined) return parseDuration(config.timeout, 'ms');
-  return DEFAULT_TIMEOUT_MS;
+/**
+ * A duration given in either style: numbers are seconds in `inputs` (spec "Inputs") and
+ * milliseconds in `config` (spec "Actions"); strings carry their unit. Undefined when neither is set.
+ */
+function styledDuration(inInput: unknown, inConfig: unknown): number | undefined {
+  try {
+    if (inInput !== undefined) return parseDuration(inInput, 's');
+    if (inConfig !== undefined) return parseDuration(inConfig, 'ms');
+    return undefined;
+  } catch (e) {
+    if (e instanceof DurationError) throw new StepError('INVALID_HITL_INPUT', e.message);
+    throw e;
+  }
 }
 
 const asList = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
@@ -88,27 +96,10 @@ export const hitlAgent: Agent = {
     if (approvers.length > 0 && minApprovals > approvers.length) {
       throw new StepError('INVALID_HITL_INPUT', `minApprovals (${minApprovals}) is more than the ${approvers.length} distinct approver(s): ${approvers.join(', ')}`);
     }
-    let timeout: number;
-    try {
-      timeout = timeoutMs(i, c);
-    } catch (e) {
-      if (e instanceof DurationError) throw new StepError('INVALID_HITL_INPUT', e.message);
-      throw e;
-    }
+    const timeout = styledDuration(i.timeout, c.timeout) ?? DEFAULT_TIMEOUT_MS;
     if (timeout <= 0 || timeout > MAX_TIMEOUT_MS) throw new StepError('INVALID_HITL_INPUT', 'timeout must be more than 0 and at most 365 days');
-    // Like timeout: numbers are seconds in inputs, milliseconds in config.
-    const duration = (inInput: unknown, inConfig: unknown): number | undefined => {
-      try {
-        if (inInput !== undefined) return parseDuration(inInput, 's');
-        if (inConfig !== undefined) return parseDuration(inConfig, 'ms');
-        return undefined;
-      } catch (e) {
-        if (e instanceof DurationError) throw new StepError('INVALID_HITL_INPUT', e.message);
-        throw e;
-      }
-    };
-    const remindAfterMs = duration(i.remindAfter, c.remindAfter);
-    const escalateAfterMs = duration(i.escalateAfter, c.escalateAfter);
+    const remindAfterMs = styledDuration(i.remindAfter, c.remindAfter);
+    const escalateAfterMs = styledDuration(i.escalateAfter, c.escalateAfter);
     const escalateTo = normalizeApprovers(i.escalateTo ?? c.escalateTo);
     const onTimeout = i.onTimeout ?? c.onTimeout ?? 'continue';
     if ((escalateAfterMs !== undefined || onTimeout === 'escalate') && escalateTo.length === 0) {

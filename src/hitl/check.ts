@@ -5,7 +5,6 @@ import { checkHitlStep } from './agent';
 export interface AgentCheckInput {
   config: Record<string, unknown>;
   input: Record<string, unknown>;
-  dynamicInput: string[];
 }
 
 /** Load-time checks of agent steps, by agent; problem paths are relative to the step. */

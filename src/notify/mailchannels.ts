@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Env } from '../env';
-import { NotifyError } from './channel';
+import { NotifyError, postJson } from './channel';
 
 const DEFAULT_URL = 'https://api.mailchannels.net/tx/v1/send';
 
@@ -27,19 +27,7 @@ export const mailConfigured = (env: Env) => typeof env.MAILCHANNELS_API_KEY === 
 export async function sendMail(env: Env, message: MailMessage): Promise<void> {
   if (!mailConfigured(env)) throw new NotifyError('MAILCHANNELS_API_KEY is not set');
   const url = typeof env.MAILCHANNELS_API_URL === 'string' && env.MAILCHANNELS_API_URL ? env.MAILCHANNELS_API_URL : DEFAULT_URL;
-  let res: Response;
-  try {
-    res = await fetch(url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-api-key': env.MAILCHANNELS_API_KEY! },
-      body: JSON.stringify(MailMessage.parse(message)),
-      signal: AbortSignal.timeout(15_000),
-    });
-  } catch (cause) {
-    throw new NotifyError(`MailChannels request failed: ${cause instanceof Error ? cause.message : String(cause)}`, undefined, { cause });
-  }
-  if (!res.ok) throw new NotifyError(`MailChannels answered ${res.status}: ${(await res.text()).slice(0, 300)}`, res.status);
-  await res.body?.cancel();
+  await postJson(url, JSON.stringify(MailMessage.parse(message)), { 'x-api-key': env.MAILCHANNELS_API_KEY! });
 }
 
 /** `"Name <a@b.c>"` or `"a@b.c"` as a MailChannels address. */

@@ -13,7 +13,7 @@ export const code = defineOperation({
     const script = config.script;
     if (typeof script !== 'string' || ctx.scripts.has(scriptKey(script))) return [];
     const known = [...ctx.scripts].map((s) => `scripts/${s}`).join(', ') || 'none';
-    return [{ path: ['script'], message: `unknown script '${script}' (known: ${known})` }];
+    return [{ path: ['script'], code: 'unknown-script', message: `unknown script '${script}' (known: ${known})` }];
   },
   async run(ctx) {
     const module = ctx.scripts[scriptKey(ctx.config.script)];

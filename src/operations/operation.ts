@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import type { ProblemCode } from '../ensemble/problem';
 import type { StepContext } from '../runtime/context';
 
 /** A problem an operation finds in a step's static config at load time. */
@@ -7,6 +8,8 @@ export interface ConfigProblem {
   message: string;
   /** Point at the key rather than the value (an unknown key). */
   atKey?: boolean;
+  /** How the problem is reported; default `config`. */
+  code?: Extract<ProblemCode, 'unknown-operation' | 'unknown-script' | 'config'>;
 }
 
 export interface LoadContext {

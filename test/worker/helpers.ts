@@ -7,6 +7,11 @@ export const API_KEY = 'test-api-key';
 export const auth = { authorization: `Bearer ${API_KEY}` };
 export const receiverUrl = () => env.RECEIVER;
 
+/** What the local receiver got at paths starting with `path`, oldest first. */
+export async function received(path: string): Promise<any[]> {
+  return (await (await fetch(`${env.RECEIVER}/_received?path=${encodeURIComponent(path)}`)).json()) as any[];
+}
+
 /** An app over ensembles given inline, with the test env plus RECEIVER (the local HTTP receiver). */
 export function appWith(files: Record<string, string>, scripts: ScriptRegistry = {}) {
   const registry = new EnsembleRegistry(

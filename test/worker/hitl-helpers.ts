@@ -1,6 +1,6 @@
 import { env, runDurableObjectAlarm } from 'cloudflare:test';
 import { expect } from 'vitest';
-import { appWith, auth } from './helpers';
+import { appWith, auth, received } from './helpers';
 import { eventually } from '../support/wait';
 
 export const stubOf = (executionId: string) => env.HITL_STATE.get(env.HITL_STATE.idFromName(executionId));
@@ -8,11 +8,29 @@ export const stubOf = (executionId: string) => env.HITL_STATE.get(env.HITL_STATE
 /** Runs the object's alarm now (deliveries due now; an expiry only once its time has passed). */
 export const fireAlarm = (executionId: string) => runDurableObjectAlarm(stubOf(executionId));
 
-export async function received(path: string): Promise<any[]> {
-  return (await (await fetch(`${env.RECEIVER}/_received?path=${encodeURIComponent(path)}`)).json()) as any[];
+export { eventually } from '../support/wait';
+export { received };
+
+/**
+ * Waits until the receiver holds exactly `count` requests at `path` (notifications). With an
+ * execution id, its alarm is run on every poll, so deliveries that are due go out.
+ */
+export function hitsAt(path: string, count: number, executionId?: string): Promise<any[]> {
+  return eventually(async () => {
+    if (executionId) await fireAlarm(executionId);
+    const hits = await received(path);
+    expect(hits).toHaveLength(count);
+    return hits;
+  });
 }
 
-export { eventually } from '../support/wait';
+/** Starts a run that must suspend (202) and delivers its first notifications; returns its id. */
+export async function suspend(app: { run: (name: string, input?: unknown) => Promise<{ status: number; body: any }> }, name: string, input: unknown = {}): Promise<string> {
+  const start = await app.run(name, input);
+  expect(start.status).toBe(202);
+  await fireAlarm(start.body.executionId);
+  return start.body.executionId as string;
+}
 
 /** An app over one ensemble, with helpers for the approval loop. */
 export function hitlApp(name: string, source: string) {

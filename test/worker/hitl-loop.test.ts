@@ -1,7 +1,7 @@
 import { runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { createHmac, createHash } from 'node:crypto';
-import { eventually, fireAlarm, hitlApp, received, stubOf, tokenOf } from './hitl-helpers';
+import { eventually, fireAlarm, hitlApp, hitsAt, received, stubOf, suspend, tokenOf } from './hitl-helpers';
 
 const webhookEnsemble = (hook: string) => `ensemble: publish
 agents:
@@ -98,12 +98,11 @@ describe('the approval loop, end to end inside workerd', () => {
   it('a rejection skips the publish step and is visible as output.rejected', async () => {
     const hook = `/hook-${crypto.randomUUID()}`;
     const app = hitlApp('publish', webhookEnsemble(hook));
-    const { body } = await app.run('publish', { topic: 't', author: 'a' });
-    await fireAlarm(body.executionId);
-    const [hit] = await eventually(async () => { const r = await received(hook); expect(r).toHaveLength(1); return r; });
+    const id = await suspend(app, 'publish', { topic: 't', author: 'a' });
+    const [hit] = await hitsAt(hook, 1);
     const res = await app.decide(tokenOf(hit.json.rejectUrl), { approved: false, reason: 'off-brand', feedback: 'redo', approver: 'lead@example.com' });
     expect(res.body.status).toBe('rejected');
-    const done = await app.until(body.executionId, 'completed');
+    const done = await app.until(id, 'completed');
     expect(done.output).toEqual({ status: 'rejected', published: false });
     expect(done.steps.find((s: any) => s.name === 'publish').status).toBe('skipped');
     expect(done.steps.find((s: any) => s.name === 'await-approval').output).toMatchObject({ rejected: true, reason: 'off-brand', feedback: 'redo' });
@@ -121,13 +120,12 @@ describe('the approval loop, end to end inside workerd', () => {
       approvers: [a@example.com, b@example.com]
     config: { notificationChannel: webhook, notificationConfig: { webhookUrl: "\${env.RECEIVER}${hook}" } }
 `);
-    const { body } = await app.run('two');
-    await fireAlarm(body.executionId);
-    const [hit] = await eventually(async () => { const r = await received(hook); expect(r).toHaveLength(1); return r; });
+    const id = await suspend(app, 'two');
+    const [hit] = await hitsAt(hook, 1);
     const tokens = [hit.json.callbackUrl, ...hit.json.approvers.map((a: any) => a.callbackUrl)].map(tokenOf);
     expect(hit.json.approvers.map((a: any) => a.approver)).toEqual(['a@example.com', 'b@example.com']);
     expect(new Set(tokens).size).toBe(3);
-    const dump = await runInDurableObject(stubOf(body.executionId), async (_instance, state) => {
+    const dump = await runInDurableObject(stubOf(id), async (_instance, state) => {
       const tables = state.storage.sql.exec<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%'").toArray();
       return tables.map((t) => JSON.stringify(state.storage.sql.exec(`SELECT * FROM "${t.name}"`).toArray())).join('\n');
     });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { auth } from './helpers';
-import { eventually, fireAlarm, hitlApp, received, tokenOf } from './hitl-helpers';
+import { eventually, fireAlarm, hitlApp, hitsAt, received, suspend, tokenOf } from './hitl-helpers';
 
 /** A hitl step notifying a webhook at a unique path, then an http step we can count. */
 function ensemble(hook: string, hitl: string, after = '') {
@@ -17,13 +17,11 @@ ${after}`;
 
 const webhook = (hook: string) => `    config: { notificationChannel: webhook, notificationConfig: { webhookUrl: "\${env.RECEIVER}${hook}" } }`;
 
+/** Suspends a run and returns its webhook payload (the links approvers get). */
 async function suspended(app: ReturnType<typeof hitlApp>, name: string, hook: string, input = {}) {
-  const start = await app.run(name, input);
-  expect(start.status).toBe(202);
-  const id = start.body.executionId as string;
-  await fireAlarm(id);
-  const [hit] = await eventually(async () => { const r = await received(hook); expect(r.length).toBeGreaterThan(0); return r; });
-  return { id, payload: hit.json, start: start.body };
+  const id = await suspend(app, name, input);
+  const [hit] = await hitsAt(hook, 1);
+  return { id, payload: hit.json };
 }
 
 describe('decisions are claimed exactly once', () => {
@@ -230,7 +228,7 @@ output:
     await app.decide(tokenOf(payload.approvers[0].callbackUrl), { approved: true });
     const again = await app.until(id, 'suspended');
     expect(again.pending.step).toBe('second');
-    const [, second] = await eventually(async () => { const r = await received(hook); expect(r).toHaveLength(2); return r; });
+    const [, second] = await hitsAt(hook, 2);
     expect(second.json).toMatchObject({ step: 'second', prompt: 'Second', approvers: [{ approver: 'b@example.com' }] });
     expect((await app.decide(tokenOf(payload.approvers[0].callbackUrl), { approved: true })).status).toBe(409);
     await app.decide(tokenOf(second.json.approvers[0].callbackUrl), { approved: true });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { eventually, fireAlarm, hitlApp, received, tokenOf } from './hitl-helpers';
+import { eventually, fireAlarm, hitlApp, hitsAt, received, suspend, tokenOf } from './hitl-helpers';
 
 const hostile = {
   title: '<script>alert(1)</script>',
@@ -9,13 +9,6 @@ const hostile = {
   long: 'x'.repeat(5000),
   unicode: 'Zoë 🚀 \u202Eevil',
 };
-
-async function suspendWith(app: ReturnType<typeof hitlApp>, name: string, input: unknown = {}) {
-  const start = await app.run(name, input);
-  expect(start.status).toBe(202);
-  await fireAlarm(start.body.executionId);
-  return start.body.executionId as string;
-}
 
 describe('Slack', () => {
   it('posts Block Kit with escaped text, a preformatted data preview, metadata and URL buttons', async () => {
@@ -31,8 +24,8 @@ describe('Slack', () => {
       notificationChannel: slack
       notificationConfig: { webhookUrl: "\${env.RECEIVER}${path}" }
 `);
-    const id = await suspendWith(app, 'slack', { payload: hostile });
-    const [hit] = await eventually(async () => { const r = await received(path); expect(r).toHaveLength(1); return r; });
+    const id = await suspend(app, 'slack', { payload: hostile });
+    const [hit] = await hitsAt(path, 1);
     const msg = hit.json;
     expect(msg.blocks.map((b: any) => b.type)).toEqual(['header', 'section', 'context', 'rich_text', 'section', 'actions']);
     expect(msg.blocks[0].text).toEqual({ type: 'plain_text', text: 'Approval required: slack / review', emoji: true });
@@ -77,7 +70,7 @@ describe('MailChannels email', () => {
       metadata: { note: \${input.payload.mustache} }
 `);
     const before = (await received('/mailchannels/send')).length;
-    const id = await suspendWith(app, 'mail', { payload: hostile });
+    const id = await suspend(app, 'mail', { payload: hostile });
     const mail = await eventually(async () => { const r = await received('/mailchannels/send'); expect(r.length).toBe(before + 1); return r.at(-1)!; });
     expect(mail.headers['x-api-key']).toBe('mc-test-key');
     const body = mail.json;
@@ -119,15 +112,13 @@ ${extra}
   it('reminds only approvers who have not decided, as many times as configured', async () => {
     const hook = `/r-${crypto.randomUUID()}`;
     const app = hitlApp('remind', ensemble(hook, '      remindAfter: 1\n      reminders: 2'));
-    const { body } = await app.run('remind');
-    const id = body.executionId;
-    await fireAlarm(id);
-    const [first] = await eventually(async () => { const r = await received(hook); expect(r).toHaveLength(1); return r; });
+    const id = await suspend(app, 'remind');
+    const [first] = await hitsAt(hook, 1);
     await app.decide(tokenOf(first.json.approvers[0].callbackUrl), { approved: true });
     for (let n = 2; n <= 3; n++) {
       await new Promise((r) => setTimeout(r, 1050));
       await fireAlarm(id);
-      await eventually(async () => { await fireAlarm(id); expect(await received(hook)).toHaveLength(n); });
+      await hitsAt(hook, n, id);
     }
     const hits = await received(hook);
     expect(hits.map((h) => h.json.kind)).toEqual(['request', 'reminder', 'reminder']);
@@ -142,13 +133,11 @@ ${extra}
   it('escalateAfter adds approvers with their own links and notifies them', async () => {
     const hook = `/e-${crypto.randomUUID()}`;
     const app = hitlApp('esc', ensemble(hook, '      escalateAfter: 1\n      escalateTo: [boss@example.com]'));
-    const { body } = await app.run('esc');
-    const id = body.executionId;
-    await fireAlarm(id);
-    const [first] = await eventually(async () => { const r = await received(hook); expect(r).toHaveLength(1); return r; });
+    const id = await suspend(app, 'esc');
+    const [first] = await hitsAt(hook, 1);
     await app.decide(tokenOf(first.json.approvers[0].callbackUrl), { approved: true });
     await new Promise((r) => setTimeout(r, 1050));
-    const [, escalation] = await eventually(async () => { await fireAlarm(id); const r = await received(hook); expect(r).toHaveLength(2); return r; });
+    const [, escalation] = await hitsAt(hook, 2, id);
     expect(escalation.json.kind).toBe('escalation');
     expect(escalation.json.approvers.map((a: any) => a.approver)).toEqual(['boss@example.com']);
     const bossToken = tokenOf(escalation.json.approvers[0].callbackUrl);
@@ -162,11 +151,9 @@ ${extra}
   it('onTimeout: escalate extends the deadline once for the added approvers, then times out', async () => {
     const hook = `/et-${crypto.randomUUID()}`;
     const app = hitlApp('esct', ensemble(hook, '      timeout: 1\n      onTimeout: escalate\n      escalateTo: [boss@example.com]'));
-    const { body } = await app.run('esct');
-    const id = body.executionId;
-    await fireAlarm(id);
+    const id = await suspend(app, 'esct');
     await new Promise((r) => setTimeout(r, 1050));
-    await eventually(async () => { await fireAlarm(id); expect(await received(hook)).toHaveLength(2); });
+    await hitsAt(hook, 2, id);
     expect((await app.execution(id)).body.status).toBe('suspended');
     await new Promise((r) => setTimeout(r, 1050));
     await fireAlarm(id);
@@ -189,9 +176,8 @@ describe('separation of duties', () => {
       requester: \${input.author}
     config: { notificationChannel: webhook, notificationConfig: { webhookUrl: "\${env.RECEIVER}${hook}" } }
 `);
-    const start = await app.run('sod', { author: 'ann@example.com' });
-    await fireAlarm(start.body.executionId);
-    const [hit] = await eventually(async () => { const r = await received(hook); expect(r).toHaveLength(1); return r; });
+    await suspend(app, 'sod', { author: 'ann@example.com' });
+    const [hit] = await hitsAt(hook, 1);
     const own = tokenOf(hit.json.approvers[0].callbackUrl);
     const self = await app.decide(own, { approved: true });
     expect(self.status).toBe(403);

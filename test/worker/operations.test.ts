@@ -1,13 +1,9 @@
 import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { appWith, receiverUrl } from './helpers';
+import { appWith, received } from './helpers';
 import { EnsembleRegistry } from '../../src/ensemble/registry';
 import { advance } from '../../src/runtime/engine';
 import { agents } from '../../src/runtime/agents';
-
-async function received(path: string) {
-  return (await (await fetch(`${receiverUrl()}/_received?path=${encodeURIComponent(path)}`)).json()) as any[];
-}
 
 describe('think', () => {
   it('a JSON reply (fenced or bare) is an object; text stays text; output: json and schema are enforced', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { appWith, receiverUrl } from './helpers';
+import { appWith, received } from './helpers';
 
 const scripts = {
   echo: { default: (ctx: unknown) => ctx },
@@ -153,9 +153,9 @@ describe('http operation against a local receiver', () => {
     expect(body.output.get).toMatchObject({ status: 200, ok: true, body: { method: 'GET', path: '/items' } });
     expect(body.output.get.headers['content-type']).toBe('application/json');
     expect(body.output.post.body).toEqual({ method: 'POST', path: '/publish', body: { title: 'edge', n: 2 } });
-    const received = await (await fetch(`${receiverUrl()}/_received?path=/publish`)).json() as any[];
-    expect(received.at(-1).headers['x-token']).toBe('abc');
-    expect(received.at(-1).headers['content-type']).toBe('application/json');
+    const publish = await received('/publish');
+    expect(publish.at(-1).headers['x-token']).toBe('abc');
+    expect(publish.at(-1).headers['content-type']).toBe('application/json');
   });
 
   it('a non-2xx answer fails the step unless throwOnError is false', async () => {

@@ -1,7 +1,7 @@
 import { env, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { expect } from 'vitest';
 import { createApp } from '../../src/http/app';
-import { auth } from './helpers';
+import { auth, received } from './helpers';
 import { eventually, stubOf } from './hitl-helpers';
 
 const app = createApp();
@@ -78,5 +78,5 @@ export async function decide(id: string, path: Path): Promise<any> {
 }
 
 export const stepOf = (e: any, name: string) => e.steps.find((s: any) => s.name === name);
-export const receivedAt = async (path: string, id?: string) =>
-  ((await (await fetch(`${env.RECEIVER}/_received?path=${encodeURIComponent(path)}`)).json()) as any[]).filter((r) => !id || r.body.includes(id));
+/** What the receiver got at `path`, only what mentions `id` when given. */
+export const receivedAt = async (path: string, id?: string) => (await received(path)).filter((r) => !id || r.body.includes(id));

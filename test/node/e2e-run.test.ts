@@ -33,3 +33,16 @@ it('npm start serves the example ensembles over HTTP with the API key', async ()
   });
   expect(invalid.status).toBe(400);
 });
+
+it('with no model configured, npm start answers operation think with the echo provider', async () => {
+  const res = await fetch(`${server.url}/ensembles/marketing-campaign`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${server.apiKey}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ product: 'Rocket' }),
+  });
+  expect(res.status).toBe(202);
+  const { executionId } = (await res.json()) as { executionId: string };
+  const execution = (await (await fetch(`${server.url}/executions/${executionId}`, { headers: { authorization: `Bearer ${server.apiKey}` } })).json()) as any;
+  expect(execution.steps[0]).toMatchObject({ name: 'generate-campaign', status: 'completed', output: 'Write a launch campaign for Rocket' });
+  expect(server.output()).toContain('No model provider configured: operation think uses the echo provider');
+});

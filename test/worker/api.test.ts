@@ -69,6 +69,14 @@ describe('errors use one envelope with the right status', () => {
     expect(list.ensembles.map((e: any) => [e.name, e.valid])).toEqual([['ok', true], ['broken', false]]);
   });
 
+  it('two files with the same ensemble name: the first serves, the second is reported', async () => {
+    const { request, run } = appWith({ a: `ensemble: same\n${ok}`, b: `ensemble: same\n${ok}` }, { echo: { default: () => ({ from: 'a' }) } });
+    expect((await run('same')).body.output).toEqual({ a: { from: 'a' } });
+    const list = (await (await request('/ensembles', { headers: auth })).json()) as any;
+    const clash = list.ensembles.find((e: any) => e.file === 'ensembles/b.yaml');
+    expect(clash).toMatchObject({ name: 'same', valid: false, problems: [{ code: 'duplicate-ensemble', message: "ensemble 'same' is also defined in ensembles/a.yaml" }] });
+  });
+
   it('GET /ensembles/:name shows the definition', async () => {
     const { request } = appWith({ ok }, { echo: { default: () => ({}) } });
     const body = (await (await request('/ensembles/ok', { headers: auth })).json()) as any;

@@ -199,6 +199,11 @@ describe('links and bodies', () => {
     const token = tokenOf(payload.approvers[0].callbackUrl);
     const pre = await app.request(`/callback/${token}`, { method: 'OPTIONS', headers: { origin: 'https://ui.example', 'access-control-request-method': 'POST' } });
     expect(pre.headers.get('access-control-allow-origin')).toBe('*');
+    const invalid = await app.request(`/callback/${token}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'approved=maybe' });
+    expect(invalid.status).toBe(400);
+    const page = await invalid.text();
+    expect(page).toContain('<h1>This decision could not be recorded</h1>');
+    expect(page).toMatch(/<li>approved: [^<]+<\/li>/);
     const res = await app.request(`/callback/${token}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', origin: 'https://ui.example' }, body: 'approved=false&reason=nope' });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toContain('text/html');

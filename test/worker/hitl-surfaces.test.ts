@@ -191,3 +191,16 @@ describe('separation of duties', () => {
     expect((await app.decide(tokenOf(hit.json.approvers[1].callbackUrl), { approved: true })).body.status).toBe('approved');
   });
 });
+
+describe('webhook signature', () => {
+  it('is absent when HITL_WEBHOOK_SECRET is not set (and present, verified, in hitl-loop when it is)', async () => {
+    const { env } = await import('cloudflare:test');
+    const { webhookChannel } = await import('../../src/notify/webhook');
+    const path = `/unsigned-${crypto.randomUUID()}`;
+    const notice = { kind: 'request' as const, executionId: 'exe_1', ensemble: 'e', step: 's', prompt: 'p', data: 1, approvers: [], minApprovals: 1, expiresAt: Date.now(), personal: [] };
+    await webhookChannel.send(notice, { env: { ...env, HITL_WEBHOOK_SECRET: undefined }, config: { webhookUrl: `${env.RECEIVER}${path}` } });
+    const [hit] = await received(path);
+    expect(hit.json).toMatchObject({ executionId: 'exe_1', approvalData: 1 });
+    expect(hit.headers['x-signature']).toBeUndefined();
+  });
+});

@@ -1,8 +1,9 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { EXECUTION_ID_SOURCE } from '../runtime/execution-id';
 
 // `<executionId>.<secret>`: routes to its execution's object without a lookup; the secret is 192
 // random bits, base64url. Only the SHA-256 of the whole token is ever stored.
-const TOKEN = /^(exe_[0-9a-f]{32})\.([A-Za-z0-9_-]{32})$/;
+const TOKEN = new RegExp(`^(${EXECUTION_ID_SOURCE})\\.([A-Za-z0-9_-]{32})$`);
 
 export function newToken(executionId: string): string {
   return `${executionId}.${randomBytes(24).toString('base64url')}`;

@@ -1,8 +1,7 @@
 import type { Env } from '../env';
-import { NotFoundError } from '../errors';
+import { AppError, NotFoundError } from '../errors';
 import { tokenExecution } from '../hitl/token';
-
-const EXECUTION_ID = /^exe_[0-9a-f]{32}$/;
+import { EXECUTION_ID } from '../runtime/execution-id';
 
 /** The HITL object of an execution id; 404 for anything that is not one (no object is touched). */
 export function executionStub(env: Env, executionId: string) {
@@ -13,6 +12,7 @@ export function executionStub(env: Env, executionId: string) {
 /** The HITL object a callback token routes to, read from the token itself (no lookup). */
 export function tokenStub(env: Env, token: string) {
   const executionId = tokenExecution(token);
-  if (!executionId) throw new NotFoundError('approval link', { hint: 'unknown or invalid link' });
+  // The same answer as for a well-formed token the object does not know: nothing to tell apart.
+  if (!executionId) throw new AppError('NOT_FOUND', 'unknown or invalid link', 404);
   return env.HITL_STATE.get(env.HITL_STATE.idFromName(executionId));
 }

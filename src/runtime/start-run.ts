@@ -1,7 +1,7 @@
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { Env } from '../env';
 import type { Ensemble } from '../ensemble/ensemble';
-import { newExecutionId } from '../hitl/execution-id';
+import { newExecutionId } from './execution-id';
 import type { ScriptRegistry } from './context';
 import { advance } from './engine';
 import type { RunState } from './run-state';

@@ -27,3 +27,12 @@ describe('HITL_BASE_PATH', () => {
     });
   });
 });
+
+describe('link answers', () => {
+  it('a malformed link and an unknown well-formed one get the same 404', async () => {
+    const malformed = await fetchWith('/callback/not-a-token', {});
+    const unknown = await fetchWith(`/callback/exe_${'2'.repeat(32)}.${'c'.repeat(32)}`, {});
+    expect(malformed.status).toBe(404);
+    expect(await malformed.json()).toEqual(await unknown.json());
+  });
+});

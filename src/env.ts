@@ -15,6 +15,14 @@ export interface Env {
   MAILCHANNELS_API_KEY?: string;
   MAILCHANNELS_API_URL?: string;
   SLACK_WEBHOOK_URL?: string;
+  /** Slack app mode: bot token (chat:write, users:read, users:read.email) and request signing secret. */
+  SLACK_BOT_TOKEN?: string;
+  SLACK_SIGNING_SECRET?: string;
+  SLACK_API_URL?: string;
+  /** Cloudflare Access: team domain and the application's AUD tag; ACCESS_CERTS_URL overrides the keys' URL. */
+  ACCESS_TEAM_DOMAIN?: string;
+  ACCESS_AUD?: string;
+  ACCESS_CERTS_URL?: string;
   THINK_PROVIDER?: string;
   OPENAI_API_KEY?: string;
   OPENAI_BASE_URL?: string;

@@ -3,6 +3,7 @@ import { StepError } from '../errors';
 import { parseDuration, DurationError } from '../ensemble/duration';
 import type { Agent, AgentContext } from '../runtime/agent';
 import type { ConfigProblem } from '../operations/operation';
+import { normalizeIdentity } from '../identity/normalize';
 import { Channel, NotificationConfig, onTimeoutPolicies, type ApprovalRequest } from './request';
 
 const MAX_TIMEOUT_MS = 365 * 86_400_000;
@@ -29,6 +30,7 @@ function followUps() {
     escalateAfter: z.union([z.number(), z.string()]).optional(),
     escalateTo: z.unknown().optional(),
     requester: z.string().optional(),
+    requireVerified: z.boolean().optional(),
   };
 }
 
@@ -53,10 +55,16 @@ export function normalizeApprovers(value: unknown): string[] {
   if (value === undefined || value === null) return [];
   const flat = (Array.isArray(value) ? value : [value]).flat(Infinity as 1);
   const out: string[] = [];
+  const seen = new Set<string>();
   for (const v of flat) {
     if (v === null || v === undefined || v === '') continue;
     const s = String(v).trim();
-    if (s && !out.includes(s)) out.push(s);
+    // One person is one approver however often or however spelt they are listed.
+    const key = normalizeIdentity(s);
+    if (key && !seen.has(key)) {
+      seen.add(key);
+      out.push(s);
+    }
   }
   return out;
 }
@@ -126,6 +134,7 @@ export const hitlAgent: Agent = {
       ...(escalateAfterMs ? { escalateAfterMs } : {}),
       escalateTo,
       ...(requester ? { requester: String(requester) } : {}),
+      requireVerified: i.requireVerified ?? c.requireVerified ?? false,
     };
   },
 };

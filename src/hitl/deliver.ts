@@ -2,6 +2,7 @@ import type { Env } from '../env';
 import { channels } from '../notify/registry';
 import { isEmail, mailConfigured } from '../notify/mailchannels';
 import { basePath, linksFor, type ApprovalNotice } from '../notify/notice';
+import { sameIdentity } from '../identity/normalize';
 import type { Channel } from './request';
 import { unseal } from './seal';
 import type { ExecutionStore, OutboxRow, RequestRow } from './store';
@@ -22,9 +23,9 @@ export function defaultChannels(approvers: string[], env: Env): Channel[] {
 
 /** Who a notification of `kind` is for: everyone, the undecided (reminder), or the listed (escalation). */
 function recipientsOf(request: RequestRow, kind: ApprovalNotice['kind'], listed: string[] | null): (approver: string) => boolean {
-  const same = (a: string, b: string) => a.trim().toLowerCase() === b.trim().toLowerCase();
-  if (listed) return (a) => listed.some((l) => same(l, a));
-  if (kind === 'reminder') return (a) => !request.approval.approvals.some((d) => same(d.approver, a));
+  if (listed) return (a) => listed.some((l) => sameIdentity(l, a));
+  // A typed name does not count as that person having decided: they are still reminded.
+  if (kind === 'reminder') return (a) => !request.approval.approvals.some((d) => d.verified && sameIdentity(d.approver, a));
   return () => true;
 }
 
@@ -35,6 +36,9 @@ export function buildNotice(request: RequestRow, tokens: SealedTokens, ensemble:
   return {
     kind,
     executionId,
+    requestId: request.id,
+    status: request.approval.status,
+    approvals: request.approval.approvals,
     ensemble,
     step: spec.step,
     prompt: spec.prompt,
@@ -59,7 +63,9 @@ export async function deliverDue(store: ExecutionStore, env: Env, executionId: s
 
 async function deliverOne(store: ExecutionStore, env: Env, executionId: string, ensemble: string, row: OutboxRow, backoff: number): Promise<void> {
   const request = store.requestById(row.requestId);
-  if (!request || request.status !== 'pending' || !request.sealed) {
+  // Updates re-render what was posted, also once the request closed; anything else needs it open.
+  const update = row.kind === 'update';
+  if (!request || (!update && (request.status !== 'pending' || !request.sealed))) {
     store.outboxResult(row.id, 'dropped', row.attempts, row.nextAt, 'request no longer pending');
     return;
   }
@@ -67,9 +73,11 @@ async function deliverOne(store: ExecutionStore, env: Env, executionId: string, 
   const channel = channels[row.channel as Channel];
   try {
     if (!channel) throw new Error(`notification channel '${row.channel}' is not available`);
-    const tokens = await unseal<SealedTokens>(env, executionId, request.sealed);
+    // An update carries no links: buttons of a Slack app message are not bearer links.
+    const tokens = update ? { personal: [] } : await unseal<SealedTokens>(env, executionId, request.sealed!);
     const notice = buildNotice(request, tokens, ensemble, executionId, env, row.kind as ApprovalNotice['kind'], row.recipients);
-    await channel.send(notice, { env, config: request.spec.notification });
+    const receipt = await channel.send(notice, { env, config: request.spec.notification, posted: store.messages(request.id, row.channel) });
+    if (receipt) store.insertMessage(request.id, row.channel, receipt.ref);
     store.outboxResult(row.id, 'sent', attempt, row.nextAt);
     store.audit('notified', { channel: row.channel, kind: row.kind, attempt }, Date.now(), request.id);
   } catch (e) {

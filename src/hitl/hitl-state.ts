@@ -5,11 +5,12 @@ import { advance, completeSuspendedStep } from '../runtime/engine';
 import { agents } from '../runtime/agents';
 import type { RunState } from '../runtime/run-state';
 import { deliverDue } from './deliver';
-import { outputOf, transition, type ApprovalEvent, type ApprovalState } from './machine';
-import type { DecisionBody } from './request';
+import { sameIdentity } from '../identity/normalize';
+import { outputOf, transition, type ApprovalState, type Decider } from './machine';
+import type { DecisionBody, DecisionVia } from './request';
 import { fail, ok, type Result } from './result';
 import { escalateRequest, openRequest } from './links';
-import { ExecutionStore, type RequestRow } from './store';
+import { ExecutionStore, type RequestRow, type TokenRow } from './store';
 import { hashToken, sameHash } from './token';
 import { executionView, pendingView, tokenView, type PendingView, type TokenView } from './views';
 
@@ -30,7 +31,36 @@ export interface DecisionView {
   status: ApprovalState['status'];
   approved: boolean;
   approvals: ApprovalState['approvals'];
-  decision: { approver: string; approved: boolean; verified: boolean; at: string };
+  decision: { approver: string; approved: boolean; verified: boolean; via: DecisionVia; at: string };
+}
+
+/** At most this many refused attempts are audited per request. */
+const MAX_LOGGED_REFUSALS = 50;
+
+/** Who decides through a link: its bound approver, a verified Access user, or a typed name. */
+function linkDecider(row: TokenRow, body: DecisionBody, status: string, viewer?: string): Result<Decider> {
+  if (row.approver !== null) {
+    // A personal link opened by someone Access knows as another person was forwarded: refuse.
+    if (viewer !== undefined && !sameIdentity(viewer, row.approver)) {
+      return fail('IDENTITY_MISMATCH', 403, `this link belongs to ${row.approver}, but you are signed in as ${viewer}`, { linkFor: row.approver, signedInAs: viewer });
+    }
+    if (row.usedAt !== null) return tokenUsed(row, status);
+    return ok({ name: row.approver, verified: true, via: 'link' });
+  }
+  if (viewer !== undefined) return ok({ name: viewer, verified: true, via: 'access' });
+  if (row.usedAt !== null) return tokenUsed(row, status);
+  return ok({ name: body.approver ?? 'anonymous', verified: false, via: 'shared' });
+}
+
+const tokenUsed = (row: TokenRow, status: string) =>
+  fail('TOKEN_USED', 409, `this link was already used by ${row.usedBy} at ${new Date(row.usedAt!).toISOString()}`, {
+    decidedBy: row.usedBy, decidedAt: new Date(row.usedAt!).toISOString(), status,
+  });
+
+/** A Slack user: recorded by email when Slack shares it, matched to approvers by id or email. */
+function slackDecider(names: string[]): Decider {
+  const email = names.find((n) => n.includes('@'));
+  return { name: email ?? names[0]!, aliases: names.filter((n) => n !== email), verified: true, via: 'slack' };
 }
 
 // If the isolate dies while it continues a run, this alarm picks the run up again from its last checkpoint.
@@ -49,6 +79,8 @@ export class HITLState extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.store = new ExecutionStore(ctx.storage.sql);
+    // Objects created by an earlier release get the tables and columns added since.
+    if (this.store.exists()) this.store.migrate();
   }
 
   /** Takes over a run the Worker suspended: stores it, opens the approval request. */
@@ -62,50 +94,101 @@ export class HITLState extends DurableObject<Env> {
   }
 
   /** GET /callback/:token. Reads only: never marks, consumes or creates anything. */
-  async inspect(token: string): Promise<Result<TokenView>> {
+  async inspect(token: string, viewer?: string): Promise<Result<TokenView>> {
     const found = this.findToken(token);
     if (!found.ok) return found;
     const { run, request, row } = found.value;
-    return ok(tokenView(run, request, row));
+    return ok(tokenView(run, request, row, viewer));
   }
 
   /**
    * POST /callback/:token. Everything from the token lookup to the claim is synchronous SQL, so no
    * other event can interleave: concurrent or repeated callbacks decide at most once.
+   * `viewer` is the person a verified Cloudflare Access assertion names (checked by the Worker).
    */
-  async decide(token: string, body: DecisionBody, meta: RequestMeta): Promise<Result<DecisionView>> {
+  async decide(token: string, body: DecisionBody, meta: RequestMeta, viewer?: string): Promise<Result<DecisionView>> {
     const found = this.findToken(token);
     if (!found.ok) return found;
     const { run, request, row } = found.value;
-    const now = Date.now();
-    if (row.usedAt !== null) {
-      return fail('TOKEN_USED', 409, `this link was already used by ${row.usedBy} at ${new Date(row.usedAt).toISOString()}`, {
-        decidedBy: row.usedBy, decidedAt: new Date(row.usedAt).toISOString(), status: request.approval.status,
-      });
-    }
-    const verified = row.approver !== null;
-    const approver = row.approver ?? body.approver ?? 'anonymous';
-    const event: ApprovalEvent = { type: 'decide', approver, verified, approved: body.approved, feedback: body.feedback, reason: body.reason, at: now };
-    const result = transition(request.approval, event);
+    const who = linkDecider(row, body, request.approval.status, viewer);
+    if (!who.ok) return who;
+    // A link is spent by the decision it carries, except a shared link opened by verified Access
+    // users: each of them is a distinct identity, and each can decide once.
+    const spends = who.value.via !== 'access' ? row.hash : undefined;
+    const { result, due } = this.record(run.state, request, who.value, body, meta, Date.now(), spends);
+    await this.schedule(due);
+    return result;
+  }
+
+  /**
+   * A decision from a Slack app button or modal. `names` are the clicking user's verified names
+   * (`slack:U…` and their profile email). `interaction` identifies the Slack interaction: a retry
+   * of it answers what the first delivery answered and records nothing.
+   */
+  async decideInSlack(requestId: number, names: string[], body: DecisionBody, interaction: string): Promise<Result<DecisionView & { repeated: boolean }>> {
+    if (!this.store.exists()) return fail('NOT_FOUND', 404, 'this approval request no longer exists');
+    const earlier = this.store.interaction(interaction) as Result<DecisionView> | undefined;
+    if (earlier) return earlier.ok ? ok({ ...earlier.value, repeated: true }) : earlier;
+    const request = this.store.requestById(requestId);
+    if (!request) return fail('NOT_FOUND', 404, 'this approval request no longer exists');
+    const { result, due } = this.record(this.store.run()!.state, request, slackDecider(names), body, { userAgent: 'slack' }, Date.now());
+    this.store.saveInteraction(interaction, Date.now(), result);
+    await this.schedule(due);
+    return result.ok ? ok({ ...result.value, repeated: false }) : result;
+  }
+
+  /** Whether this Slack user could decide the request now (before asking them for a reason). */
+  async slackEligibility(requestId: number, names: string[]): Promise<Result<{ ensemble: string; step: string; prompt: string }>> {
+    if (!this.store.exists()) return fail('NOT_FOUND', 404, 'this approval request no longer exists');
+    const request = this.store.requestById(requestId);
+    if (!request) return fail('NOT_FOUND', 404, 'this approval request no longer exists');
+    const result = transition(request.approval, { type: 'decide', decider: slackDecider(names), approved: false, at: Date.now() });
+    if (!result.ok) return fail(result.refusal.code, result.refusal.status, result.refusal.message, result.refusal.details);
+    return ok({ ensemble: this.store.run()!.state.ensemble, step: request.step, prompt: request.spec.prompt });
+  }
+
+  /**
+   * Applies one decision. Synchronous on purpose: the check and the claim (link spent, decision and
+   * approval state saved, audit) cannot interleave with anything. `due` is when the alarm must run.
+   */
+  private record(state: RunState, request: RequestRow, decider: Decider, body: DecisionBody, meta: RequestMeta, now: number, spends?: string): { result: Result<DecisionView>; due?: number } {
+    const result = transition(request.approval, { type: 'decide', decider, approved: body.approved, feedback: body.feedback, reason: body.reason, at: now });
     if (!result.ok) {
-      if (result.refusal.code === 'EXPIRED') void this.schedule(now);
-      return fail(result.refusal.code, result.refusal.status, result.refusal.message, result.refusal.details);
+      const { code, status, message, details } = result.refusal;
+      // Attempts refused for who made them are evidence: logged (up to a cap, so they cannot flood storage).
+      if (status === 403 && this.store.refusalCount(request.id) < MAX_LOGGED_REFUSALS) {
+        this.store.audit('decision-refused', { code, name: decider.name, via: decider.via, verified: decider.verified, approved: body.approved, ip: meta.ip, userAgent: meta.userAgent }, now, request.id);
+      }
+      return { result: fail(code, status, message, details), due: code === 'EXPIRED' ? now : undefined };
     }
-    // The claim: token used, decision recorded, approval state saved, all before any await.
-    if (verified) this.store.markTokenUsed(row.hash, now, approver);
-    this.store.insertDecision({ requestId: request.id, approver, verified, approved: body.approved, reason: body.reason, feedback: body.feedback, at: now, ip: meta.ip, userAgent: meta.userAgent });
+    const decision = result.decision!;
+    const { approver, verified, via } = decision;
+    if (spends) this.store.markTokenUsed(spends, now, approver);
+    this.store.insertDecision({ requestId: request.id, approver, verified, via: via!, approved: body.approved, reason: body.reason, feedback: body.feedback, at: now, ip: meta.ip, userAgent: meta.userAgent });
     this.store.saveApproval(request.id, result.state);
-    this.store.audit('decision', { approver, verified, approved: body.approved, reason: body.reason, feedback: body.feedback, ip: meta.ip, userAgent: meta.userAgent, status: result.state.status }, now, request.id);
-    if (result.final) this.closeRequest(run.state, request, result.state, now);
-    await this.schedule(result.final ? now : undefined);
-    return ok({
-      executionId: run.state.executionId,
+    this.store.audit('decision', {
+      approver, verified, via, approved: body.approved, reason: body.reason, feedback: body.feedback, ip: meta.ip, userAgent: meta.userAgent, status: result.state.status,
+      ...(decider.name !== approver ? { as: decider.name } : {}),
+      ...(result.superseded ? { supersedes: { approver: result.superseded.approver, via: result.superseded.via, at: result.superseded.timestamp } } : {}),
+    }, now, request.id);
+    if (result.final) this.closeRequest(state, request, result.state, now);
+    this.refreshMessages(request.id, now);
+    const view: DecisionView = {
+      executionId: state.executionId,
       step: request.step,
       status: result.state.status,
       approved: result.state.status === 'approved',
       approvals: result.state.approvals,
-      decision: { approver, approved: body.approved, verified, at: new Date(now).toISOString() },
-    });
+      decision: { approver, approved: body.approved, verified, via: via!, at: new Date(now).toISOString() },
+    };
+    return { result: ok(view), due: result.final ? now : undefined };
+  }
+
+  /** Posted messages (Slack app) show the request as it is now: queue one update of them. */
+  private refreshMessages(requestId: number, now: number): void {
+    if (this.store.messages(requestId, 'slack').length > 0 && !this.store.updatePending(requestId)) {
+      this.store.enqueue(requestId, 'slack', 'update', now);
+    }
   }
 
   async describe(): Promise<Result<ReturnType<typeof executionView>>> {
@@ -130,6 +213,7 @@ export class HITLState extends DurableObject<Env> {
     const result = transition(request.approval, { type: 'cancel', at: now });
     if (!result.ok) return fail(result.refusal.code, result.refusal.status, result.refusal.message, result.refusal.details);
     this.store.saveApproval(request.id, result.state);
+    this.refreshMessages(request.id, now);
     const state: RunState = { ...run.state, status: 'cancelled', suspension: undefined };
     this.store.saveState(state, now);
     this.store.audit('cancelled', { step: request.step, ...(reason ? { reason } : {}) }, now, request.id);
@@ -186,7 +270,7 @@ export class HITLState extends DurableObject<Env> {
     }
     if (request.nextReminderAt !== null && now >= request.nextReminderAt) {
       const sent = request.remindersSent + 1;
-      const undecided = request.approval.approvers.filter((a) => !request.approval.approvals.some((d) => d.approver.toLowerCase() === a.toLowerCase()));
+      const undecided = request.approval.approvers.filter((a) => !request.approval.approvals.some((d) => d.verified && sameIdentity(d.approver, a)));
       this.store.setReminder(request.id, sent, sent < spec.reminders && spec.remindAfterMs ? now + spec.remindAfterMs : null);
       for (const channel of spec.channels) this.store.enqueue(request.id, channel, 'reminder', now);
       this.store.audit('reminder', { number: sent, of: spec.reminders, to: undecided }, now, request.id);
@@ -198,6 +282,7 @@ export class HITLState extends DurableObject<Env> {
     const result = transition(request.approval, { type: 'expire', at: now });
     if (!result.ok) return;
     this.store.saveApproval(request.id, result.state);
+    this.refreshMessages(request.id, now);
     this.store.audit('timeout', { step: request.step, onTimeout: request.spec.onTimeout, status: result.state.status }, now, request.id);
     if (request.spec.onTimeout === 'fail') {
       const failed: RunState = { ...state, status: 'failed', suspension: undefined, error: { step: request.step, code: 'HITL_TIMEOUT', message: `approval timed out at ${new Date(request.expiresAt).toISOString()}` } };

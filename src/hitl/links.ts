@@ -2,7 +2,10 @@ import type { Env } from '../env';
 import type { RunState } from '../runtime/run-state';
 import { defaultChannels, type SealedTokens } from './deliver';
 import { transition, type ApprovalState } from './machine';
-import { ApprovalRequest } from './request';
+import { sameIdentity } from '../identity/normalize';
+import { slackAppConfigured } from '../notify/slack-api';
+import { extraRecipients } from '../notify/email';
+import { ApprovalRequest, type Channel } from './request';
 import { seal, unseal } from './seal';
 import type { ExecutionStore, RequestRow } from './store';
 import { hashToken, newToken } from './token';
@@ -21,14 +24,14 @@ export async function openRequest(store: ExecutionStore, env: Env, state: RunSta
     onTimeout: spec.onTimeout,
     approvals: [],
     ...(spec.requester ? { requester: spec.requester } : {}),
+    ...(spec.requireVerified ? { requireVerified: true } : {}),
   };
   const channels = spec.channels.length ? spec.channels : defaultChannels(spec.approvers, env);
   // Reminders and escalations go to the same channels.
   spec.channels = channels;
-  const postsOnce = channels.some((c) => c === 'slack' || c === 'webhook');
   const tokens: SealedTokens = {
     personal: spec.approvers.map((approver) => ({ approver, token: newToken(state.executionId) })),
-    ...(postsOnce || spec.approvers.length === 0 ? { shared: newToken(state.executionId) } : {}),
+    ...(needsSharedLink(spec, channels, env) ? { shared: newToken(state.executionId) } : {}),
   };
   const sealed = await seal(env, state.executionId, tokens);
   // From here on synchronous: the request, its token hashes and its notifications appear together.
@@ -41,10 +44,23 @@ export async function openRequest(store: ExecutionStore, env: Env, state: RunSta
   return store.requestById(id)!;
 }
 
+/**
+ * A shared link (one decision, by a typed name or a Cloudflare Access identity) exists only where
+ * a message reaches people without links of their own: a webhook, a Slack incoming webhook, email
+ * recipients who are not approvers, or a step that lists no approvers. A Slack app message needs
+ * none: its buttons carry the clicking user's Slack identity.
+ */
+function needsSharedLink(spec: ApprovalRequest, channels: Channel[], env: Env): boolean {
+  if (spec.approvers.length === 0) return true;
+  return channels.some((c) => c === 'webhook'
+    || (c === 'slack' && !slackAppConfigured(env, spec.notification))
+    || (c === 'email' && extraRecipients(spec.notification, spec.approvers).length > 0));
+}
+
 /** Adds `escalateTo` as approvers with links of their own and notifies them; on timeout, extends it. */
 export async function escalateRequest(store: ExecutionStore, env: Env, request: RequestRow, now: number, extendTo?: number): Promise<void> {
   const executionId = store.run()!.state.executionId;
-  const added = request.spec.escalateTo.filter((a) => !request.approval.approvers.some((b) => b.toLowerCase() === a.toLowerCase()));
+  const added = request.spec.escalateTo.filter((a) => !request.approval.approvers.some((b) => sameIdentity(a, b)));
   const tokens = await unseal<SealedTokens>(env, executionId, request.sealed!);
   const fresh = added.map((approver) => ({ approver, token: newToken(executionId) }));
   const sealed = await seal(env, executionId, { ...tokens, personal: [...tokens.personal, ...fresh] });

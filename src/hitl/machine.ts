@@ -1,4 +1,5 @@
-import type { Approval, HitlOutput } from './request';
+import { findListed, normalizeIdentity, sameIdentity } from '../identity/normalize';
+import type { Approval, DecisionVia, HitlOutput } from './request';
 
 /**
  * The approval state machine, pure: `transition(state, event)` returns the next state (or why the
@@ -15,13 +16,27 @@ export interface ApprovalState {
   onTimeout: 'continue' | 'approve' | 'reject' | 'fail' | 'escalate';
   approvals: Approval[];
   decidedAt?: number;
-  /** Separation of duties: this identity may not decide. */
+  /** Separation of duties: this identity may not decide, and unverified decisions are refused. */
   requester?: string;
+  /** Only verified decisions (personal link, Slack, Cloudflare Access) are accepted. */
+  requireVerified?: boolean;
   escalated?: boolean;
 }
 
+/**
+ * Who is deciding. `verified` identities come from a personal link, Slack or Cloudflare Access;
+ * a name typed on a shared link is not. `aliases` are other names of the same verified person
+ * (a Slack user's id and email), any of which may be the one listed as approver.
+ */
+export interface Decider {
+  name: string;
+  aliases?: string[];
+  verified: boolean;
+  via: DecisionVia;
+}
+
 export type ApprovalEvent =
-  | { type: 'decide'; approver: string; verified: boolean; approved: boolean; feedback?: string; reason?: string; at: number }
+  | { type: 'decide'; decider: Decider; approved: boolean; feedback?: string; reason?: string; at: number }
   | { type: 'expire'; at: number }
   | { type: 'cancel'; at: number }
   /** Adds approvers (escalation); `expiresAt` extends the deadline when escalating on timeout. */
@@ -33,12 +48,15 @@ export type Refusal =
   | { code: 'EXPIRED'; status: 410; message: string; details: { expiresAt: string } }
   | { code: 'CANCELLED'; status: 410; message: string; details: { cancelledAt?: string } }
   | { code: 'NOT_DUE'; status: 409; message: string; details: { expiresAt: string } }
-  | { code: 'SELF_APPROVAL'; status: 403; message: string; details: { requester: string } };
+  | { code: 'SELF_APPROVAL'; status: 403; message: string; details: { requester: string } }
+  | { code: 'NOT_AN_APPROVER'; status: 403; message: string; details: { approver: string; approvers: string[] } }
+  | { code: 'VERIFICATION_REQUIRED'; status: 403; message: string; details: { reason: 'requireVerified' | 'requester' } };
 
-export type TransitionResult = { ok: true; state: ApprovalState; final: boolean } | { ok: false; refusal: Refusal };
+export type TransitionResult =
+  | { ok: true; state: ApprovalState; final: boolean; decision?: Approval; superseded?: Approval }
+  | { ok: false; refusal: Refusal };
 
 const iso = (ms: number) => new Date(ms).toISOString();
-const same = (a: string, b: string) => a.trim().toLowerCase() === b.trim().toLowerCase();
 
 function refuseClosed(state: ApprovalState): Refusal {
   if (state.status === 'cancelled') {
@@ -62,28 +80,54 @@ const handlers = {
     if (event.at >= state.expiresAt) {
       return { ok: false, refusal: { code: 'EXPIRED', status: 410, message: `this approval request expired at ${iso(state.expiresAt)}`, details: { expiresAt: iso(state.expiresAt) } } };
     }
-    if (state.requester && same(state.requester, event.approver)) {
-      return { ok: false, refusal: { code: 'SELF_APPROVAL', status: 403, message: `${event.approver} requested this and cannot decide it (separation of duties)`, details: { requester: state.requester } } };
+    const who = event.decider;
+    // A typed name proves nothing, so controls that depend on who decides refuse it outright:
+    // otherwise `mallory@exampIe.com` or plain `mallory` would walk past separation of duties.
+    if (!who.verified && (state.requireVerified || state.requester)) {
+      const reason = state.requireVerified ? 'requireVerified' : 'requester';
+      return { ok: false, refusal: { code: 'VERIFICATION_REQUIRED', status: 403, details: { reason },
+        message: state.requireVerified
+          ? 'this step accepts only verified decisions: use your personal link (email), Slack, or sign in with Cloudflare Access'
+          : 'this step names a requester, so a typed name cannot decide it: use your personal link (email), Slack, or sign in with Cloudflare Access' } };
     }
-    const earlier = state.approvals.find((a) => same(a.approver, event.approver));
-    if (earlier) {
+    const names = [who.name, ...(who.aliases ?? [])];
+    if (state.requester && names.some((n) => sameIdentity(n, state.requester))) {
+      return { ok: false, refusal: { code: 'SELF_APPROVAL', status: 403, message: `${who.name} requested this and cannot decide it (separation of duties)`, details: { requester: state.requester } } };
+    }
+    // Decisions are recorded under the listed spelling, so one person is one identity whatever
+    // channel or spelling they came through.
+    let approver = who.name.trim();
+    if (state.approvers.length > 0) {
+      const listed = findListed(state.approvers, names);
+      if (listed === undefined) {
+        return { ok: false, refusal: { code: 'NOT_AN_APPROVER', status: 403, message: `${who.name} is not an approver of this request`, details: { approver: who.name, approvers: state.approvers } } };
+      }
+      approver = listed;
+    }
+    const key = normalizeIdentity(approver);
+    const earlier = state.approvals.find((a) => normalizeIdentity(a.approver) === key);
+    // A verified decision supersedes what someone typed in that person's name; nothing else may
+    // stand in for an earlier decision.
+    const superseded = earlier && who.verified && !earlier.verified ? earlier : undefined;
+    if (earlier && !superseded) {
       return { ok: false, refusal: { code: 'DUPLICATE_APPROVER', status: 409, message: `${earlier.approver} already decided at ${earlier.timestamp}`, details: { approver: earlier.approver, decidedAt: earlier.timestamp } } };
     }
     const approval: Approval = {
-      approver: event.approver,
+      approver,
       approved: event.approved,
       timestamp: iso(event.at),
-      verified: event.verified,
+      verified: who.verified,
+      via: who.via,
       ...(event.feedback ? { feedback: event.feedback } : {}),
       ...(event.reason ? { reason: event.reason } : {}),
     };
-    const approvals = [...state.approvals, approval];
+    const approvals = [...state.approvals.filter((a) => a !== superseded), approval];
     // Any rejection rejects; otherwise the request is approved once enough distinct people approved.
     const status: ApprovalStatus = !event.approved
       ? 'rejected'
       : approvals.filter((a) => a.approved).length >= state.minApprovals ? 'approved' : 'pending';
     const final = status !== 'pending';
-    return { ok: true, final, state: { ...state, approvals, status, ...(final ? { decidedAt: event.at } : {}) } };
+    return { ok: true, final, decision: approval, ...(superseded ? { superseded } : {}), state: { ...state, approvals, status, ...(final ? { decidedAt: event.at } : {}) } };
   },
   expire(state, event): TransitionResult {
     if (state.status !== 'pending') return { ok: false, refusal: refuseClosed(state) };
@@ -96,7 +140,7 @@ const handlers = {
   escalate(state, event): TransitionResult {
     if (state.status !== 'pending') return { ok: false, refusal: refuseClosed(state) };
     const approvers = [...state.approvers];
-    for (const a of event.approvers) if (!approvers.some((b) => same(a, b))) approvers.push(a);
+    for (const a of event.approvers) if (!approvers.some((b) => sameIdentity(a, b))) approvers.push(a);
     return { ok: true, final: false, state: { ...state, approvers, escalated: true, expiresAt: Math.max(state.expiresAt, event.expiresAt ?? 0) } };
   },
   cancel(state, event): TransitionResult {

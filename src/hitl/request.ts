@@ -12,6 +12,8 @@ export const NotificationConfig = z.looseObject({
   to: z.union([z.string(), z.array(z.string())]).optional(),
   from: z.string().optional(),
   subject: z.string().optional(),
+  /** Slack app mode: the channel `chat.postMessage` posts to (id such as C0123, or #name). */
+  channel: z.string().optional(),
 });
 
 /** What a suspended `hitl` step waits for; built by the agent, stored by the HITL object. */
@@ -36,8 +38,18 @@ export const ApprovalRequest = z.object({
   escalateTo: z.array(z.string()).default([]),
   /** Separation of duties: a decision by this identity is refused (403). */
   requester: z.string().optional(),
+  /** Refuse every decision that does not come from a verified identity. */
+  requireVerified: z.boolean().default(false),
 });
 export type ApprovalRequest = z.infer<typeof ApprovalRequest>;
+
+/**
+ * How a decision arrived: `link` a personal link (verified by possession), `shared` a shared link
+ * with a typed name (not verified), `slack` a Slack app button (verified by Slack), `access` a
+ * Cloudflare Access identity (verified by its signed assertion).
+ */
+export const DecisionVia = z.enum(['link', 'shared', 'slack', 'access']);
+export type DecisionVia = z.infer<typeof DecisionVia>;
 
 export const Approval = z.object({
   approver: z.string(),
@@ -46,6 +58,7 @@ export const Approval = z.object({
   feedback: z.string().optional(),
   reason: z.string().optional(),
   verified: z.boolean(),
+  via: DecisionVia.optional(),
 });
 export type Approval = z.infer<typeof Approval>;
 

@@ -32,7 +32,8 @@ CREATE TABLE IF NOT EXISTS decision (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   request_id INTEGER NOT NULL,
   approver TEXT NOT NULL, verified INTEGER NOT NULL, approved INTEGER NOT NULL,
-  reason TEXT, feedback TEXT, at INTEGER NOT NULL, ip TEXT, user_agent TEXT
+  reason TEXT, feedback TEXT, at INTEGER NOT NULL, ip TEXT, user_agent TEXT,
+  via TEXT                         -- link | shared | slack | access
 );
 CREATE TABLE IF NOT EXISTS audit (
   seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -46,7 +47,18 @@ CREATE TABLE IF NOT EXISTS outbox (
   last_error TEXT,
   recipients TEXT                  -- JSON list of approvers to notify (escalation); NULL: by kind
 );
+CREATE TABLE IF NOT EXISTS message (
+  request_id INTEGER NOT NULL, channel TEXT NOT NULL,
+  ref TEXT NOT NULL                -- where a channel posted (Slack: {channel, ts}), to update it later
+);
+CREATE TABLE IF NOT EXISTS interaction (
+  key TEXT PRIMARY KEY,            -- a Slack interaction already handled (retries answer the same)
+  at INTEGER NOT NULL, result TEXT NOT NULL
+);
 `;
+
+/** Columns added after the first release; objects created before get them on their next wake-up. */
+const ADDED_COLUMNS: [table: string, column: string, type: string][] = [['decision', 'via', 'TEXT']];
 
 export type AuditType =
   | 'suspended' | 'notified' | 'notify-failed' | 'decision' | 'decision-refused' | 'reminder' | 'escalation'
@@ -108,6 +120,10 @@ export class ExecutionStore {
 
   migrate(): void {
     this.sql.exec(SCHEMA);
+    for (const [table, column, type] of ADDED_COLUMNS) {
+      const has = this.sql.exec<Row>(`PRAGMA table_info(${table})`).toArray().some((r) => r.name === column);
+      if (!has) this.sql.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${type}`);
+    }
   }
 
   private one(query: string, ...params: SqlStorageValue[]): Row | undefined {
@@ -210,9 +226,36 @@ export class ExecutionStore {
     this.sql.exec('UPDATE token SET used_at = ?, used_by = ? WHERE hash = ?', at, by, hash);
   }
 
-  insertDecision(d: { requestId: number; approver: string; verified: boolean; approved: boolean; reason?: string; feedback?: string; at: number; ip?: string; userAgent?: string }): void {
-    this.sql.exec('INSERT INTO decision (request_id, approver, verified, approved, reason, feedback, at, ip, user_agent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
-      d.requestId, d.approver, d.verified ? 1 : 0, d.approved ? 1 : 0, d.reason ?? null, d.feedback ?? null, d.at, d.ip ?? null, d.userAgent ?? null);
+  insertDecision(d: { requestId: number; approver: string; verified: boolean; via: string; approved: boolean; reason?: string; feedback?: string; at: number; ip?: string; userAgent?: string }): void {
+    this.sql.exec('INSERT INTO decision (request_id, approver, verified, via, approved, reason, feedback, at, ip, user_agent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      d.requestId, d.approver, d.verified ? 1 : 0, d.via, d.approved ? 1 : 0, d.reason ?? null, d.feedback ?? null, d.at, d.ip ?? null, d.userAgent ?? null);
+  }
+
+  /** How many refused attempts a request has logged (the log of refusals is capped). */
+  refusalCount(requestId: number): number {
+    return Number(this.one("SELECT COUNT(*) AS n FROM audit WHERE type = 'decision-refused' AND request_id = ?", requestId)?.n ?? 0);
+  }
+
+  insertMessage(requestId: number, channel: string, ref: unknown): void {
+    this.sql.exec('INSERT INTO message (request_id, channel, ref) VALUES (?, ?, ?)', requestId, channel, JSON.stringify(ref));
+  }
+
+  messages(requestId: number, channel: string): unknown[] {
+    return this.sql.exec<Row>('SELECT ref FROM message WHERE request_id = ? AND channel = ?', requestId, channel).toArray().map((r) => JSON.parse(String(r.ref)));
+  }
+
+  /** True when an update of the request's posted messages is already waiting in the outbox. */
+  updatePending(requestId: number): boolean {
+    return this.one("SELECT 1 AS x FROM outbox WHERE request_id = ? AND kind = 'update' AND status = 'pending'", requestId) !== undefined;
+  }
+
+  interaction(key: string): unknown {
+    const r = this.one('SELECT result FROM interaction WHERE key = ?', key);
+    return r ? JSON.parse(String(r.result)) : undefined;
+  }
+
+  saveInteraction(key: string, at: number, result: unknown): void {
+    this.sql.exec('INSERT OR IGNORE INTO interaction (key, at, result) VALUES (?, ?, ?)', key, at, JSON.stringify(result));
   }
 
   audit(type: AuditType, detail: Record<string, unknown>, at: number, requestId?: number): void {

@@ -32,8 +32,14 @@ export function executionView(run: RunRow, open: RequestRow | undefined) {
   };
 }
 
-/** GET /callback/:token: the request as its reviewer needs it; consumes nothing. */
-export function tokenView(run: RunRow, request: RequestRow, token: { approver: string | null; usedAt: number | null; usedBy: string | null }) {
+/**
+ * GET /callback/:token: the request as its reviewer needs it; consumes nothing. `viewer` is the
+ * verified Cloudflare Access identity of whoever opened it, if any.
+ */
+export function tokenView(run: RunRow, request: RequestRow, token: { approver: string | null; usedAt: number | null; usedBy: string | null }, viewer?: string) {
+  const shared = token.approver === null;
+  // A shared link opened by a verified Access user is not spent by someone else's typed name.
+  const spent = token.usedAt !== null && !(shared && viewer !== undefined);
   return {
     executionId: run.state.executionId,
     ensemble: run.state.ensemble,
@@ -48,9 +54,15 @@ export function tokenView(run: RunRow, request: RequestRow, token: { approver: s
     expiresAt: iso(request.expiresAt),
     /** The identity this link is bound to; null for a shared link (the approver states a name). */
     approver: token.approver,
+    /** `personal` (bound to one approver) or `shared` (one decision by a typed name, or one per Access user). */
+    link: shared ? 'shared' as const : 'personal' as const,
+    /** The signed-in Cloudflare Access identity, when the request carried a valid assertion. */
+    viewer: viewer ?? null,
+    /** True when a typed name cannot decide this request (`requireVerified`, or a `requester` is named). */
+    verifiedOnly: request.spec.requireVerified || !!request.spec.requester,
     /** Who asked for this (separation of duties: they cannot decide), if the step named one. */
     requester: request.spec.requester ?? null,
-    tokenUsed: token.usedAt === null ? null : { at: iso(token.usedAt), by: token.usedBy },
+    tokenUsed: spent ? { at: iso(token.usedAt!), by: token.usedBy } : null,
   };
 }
 export type TokenView = ReturnType<typeof tokenView>;

@@ -8,6 +8,7 @@ import { notFound, onError } from './on-error';
 import { ensembleRoutes } from './routes-ensembles';
 import { executionRoutes } from './routes-executions';
 import { callbackRoutes } from './routes-callback';
+import { slackRoutes } from './routes-slack';
 import type { AppEnv } from './types';
 
 /** The Worker's HTTP API. `registry` is injectable so tests can run ensembles of their own. */
@@ -21,13 +22,16 @@ export function createApp(registry: () => EnsembleRegistry = defaultRegistry) {
   const limit = (maxSize: number) => bodyLimit({ maxSize, onError: () => { throw new AppError('PAYLOAD_TOO_LARGE', `request body is larger than ${maxSize} bytes`, 413); } });
   app.use('/callback/*', limit(64 * 1024));
   app.use('/ensembles/*', limit(1024 * 1024));
+  // Slack sends the whole message back with each click: larger than a decision, still bounded.
+  app.use('/slack/*', limit(1024 * 1024));
   app.use('/ensembles', requireApiKey);
   app.use('/ensembles/*', requireApiKey);
   app.use('/executions/*', requireApiKey);
-  app.get('/', (c) => c.json({ name: 'ensemble-hitl', routes: ['GET /ensembles', 'POST /ensembles/:name', 'GET /executions/:id', 'GET|POST /callback/:token'] }));
+  app.get('/', (c) => c.json({ name: 'ensemble-hitl', routes: ['GET /ensembles', 'POST /ensembles/:name', 'GET /executions/:id', 'GET|POST /callback/:token', 'POST /slack/interactions'] }));
   app.route('/ensembles', ensembleRoutes);
   app.route('/executions', executionRoutes);
   app.route('/callback', callbackRoutes);
+  app.route('/slack', slackRoutes);
   app.onError(onError);
   app.notFound(notFound);
   return app;

@@ -4,6 +4,7 @@ import { AppError } from '../errors';
 import { DecisionBody } from '../hitl/request';
 import { unwrap, type Result } from '../hitl/result';
 import type { TokenView } from '../hitl/views';
+import { accessIdentity } from '../identity/access';
 import { readBody } from './body';
 import { tokenStub } from './stub';
 import type { AppEnv } from './types';
@@ -16,12 +17,13 @@ const wantsHtml = (accept: string | undefined) => !!accept && accept.includes('t
  * GET and HEAD only read; POST decides. CORS is open so custom UIs can call it from a browser.
  */
 export const callbackRoutes = new Hono<AppEnv>()
-  .use('*', cors({ origin: '*', allowMethods: ['GET', 'HEAD', 'POST', 'OPTIONS'], allowHeaders: ['content-type'], maxAge: 600 }))
+  .use('*', cors({ origin: '*', allowMethods: ['GET', 'HEAD', 'POST', 'OPTIONS'], allowHeaders: ['content-type', 'cf-access-jwt-assertion'], maxAge: 600 }))
   .get('/:token', async (c) => {
     const token = c.req.param('token');
     const html = wantsHtml(c.req.header('accept'));
     try {
-      const view = unwrap((await tokenStub(c.env, token).inspect(token)) as Result<TokenView>);
+      const viewer = await accessIdentity(c.env, c.req.raw.headers);
+      const view = unwrap((await tokenStub(c.env, token).inspect(token, viewer)) as Result<TokenView>);
       if (!html) return c.json(view);
       const action = c.req.query('action');
       return reviewPage(c, view, action === 'approve' || action === 'reject' ? action : undefined);
@@ -35,9 +37,11 @@ export const callbackRoutes = new Hono<AppEnv>()
     const type = c.req.header('content-type') ?? '';
     const isForm = type.includes('application/x-www-form-urlencoded') || type.includes('multipart/form-data');
     try {
+      // Verified before the body is read: a bad assertion is 401 whatever the body says.
+      const viewer = await accessIdentity(c.env, c.req.raw.headers);
       const body = await readBody(c, DecisionBody, true);
       const meta = { ip: c.req.header('cf-connecting-ip') ?? c.req.header('x-forwarded-for') ?? undefined, userAgent: c.req.header('user-agent') ?? undefined };
-      const view = unwrap(await tokenStub(c.env, token).decide(token, body, meta));
+      const view = unwrap(await tokenStub(c.env, token).decide(token, body, meta, viewer));
       return isForm ? resultPage(c, view) : c.json(view);
     } catch (e) {
       if (isForm && e instanceof AppError) return errorPage(c, e);

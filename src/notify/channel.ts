@@ -5,11 +5,21 @@ export interface ChannelContext {
   env: Env;
   /** The step's `notificationConfig` (webhookUrl, to, from, subject, ...). */
   config: Record<string, unknown>;
+  /** What this channel posted for the request before (the refs its receipts returned). */
+  posted: unknown[];
 }
 
-/** A notification channel. `send` throws a NotifyError when delivery failed (it will be retried). */
+/** Where a channel posted a message it can update later (Slack app: `{channel, ts}`). */
+export interface DeliveryReceipt {
+  ref: unknown;
+}
+
+/**
+ * A notification channel. `send` throws a NotifyError when delivery failed (it will be retried);
+ * it may return a receipt of what it posted. Channels that cannot edit what they sent ignore `update`.
+ */
 export interface NotificationChannel {
-  send(notice: ApprovalNotice, ctx: ChannelContext): Promise<void>;
+  send(notice: ApprovalNotice, ctx: ChannelContext): Promise<DeliveryReceipt | void>;
 }
 
 export class NotifyError extends Error {

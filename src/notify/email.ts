@@ -3,6 +3,7 @@ import { NotifyError } from './channel';
 import { escapeHtml, escapeMustacheText, headerSafe, prettyJson, relativeTime, truncate } from './escape';
 import { isEmail, parseAddress, sendMail, type MailMessage } from './mailchannels';
 import type { ApprovalLinks, ApprovalNotice } from './notice';
+import { sameIdentity } from '../identity/normalize';
 
 const DATA_LIMIT = 20_000;
 
@@ -48,6 +49,16 @@ ${meta ? `<h3>Context</h3><pre ${pre}>${escapeHtml(meta)}</pre>` : ''}
   ];
 }
 
+/** Addresses of `notificationConfig.to` that are not approvers (they get the shared link). */
+export function extraRecipients(config: { to?: unknown }, approvers: string[]): string[] {
+  const to = Array.isArray(config.to) ? config.to : typeof config.to === 'string' ? config.to.split(',') : [];
+  const out: string[] = [];
+  for (const address of to.map(String).filter(isEmail)) {
+    if (!approvers.some((a) => sameIdentity(a, address)) && !out.some((o) => sameIdentity(o, address))) out.push(address.trim());
+  }
+  return out;
+}
+
 const vars = (l: ApprovalLinks) => ({ reviewUrl: l.callbackUrl, approveUrl: l.approveUrl, rejectUrl: l.rejectUrl });
 
 /**
@@ -56,18 +67,16 @@ const vars = (l: ApprovalLinks) => ({ reviewUrl: l.callbackUrl, approveUrl: l.ap
  */
 export const emailChannel: NotificationChannel = {
   async send(n, { env, config }) {
+    // Nothing posted here can be edited: updates are for channels that keep message refs (Slack app).
+    if (n.kind === 'update') return;
     const from = (typeof config.from === 'string' && config.from) || env.EMAIL_FROM;
     if (!from) throw new NotifyError('the email channel needs notificationConfig.from or EMAIL_FROM');
     const personalizations: MailMessage['personalizations'] = n.personal
       .filter((l) => l.approver && isEmail(l.approver))
       .map((l) => ({ to: [parseAddress(l.approver!)], dynamic_template_data: vars(l) }));
-    const extra = (Array.isArray(config.to) ? config.to : typeof config.to === 'string' ? config.to.split(',') : []).map(String).filter(isEmail);
-    const known = new Set(personalizations.map((p) => p.to[0]!.email.toLowerCase()));
-    const shared = n.shared ?? n.personal[0];
-    if (shared && n.kind === 'request') {
-      for (const address of extra) {
-        if (!known.has(parseAddress(address).email.toLowerCase())) personalizations.push({ to: [parseAddress(address)], dynamic_template_data: vars(shared) });
-      }
+    // Never someone else's personal link: recipients who are not approvers get the shared one.
+    if (n.shared && n.kind === 'request') {
+      for (const address of extraRecipients(config, n.approvers)) personalizations.push({ to: [parseAddress(address)], dynamic_template_data: vars(n.shared) });
     }
     if (personalizations.length === 0) throw new NotifyError('the email channel has no recipient: give approvers email addresses or notificationConfig.to');
     const subject = headerSafe(

@@ -1,3 +1,6 @@
+import type { ApprovalStatus } from '../hitl/machine';
+import type { Approval } from '../hitl/request';
+
 /** Links of one token: the review page, and the page with a choice preselected (never decides). */
 export interface ApprovalLinks {
   approver?: string;
@@ -6,10 +9,18 @@ export interface ApprovalLinks {
   rejectUrl: string;
 }
 
-/** Everything a channel needs to ask people for a decision. */
+/**
+ * Everything a channel needs to ask people for a decision. `update` re-renders messages a channel
+ * posted earlier (Slack app) after a decision or when the request closes.
+ */
 export interface ApprovalNotice {
-  kind: 'request' | 'reminder' | 'escalation';
+  kind: 'request' | 'reminder' | 'escalation' | 'update';
   executionId: string;
+  /** The approval request within the execution (Slack buttons refer to it). */
+  requestId: number;
+  /** The request's status and decisions when the notice was built. */
+  status: ApprovalStatus;
+  approvals: Approval[];
   ensemble: string;
   step: string;
   prompt: string;

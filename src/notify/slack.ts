@@ -1,32 +1,85 @@
+import type { ActionsBlock, Button, KnownBlock } from '@slack/types';
 import type { NotificationChannel } from './channel';
 import { NotifyError, postJson } from './channel';
 import { escapeMrkdwn, prettyJson, relativeTime, truncate } from './escape';
 import type { ApprovalNotice } from './notice';
+import { PostedMessage, slackApi, slackAppConfigured } from './slack-api';
+import { actionValue } from './slack-ref';
 
 // Slack Block Kit limits: header text 150, section text 3000, field 2000 (10 fields),
-// button text 75, button url 3000, 50 blocks; we stay well inside them.
+// button text 75, button url 3000, button value 2000, 50 blocks; we stay well inside them.
 const PREVIEW = 2_500;
 
+const OUTCOME: Record<Exclude<ApprovalNotice['status'], 'pending'>, string> = {
+  approved: ':white_check_mark: Approved',
+  rejected: ':x: Rejected',
+  timeout: ':hourglass: Expired without a decision',
+  cancelled: ':no_entry_sign: Cancelled',
+};
+
 const title = (n: ApprovalNotice) =>
-  n.kind === 'reminder' ? ':hourglass: Reminder: approval pending' : n.kind === 'escalation' ? ':rotating_light: Escalated approval' : ':bell: Approval required';
+  n.status !== 'pending' ? OUTCOME[n.status]
+    : n.kind === 'reminder' ? ':hourglass: Reminder: approval pending'
+      : n.kind === 'escalation' ? ':rotating_light: Escalated approval' : ':bell: Approval required';
+
+const VIA: Record<string, string> = { link: 'personal link', shared: 'typed name, not verified', slack: 'Slack', access: 'Cloudflare Access' };
 
 /**
- * The Slack message: header, prompt, execution id, a data preview, metadata, expiry countdown and
- * Approve / Reject / Review buttons (plain URLs to the review page: clicking never decides).
+ * How people act on the message: `links` (incoming webhook) are URL buttons to the review page,
+ * where clicking never decides; `interactive` (Slack app) buttons send the clicking user's
+ * identity to `/slack/interactions` and carry only an opaque reference, never a bearer token.
+ */
+export type SlackMode = 'links' | 'interactive';
+
+function actions(n: ApprovalNotice, mode: SlackMode): ActionsBlock | undefined {
+  if (n.status !== 'pending') return undefined;
+  if (mode === 'interactive') {
+    const value = actionValue(n.executionId, n.requestId);
+    return {
+      type: 'actions',
+      block_id: 'hitl-decide',
+      elements: [
+        { type: 'button', text: { type: 'plain_text', text: 'Approve' }, style: 'primary', action_id: 'approve', value },
+        { type: 'button', text: { type: 'plain_text', text: 'Reject' }, style: 'danger', action_id: 'reject', value },
+      ],
+    };
+  }
+  const links = n.shared ?? n.personal[0];
+  if (!links) return undefined;
+  const elements: Button[] = [
+    { type: 'button', text: { type: 'plain_text', text: 'Approve' }, style: 'primary', url: links.approveUrl, action_id: 'approve' },
+    { type: 'button', text: { type: 'plain_text', text: 'Reject' }, style: 'danger', url: links.rejectUrl, action_id: 'reject' },
+    { type: 'button', text: { type: 'plain_text', text: 'Review' }, url: links.callbackUrl, action_id: 'review' },
+  ];
+  return { type: 'actions', elements };
+}
+
+/** Who decided so far, and how each identity was established. */
+function decisions(n: ApprovalNotice): KnownBlock | undefined {
+  if (n.approvals.length === 0) return undefined;
+  const lines = n.approvals.slice(0, 20).map((a) =>
+    `${a.approved ? ':white_check_mark:' : ':x:'} ${escapeMrkdwn(a.approver)} (${a.via ? VIA[a.via] : a.verified ? 'verified' : 'not verified'})${a.reason ? `: ${escapeMrkdwn(a.reason)}` : ''}`);
+  return { type: 'section', text: { type: 'mrkdwn', text: truncate(lines.join('\n'), 3000) } };
+}
+
+/**
+ * The Slack message: header, prompt, execution id, a data preview, metadata, expiry countdown,
+ * the decisions so far, and the actions while the request is open (the outcome once it closed).
  * User text is mrkdwn-escaped, and the data preview is a preformatted rich-text block (no markup).
  */
-export function slackMessage(n: ApprovalNotice) {
-  const links = n.shared ?? n.personal[0];
+export function slackMessage(n: ApprovalNotice, mode: SlackMode = 'links') {
   const expiresUnix = Math.floor(n.expiresAt / 1000);
   const fallbackDate = new Date(n.expiresAt).toISOString();
   const metadata = Object.entries(n.metadata ?? {}).slice(0, 10);
-  const blocks: unknown[] = [
-    { type: 'header', text: { type: 'plain_text', text: truncate(`${title(n).replace(/:\w+: /, '')}: ${n.ensemble} / ${n.step}`, 150), emoji: true } },
-    { type: 'section', text: { type: 'mrkdwn', text: truncate(`${title(n).split(' ')[0]} ${escapeMrkdwn(n.prompt)}`, 3000) } },
+  const heading = title(n);
+  const plainHeading = heading.replace(/:\w+: /, '');
+  const blocks: KnownBlock[] = [
+    { type: 'header', text: { type: 'plain_text', text: truncate(`${plainHeading}: ${n.ensemble} / ${n.step}`, 150), emoji: true } },
+    { type: 'section', text: { type: 'mrkdwn', text: truncate(`${heading.split(' ')[0]} ${escapeMrkdwn(n.prompt)}`, 3000) } },
     {
       type: 'context',
       elements: [
-        { type: 'mrkdwn', text: truncate(`Execution \`${escapeMrkdwn(n.executionId)}\` · needs ${n.minApprovals} approval(s) · expires <!date^${expiresUnix}^{date_short_pretty} {time}|${fallbackDate}> (${relativeTime(n.expiresAt)})`, 3000) },
+        { type: 'mrkdwn', text: truncate(`Execution \`${escapeMrkdwn(n.executionId)}\` · needs ${n.minApprovals} approval(s) · ${n.status === 'pending' ? 'expires' : 'expiry was'} <!date^${expiresUnix}^{date_short_pretty} {time}|${fallbackDate}>${n.status === 'pending' ? ` (${relativeTime(n.expiresAt)})` : ''}`, 3000) },
       ],
     },
     { type: 'rich_text', elements: [{ type: 'rich_text_preformatted', elements: [{ type: 'text', text: truncate(prettyJson(n.data), PREVIEW) }] }] },
@@ -34,30 +87,44 @@ export function slackMessage(n: ApprovalNotice) {
   if (metadata.length) {
     blocks.push({
       type: 'section',
-      fields: metadata.map(([k, v]) => ({ type: 'mrkdwn', text: truncate(`*${escapeMrkdwn(k)}*\n${escapeMrkdwn(typeof v === 'string' ? v : JSON.stringify(v) ?? 'null')}`, 2000) })),
+      fields: metadata.map(([k, v]) => ({ type: 'mrkdwn' as const, text: truncate(`*${escapeMrkdwn(k)}*\n${escapeMrkdwn(typeof v === 'string' ? v : JSON.stringify(v) ?? 'null')}`, 2000) })),
     });
   }
   if (n.approvers.length) {
     blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: truncate(`Approvers: ${escapeMrkdwn(n.approvers.join(', '))}`, 3000) }] });
   }
-  if (links) {
-    blocks.push({
-      type: 'actions',
-      elements: [
-        { type: 'button', text: { type: 'plain_text', text: 'Approve' }, style: 'primary', url: links.approveUrl, action_id: 'approve' },
-        { type: 'button', text: { type: 'plain_text', text: 'Reject' }, style: 'danger', url: links.rejectUrl, action_id: 'reject' },
-        { type: 'button', text: { type: 'plain_text', text: 'Review' }, url: links.callbackUrl, action_id: 'review' },
-      ],
-    });
-  }
-  return { text: truncate(`${title(n).replace(/:\w+: /, '')}: ${escapeMrkdwn(n.ensemble)} / ${escapeMrkdwn(n.step)}: ${escapeMrkdwn(n.prompt)}`, 3000), blocks };
+  const decided = decisions(n);
+  if (decided) blocks.push(decided);
+  const act = actions(n, mode);
+  if (act) blocks.push(act);
+  else if (n.status !== 'pending') blocks.push({ type: 'section', text: { type: 'mrkdwn', text: `*${heading}*` } });
+  return { text: truncate(`${plainHeading}: ${escapeMrkdwn(n.ensemble)} / ${escapeMrkdwn(n.step)}: ${escapeMrkdwn(n.prompt)}`, 3000), blocks };
 }
 
-/** Slack incoming webhook: `notificationConfig.webhookUrl`, else `SLACK_WEBHOOK_URL`. */
+const SlackRef = PostedMessage;
+
+/**
+ * Slack. As an app (`SLACK_BOT_TOKEN` + `SLACK_SIGNING_SECRET`, and `notificationConfig.channel`):
+ * `chat.postMessage` with interactive buttons, and `chat.update` of every posted message after each
+ * decision and when the request closes. Otherwise an incoming webhook
+ * (`notificationConfig.webhookUrl`, else `SLACK_WEBHOOK_URL`) with link buttons, which cannot be edited.
+ */
 export const slackChannel: NotificationChannel = {
-  async send(n, { env, config }) {
+  async send(n, { env, config, posted }) {
+    if (slackAppConfigured(env, config)) {
+      if (n.kind === 'update') {
+        for (const ref of posted) {
+          const { channel, ts } = SlackRef.parse(ref);
+          await slackApi(env, 'chat.update', { channel, ts, ...slackMessage(n, 'interactive') }, PostedMessage);
+        }
+        return;
+      }
+      const message = await slackApi(env, 'chat.postMessage', { channel: config.channel, ...slackMessage(n, 'interactive') }, PostedMessage);
+      return { ref: { channel: message.channel, ts: message.ts } };
+    }
+    if (n.kind === 'update') return;
     const url = (typeof config.webhookUrl === 'string' && config.webhookUrl) || (typeof env.SLACK_WEBHOOK_URL === 'string' && env.SLACK_WEBHOOK_URL);
-    if (!url) throw new NotifyError('the slack channel needs notificationConfig.webhookUrl or SLACK_WEBHOOK_URL');
+    if (!url) throw new NotifyError('the slack channel needs notificationConfig.webhookUrl or SLACK_WEBHOOK_URL (or, as a Slack app, SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET and notificationConfig.channel)');
     await postJson(url, JSON.stringify(slackMessage(n)));
   },
 };

@@ -29,6 +29,8 @@ export function signature(secret: string, body: string, unixSeconds: number): st
 
 export const webhookChannel: NotificationChannel = {
   async send(notice, { env, config }) {
+    // Nothing posted here can be edited: updates are for channels that keep message refs (Slack app).
+    if (notice.kind === 'update') return;
     const url = typeof config.webhookUrl === 'string' ? config.webhookUrl : undefined;
     if (!url) throw new NotifyError('the webhook channel needs notificationConfig.webhookUrl');
     const body = JSON.stringify(webhookPayload(notice));

@@ -24,7 +24,7 @@ label{display:block;margin-top:.8rem;font-weight:600}textarea,input[type=text]{w
 table{border-collapse:collapse;width:100%;font-size:.92rem}th,td{text-align:left;padding:.35rem .5rem;border-bottom:1px solid #e5e7eb;vertical-align:top}
 dl{margin:0}dt{font-weight:600}dd{margin:0 0 .5rem 0}`;
 
-export type PageStatus = 200 | 400 | 403 | 404 | 409 | 410;
+export type PageStatus = 200 | 400 | 401 | 403 | 404 | 409 | 410;
 
 /** A complete HTML page; every interpolated value is escaped by hono's `html`. */
 export function page(c: Context, title: string, body: HtmlEscapedString | Promise<HtmlEscapedString>, status: PageStatus = 200) {

@@ -4,14 +4,15 @@ import type { AppError } from '../errors';
 import type { DecisionView } from '../hitl/hitl-state';
 import type { TokenView } from '../hitl/views';
 import { prettyJson, relativeTime } from '../notify/escape';
+import { findListed, sameIdentity } from '../identity/normalize';
 import { page, type PageStatus } from './layout';
 
-const same = (a: string | null, b: string | null) => !!a && !!b && a.trim().toLowerCase() === b.trim().toLowerCase();
+const VIA: Record<string, string> = { link: 'personal link', shared: 'typed name, not verified', slack: 'Slack', access: 'Cloudflare Access' };
 
 function decisions(view: TokenView) {
   if (view.approvals.length === 0) return html`<p class="muted">No decisions yet.</p>`;
   return html`<table><thead><tr><th>Approver</th><th>Decision</th><th>When</th><th>Feedback</th></tr></thead><tbody>
-${view.approvals.map((a) => html`<tr><td>${a.approver}${a.verified ? '' : html` <span class="muted">(stated)</span>`}</td><td>${a.approved ? 'Approved' : 'Rejected'}</td><td>${a.timestamp}</td><td>${a.reason ? html`<strong>${a.reason}</strong> ` : ''}${a.feedback ?? ''}</td></tr>`)}
+${view.approvals.map((a) => html`<tr><td>${a.approver} <span class="muted">(${a.via ? VIA[a.via] : a.verified ? 'verified' : 'stated'})</span></td><td>${a.approved ? 'Approved' : 'Rejected'}</td><td>${a.timestamp}</td><td>${a.reason ? html`<strong>${a.reason}</strong> ` : ''}${a.feedback ?? ''}</td></tr>`)}
 </tbody></table>`;
 }
 
@@ -21,13 +22,35 @@ function form(view: TokenView, preselect?: 'approve' | 'reject') {
 ${preselect ? html`<p class="note">You opened the <strong>${preselect}</strong> link. Nothing is recorded until you press a button below.</p>` : ''}
 ${view.approver
     ? html`<p>Deciding as <strong>${view.approver}</strong>.</p>`
-    : html`<label for="approver">Your name or email</label><input type="text" id="approver" name="approver" required maxlength="320" autocomplete="email">`}
+    : view.viewer
+      ? html`<p>Deciding as <strong>${view.viewer}</strong> (signed in with Cloudflare Access).</p>`
+      : html`<label for="approver">Your name or email</label><input type="text" id="approver" name="approver" required maxlength="320" autocomplete="email">
+<p class="muted">A typed name is recorded as not verified, and this link accepts one decision.</p>`}
 <label for="feedback">Feedback <span class="muted">(optional)</span></label><textarea id="feedback" name="feedback" rows="3" maxlength="10000"></textarea>
 <label for="reason">Reason for rejecting <span class="muted">(optional)</span></label><input type="text" id="reason" name="reason" maxlength="10000">
 <div class="actions">
 <button type="submit" class="approve${chosen('approve')}" name="approved" value="true">Approve</button>
 <button type="submit" class="reject${chosen('reject')}" name="approved" value="false">Reject</button>
 </div></form>`;
+}
+
+/** Why whoever opened this link cannot decide through it, if they cannot (checked again on POST). */
+function barred(view: TokenView): string | undefined {
+  const who = view.approver ?? view.viewer;
+  if (view.approver && view.viewer && !sameIdentity(view.approver, view.viewer)) {
+    return `This link belongs to ${view.approver}, but you are signed in as ${view.viewer}.`;
+  }
+  if (!who && view.verifiedOnly) {
+    return 'This request accepts only verified decisions: use the personal link you were sent (email), Slack, or sign in with Cloudflare Access.';
+  }
+  if (who && view.requester && sameIdentity(who, view.requester)) return 'You requested this, so you cannot approve or reject it.';
+  if (view.viewer && !view.approver && view.approvers.length > 0 && !findListed(view.approvers, [view.viewer])) {
+    return `You are signed in as ${view.viewer}, who is not an approver of this request.`;
+  }
+  if (view.viewer && !view.approver && view.approvals.some((a) => a.verified && sameIdentity(a.approver, view.viewer))) {
+    return 'You already decided this request.';
+  }
+  return undefined;
 }
 
 /** Why this link can no longer decide, and the status that says so. */
@@ -45,7 +68,7 @@ function closed(view: TokenView): { status: PageStatus; message: string } | unde
  */
 export function reviewPage(c: Context, view: TokenView, preselect?: 'approve' | 'reject') {
   const done = closed(view);
-  const isRequester = same(view.approver, view.requester);
+  const bar = done ? undefined : barred(view);
   const expiry = Date.parse(view.expiresAt);
   const body = html`<p class="muted">${view.ensemble} · step ${view.step}</p>
 <h1>Approval requested</h1>
@@ -57,7 +80,7 @@ ${Object.keys(view.metadata).length ? html`<h2>Context</h2><dl>${Object.entries(
 ${view.requester ? html`<p class="muted">Requested by ${view.requester}, who cannot decide it.</p>` : ''}
 <h2>Decisions so far</h2>${decisions(view)}
 <h2>Your decision</h2>
-${done ? html`<p class="warn"><strong>${done.message}</strong></p>` : isRequester ? html`<p class="warn">You requested this, so you cannot approve or reject it.</p>` : form(view, preselect)}`;
+${done ? html`<p class="warn"><strong>${done.message}</strong></p>` : bar ? html`<p class="warn">${bar}</p>` : form(view, preselect)}`;
   return page(c, `Approval: ${view.ensemble} / ${view.step}`, body, done?.status ?? 200);
 }
 
@@ -72,6 +95,7 @@ export function resultPage(c: Context, view: DecisionView) {
 
 const titles: Partial<Record<PageStatus, string>> = {
   400: 'This decision could not be recorded',
+  401: 'Your sign-in could not be verified',
   403: 'You cannot decide this request',
   404: 'Link not found',
   409: 'Already decided',
@@ -79,7 +103,7 @@ const titles: Partial<Record<PageStatus, string>> = {
 };
 
 export function errorPage(c: Context, error: AppError) {
-  const status = ([400, 403, 404, 409, 410] as const).find((s) => s === error.status) ?? 400;
+  const status = ([400, 401, 403, 404, 409, 410] as const).find((s) => s === error.status) ?? 400;
   const detail = status === 400 && Array.isArray(error.details)
     ? html`<ul>${(error.details as { path: string; message: string }[]).map((d) => html`<li>${d.path}: ${d.message}</li>`)}</ul>` : '';
   return page(c, titles[status]!, html`<h1>${titles[status]}</h1><p>${error.message}</p>${detail}`, status);

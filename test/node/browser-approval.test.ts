@@ -83,7 +83,7 @@ describe('approvers in a real browser', () => {
     expect(await page.locator('script, img, svg, iframe').count()).toBe(0);
     expect(await page.locator('button.approve').getAttribute('class')).toContain('chosen');
 
-    // The Slack link is shared: the approver states a name; the requester could not.
+    // The Slack (incoming webhook) link is shared: the approver types a name, recorded as not verified.
     await page.fill('#approver', 'reviewer@example.com');
     await page.fill('#feedback', 'Looks good <b>really</b>');
     await Promise.all([page.waitForNavigation(), page.click('button.approve')]);
@@ -98,10 +98,10 @@ describe('approvers in a real browser', () => {
     expect(done.output.status).toBe('approved');
     expect(done.output.approvals[0]).toMatchObject({ approver: 'reviewer@example.com', feedback: 'Looks good <b>really</b>', verified: false });
 
-    // Back on the used link: a friendly page with the right status.
+    // Back on the used link (a shared link decides once): a friendly page with the right status.
     const again = await page.goto(reviewUrl);
     expect(again!.status()).toBe(409);
-    expect(await page.locator('body').innerText()).toContain('This request was already approved.');
+    expect(await page.locator('body').innerText()).toContain('This link was already used: reviewer@example.com decided at');
     await page.close();
   });
 

@@ -80,7 +80,7 @@ describe('the approval loop, end to end inside workerd', () => {
     expect(approval.status).toBe('completed');
     expect(approval.output).toEqual({
       status: 'approved', approved: true, rejected: false, timedOut: false, feedback: 'ship it',
-      approvals: [{ approver: 'ops@example.com', approved: true, timestamp: expect.any(String), feedback: 'ship it', verified: false }],
+      approvals: [{ approver: 'ops@example.com', approved: true, timestamp: expect.any(String), feedback: 'ship it', verified: false, via: 'shared' }],
     });
     expect((await received(`${hook}/published`))[0].json.by[0].approver).toBe('ops@example.com');
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { outputOf, transition, type ApprovalState } from '../../src/hitl/machine';
 
 const base: ApprovalState = { status: 'pending', approvers: ['a', 'b', 'c'], minApprovals: 2, expiresAt: 10_000, onTimeout: 'continue', approvals: [] };
-const decide = (s: ApprovalState, approver: string, approved: boolean, at = 1000) => transition(s, { type: 'decide', approver, verified: true, approved, at });
+const decide = (s: ApprovalState, approver: string, approved: boolean, at = 1000) => transition(s, { type: 'decide', decider: { name: approver, verified: true, via: 'link' }, approved, at });
 
 describe('the approval state machine', () => {
   it('approves at quorum of distinct approvers', () => {
@@ -51,7 +51,7 @@ describe('the approval state machine', () => {
   });
 
   it('keeps the rejecting reason and feedback in the output', () => {
-    const r = transition(base, { type: 'decide', approver: 'a', verified: false, approved: false, reason: 'no', feedback: 'fix', at: 1 });
+    const r = transition(base, { type: 'decide', decider: { name: 'a', verified: false, via: 'shared' }, approved: false, reason: 'no', feedback: 'fix', at: 1 });
     expect(r.ok && outputOf(r.state)).toMatchObject({ reason: 'no', feedback: 'fix', approvals: [{ approver: 'a', verified: false, reason: 'no', feedback: 'fix' }] });
   });
 });

@@ -197,8 +197,8 @@ describe('webhook signature', () => {
     const { env } = await import('cloudflare:test');
     const { webhookChannel } = await import('../../src/notify/webhook');
     const path = `/unsigned-${crypto.randomUUID()}`;
-    const notice = { kind: 'request' as const, executionId: 'exe_1', ensemble: 'e', step: 's', prompt: 'p', data: 1, approvers: [], minApprovals: 1, expiresAt: Date.now(), personal: [] };
-    await webhookChannel.send(notice, { env: { ...env, HITL_WEBHOOK_SECRET: undefined }, config: { webhookUrl: `${env.RECEIVER}${path}` } });
+    const notice = { kind: 'request' as const, executionId: 'exe_1', requestId: 1, status: 'pending' as const, approvals: [], ensemble: 'e', step: 's', prompt: 'p', data: 1, approvers: [], minApprovals: 1, expiresAt: Date.now(), personal: [] };
+    await webhookChannel.send(notice, { env: { ...env, HITL_WEBHOOK_SECRET: undefined }, config: { webhookUrl: `${env.RECEIVER}${path}` }, posted: [] });
     const [hit] = await received(path);
     expect(hit.json).toMatchObject({ executionId: 'exe_1', approvalData: 1 });
     expect(hit.headers['x-signature']).toBeUndefined();

@@ -1,0 +1,39 @@
+// Identities are compared in one canonical spelling, so separation of duties and "one decision per
+// person" cannot be dodged by case, width, invisible characters or a display name.
+
+/**
+ * Characters that render as nothing or reorder text: soft hyphen, combining grapheme joiner,
+ * Arabic letter mark, Hangul fillers, Mongolian and Khmer invisibles, zero-width space/joiners,
+ * LRM/RLM, bidi embeddings and isolates, word joiner and invisible operators, variation selectors,
+ * the byte-order mark, and tag characters.
+ */
+const INVISIBLE = /[\u00AD\u034F\u061C\u115F\u1160\u17B4\u17B5\u180B-\u180F\u200B-\u200F\u202A-\u202E\u2060-\u206F\u3164\uFE00-\uFE0F\uFEFF\uFFA0]|[\u{E0000}-\u{E007F}]/gu;
+
+/**
+ * The canonical form of an identity: Unicode NFKC, invisible and bidi control characters removed,
+ * `Name <addr>` reduced to `addr`, a `mailto:` prefix dropped, trimmed, case-folded.
+ *
+ * @example normalizeIdentity('  "Alice" <ALICE@Example.com\u200b> ') // 'alice@example.com'
+ * @example normalizeIdentity('ｍａｌｌｏｒｙ@example.com')               // 'mallory@example.com'
+ */
+export function normalizeIdentity(value: string): string {
+  let s = value.normalize('NFKC').replace(INVISIBLE, '');
+  const angle = /<([^<>]*)>\s*$/.exec(s);
+  if (angle && angle[1]!.trim()) s = angle[1]!;
+  s = s.trim().replace(/^mailto:/i, '');
+  // Lower-casing can leave a string that is not NFKC again (e.g. U+0130), hence the second pass.
+  return s.toLowerCase().normalize('NFKC').trim();
+}
+
+/** True when two spellings name the same identity (and neither is empty). */
+export function sameIdentity(a: string | null | undefined, b: string | null | undefined): boolean {
+  if (!a || !b) return false;
+  const x = normalizeIdentity(a);
+  return x !== '' && x === normalizeIdentity(b);
+}
+
+/** The first of `listed` that any of `candidates` names, if one does. */
+export function findListed(listed: readonly string[], candidates: readonly string[]): string | undefined {
+  const wanted = new Set(candidates.map(normalizeIdentity).filter(Boolean));
+  return listed.find((l) => wanted.has(normalizeIdentity(l)));
+}

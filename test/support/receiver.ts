@@ -15,6 +15,10 @@ export interface Received {
  * A small HTTP server on 127.0.0.1 standing in for Slack, MailChannels, webhooks, model APIs and
  * any endpoint an `http` step calls. It records every request (GET /_received?path=... lists them)
  * and answers by path:
+ *   POST /_serve          `{path, status?, body}`: from then on <path> answers that (e.g. a JWKS)
+ *   POST /_slack/users    `{ U123: { email } }`: users the Slack stand-in knows
+ *   /slack-api/<method>   a Slack Web API stand-in: chat.postMessage, chat.update, views.open,
+ *                         users.info (form `user=`); `ok: false` for channel `C_MISSING` or unknown users
  *   /status/<code>        answers <code> with a JSON body
  *   /flaky/<key>/<n>      answers 503 the first <n> times for <key>, then 200
  *   /slow/<ms>            answers after <ms>
@@ -25,6 +29,9 @@ export interface Received {
 export async function startReceiver(): Promise<{ url: string; server: Server; received: Received[]; close(): Promise<void> }> {
   const received: Received[] = [];
   const flaky = new Map<string, number>();
+  const served = new Map<string, { status: number; body: unknown }>();
+  const slackUsers = new Map<string, { email?: string }>();
+  let slackTs = 0;
   const server = createServer(async (req, res) => {
     const body = await readAll(req);
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
@@ -36,12 +43,40 @@ export async function startReceiver(): Promise<{ url: string; server: Server; re
     }
     let json: unknown;
     try { json = body ? JSON.parse(body) : undefined; } catch { json = undefined; }
+    if (url.pathname === '/_serve') {
+      const { path, status, body: answer } = json as { path: string; status?: number; body: unknown };
+      served.set(path, { status: status ?? 200, body: answer });
+      res.end('{}');
+      return;
+    }
+    if (url.pathname === '/_slack/users') {
+      for (const [id, user] of Object.entries(json as Record<string, { email?: string }>)) slackUsers.set(id, user);
+      res.end('{}');
+      return;
+    }
     received.push({ method: req.method ?? 'GET', path: url.pathname + url.search, headers: req.headers, body, json, at: Date.now() });
     const send = (status: number, payload: unknown) => {
       res.statusCode = status;
       res.setHeader('content-type', 'application/json');
       res.end(JSON.stringify(payload));
     };
+    const fixed = served.get(url.pathname);
+    if (fixed) return send(fixed.status, fixed.body);
+    if (url.pathname.startsWith('/slack-api/')) {
+      const method = url.pathname.slice('/slack-api/'.length);
+      const args = (json ?? Object.fromEntries(new URLSearchParams(body))) as Record<string, any>;
+      if (method === 'chat.postMessage') {
+        if (args.channel === 'C_MISSING') return send(200, { ok: false, error: 'channel_not_found' });
+        return send(200, { ok: true, channel: args.channel, ts: `1700000000.${String(++slackTs).padStart(6, '0')}` });
+      }
+      if (method === 'chat.update') return send(200, { ok: true, channel: args.channel, ts: args.ts });
+      if (method === 'views.open') return send(200, { ok: true, view: { id: `V${++slackTs}` } });
+      if (method === 'users.info') {
+        const user = slackUsers.get(String(args.user));
+        return send(200, user ? { ok: true, user: { id: args.user, profile: { ...(user.email ? { email: user.email } : {}) } } } : { ok: false, error: 'user_not_found' });
+      }
+      return send(200, { ok: false, error: 'unknown_method' });
+    }
     if (url.pathname.endsWith('/chat/completions')) {
       const messages = (json as { messages?: { role: string; content: string }[] })?.messages ?? [];
       const prompt = messages.filter((m) => m.role === 'user').at(-1)?.content ?? '';

@@ -87,7 +87,8 @@ function stubFor(env: Env, value: string | undefined) {
 export const slackRoutes = new Hono<AppEnv>().post('/interactions', async (c) => {
   const secrets = slackSecrets(c.env);
   if (!secrets) throw new AppError('NOT_CONFIGURED', 'the Slack app is not configured (SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN)', 404);
-  const raw = await c.req.text();
+  // Read as bytes: the signature covers the body exactly as sent.
+  const raw = new TextDecoder().decode(await c.req.arrayBuffer());
   if (!verifySlackSignature(secrets.signingSecret, c.req.header('x-slack-request-timestamp'), raw, c.req.header('x-slack-signature'))) {
     throw new AppError('INVALID_SIGNATURE', 'the Slack request signature is missing, stale or wrong', 401);
   }

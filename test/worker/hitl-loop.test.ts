@@ -89,10 +89,10 @@ describe('the approval loop, end to end inside workerd', () => {
     const decision = (await app.audit(id)).find((e) => e.type === 'decision');
     expect(decision.detail).toMatchObject({ approver: 'ops@example.com', verified: false, approved: true, feedback: 'ship it' });
 
-    // The used link now says what happened.
+    // The used link (a shared link decides once) now says what happened.
     const again = await app.decide(token, { approved: false, approver: 'x@example.com' });
     expect(again.status).toBe(409);
-    expect(again.body.error).toMatchObject({ code: 'ALREADY_DECIDED', details: { status: 'approved', decidedBy: ['ops@example.com'] } });
+    expect(again.body.error).toMatchObject({ code: 'TOKEN_USED', details: { status: 'approved', decidedBy: 'ops@example.com' } });
   });
 
   it('a rejection skips the publish step and is visible as output.rejected', async () => {

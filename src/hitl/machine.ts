@@ -1,4 +1,4 @@
-import { findListed, normalizeIdentity, sameIdentity } from '../identity/normalize';
+import { displayIdentity, findListed, normalizeIdentity, sameIdentity } from '../identity/normalize';
 import type { Approval, DecisionVia, HitlOutput } from './request';
 
 /**
@@ -96,7 +96,7 @@ const handlers = {
     }
     // Decisions are recorded under the listed spelling, so one person is one identity whatever
     // channel or spelling they came through.
-    let approver = who.name.trim();
+    let approver = displayIdentity(who.name);
     if (state.approvers.length > 0) {
       const listed = findListed(state.approvers, names);
       if (listed === undefined) {

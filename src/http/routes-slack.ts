@@ -70,8 +70,11 @@ function rejectModal(memo: z.infer<typeof ModalMemo>, about: { ensemble: string;
   };
 }
 
-const refusalText = (error: { code: string; message: string }) =>
-  error.code === 'NOT_AN_APPROVER' ? `You are not an approver of this request, so nothing was recorded. (${error.message})` : `Nothing was recorded: ${error.message}`;
+/** What a refused Slack user is told; when Slack would not share their email, that is likely why. */
+const refusalText = (error: { code: string; message: string }, lookupError?: string) =>
+  error.code === 'NOT_AN_APPROVER'
+    ? `You are not an approver of this request, so nothing was recorded. (${error.message}${lookupError ? `; your Slack email could not be read: ${lookupError}` : ''})`
+    : `Nothing was recorded: ${error.message}`;
 
 /** The execution's object for an action value, or undefined for a value that is not ours. */
 function stubFor(env: Env, value: string | undefined) {
@@ -115,14 +118,14 @@ export const slackRoutes = new Hono<AppEnv>().post('/interactions', async (c) =>
     if (lookupError) console.warn(JSON.stringify({ msg: 'slack users.info failed', user: p.data.user.id, error: lookupError }));
     if (action.action_id === 'approve') {
       const result = (await target.stub.decideInSlack(target.ref.requestId, names, { approved: true }, `block:${p.data.trigger_id}`)) as Decided;
-      if (!result.ok) await tellUser(p.data.response_url, refusalText(result.error));
+      if (!result.ok) await tellUser(p.data.response_url, refusalText(result.error, lookupError));
       else if (!result.value.repeated) await tellUser(p.data.response_url, `You approved ${result.value.step}. The request is ${result.value.status}.`);
       return c.body(null, 200);
     }
     // Reject asks for a reason first; whether this user may decide is checked before the modal opens.
     const eligible = (await target.stub.slackEligibility(target.ref.requestId, names)) as Result<{ ensemble: string; step: string; prompt: string }>;
     if (!eligible.ok) {
-      await tellUser(p.data.response_url, refusalText(eligible.error));
+      await tellUser(p.data.response_url, refusalText(eligible.error, lookupError));
       return c.body(null, 200);
     }
     try {

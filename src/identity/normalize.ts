@@ -25,6 +25,11 @@ export function normalizeIdentity(value: string): string {
   return s.toLowerCase().normalize('NFKC').trim();
 }
 
+/** An identity as shown and recorded: NFKC, without invisible or bidi characters, trimmed (case kept). */
+export function displayIdentity(value: string): string {
+  return value.normalize('NFKC').replace(INVISIBLE, '').trim();
+}
+
 /** True when two spellings name the same identity (and neither is empty). */
 export function sameIdentity(a: string | null | undefined, b: string | null | undefined): boolean {
   if (!a || !b) return false;

@@ -98,8 +98,9 @@ describe('a shared link is one decision, by a listed name', () => {
 
   it('with no approvers listed, anyone may type a name, once per shared link', async () => {
     const { app, id, shared } = await open('open', '      approvers: []');
-    const first = await app.decide(shared, { approved: true, approver: 'whoever@example.com' });
-    expect(first.body).toMatchObject({ status: 'approved', decision: { approver: 'whoever@example.com', verified: false } });
+    const first = await app.decide(shared, { approved: true, approver: ' Who\u200bever@example.com\u202e ' });
+    // Recorded as shown, without invisible or bidi characters, and not verified.
+    expect(first.body).toMatchObject({ status: 'approved', decision: { approver: 'Whoever@example.com', verified: false } });
     await app.until(id, 'completed');
   });
 });

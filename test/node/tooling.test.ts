@@ -26,3 +26,16 @@ it('npm run validate reports every problem with file:line:col and exits non-zero
   expect(good.status).toBe(0);
   expect(good.stdout).toMatch(/ok {2}ensembles\/hello\.yaml/);
 });
+
+it('the shipped Slack app manifest points at the interactions route and grants every scope the code uses', async () => {
+  const { parse } = await import('yaml');
+  const manifest = parse(readFileSync(join(root, 'docs/slack-app-manifest.yaml'), 'utf8'));
+  expect(new URL(manifest.settings.interactivity.request_url).pathname).toBe('/slack/interactions');
+  expect(manifest.settings.interactivity.is_enabled).toBe(true);
+  // Every Web API method the Worker calls, and the bot scopes Slack requires for it.
+  const needs: Record<string, string[]> = { 'chat.postMessage': ['chat:write'], 'chat.update': ['chat:write'], 'users.info': ['users:read', 'users:read.email'], 'views.open': [] };
+  const sources = ['src/notify/slack.ts', 'src/notify/slack-api.ts', 'src/http/routes-slack.ts'].map((f) => readFileSync(join(root, f), 'utf8')).join('\n');
+  const called = [...sources.matchAll(/slackApi\(\s*[\w.]+,\s*'([\w.]+)'/g)].map((m) => m[1]!);
+  expect(new Set(called)).toEqual(new Set(Object.keys(needs)));
+  for (const method of called) expect(manifest.oauth_config.scopes.bot).toEqual(expect.arrayContaining(needs[method]!));
+});

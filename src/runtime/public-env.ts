@@ -1,7 +1,8 @@
 import type { Env } from '../env';
 
-// Never exposed to expressions or scripts, even though they are strings in env.
-const HIDDEN = new Set(['API_KEY']);
+// Never exposed to expressions or scripts, even though they are strings in env: the credentials
+// that prove who decided (a leaked Slack signing secret forges any approver's click).
+const HIDDEN = new Set(['API_KEY', 'SLACK_BOT_TOKEN', 'SLACK_SIGNING_SECRET']);
 
 /**
  * The part of env an ensemble may read (`${env.NAME}`): string vars and secrets. Bindings

@@ -57,6 +57,8 @@ output:
     expect(ctx.config).toEqual({ extra: 2 });
     expect(ctx.env.ADMIN_EMAIL).toBe('admin@example.com');
     expect(ctx.env.API_KEY).toBeUndefined();
+    expect(ctx.env.SLACK_SIGNING_SECRET).toBeUndefined();
+    expect(ctx.env.SLACK_BOT_TOKEN).toBeUndefined();
     expect(ctx.execution).toMatchObject({ id: body.executionId, ensemble: 'ctx' });
     expect(ctx.steps.a).toEqual({ status: 'completed', input: { n: 1 }, output: { n: 2 } });
   });

@@ -9,6 +9,7 @@ import { SourceLocator } from './locate';
 import { EnsembleFile, InputDeclaration, Step, type StepFile } from './schema';
 import { buildInputSchema } from './input-schema';
 import { parseDuration, DurationError } from './duration';
+import { didYouMean } from './suggest';
 import { reservedNames, scopeRoots, type CompiledStep, type Ensemble } from './ensemble';
 import type { Problem, ProblemCode } from './problem';
 
@@ -247,7 +248,8 @@ function checkStepConfig(step: StepFile, config: Template, input: Template, opti
   const cfg = splitStatic(config);
   if (step.agent !== undefined) {
     const check = agentChecks[step.agent];
-    return check ? check({ config: cfg.values, input: splitStatic(input).values }) : [];
+    const written = { config: step.config ?? {}, input: step.inputs ?? step.input };
+    return check ? check({ config: cfg.values, input: splitStatic(input).values, written }) : [];
   }
   const op = operations[step.operation!];
   if (!op) return [{ path: ['operation'], code: 'unknown-operation', message: `operation '${step.operation}' is not available in this build` }];
@@ -261,7 +263,7 @@ function checkStepConfig(step: StepFile, config: Template, input: Template, opti
       const keys = issue.code === 'unrecognized_keys' ? issue.keys : [undefined];
       for (const key of keys) {
         const path = ['config', ...(issue.path as Path), ...(key === undefined ? [] : [key])];
-        problems.push({ path, atKey: key !== undefined, message: key === undefined ? `${issue.message} (at ${path.join('.')})` : `unknown config key '${key}' for operation '${step.operation}'` });
+        problems.push({ path, atKey: key !== undefined, message: key === undefined ? `${issue.message} (at ${path.join('.')})` : `unknown config key '${key}' for operation '${step.operation}'${didYouMean(key, Object.keys(op.config.shape))}` });
       }
     }
   }

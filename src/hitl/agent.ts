@@ -4,13 +4,18 @@ import { parseDuration, DurationError } from '../ensemble/duration';
 import type { Agent, AgentContext } from '../runtime/agent';
 import type { ConfigProblem } from '../operations/operation';
 import { normalizeIdentity } from '../identity/normalize';
+import { didYouMean } from '../ensemble/suggest';
 import { Channel, NotificationConfig, onTimeoutPolicies, type ApprovalRequest } from './request';
 
 const MAX_TIMEOUT_MS = 365 * 86_400_000;
 const DEFAULT_TIMEOUT_MS = 86_400_000;
 
-/** inputs style (spec "Inputs"): data, prompt, approvers, timeout (s), minApprovals, metadata. */
-const HitlInput = z.looseObject({
+/**
+ * inputs style (spec "Inputs"): data, prompt, approvers, timeout (s), minApprovals, metadata.
+ * Strict: a misspelt control key (`minApprovls`, `timout`, `reqeuster`) must never be ignored,
+ * because ignoring it silently removes the control the author wrote.
+ */
+const HitlInput = z.strictObject({
   data: z.unknown().optional(),
   approvalData: z.unknown().optional(),
   prompt: z.string().optional(),
@@ -35,11 +40,11 @@ function followUps() {
 }
 
 /** config style (spec "Actions"): action, timeout (ms), notificationChannel, notificationConfig. */
-const HitlConfig = z.looseObject({
+const HitlConfig = z.strictObject({
   action: z.literal('suspend').optional(),
   timeout: z.union([z.number(), z.string()]).optional(),
   notificationChannel: z.union([Channel, z.array(Channel)]).optional(),
-  notificationConfig: NotificationConfig.optional(),
+  notificationConfig: z.strictObject(NotificationConfig.shape).optional(),
   prompt: z.string().optional(),
   approvers: z.unknown().optional(),
   minApprovals: z.number().int().min(1).optional(),
@@ -86,17 +91,41 @@ function styledDuration(inInput: unknown, inConfig: unknown): number | undefined
 
 const asList = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
 
-function issues(error: z.ZodError): string {
-  return error.issues.map((i) => `${i.path.join('.') || 'value'}: ${i.message}`).join('; ');
+/** The keys each style accepts, for load-time checks and suggestions. */
+export const hitlKeys = {
+  inputs: Object.keys(HitlInput.shape),
+  config: Object.keys(HitlConfig.shape),
+  notificationConfig: Object.keys(NotificationConfig.shape),
+} as const;
+
+function issues(error: z.ZodError, style: 'inputs' | 'config'): string {
+  return error.issues.map((i) => {
+    const at = i.path.join('.');
+    if (i.code === 'unrecognized_keys') return i.keys.map((k) => unknownKeyMessage(k, style, at === 'notificationConfig')).join('; ');
+    return `${at || 'value'}: ${i.message}`;
+  }).join('; ');
+}
+
+/**
+ * Why a key of a hitl step is not accepted: it belongs to the other style, or it is misspelt
+ * (with the closest known key), or it is simply unknown.
+ */
+export function unknownKeyMessage(key: string, style: 'inputs' | 'config', inNotificationConfig = false): string {
+  if (inNotificationConfig) return `unknown key '${key}' in hitl notificationConfig${didYouMean(key, hitlKeys.notificationConfig)}`;
+  const other = style === 'inputs' ? 'config' : 'inputs';
+  if (!hitlKeys[style].includes(key) && hitlKeys[other].includes(key)) {
+    return `'${key}' is not a hitl ${style} key: it belongs under ${other}:`;
+  }
+  return `unknown key '${key}' in hitl ${style}${didYouMean(key, hitlKeys[style])}`;
 }
 
 /** The built-in `hitl` agent: validates the rendered step and describes the approval to wait for. */
 export const hitlAgent: Agent = {
   prepare(ctx: AgentContext): ApprovalRequest {
     const input = HitlInput.safeParse(ctx.input ?? {});
-    if (!input.success) throw new StepError('INVALID_HITL_INPUT', `hitl inputs: ${issues(input.error)}`);
+    if (!input.success) throw new StepError('INVALID_HITL_INPUT', `hitl inputs: ${issues(input.error, 'inputs')}`);
     const config = HitlConfig.safeParse(ctx.config ?? {});
-    if (!config.success) throw new StepError('INVALID_HITL_CONFIG', `hitl config: ${issues(config.error)}`);
+    if (!config.success) throw new StepError('INVALID_HITL_CONFIG', `hitl config: ${issues(config.error, 'config')}`);
     const i = input.data;
     const c = config.data;
     const approvers = normalizeApprovers(i.approvers ?? c.approvers);
@@ -139,12 +168,38 @@ export const hitlAgent: Agent = {
   },
 };
 
-/** Load-time checks of what is static in a hitl step. */
-export function checkHitlStep(step: { config: Record<string, unknown>; input: Record<string, unknown> }): ConfigProblem[] {
+const isPlainObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/** Every key of the step as written (values may be expressions): known, or a problem at the key. */
+function checkKeys(written: { config: unknown; input: unknown }): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
+  const at = (path: string[], message: string) => problems.push({ path, atKey: true, message });
+  if (isPlainObject(written.input)) {
+    for (const key of Object.keys(written.input)) if (!hitlKeys.inputs.includes(key)) at(['inputs', key], unknownKeyMessage(key, 'inputs'));
+  }
+  if (isPlainObject(written.config)) {
+    for (const key of Object.keys(written.config)) if (!hitlKeys.config.includes(key)) at(['config', key], unknownKeyMessage(key, 'config'));
+    const nc = written.config.notificationConfig;
+    if (isPlainObject(nc)) {
+      for (const key of Object.keys(nc)) if (!hitlKeys.notificationConfig.includes(key)) at(['config', 'notificationConfig', key], unknownKeyMessage(key, 'config', true));
+    }
+  }
+  return problems;
+}
+
+/**
+ * Load-time checks of a hitl step: every key as written (`written`, values may be expressions), and
+ * the values that are static (`config`, `input`).
+ */
+export function checkHitlStep(step: { config: Record<string, unknown>; input: Record<string, unknown>; written: { config: unknown; input: unknown } }): ConfigProblem[] {
+  const problems = checkKeys(step.written);
   const config = HitlConfig.partial().safeParse(step.config);
   if (!config.success) {
-    for (const i of config.error.issues) problems.push({ path: ['config', ...(i.path as (string | number)[])], message: `${i.message} (at config.${i.path.join('.')})` });
+    // Unknown keys are reported above, once, with a suggestion.
+    for (const i of config.error.issues) {
+      if (i.code === 'unrecognized_keys') continue;
+      problems.push({ path: ['config', ...(i.path as (string | number)[])], message: `${i.message} (at config.${i.path.join('.')})` });
+    }
   }
   const input = step.input;
   const approvers = input.approvers ?? step.config.approvers;

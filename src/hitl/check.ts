@@ -3,8 +3,11 @@ import type { ConfigProblem } from '../operations/operation';
 import { checkHitlStep } from './agent';
 
 export interface AgentCheckInput {
+  /** Static values (no expression) of config and input. */
   config: Record<string, unknown>;
   input: Record<string, unknown>;
+  /** config and input as written, expressions included: every key is known here. */
+  written: { config: unknown; input: unknown };
 }
 
 /** Load-time checks of agent steps, by agent; problem paths are relative to the step. */

@@ -79,6 +79,12 @@ async function deliverOne(store: ExecutionStore, env: Env, executionId: string, 
     const receipt = await channel.send(notice, { env, config: request.spec.notification, posted: store.messages(request.id, row.channel) });
     if (receipt) store.insertMessage(request.id, row.channel, receipt.ref);
     store.outboxResult(row.id, 'sent', attempt, row.nextAt);
+    // What was just posted or updated shows the request as it was when this began: if a decision
+    // (or the close) landed meanwhile, the messages are rendered again.
+    const latest = store.requestById(request.id)!;
+    if ((receipt || update) && JSON.stringify(latest.approval) !== JSON.stringify(request.approval) && !store.updatePending(request.id)) {
+      store.enqueue(request.id, row.channel, 'update', Date.now());
+    }
     store.audit('notified', { channel: row.channel, kind: row.kind, attempt }, Date.now(), request.id);
   } catch (e) {
     const error = e instanceof Error ? e.message : String(e);

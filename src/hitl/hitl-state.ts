@@ -5,7 +5,9 @@ import { advance, completeSuspendedStep } from '../runtime/engine';
 import { agents } from '../runtime/agents';
 import type { RunState } from '../runtime/run-state';
 import { deliverDue } from './deliver';
-import { sameIdentity } from '../identity/normalize';
+import { displayIdentity, sameIdentity } from '../identity/normalize';
+import { isEmail } from '../notify/mailchannels';
+import { slackUserNames } from '../notify/slack-api';
 import { outputOf, transition, type ApprovalState, type Decider } from './machine';
 import type { DecisionBody, DecisionVia } from './request';
 import { fail, ok, type Result } from './result';
@@ -34,28 +36,47 @@ export interface DecisionView {
   decision: { approver: string; approved: boolean; verified: boolean; via: DecisionVia; at: string };
 }
 
-/** At most this many refused attempts are audited per request. */
+/** At most this many refused attempts are audited per request and channel (`via`). */
 const MAX_LOGGED_REFUSALS = 50;
 
-/** Who decides through a link: its bound approver, a verified Access user, or a typed name. */
-function linkDecider(row: TokenRow, body: DecisionBody, status: string, viewer?: string): Result<Decider> {
+const SLACK_ID = /^\s*slack:\s*([A-Z0-9]{2,32})\s*$/i;
+
+/**
+ * Who decides through a link: its bound approver (with `aliases`, their other verified names), a
+ * verified Access user, or a typed name.
+ */
+function linkDecider(row: TokenRow, body: DecisionBody, status: string, viewer: string | undefined, aliases: string[]): Result<Decider> {
   if (row.approver !== null) {
-    // A personal link opened by someone Access knows as another person was forwarded: refuse.
-    if (viewer !== undefined && !sameIdentity(viewer, row.approver)) {
+    // A personal link opened by someone Access knows as another person was forwarded: refuse. Only
+    // comparable when the link's owner has an email (Access knows people by email).
+    const names = [row.approver, ...aliases];
+    if (viewer !== undefined && names.some(isEmail) && !names.some((n) => sameIdentity(n, viewer))) {
       return fail('IDENTITY_MISMATCH', 403, `this link belongs to ${row.approver}, but you are signed in as ${viewer}`, { linkFor: row.approver, signedInAs: viewer });
     }
     if (row.usedAt !== null) return tokenUsed(row, status);
-    return ok({ name: row.approver, verified: true, via: 'link' });
+    return ok({ name: row.approver, aliases, verified: true, via: 'link' });
   }
   if (viewer !== undefined) return ok({ name: viewer, verified: true, via: 'access' });
   if (row.usedAt !== null) return tokenUsed(row, status);
-  return ok({ name: body.approver ?? 'anonymous', verified: false, via: 'shared' });
+  const typed = body.approver ?? 'anonymous';
+  if (displayIdentity(typed) === '') return fail('INVALID_INPUT', 400, 'the approver name is empty once invisible characters are removed');
+  return ok({ name: typed, verified: false, via: 'shared' });
 }
 
 const tokenUsed = (row: TokenRow, status: string) =>
   fail('TOKEN_USED', 409, `this link was already used by ${row.usedBy} at ${new Date(row.usedAt!).toISOString()}`, {
     decidedBy: row.usedBy, decidedAt: new Date(row.usedAt!).toISOString(), status,
   });
+
+/**
+ * A Slack user whose email Slack did not share cannot be told apart from a requester named by
+ * email: such a step fails closed for them.
+ */
+function requesterUncheckable(request: RequestRow, names: string[]): Result<never> | undefined {
+  const requester = request.spec.requester;
+  if (!requester || SLACK_ID.test(requester) || names.some(isEmail)) return undefined;
+  return fail('IDENTITY_LOOKUP_FAILED', 503, 'Slack did not share your email, so separation of duties cannot be checked: try again later, or ask an admin to grant the app users:read.email');
+}
 
 /** A Slack user: recorded by email when Slack shares it, matched to approvers by id or email. */
 function slackDecider(names: string[]): Decider {
@@ -107,10 +128,24 @@ export class HITLState extends DurableObject<Env> {
    * `viewer` is the person a verified Cloudflare Access assertion names (checked by the Worker).
    */
   async decide(token: string, body: DecisionBody, meta: RequestMeta, viewer?: string): Promise<Result<DecisionView>> {
-    const found = this.findToken(token);
+    let found = this.findToken(token);
     if (!found.ok) return found;
+    // The personal link of a `slack:U…` approver: their Slack email is one of their names too, so
+    // separation of duties and "one person, one decision" see the same person behind both spellings.
+    let aliases: string[] = [];
+    const bound = found.value.row.approver;
+    if (bound && SLACK_ID.test(bound) && typeof this.env.SLACK_BOT_TOKEN === 'string' && this.env.SLACK_BOT_TOKEN) {
+      const { names, lookupError } = await slackUserNames(this.env, SLACK_ID.exec(bound)![1]!);
+      if (lookupError && found.value.request.spec.requester && !SLACK_ID.test(found.value.request.spec.requester)) {
+        return fail('IDENTITY_LOOKUP_FAILED', 503, `could not read ${bound}'s email from Slack to check separation of duties; try again`, { error: lookupError });
+      }
+      aliases = names.filter((n) => !sameIdentity(n, bound));
+      // Read again: anything may have happened while Slack answered.
+      found = this.findToken(token);
+      if (!found.ok) return found;
+    }
     const { run, request, row } = found.value;
-    const who = linkDecider(row, body, request.approval.status, viewer);
+    const who = linkDecider(row, body, request.approval.status, viewer, aliases);
     if (!who.ok) return who;
     // A link is spent by the decision it carries, except a shared link opened by verified Access
     // users: each of them is a distinct identity, and each can decide once.
@@ -127,24 +162,36 @@ export class HITLState extends DurableObject<Env> {
    */
   async decideInSlack(requestId: number, names: string[], body: DecisionBody, interaction: string): Promise<Result<DecisionView & { repeated: boolean }>> {
     if (!this.store.exists()) return fail('NOT_FOUND', 404, 'this approval request no longer exists');
-    const earlier = this.store.interaction(interaction) as Result<DecisionView> | undefined;
-    if (earlier) return earlier.ok ? ok({ ...earlier.value, repeated: true }) : earlier;
+    const earlier = this.store.interaction(interaction) as DecisionView | undefined;
+    if (earlier) return ok({ ...earlier, repeated: true });
     const request = this.store.requestById(requestId);
     if (!request) return fail('NOT_FOUND', 404, 'this approval request no longer exists');
+    const unknown = requesterUncheckable(request, names);
+    if (unknown) return unknown;
     const { result, due } = this.record(this.store.run()!.state, request, slackDecider(names), body, { userAgent: 'slack' }, Date.now());
-    this.store.saveInteraction(interaction, Date.now(), result);
+    // Only what was recorded is remembered: a refusal records nothing, and asking again (once the
+    // cause is gone) must be judged afresh. So the table grows only with decisions.
+    if (result.ok) this.store.saveInteraction(interaction, Date.now(), result.value);
     await this.schedule(due);
     return result.ok ? ok({ ...result.value, repeated: false }) : result;
   }
 
-  /** Whether this Slack user could decide the request now (before asking them for a reason). */
-  async slackEligibility(requestId: number, names: string[]): Promise<Result<{ ensemble: string; step: string; prompt: string }>> {
+  /**
+   * Whether this Slack user could decide the request now (before asking them for a reason).
+   * `repeated` when Slack retries the same click: the reason form is not opened twice.
+   */
+  async slackEligibility(requestId: number, names: string[], interaction: string): Promise<Result<{ ensemble: string; step: string; prompt: string; repeated: boolean }>> {
     if (!this.store.exists()) return fail('NOT_FOUND', 404, 'this approval request no longer exists');
     const request = this.store.requestById(requestId);
     if (!request) return fail('NOT_FOUND', 404, 'this approval request no longer exists');
+    const about = { ensemble: this.store.run()!.state.ensemble, step: request.step, prompt: request.spec.prompt };
+    if (this.store.interaction(interaction) !== undefined) return ok({ ...about, repeated: true });
+    const unknown = requesterUncheckable(request, names);
+    if (unknown) return unknown;
     const result = transition(request.approval, { type: 'decide', decider: slackDecider(names), approved: false, at: Date.now() });
     if (!result.ok) return fail(result.refusal.code, result.refusal.status, result.refusal.message, result.refusal.details);
-    return ok({ ensemble: this.store.run()!.state.ensemble, step: request.step, prompt: request.spec.prompt });
+    this.store.saveInteraction(interaction, Date.now(), about);
+    return ok({ ...about, repeated: false });
   }
 
   /**
@@ -155,8 +202,9 @@ export class HITLState extends DurableObject<Env> {
     const result = transition(request.approval, { type: 'decide', decider, approved: body.approved, feedback: body.feedback, reason: body.reason, at: now });
     if (!result.ok) {
       const { code, status, message, details } = result.refusal;
-      // Attempts refused for who made them are evidence: logged (up to a cap, so they cannot flood storage).
-      if (status === 403 && this.store.refusalCount(request.id) < MAX_LOGGED_REFUSALS) {
+      // Attempts refused for who made them are evidence: logged up to a cap per channel, so typed
+      // names on a shared link can neither flood storage nor crowd out a verified attempt.
+      if (status === 403 && this.store.refusalCount(request.id, decider.via) < MAX_LOGGED_REFUSALS) {
         this.store.audit('decision-refused', { code, name: decider.name, via: decider.via, verified: decider.verified, approved: body.approved, ip: meta.ip, userAgent: meta.userAgent }, now, request.id);
       }
       return { result: fail(code, status, message, details), due: code === 'EXPIRED' ? now : undefined };
@@ -259,6 +307,7 @@ export class HITLState extends DurableObject<Env> {
     if (now >= request.expiresAt) {
       if (spec.onTimeout === 'escalate' && !request.approval.escalated) {
         await escalateRequest(this.store, this.env, request, now, now + spec.timeoutMs);
+        this.refreshMessages(request.id, now);
       } else {
         this.expire(state, request, now);
       }
@@ -266,6 +315,7 @@ export class HITLState extends DurableObject<Env> {
     }
     if (request.escalateAt !== null && now >= request.escalateAt) {
       await escalateRequest(this.store, this.env, request, now);
+      this.refreshMessages(request.id, now);
       request = this.store.requestById(request.id)!;
     }
     if (request.nextReminderAt !== null && now >= request.nextReminderAt) {

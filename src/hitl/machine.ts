@@ -58,6 +58,10 @@ export type TransitionResult =
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
+/** Every canonical name a decision is known by. */
+const identityKeys = (a: { approver: string; aliases?: string[] }) =>
+  [a.approver, ...(a.aliases ?? [])].map(normalizeIdentity).filter(Boolean);
+
 function refuseClosed(state: ApprovalState): Refusal {
   if (state.status === 'cancelled') {
     return { code: 'CANCELLED', status: 410, message: 'this approval request was cancelled', details: { cancelledAt: state.decidedAt ? iso(state.decidedAt) : undefined } };
@@ -104,24 +108,29 @@ const handlers = {
       }
       approver = listed;
     }
-    const key = normalizeIdentity(approver);
-    const earlier = state.approvals.find((a) => normalizeIdentity(a.approver) === key);
+    // One person is every name they are known by: a Slack user who was recorded as `slack:U1`
+    // while Slack would not share their email is the same person when it later does.
+    const keys = identityKeys({ approver, aliases: who.verified ? names : [] });
+    const earlier = state.approvals.filter((a) => identityKeys(a).some((k) => keys.includes(k)));
     // A verified decision supersedes what someone typed in that person's name; nothing else may
     // stand in for an earlier decision.
-    const superseded = earlier && who.verified && !earlier.verified ? earlier : undefined;
-    if (earlier && !superseded) {
-      return { ok: false, refusal: { code: 'DUPLICATE_APPROVER', status: 409, message: `${earlier.approver} already decided at ${earlier.timestamp}`, details: { approver: earlier.approver, decidedAt: earlier.timestamp } } };
+    const blocking = earlier.find((a) => a.verified || !who.verified);
+    if (blocking) {
+      return { ok: false, refusal: { code: 'DUPLICATE_APPROVER', status: 409, message: `${blocking.approver} already decided at ${blocking.timestamp}`, details: { approver: blocking.approver, decidedAt: blocking.timestamp } } };
     }
+    const superseded = earlier[0];
+    const aliases = who.verified ? names.map(displayIdentity).filter((n) => n && !sameIdentity(n, approver)) : [];
     const approval: Approval = {
       approver,
       approved: event.approved,
       timestamp: iso(event.at),
       verified: who.verified,
       via: who.via,
+      ...(aliases.length ? { aliases: [...new Set(aliases)] } : {}),
       ...(event.feedback ? { feedback: event.feedback } : {}),
       ...(event.reason ? { reason: event.reason } : {}),
     };
-    const approvals = [...state.approvals.filter((a) => a !== superseded), approval];
+    const approvals = [...state.approvals.filter((a) => !earlier.includes(a)), approval];
     // Any rejection rejects; otherwise the request is approved once enough distinct people approved.
     const status: ApprovalStatus = !event.approved
       ? 'rejected'

@@ -59,6 +59,8 @@ export const Approval = z.object({
   reason: z.string().optional(),
   verified: z.boolean(),
   via: DecisionVia.optional(),
+  /** Other verified names of the same person (a Slack user's `slack:U…` id and email). */
+  aliases: z.array(z.string()).optional(),
 });
 export type Approval = z.infer<typeof Approval>;
 

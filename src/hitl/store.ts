@@ -231,9 +231,9 @@ export class ExecutionStore {
       d.requestId, d.approver, d.verified ? 1 : 0, d.via, d.approved ? 1 : 0, d.reason ?? null, d.feedback ?? null, d.at, d.ip ?? null, d.userAgent ?? null);
   }
 
-  /** How many refused attempts a request has logged (the log of refusals is capped). */
-  refusalCount(requestId: number): number {
-    return Number(this.one("SELECT COUNT(*) AS n FROM audit WHERE type = 'decision-refused' AND request_id = ?", requestId)?.n ?? 0);
+  /** How many refused attempts through `via` a request has logged (the log of refusals is capped). */
+  refusalCount(requestId: number, via: string): number {
+    return Number(this.one("SELECT COUNT(*) AS n FROM audit WHERE type = 'decision-refused' AND request_id = ? AND json_extract(detail, '$.via') = ?", requestId, via)?.n ?? 0);
   }
 
   insertMessage(requestId: number, channel: string, ref: unknown): void {

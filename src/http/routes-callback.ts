@@ -4,11 +4,18 @@ import { AppError } from '../errors';
 import { DecisionBody } from '../hitl/request';
 import { unwrap, type Result } from '../hitl/result';
 import type { TokenView } from '../hitl/views';
-import { accessIdentity } from '../identity/access';
+import { accessIdentity, crossSite } from '../identity/access';
 import { readBody } from './body';
 import { tokenStub } from './stub';
 import type { AppEnv } from './types';
 import { reviewPage, resultPage, errorPage } from '../pages/review';
+
+/** The origins our own pages are served from. */
+const ownOrigins = (url: string, base: unknown) => {
+  const origins = [new URL(url).origin];
+  if (typeof base === 'string' && URL.canParse(base)) origins.push(new URL(base).origin);
+  return origins;
+};
 
 const wantsHtml = (accept: string | undefined) => !!accept && accept.includes('text/html') && !accept.startsWith('application/json');
 
@@ -39,6 +46,9 @@ export const callbackRoutes = new Hono<AppEnv>()
     try {
       // Verified before the body is read: a bad assertion is 401 whatever the body says.
       const viewer = await accessIdentity(c.env, c.req.raw.headers);
+      if (viewer !== undefined && crossSite(c.req.raw.headers, ownOrigins(c.req.url, c.env.PUBLIC_BASE_URL))) {
+        throw new AppError('CROSS_SITE_REQUEST', 'a decision made as your Cloudflare Access identity must come from this site\'s own review page', 403);
+      }
       const body = await readBody(c, DecisionBody, true);
       const meta = { ip: c.req.header('cf-connecting-ip') ?? c.req.header('x-forwarded-for') ?? undefined, userAgent: c.req.header('user-agent') ?? undefined };
       const view = unwrap(await tokenStub(c.env, token).decide(token, body, meta, viewer));

@@ -123,11 +123,13 @@ export const slackRoutes = new Hono<AppEnv>().post('/interactions', async (c) =>
       return c.body(null, 200);
     }
     // Reject asks for a reason first; whether this user may decide is checked before the modal opens.
-    const eligible = (await target.stub.slackEligibility(target.ref.requestId, names)) as Result<{ ensemble: string; step: string; prompt: string }>;
+    const eligible = (await target.stub.slackEligibility(target.ref.requestId, names, `block:${p.data.trigger_id}`)) as Result<{ ensemble: string; step: string; prompt: string; repeated: boolean }>;
     if (!eligible.ok) {
       await tellUser(p.data.response_url, refusalText(eligible.error, lookupError));
       return c.body(null, 200);
     }
+    // Slack retried a click whose form is already open.
+    if (eligible.value.repeated) return c.body(null, 200);
     try {
       await slackApi(c.env, 'views.open', { trigger_id: p.data.trigger_id, view: rejectModal({ ref: action.value!, responseUrl: p.data.response_url }, eligible.value) }, z.looseObject({}));
     } catch (e) {
@@ -150,10 +152,10 @@ export const slackRoutes = new Hono<AppEnv>().post('/interactions', async (c) =>
     if (!target) throw new AppError('INVALID_INPUT', 'the rejection form lost its request reference', 400);
     const reason = p.data.view.state.values.reason?.reason?.value?.trim() ?? '';
     if (!reason) return c.json({ response_action: 'errors', errors: { reason: 'Say why you reject it.' } });
-    const { names } = await slackUserNames(c.env, p.data.user.id);
+    const { names, lookupError } = await slackUserNames(c.env, p.data.user.id);
     const result = (await target.stub.decideInSlack(
       target.ref.requestId, names, { approved: false, reason: truncate(reason, 3000) }, `view:${p.data.view.id}`)) as Decided;
-    if (!result.ok) return c.json({ response_action: 'errors', errors: { reason: refusalText(result.error) } });
+    if (!result.ok) return c.json({ response_action: 'errors', errors: { reason: truncate(refusalText(result.error, lookupError), 1900) } });
     if (!result.value.repeated) await tellUser(memo.responseUrl, `You rejected ${result.value.step}. The request is ${result.value.status}.`);
     return c.body(null, 200);
   }

@@ -37,6 +37,18 @@ function keySet(url: string) {
   return set;
 }
 
+/**
+ * True when a request was sent from another site. A browser attaches the Access cookie (which the
+ * edge turns into the assertion) to whatever page makes it POST, so an identity that comes from
+ * the browser needs the request to come from our own pages (CSRF); a token alone did not.
+ */
+export function crossSite(headers: Headers, ownOrigins: string[]): boolean {
+  const site = headers.get('sec-fetch-site');
+  if (site !== null && site !== 'same-origin' && site !== 'none') return true;
+  const origin = headers.get('origin');
+  return origin !== null && !ownOrigins.includes(origin);
+}
+
 export class AccessError extends AppError {
   constructor(message: string) {
     super('ACCESS_INVALID', message, 401);
@@ -52,7 +64,12 @@ export class AccessError extends AppError {
 export async function accessIdentity(env: Env, headers: Headers): Promise<string | undefined> {
   const config = accessConfig(env);
   const assertion = headers.get(ACCESS_HEADER);
-  if (!config || assertion === null) return undefined;
+  if (assertion === null) return undefined;
+  if (!config) {
+    // Half a configuration is a mistake to report, not a reason to let a typed name decide instead.
+    if (env.ACCESS_TEAM_DOMAIN || env.ACCESS_AUD) throw new AccessError('Cloudflare Access is half configured: set both ACCESS_TEAM_DOMAIN and ACCESS_AUD');
+    return undefined;
+  }
   if (assertion.length > 16_384) throw new AccessError('Cloudflare Access assertion is too large');
   let payload: Record<string, unknown>;
   try {

@@ -2,12 +2,13 @@
 // person" cannot be dodged by case, width, invisible characters or a display name.
 
 /**
- * Characters that render as nothing or reorder text: soft hyphen, combining grapheme joiner,
+ * Characters that render as nothing, break lines or reorder text: control characters (newlines
+ * included: a name is one line), line and paragraph separators, soft hyphen, combining grapheme joiner,
  * Arabic letter mark, Hangul fillers, Mongolian and Khmer invisibles, zero-width space/joiners,
  * LRM/RLM, bidi embeddings and isolates, word joiner and invisible operators, variation selectors,
- * the byte-order mark, and tag characters.
+ * the byte-order mark, interlinear annotation marks, musical formatting characters and tags.
  */
-const INVISIBLE = /[\u00AD\u034F\u061C\u115F\u1160\u17B4\u17B5\u180B-\u180F\u200B-\u200F\u202A-\u202E\u2060-\u206F\u3164\uFE00-\uFE0F\uFEFF\uFFA0]|[\u{E0000}-\u{E007F}]/gu;
+const INVISIBLE = /[\p{Cc}\u2028\u2029\u00AD\u034F\u061C\u115F\u1160\u17B4\u17B5\u180B-\u180F\u200B-\u200F\u202A-\u202E\u2060-\u206F\u3164\uFE00-\uFE0F\uFEFF\uFFA0\uFFF9-\uFFFB]|[\u{1D173}-\u{1D17A}\u{E0000}-\u{E007F}]/gu;
 
 /**
  * The canonical form of an identity: Unicode NFKC, invisible and bidi control characters removed,

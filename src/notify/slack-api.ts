@@ -27,7 +27,7 @@ const ApiAnswer = z.looseObject({ ok: z.boolean(), error: z.string().optional() 
  * form, which every method accepts. Throws a NotifyError for a network error, a non-2xx answer or
  * `ok: false`, so the outbox retries it like any other notification.
  */
-export async function slackApi<T extends z.ZodType>(env: Env, method: string, args: Record<string, unknown>, answer: T, form = false): Promise<z.infer<T>> {
+export async function slackApi<T extends z.ZodType>(env: Env, method: string, args: Record<string, unknown>, answer: T, form = false, timeoutMs = 10_000): Promise<z.infer<T>> {
   const token = typeof env.SLACK_BOT_TOKEN === 'string' ? env.SLACK_BOT_TOKEN : '';
   if (!token) throw new NotifyError('SLACK_BOT_TOKEN is not set');
   const base = (typeof env.SLACK_API_URL === 'string' && env.SLACK_API_URL ? env.SLACK_API_URL : DEFAULT_API).replace(/\/+$/, '');
@@ -37,7 +37,7 @@ export async function slackApi<T extends z.ZodType>(env: Env, method: string, ar
       method: 'POST',
       headers: { authorization: `Bearer ${token}`, 'content-type': form ? 'application/x-www-form-urlencoded' : 'application/json; charset=utf-8' },
       body: form ? new URLSearchParams(Object.entries(args).map(([k, v]) => [k, String(v)])).toString() : JSON.stringify(args),
-      signal: AbortSignal.timeout(10_000),
+      signal: AbortSignal.timeout(timeoutMs),
     });
   } catch (cause) {
     throw new NotifyError(`Slack ${method} failed: ${cause instanceof Error ? cause.message : String(cause)}`, undefined, { cause });
@@ -66,14 +66,16 @@ const UserInfo = z.looseObject({
 
 /**
  * A Slack user's verified names: `slack:<id>` always, and their profile email when Slack shares it
- * (`users:read.email`). A deleted user or a bot has no email here, so it can only match by id.
+ * (`users:read.email`). Without an email (a failed lookup, a deleted user, a bot) they can only
+ * match by id, and `lookupError` says why.
  */
 export async function slackUserNames(env: Env, userId: string): Promise<{ names: string[]; lookupError?: string }> {
   const names = [`slack:${userId}`];
   try {
-    const { user } = await slackApi(env, 'users.info', { user: userId }, UserInfo, true);
-    if (!user.deleted && !user.is_bot && user.profile?.email) names.push(user.profile.email);
-    return { names };
+    // Short: an interaction must be answered within Slack's 3 seconds.
+    const { user } = await slackApi(env, 'users.info', { user: userId }, UserInfo, true, 2_000);
+    if (!user.deleted && !user.is_bot && user.profile?.email) return { names: [...names, user.profile.email] };
+    return { names, lookupError: 'Slack shares no email for this user (deleted, a bot, or the app lacks users:read.email)' };
   } catch (e) {
     return { names, lookupError: e instanceof Error ? e.message : String(e) };
   }

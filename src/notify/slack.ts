@@ -57,8 +57,10 @@ function actions(n: ApprovalNotice, mode: SlackMode): ActionsBlock | undefined {
 /** Who decided so far, and how each identity was established. */
 function decisions(n: ApprovalNotice): KnownBlock | undefined {
   if (n.approvals.length === 0) return undefined;
+  // One line per decision, whatever the text holds: a reason cannot draw lines that look like decisions.
+  const oneLine = (text: string, max: number) => truncate(text.replace(/[\r\n\u0085\u2028\u2029\t]+/g, ' ').trim(), max);
   const lines = n.approvals.slice(0, 20).map((a) =>
-    `${a.approved ? ':white_check_mark:' : ':x:'} ${escapeMrkdwn(a.approver)} (${a.via ? VIA[a.via] : a.verified ? 'verified' : 'not verified'})${a.reason ? `: ${escapeMrkdwn(a.reason)}` : ''}`);
+    `${a.approved ? ':white_check_mark:' : ':x:'} ${escapeMrkdwn(oneLine(a.approver, 200))} (${a.via ? VIA[a.via] : a.verified ? 'verified' : 'not verified'})${a.reason ? ` — reason: “${escapeMrkdwn(oneLine(a.reason, 300))}”` : ''}`);
   return { type: 'section', text: { type: 'mrkdwn', text: truncate(lines.join('\n'), 3000) } };
 }
 

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { Env } from '../env';
 import { StepError } from '../errors';
 import { defineOperation } from './operation';
+import { didYouMean } from '../ensemble/suggest';
 
 /** D1 binds numbers, strings, null and bytes; anything else (objects, arrays) is stored as JSON text. */
 function sqlParam(value: unknown): unknown {
@@ -96,11 +97,10 @@ export const data = defineOperation({
   check(config) {
     const schema = config.backend === 'kv' ? KvConfig : D1Config;
     const result = schema.partial().safeParse({ backend: 'd1', ...config });
-    return result.success ? [] : result.error.issues.map((i) => ({
-      path: i.code === 'unrecognized_keys' ? [i.keys[0]!] : (i.path as string[]),
-      atKey: i.code === 'unrecognized_keys',
-      message: i.code === 'unrecognized_keys' ? `unknown config key '${i.keys[0]}' for a ${String(config.backend ?? 'd1')} data step` : `${i.message} (at config.${i.path.join('.')})`,
-    }));
+    if (result.success) return [];
+    return result.error.issues.flatMap((i) => i.code === 'unrecognized_keys'
+      ? i.keys.map((key) => ({ path: [key], atKey: true, message: `unknown config key '${key}' for a ${String(config.backend ?? 'd1')} data step${didYouMean(key, Object.keys(schema.shape))}` }))
+      : [{ path: i.path as string[], message: `${i.message} (at config.${i.path.join('.')})` }]);
   },
   async run({ config, env }) {
     if (config.backend === 'kv') {

@@ -152,6 +152,6 @@ describe('data', () => {
     expect((await run('s')).body.error.details).toMatchObject({ step: 'q', code: 'SQL_ERROR' });
     expect((await run('b')).body.error.details).toMatchObject({ code: 'BINDING_MISSING', message: expect.stringContaining("'NOPE'") });
     const problems = registry.list().find((e) => e.name === 'l')!.problems.map((p) => p.message);
-    expect(problems).toEqual(expect.arrayContaining([expect.stringContaining('operation'), "unknown config key 'colour' for a kv data step"]));
+    expect(problems).toEqual(expect.arrayContaining([expect.stringContaining('operation'), "unknown config key 'colour' for a kv data step (expected one of: backend, binding, operation, key, value, ttl, prefix, limit, type)"]));
   });
 });

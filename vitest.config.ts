@@ -48,6 +48,9 @@ export default defineConfig({
                 APPROVAL_WEBHOOK_URL: `${receiver.url}/approval-webhook`,
                 CONTENT_TEAM: 'content-team@example.com',
                 ESCALATION_EMAIL: 'escalations@example.com',
+                // Run data redacts every env string that is not configuration (src/secrets.ts); the
+                // local stand-ins' URLs are configuration here.
+                HITL_PUBLIC_VARS: 'RECEIVER,CMS_PUBLISH_URL,PAYMENT_API_URL,GITHUB_API_URL',
                 TEST_MIGRATIONS: migrations as never,
               },
             },

@@ -51,8 +51,8 @@ export class EnsembleInvalidError extends AppError {
 
 /** An expression that failed while it was evaluated (compile errors are load-time problems). */
 export class ExpressionError extends AppError {
-  constructor(message: string, readonly source?: string) {
-    super('EXPRESSION_ERROR', message, 500, source === undefined ? undefined : { expression: source });
+  constructor(message: string, readonly source?: string, code = 'EXPRESSION_ERROR') {
+    super(code, message, 500, source === undefined ? undefined : { expression: source });
   }
 }
 

@@ -35,7 +35,16 @@ for (const path of files) {
     bad++;
     continue;
   }
-  const result = loadEnsemble({ file, source: readFileSync(path, 'utf8') }, { scripts });
+  let source: string;
+  try {
+    source = readFileSync(path, 'utf8');
+  } catch (e) {
+    console.error(`${file}: cannot be read: ${e instanceof Error ? e.message : String(e)}`);
+    bad++;
+    continue;
+  }
+  // The loader never throws: every problem, however pathological the file, is a line below.
+  const result = loadEnsemble({ file, source }, { scripts });
   const problems = result.ok ? [] : [...result.problems];
   const name = result.ok ? result.ensemble.name : result.name;
   if (names.has(name)) problems.push({ file, line: 1, column: 1, code: 'duplicate-ensemble', message: `ensemble '${name}' is also defined in ${names.get(name)}` });

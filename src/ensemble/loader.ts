@@ -10,6 +10,8 @@ import { EnsembleFile, InputDeclaration, Step, type StepFile } from './schema';
 import { buildInputSchema } from './input-schema';
 import { parseDuration, DurationError } from './duration';
 import { didYouMean } from './suggest';
+import { depthOf, LIMITS } from '../limits';
+import { isInfraSecret } from '../secrets';
 import { reservedNames, scopeRoots, type CompiledStep, type Ensemble } from './ensemble';
 import type { Problem, ProblemCode } from './problem';
 
@@ -33,6 +35,21 @@ const baseName = (file: string) => file.replace(/^.*\//, '').replace(/\.ya?ml$/i
  * problem at once, each with file:line:col; a file with any problem never yields an Ensemble.
  */
 export function loadEnsemble(src: SourceFile, options: LoadOptions): LoadResult {
+  const name = baseName(src.file);
+  const at = (message: string): LoadResult => ({ ok: false, name, problems: [{ file: src.file, line: 1, column: 1, code: 'yaml', message }] });
+  if (src.source.length > LIMITS.ensembleFileBytes) {
+    return at(`the file is ${src.source.length} characters long (limit ${LIMITS.ensembleFileBytes}): split it, or move data out of it`);
+  }
+  // Loading never throws: whatever the parser or a check throws (a stack overflow on pathological
+  // nesting included) makes this one ensemble invalid, never the registry or a request.
+  try {
+    return load(src, options);
+  } catch (e) {
+    return at(`could not be loaded: ${e instanceof RangeError ? 'nested too deeply' : e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
+function load(src: SourceFile, options: LoadOptions): LoadResult {
   const problems: Problem[] = [];
   const lines = new LineCounter();
   const lifted = liftExpressions(src.source);
@@ -42,10 +59,25 @@ export function loadEnsemble(src: SourceFile, options: LoadOptions): LoadResult 
     problems.push({ file: src.file, ...locator.position(offset), code, message: lifted.restore(message) });
   const fallbackName = baseName(src.file);
 
-  for (const error of doc.errors) report(error.pos[0], 'yaml', error.message.split('\n')[0]!);
+  for (const error of doc.errors) {
+    const message = error.message.split('\n')[0]!;
+    report(error.pos[0], 'yaml', /call stack/i.test(message) ? `values are nested too deeply (limit ${LIMITS.yamlDepth} levels)` : message);
+  }
   if (problems.length > 0) return { ok: false, name: fallbackName, problems };
 
-  const raw = restoreValue(doc.toJS() ?? {}, lifted.restore);
+  let js: unknown;
+  try {
+    js = doc.toJS({ maxAliasCount: LIMITS.yamlAliases });
+  } catch (e) {
+    // The yaml package refuses alias bombs ("Excessive alias count") here.
+    report(0, 'yaml', `too many YAML aliases: at most ${LIMITS.yamlAliases} are expanded per file (${e instanceof Error ? e.message : String(e)})`);
+    return { ok: false, name: fallbackName, problems };
+  }
+  if (depthOf(js, LIMITS.yamlDepth) > LIMITS.yamlDepth) {
+    report(0, 'yaml', `values are nested more than ${LIMITS.yamlDepth} levels deep`);
+    return { ok: false, name: fallbackName, problems };
+  }
+  const raw = restoreValue(js ?? {}, lifted.restore);
   const parsed = EnsembleFile.safeParse(raw);
   let file: EnsembleFile;
   // Steps by their index in the file; on a schema problem, the steps that are valid on their own
@@ -75,6 +107,13 @@ export function loadEnsemble(src: SourceFile, options: LoadOptions): LoadResult 
     for (const p of tplProblems) {
       report(locator.offsetInExpression(p.path, p.ordinal, p.offset), 'expression', `invalid expression: ${p.message}`);
     }
+    forEachExpression(t, path, (expr, exprPath, ordinal) => {
+      const offset = (needle: string) => locator.offsetInExpression(exprPath, ordinal, Math.max(0, expr.source.indexOf(needle)));
+      if (expr.envWhole) report(offset('env'), 'expression', 'env can only be read by name (`env.NAME`): the whole of env would include every secret');
+      for (const name of expr.envNames) {
+        if (isInfraSecret(name)) report(offset(name), 'expression', `env.${name} is a credential of this Worker and cannot be read by an ensemble`);
+      }
+    });
     return t;
   };
 

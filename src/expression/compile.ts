@@ -1,5 +1,7 @@
 import { ExpressionError } from '../errors';
 import { parse, HYPHEN_STANDIN, type Node } from './parser';
+import { LIMITS } from '../limits';
+import { callArrayMethod, callStringMethod, plus, withinBudget } from './budget';
 import { arrayMethods, callable, forbiddenNames, globals, stringMethods } from './functions';
 
 /** Resolves a root identifier (`input`, `env`, a step name, a sibling input) at evaluation time. */
@@ -10,6 +12,10 @@ export interface CompiledExpression {
   readonly source: string;
   /** Root identifiers the expression reads from its scope (globals such as `Math` excluded). */
   readonly roots: ReadonlySet<string>;
+  /** Names read from `env` (`env.NAME`, `env['NAME']`). */
+  readonly envNames: ReadonlySet<string>;
+  /** True when `env` is used as a whole value or with a computed name (`env`, `env[x]`). */
+  readonly envWhole: boolean;
   evaluate(scope: Scope): unknown;
 }
 
@@ -27,6 +33,8 @@ type Evaluator = (scope: Scope) => unknown;
 interface Context {
   source: string;
   roots: Set<string>;
+  envNames: Set<string>;
+  envWhole: boolean;
 }
 type Handler = (node: Node, ctx: Context) => Evaluator;
 type NodeType =
@@ -79,7 +87,7 @@ const binary: Record<string, (a: unknown, b: unknown) => unknown> = {
   '<=': (a, b) => (a as number) <= (b as number),
   '>': (a, b) => (a as number) > (b as number),
   '>=': (a, b) => (a as number) >= (b as number),
-  '+': (a, b) => (a as number) + (b as number),
+  '+': (a, b) => plus(a, b),
   '-': (a, b) => (a as number) - (b as number),
   '*': (a, b) => (a as number) * (b as number),
   '/': (a, b) => (a as number) / (b as number),
@@ -110,11 +118,25 @@ const handlers = {
       const value = globals[name];
       return () => value;
     }
+    // `env` on its own (not `env.NAME`) would hand out every variable and secret at once.
+    if (name === 'env') ctx.envWhole = true;
     ctx.roots.add(name);
     return (scope) => scope(name);
   },
   MemberExpression: (node, ctx) => {
-    const object = compileNode(node.object as Node, ctx);
+    const target = node.object as Node;
+    if (target.type === 'Identifier' && identifierName(target) === 'env') {
+      const property = node.property as Node;
+      const literal = !node.computed ? String(property.name) : property.type === 'Literal' && typeof property.value === 'string' ? property.value : undefined;
+      if (literal === undefined) ctx.envWhole = true;
+      else {
+        if (forbiddenNames.has(literal)) fail(ctx, `access to '${literal}' is not allowed`, literal);
+        ctx.envNames.add(literal);
+        ctx.roots.add('env');
+        return (scope) => getMember(scope('env'), literal);
+      }
+    }
+    const object = compileNode(target, ctx);
     if (node.computed) {
       const property = compileNode(node.property as Node, ctx);
       return (scope) => getMember(object(scope), property(scope));
@@ -131,24 +153,18 @@ const handlers = {
       const method = staticKey(callee.property as Node, ctx);
       return (scope) => {
         const target = object(scope);
-        if (typeof target === 'string' && stringMethods.has(method)) {
-          const fn = (String.prototype as unknown as Record<string, (...a: unknown[]) => unknown>)[method]!;
-          return fn.apply(target, evalArgs(scope));
-        }
-        if (Array.isArray(target) && arrayMethods.has(method)) {
-          const fn = (Array.prototype as unknown as Record<string, (...a: unknown[]) => unknown>)[method]!;
-          return fn.apply(target, evalArgs(scope));
-        }
+        if (typeof target === 'string' && stringMethods.has(method)) return callStringMethod(target, method, evalArgs(scope), ctx.source);
+        if (Array.isArray(target) && arrayMethods.has(method)) return callArrayMethod(target, method, evalArgs(scope), ctx.source);
         const fn = getMember(target, method);
         if (!callable.has(fn)) throw new ExpressionError(`'${method}' is not an allowed function`, ctx.source);
-        return (fn as (...a: unknown[]) => unknown)(...evalArgs(scope));
+        return withinBudget((fn as (...a: unknown[]) => unknown)(...evalArgs(scope)), ctx.source);
       };
     }
     const fn = compileNode(callee, ctx);
     return (scope) => {
       const f = fn(scope);
       if (!callable.has(f)) throw new ExpressionError('not an allowed function', ctx.source);
-      return (f as (...a: unknown[]) => unknown)(...evalArgs(scope));
+      return withinBudget((f as (...a: unknown[]) => unknown)(...evalArgs(scope)), ctx.source);
     };
   },
   UnaryExpression: (node, ctx) => {
@@ -208,7 +224,32 @@ const handlers = {
  * @example compileExpression('risk-check.output.score < 0.3', ['risk-check']).evaluate(scope)
  */
 export function compileExpression(source: string, hyphenatedNames: readonly string[] = []): CompiledExpression {
-  const ctx: Context = { source, roots: new Set() };
-  const evaluate = compileNode(parse(source, hyphenatedNames), ctx);
-  return { source, roots: ctx.roots, evaluate };
+  if (source.length > LIMITS.expressionChars) {
+    throw new ExpressionCompileError(`expression is ${source.length} characters long (limit ${LIMITS.expressionChars}): move the logic into a code step`, 0);
+  }
+  const ast = parse(source, hyphenatedNames);
+  const depth = treeDepth(ast, LIMITS.expressionDepth);
+  if (depth > LIMITS.expressionDepth) {
+    throw new ExpressionCompileError(`expression is nested too deeply (more than ${LIMITS.expressionDepth} levels): move the logic into a code step`, 0);
+  }
+  const ctx: Context = { source, roots: new Set(), envNames: new Set(), envWhole: false };
+  const evaluate = compileNode(ast, ctx);
+  return { source, roots: ctx.roots, envNames: ctx.envNames, envWhole: ctx.envWhole, evaluate };
+}
+
+/** Depth of a syntax tree, walked without recursion (the compiler recurses, so it must not see an over-deep tree). */
+function treeDepth(root: Node, stopAt: number): number {
+  let max = 0;
+  const stack: [unknown, number][] = [[root, 1]];
+  while (stack.length) {
+    const [node, depth] = stack.pop()!;
+    if (depth > max) max = depth;
+    if (max > stopAt) return max;
+    for (const child of Object.values(node as object)) {
+      for (const c of Array.isArray(child) ? child : [child]) {
+        if (c !== null && typeof c === 'object' && typeof (c as { type?: unknown }).type === 'string') stack.push([c, depth + 1]);
+      }
+    }
+  }
+  return max;
 }

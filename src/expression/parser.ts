@@ -79,6 +79,8 @@ export function parse(text: string, hyphenatedNames: readonly string[] = []): No
   try {
     return jsep(joinHyphenatedNames(text, hyphenatedNames));
   } catch (err) {
+    // jsep recurses on nesting: a pathological expression overflows the stack instead of parsing.
+    if (err instanceof RangeError) throw new ExpressionSyntaxError('expression is nested too deeply', 0);
     const e = err as { description?: string; index?: number; message?: string };
     throw new ExpressionSyntaxError(e.description ?? e.message ?? 'syntax error', e.index ?? 0);
   }

@@ -4,7 +4,7 @@ import { parseDuration, DurationError } from '../ensemble/duration';
 import type { Agent, AgentContext } from '../runtime/agent';
 import type { ConfigProblem } from '../operations/operation';
 import { normalizeIdentity } from '../identity/normalize';
-import { didYouMean } from '../ensemble/suggest';
+import { didYouMean, suggest } from '../ensemble/suggest';
 import { Channel, NotificationConfig, onTimeoutPolicies, type ApprovalRequest } from './request';
 
 const MAX_TIMEOUT_MS = 365 * 86_400_000;
@@ -63,7 +63,9 @@ export function normalizeApprovers(value: unknown): string[] {
   const seen = new Set<string>();
   for (const v of flat) {
     if (v === null || v === undefined || v === '') continue;
-    const s = String(v).trim();
+    // An approver is a name: a number or an object here is a mistake (`approvers: 2` meant minApprovals).
+    if (typeof v !== 'string') throw new StepError('INVALID_HITL_INPUT', `approvers must be names or emails, got ${JSON.stringify(v)}${typeof v === 'number' ? ' (did you mean minApprovals?)' : ''}`);
+    const s = v.trim();
     // One person is one approver however often or however spelt they are listed.
     const key = normalizeIdentity(s);
     if (key && !seen.has(key)) {
@@ -110,14 +112,23 @@ function issues(error: z.ZodError, style: 'inputs' | 'config'): string {
  * Why a key of a hitl step is not accepted: it belongs to the other style, or it is misspelt
  * (with the closest known key), or it is simply unknown.
  */
-export function unknownKeyMessage(key: string, style: 'inputs' | 'config', inNotificationConfig = false): string {
+export function unknownKeyMessage(key: string, style: 'inputs' | 'config', inNotificationConfig = false, value?: unknown): string {
   if (inNotificationConfig) return `unknown key '${key}' in hitl notificationConfig${didYouMean(key, hitlKeys.notificationConfig)}`;
   const other = style === 'inputs' ? 'config' : 'inputs';
   if (!hitlKeys[style].includes(key) && hitlKeys[other].includes(key)) {
     return `'${key}' is not a hitl ${style} key: it belongs under ${other}:`;
   }
-  return `unknown key '${key}' in hitl ${style}${didYouMean(key, hitlKeys[style])}`;
+  // A count is never an approver list: `approvals: 2` meant minApprovals, whatever the spelling says.
+  const meant = typeof value === 'number' && /approv/i.test(key) ? 'minApprovals' : suggest(key, hitlKeys[style]);
+  if (!meant) return `unknown key '${key}' in hitl ${style}${didYouMean(key, hitlKeys[style])}`;
+  // A duration key written with a unit (timeoutMs, timeout_sec) must learn the unit of the real key.
+  const unit = DURATION_KEYS.has(meant)
+    ? ` (${style === 'inputs' ? 'seconds' : 'milliseconds'} here as a number, or a string with its unit such as "30s" or "24h")`
+    : '';
+  return `unknown key '${key}' in hitl ${style} — did you mean '${meant}'?${unit}`;
 }
+
+const DURATION_KEYS = new Set(['timeout', 'remindAfter', 'escalateAfter']);
 
 /** The built-in `hitl` agent: validates the rendered step and describes the approval to wait for. */
 export const hitlAgent: Agent = {
@@ -175,10 +186,10 @@ function checkKeys(written: { config: unknown; input: unknown }): ConfigProblem[
   const problems: ConfigProblem[] = [];
   const at = (path: string[], message: string) => problems.push({ path, atKey: true, message });
   if (isPlainObject(written.input)) {
-    for (const key of Object.keys(written.input)) if (!hitlKeys.inputs.includes(key)) at(['inputs', key], unknownKeyMessage(key, 'inputs'));
+    for (const [key, value] of Object.entries(written.input)) if (!hitlKeys.inputs.includes(key)) at(['inputs', key], unknownKeyMessage(key, 'inputs', false, value));
   }
   if (isPlainObject(written.config)) {
-    for (const key of Object.keys(written.config)) if (!hitlKeys.config.includes(key)) at(['config', key], unknownKeyMessage(key, 'config'));
+    for (const [key, value] of Object.entries(written.config)) if (!hitlKeys.config.includes(key)) at(['config', key], unknownKeyMessage(key, 'config', false, value));
     const nc = written.config.notificationConfig;
     if (isPlainObject(nc)) {
       for (const key of Object.keys(nc)) if (!hitlKeys.notificationConfig.includes(key)) at(['config', 'notificationConfig', key], unknownKeyMessage(key, 'config', true));
@@ -203,6 +214,10 @@ export function checkHitlStep(step: { config: Record<string, unknown>; input: Re
   }
   const input = step.input;
   const approvers = input.approvers ?? step.config.approvers;
+  const listed = Array.isArray(approvers) ? approvers.flat(Infinity as 1) : approvers === undefined ? [] : [approvers];
+  if (listed.some((a) => a !== null && typeof a !== 'string')) {
+    problems.push({ path: [input.approvers !== undefined ? 'inputs' : 'config', 'approvers'], message: `approvers must be names or emails${listed.some((a) => typeof a === 'number') ? ' (a number here? the count is minApprovals)' : ''}` });
+  }
   const min = input.minApprovals ?? step.config.minApprovals;
   // Counted as listed: spec 004 prints its example approvers as identical `[email protected]`
   // placeholders, and its examples must load as written. Duplicates are merged when the step runs.

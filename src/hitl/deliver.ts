@@ -3,6 +3,7 @@ import { channels } from '../notify/registry';
 import { isEmail, mailConfigured } from '../notify/mailchannels';
 import { basePath, linksFor, type ApprovalNotice } from '../notify/notice';
 import { sameIdentity } from '../identity/normalize';
+import { hasDecided } from './machine';
 import type { Channel } from './request';
 import { unseal } from './seal';
 import type { ExecutionStore, OutboxRow, RequestRow } from './store';
@@ -25,7 +26,7 @@ export function defaultChannels(approvers: string[], env: Env): Channel[] {
 function recipientsOf(request: RequestRow, kind: ApprovalNotice['kind'], listed: string[] | null): (approver: string) => boolean {
   if (listed) return (a) => listed.some((l) => sameIdentity(l, a));
   // A typed name does not count as that person having decided: they are still reminded.
-  if (kind === 'reminder') return (a) => !request.approval.approvals.some((d) => d.verified && sameIdentity(d.approver, a));
+  if (kind === 'reminder') return (a) => !hasDecided(request.approval.approvals, a, true);
   return () => true;
 }
 

@@ -5,14 +5,13 @@ import { advance, completeSuspendedStep } from '../runtime/engine';
 import { agents } from '../runtime/agents';
 import type { RunState } from '../runtime/run-state';
 import { deliverDue } from './deliver';
-import { displayIdentity, sameIdentity } from '../identity/normalize';
-import { isEmail } from '../notify/mailchannels';
-import { slackUserNames } from '../notify/slack-api';
-import { outputOf, transition, type ApprovalState, type Decider } from './machine';
+import { LIMITS } from '../limits';
+import { decidable, linkDecider, pick, slackDecider, slackFacts, viewerMismatch, type SlackFacts } from './deciders';
+import { hasDecided, outputOf, transition, type ApprovalState, type Decider, type RequesterNames } from './machine';
 import type { DecisionBody, DecisionVia } from './request';
 import { fail, ok, type Result } from './result';
 import { escalateRequest, openRequest } from './links';
-import { ExecutionStore, type RequestRow, type TokenRow } from './store';
+import { ExecutionStore, type RequestRow } from './store';
 import { hashToken, sameHash } from './token';
 import { executionView, pendingView, tokenView, type PendingView, type TokenView } from './views';
 
@@ -34,54 +33,6 @@ export interface DecisionView {
   approved: boolean;
   approvals: ApprovalState['approvals'];
   decision: { approver: string; approved: boolean; verified: boolean; via: DecisionVia; at: string };
-}
-
-/** At most this many refused attempts are audited per request and channel (`via`). */
-const MAX_LOGGED_REFUSALS = 50;
-
-const SLACK_ID = /^\s*slack:\s*([A-Z0-9]{2,32})\s*$/i;
-
-/**
- * Who decides through a link: its bound approver (with `aliases`, their other verified names), a
- * verified Access user, or a typed name.
- */
-function linkDecider(row: TokenRow, body: DecisionBody, status: string, viewer: string | undefined, aliases: string[]): Result<Decider> {
-  if (row.approver !== null) {
-    // A personal link opened by someone Access knows as another person was forwarded: refuse. Only
-    // comparable when the link's owner has an email (Access knows people by email).
-    const names = [row.approver, ...aliases];
-    if (viewer !== undefined && names.some(isEmail) && !names.some((n) => sameIdentity(n, viewer))) {
-      return fail('IDENTITY_MISMATCH', 403, `this link belongs to ${row.approver}, but you are signed in as ${viewer}`, { linkFor: row.approver, signedInAs: viewer });
-    }
-    if (row.usedAt !== null) return tokenUsed(row, status);
-    return ok({ name: row.approver, aliases, verified: true, via: 'link' });
-  }
-  if (viewer !== undefined) return ok({ name: viewer, verified: true, via: 'access' });
-  if (row.usedAt !== null) return tokenUsed(row, status);
-  const typed = body.approver ?? 'anonymous';
-  if (displayIdentity(typed) === '') return fail('INVALID_INPUT', 400, 'the approver name is empty once invisible characters are removed');
-  return ok({ name: typed, verified: false, via: 'shared' });
-}
-
-const tokenUsed = (row: TokenRow, status: string) =>
-  fail('TOKEN_USED', 409, `this link was already used by ${row.usedBy} at ${new Date(row.usedAt!).toISOString()}`, {
-    decidedBy: row.usedBy, decidedAt: new Date(row.usedAt!).toISOString(), status,
-  });
-
-/**
- * A Slack user whose email Slack did not share cannot be told apart from a requester named by
- * email: such a step fails closed for them.
- */
-function requesterUncheckable(request: RequestRow, names: string[]): Result<never> | undefined {
-  const requester = request.spec.requester;
-  if (!requester || SLACK_ID.test(requester) || names.some(isEmail)) return undefined;
-  return fail('IDENTITY_LOOKUP_FAILED', 503, 'Slack did not share your email, so separation of duties cannot be checked: try again later, or ask an admin to grant the app users:read.email');
-}
-
-/** A Slack user: recorded by email when Slack shares it, matched to approvers by id or email. */
-function slackDecider(names: string[]): Decider {
-  const email = names.find((n) => n.includes('@'));
-  return { name: email ?? names[0]!, aliases: names.filter((n) => n !== email), verified: true, via: 'slack' };
 }
 
 // If the isolate dies while it continues a run, this alarm picks the run up again from its last checkpoint.
@@ -130,27 +81,27 @@ export class HITLState extends DurableObject<Env> {
   async decide(token: string, body: DecisionBody, meta: RequestMeta, viewer?: string): Promise<Result<DecisionView>> {
     let found = this.findToken(token);
     if (!found.ok) return found;
-    // The personal link of a `slack:U…` approver: their Slack email is one of their names too, so
-    // separation of duties and "one person, one decision" see the same person behind both spellings.
-    let aliases: string[] = [];
-    const bound = found.value.row.approver;
-    if (bound && SLACK_ID.test(bound) && typeof this.env.SLACK_BOT_TOKEN === 'string' && this.env.SLACK_BOT_TOKEN) {
-      const { names, lookupError } = await slackUserNames(this.env, SLACK_ID.exec(bound)![1]!);
-      if (lookupError && found.value.request.spec.requester && !SLACK_ID.test(found.value.request.spec.requester)) {
-        return fail('IDENTITY_LOOKUP_FAILED', 503, `could not read ${bound}'s email from Slack to check separation of duties; try again`, { error: lookupError });
-      }
-      aliases = names.filter((n) => !sameIdentity(n, bound));
+    let who = linkDecider(found.value.row, body, found.value.request.approval.status, viewer);
+    if (!who.ok) return who;
+    // What Slack knows (the email behind a `slack:U…` approver or requester) is asked only for a
+    // request that can still be decided, and before the synchronous claim below.
+    let facts: SlackFacts = { decider: who.value };
+    if (decidable(found.value.request)) {
+      facts = await slackFacts(this.env, found.value.request, who.value);
       // Read again: anything may have happened while Slack answered.
       found = this.findToken(token);
       if (!found.ok) return found;
+      who = linkDecider(found.value.row, body, found.value.request.approval.status, viewer);
+      if (!who.ok) return who;
     }
     const { run, request, row } = found.value;
-    const who = linkDecider(row, body, request.approval.status, viewer, aliases);
-    if (!who.ok) return who;
+    const decider = { ...who.value, ...pick(facts.decider) };
+    const forwarded = viewerMismatch(decider, viewer);
+    if (forwarded) return forwarded;
     // A link is spent by the decision it carries, except a shared link opened by verified Access
     // users: each of them is a distinct identity, and each can decide once.
-    const spends = who.value.via !== 'access' ? row.hash : undefined;
-    const { result, due } = this.record(run.state, request, who.value, body, meta, Date.now(), spends);
+    const spends = decider.via !== 'access' ? row.hash : undefined;
+    const { result, due } = this.record(run.state, request, decider, body, meta, Date.now(), facts.requester, spends);
     await this.schedule(due);
     return result;
   }
@@ -164,11 +115,14 @@ export class HITLState extends DurableObject<Env> {
     if (!this.store.exists()) return fail('NOT_FOUND', 404, 'this approval request no longer exists');
     const earlier = this.store.interaction(interaction) as DecisionView | undefined;
     if (earlier) return ok({ ...earlier, repeated: true });
-    const request = this.store.requestById(requestId);
-    if (!request) return fail('NOT_FOUND', 404, 'this approval request no longer exists');
-    const unknown = requesterUncheckable(request, names);
-    if (unknown) return unknown;
-    const { result, due } = this.record(this.store.run()!.state, request, slackDecider(names), body, { userAgent: 'slack' }, Date.now());
+    const found = this.store.requestById(requestId);
+    if (!found) return fail('NOT_FOUND', 404, 'this approval request no longer exists');
+    const facts = decidable(found) ? await slackFacts(this.env, found, slackDecider(names)) : { decider: slackDecider(names) };
+    // Read again after asking Slack: a retry of this interaction may have been recorded meanwhile.
+    const again = this.store.interaction(interaction) as DecisionView | undefined;
+    if (again) return ok({ ...again, repeated: true });
+    const request = this.store.requestById(requestId)!;
+    const { result, due } = this.record(this.store.run()!.state, request, facts.decider, body, { userAgent: 'slack' }, Date.now(), facts.requester);
     // Only what was recorded is remembered: a refusal records nothing, and asking again (once the
     // cause is gone) must be judged afresh. So the table grows only with decisions.
     if (result.ok) this.store.saveInteraction(interaction, Date.now(), result.value);
@@ -186,9 +140,9 @@ export class HITLState extends DurableObject<Env> {
     if (!request) return fail('NOT_FOUND', 404, 'this approval request no longer exists');
     const about = { ensemble: this.store.run()!.state.ensemble, step: request.step, prompt: request.spec.prompt };
     if (this.store.interaction(interaction) !== undefined) return ok({ ...about, repeated: true });
-    const unknown = requesterUncheckable(request, names);
-    if (unknown) return unknown;
-    const result = transition(request.approval, { type: 'decide', decider: slackDecider(names), approved: false, at: Date.now() });
+    const facts = decidable(request) ? await slackFacts(this.env, request, slackDecider(names)) : { decider: slackDecider(names) };
+    const latest = this.store.requestById(requestId)!;
+    const result = transition(latest.approval, { type: 'decide', decider: facts.decider, approved: false, at: Date.now(), requester: facts.requester });
     if (!result.ok) return fail(result.refusal.code, result.refusal.status, result.refusal.message, result.refusal.details);
     this.store.saveInteraction(interaction, Date.now(), about);
     return ok({ ...about, repeated: false });
@@ -198,13 +152,13 @@ export class HITLState extends DurableObject<Env> {
    * Applies one decision. Synchronous on purpose: the check and the claim (link spent, decision and
    * approval state saved, audit) cannot interleave with anything. `due` is when the alarm must run.
    */
-  private record(state: RunState, request: RequestRow, decider: Decider, body: DecisionBody, meta: RequestMeta, now: number, spends?: string): { result: Result<DecisionView>; due?: number } {
-    const result = transition(request.approval, { type: 'decide', decider, approved: body.approved, feedback: body.feedback, reason: body.reason, at: now });
+  private record(state: RunState, request: RequestRow, decider: Decider, body: DecisionBody, meta: RequestMeta, now: number, requester?: RequesterNames, spends?: string): { result: Result<DecisionView>; due?: number } {
+    const result = transition(request.approval, { type: 'decide', decider, approved: body.approved, feedback: body.feedback, reason: body.reason, at: now, ...(requester ? { requester } : {}) });
     if (!result.ok) {
       const { code, status, message, details } = result.refusal;
       // Attempts refused for who made them are evidence: logged up to a cap per channel, so typed
       // names on a shared link can neither flood storage nor crowd out a verified attempt.
-      if (status === 403 && this.store.refusalCount(request.id, decider.via) < MAX_LOGGED_REFUSALS) {
+      if ((status === 403 || status === 503) && this.store.refusalCount(request.id, decider.via) < LIMITS.refusalsAudited) {
         this.store.audit('decision-refused', { code, name: decider.name, via: decider.via, verified: decider.verified, approved: body.approved, ip: meta.ip, userAgent: meta.userAgent }, now, request.id);
       }
       return { result: fail(code, status, message, details), due: code === 'EXPIRED' ? now : undefined };
@@ -320,7 +274,7 @@ export class HITLState extends DurableObject<Env> {
     }
     if (request.nextReminderAt !== null && now >= request.nextReminderAt) {
       const sent = request.remindersSent + 1;
-      const undecided = request.approval.approvers.filter((a) => !request.approval.approvals.some((d) => d.verified && sameIdentity(d.approver, a)));
+      const undecided = request.approval.approvers.filter((a) => !hasDecided(request.approval.approvals, a, true));
       this.store.setReminder(request.id, sent, sent < spec.reminders && spec.remindAfterMs ? now + spec.remindAfterMs : null);
       for (const channel of spec.channels) this.store.enqueue(request.id, channel, 'reminder', now);
       this.store.audit('reminder', { number: sent, of: spec.reminders, to: undecided }, now, request.id);

@@ -1,4 +1,4 @@
-import { displayIdentity, findListed, normalizeIdentity, sameIdentity } from '../identity/normalize';
+import { displayIdentity, findListed, normalizeIdentity, sameIdentity, slackUserId } from '../identity/normalize';
 import type { Approval, DecisionVia, HitlOutput } from './request';
 
 /**
@@ -33,10 +33,19 @@ export interface Decider {
   aliases?: string[];
   verified: boolean;
   via: DecisionVia;
+  /** A Slack user whose email Slack would not tell (failed lookup, hidden email): known by id only. */
+  emailUnknown?: boolean;
+}
+
+/** What Slack said about the requester when they are named by `slack:U…`. */
+export interface RequesterNames {
+  aliases: string[];
+  /** The requester is a Slack id whose email could not be learned. */
+  emailUnknown: boolean;
 }
 
 export type ApprovalEvent =
-  | { type: 'decide'; decider: Decider; approved: boolean; feedback?: string; reason?: string; at: number }
+  | { type: 'decide'; decider: Decider; approved: boolean; feedback?: string; reason?: string; at: number; requester?: RequesterNames }
   | { type: 'expire'; at: number }
   | { type: 'cancel'; at: number }
   /** Adds approvers (escalation); `expiresAt` extends the deadline when escalating on timeout. */
@@ -50,13 +59,22 @@ export type Refusal =
   | { code: 'NOT_DUE'; status: 409; message: string; details: { expiresAt: string } }
   | { code: 'SELF_APPROVAL'; status: 403; message: string; details: { requester: string } }
   | { code: 'NOT_AN_APPROVER'; status: 403; message: string; details: { approver: string; approvers: string[] } }
-  | { code: 'VERIFICATION_REQUIRED'; status: 403; message: string; details: { reason: 'requireVerified' | 'requester' } };
+  | { code: 'VERIFICATION_REQUIRED'; status: 403; message: string; details: { reason: 'requireVerified' | 'requester' } }
+  | { code: 'IDENTITY_LOOKUP_FAILED'; status: 503; message: string; details: { reason: 'requester' | 'quorum' } };
 
 export type TransitionResult =
   | { ok: true; state: ApprovalState; final: boolean; decision?: Approval; superseded?: Approval }
   | { ok: false; refusal: Refusal };
 
 const iso = (ms: number) => new Date(ms).toISOString();
+
+const lookupFailed = (reason: 'requester' | 'quorum', message: string): Refusal => ({ code: 'IDENTITY_LOOKUP_FAILED', status: 503, message, details: { reason } });
+
+/** True when `name` decided already (under any of the names the decision is known by). */
+export function hasDecided(approvals: readonly Approval[], name: string, verifiedOnly = false): boolean {
+  const key = normalizeIdentity(name);
+  return approvals.some((a) => (!verifiedOnly || a.verified) && identityKeys(a).includes(key));
+}
 
 /** Every canonical name a decision is known by. */
 const identityKeys = (a: { approver: string; aliases?: string[] }) =>
@@ -95,8 +113,25 @@ const handlers = {
           : 'this step names a requester, so a typed name cannot decide it: use your personal link (email), Slack, or sign in with Cloudflare Access' } };
     }
     const names = [who.name, ...(who.aliases ?? [])];
-    if (state.requester && names.some((n) => sameIdentity(n, state.requester))) {
-      return { ok: false, refusal: { code: 'SELF_APPROVAL', status: 403, message: `${who.name} requested this and cannot decide it (separation of duties)`, details: { requester: state.requester } } };
+    if (state.requester) {
+      const requesterNames = [state.requester, ...(event.requester?.aliases ?? [])];
+      if (names.some((n) => requesterNames.some((r) => sameIdentity(n, r)))) {
+        return { ok: false, refusal: { code: 'SELF_APPROVAL', status: 403, message: `${who.name} requested this and cannot decide it (separation of duties)`, details: { requester: state.requester } } };
+      }
+      // A Slack id and an email are bridged only by what Slack says. When one side is known by Slack
+      // id alone and Slack would not give the email, the two cannot be told apart: refuse, not guess.
+      const deciderHasId = names.some((n) => slackUserId(n) !== undefined);
+      const requesterHasId = slackUserId(state.requester) !== undefined;
+      const unbridged = (event.requester?.emailUnknown && !deciderHasId) || (who.emailUnknown && !requesterHasId);
+      if (unbridged) {
+        return { ok: false, refusal: lookupFailed('requester', 'Slack did not say whose account this is, so it cannot be told apart from the requester: try again later (the Slack app needs users:read.email)') };
+      }
+    }
+    // With no approver list, anyone counts: someone known only by Slack id could also decide by
+    // email (a link, Access) and count twice toward a quorum. (A listed `slack:U…` approver is that
+    // entry of the list; listing one person twice, by id and by email, is the author's to avoid.)
+    if (who.emailUnknown && state.minApprovals > 1 && state.approvers.length === 0) {
+      return { ok: false, refusal: lookupFailed('quorum', 'Slack did not share your email, so this decision could count one person twice: try again later (the Slack app needs users:read.email)') };
     }
     // Decisions are recorded under the listed spelling, so one person is one identity whatever
     // channel or spelling they came through.

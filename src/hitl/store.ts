@@ -254,7 +254,9 @@ export class ExecutionStore {
     return r ? JSON.parse(String(r.result)) : undefined;
   }
 
+  /** Remembers a handled Slack interaction; Slack retries within minutes, so an hour is kept. */
   saveInteraction(key: string, at: number, result: unknown): void {
+    this.sql.exec('DELETE FROM interaction WHERE at < ?', at - 3_600_000);
     this.sql.exec('INSERT OR IGNORE INTO interaction (key, at, result) VALUES (?, ?, ?)', key, at, JSON.stringify(result));
   }
 

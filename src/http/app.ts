@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { AppError } from '../errors';
+import { LIMITS } from '../limits';
 import { defaultRegistry } from '../ensemble/default-registry';
 import type { EnsembleRegistry } from '../ensemble/registry';
 import { requireApiKey } from './auth';
@@ -20,10 +21,11 @@ export function createApp(registry: () => EnsembleRegistry = defaultRegistry) {
   });
   // Decisions are small; run inputs may be larger. Beyond the limit: 413 in the usual envelope.
   const limit = (maxSize: number) => bodyLimit({ maxSize, onError: () => { throw new AppError('PAYLOAD_TOO_LARGE', `request body is larger than ${maxSize} bytes`, 413); } });
-  app.use('/callback/*', limit(64 * 1024));
-  app.use('/ensembles/*', limit(1024 * 1024));
-  // Slack sends the whole message back with each click: larger than a decision, still bounded.
-  app.use('/slack/*', limit(1024 * 1024));
+  // Sizes and their reasons: src/limits.ts. A run's input is stored with the run, so the limit of
+  // the body is the limit of the input.
+  app.use('/callback/*', limit(LIMITS.decisionBodyBytes));
+  app.use('/ensembles/*', limit(LIMITS.runInputBytes));
+  app.use('/slack/*', limit(LIMITS.slackBodyBytes));
   app.use('/ensembles', requireApiKey);
   app.use('/ensembles/*', requireApiKey);
   app.use('/executions/*', requireApiKey);

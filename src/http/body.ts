@@ -1,27 +1,47 @@
 import type { Context } from 'hono';
 import type { z } from 'zod';
 import { AppError, ValidationError } from '../errors';
+import { depthOf, LIMITS } from '../limits';
 
 /** zod issues as clients read them: where, and what is wrong. */
 export const issueList = (error: z.ZodError) =>
   error.issues.map((i) => ({ path: i.path.join('.'), code: i.code, message: i.message }));
 
+/** Content types a JSON body may arrive with: none, JSON, plain text, or the url-encoded form type `curl -d` sends by default. */
+const mayHoldJson = (type: string) => type.trim() === '' || /json/i.test(type) || /^(text\/plain|application\/x-www-form-urlencoded)\b/i.test(type.trim());
+
+const isForm = (type: string) => /^(application\/x-www-form-urlencoded|multipart\/form-data)\b/i.test(type.trim());
+
 /**
- * Reads a JSON (or, with `form`, a url-encoded form) body and validates it; 400 with every
- * zod issue when it does not match. An empty body counts as `{}`.
+ * Reads a JSON (or, with `form`, a url-encoded or multipart form) body and validates it; 400 with
+ * every zod issue when it does not match. An empty body counts as `{}`. Whatever a client sends, the
+ * answer is 400, 413 or 415, never a crash: a form that does not parse, JSON that does not parse or
+ * is nested deeper than LIMITS.jsonDepth, a content type that is neither.
  */
 export async function readBody<S extends z.ZodType>(c: Context, schema: S, form = false): Promise<z.infer<S>> {
   const type = c.req.header('content-type') ?? '';
   let raw: unknown;
-  if (form && (type.includes('application/x-www-form-urlencoded') || type.includes('multipart/form-data'))) {
-    raw = Object.fromEntries((await c.req.formData()).entries());
+  if (form && isForm(type)) {
+    let data: FormData;
+    try {
+      data = await c.req.formData();
+    } catch {
+      throw new AppError('INVALID_FORM', 'request body is not a valid form (check the multipart boundary)', 400);
+    }
+    raw = Object.fromEntries([...data.entries()].map(([k, v]) => [k, typeof v === 'string' ? v : '']));
   } else {
+    if (!mayHoldJson(type)) {
+      throw new AppError('UNSUPPORTED_MEDIA_TYPE', `content type '${type.slice(0, 100)}' is not accepted: send application/json${form ? ' or a form' : ''}`, 415);
+    }
     const text = await c.req.text();
     try {
       raw = text.trim() === '' ? {} : JSON.parse(text);
     } catch {
       throw new AppError('INVALID_JSON', 'request body is not valid JSON', 400);
     }
+  }
+  if (depthOf(raw, LIMITS.jsonDepth) > LIMITS.jsonDepth) {
+    throw new AppError('TOO_DEEP', `request body is nested more than ${LIMITS.jsonDepth} levels deep`, 400);
   }
   const result = schema.safeParse(raw);
   if (!result.success) throw new ValidationError('request body is invalid', issueList(result.error));

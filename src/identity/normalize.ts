@@ -43,3 +43,12 @@ export function findListed(listed: readonly string[], candidates: readonly strin
   const wanted = new Set(candidates.map(normalizeIdentity).filter(Boolean));
   return listed.find((l) => wanted.has(normalizeIdentity(l)));
 }
+
+/** The Slack member id a `slack:U…` name holds (upper-cased, as Slack writes ids), if it is one. */
+export function slackUserId(name: string): string | undefined {
+  const m = /^\s*slack:\s*([A-Za-z0-9]{2,32})\s*$/i.exec(name);
+  return m ? m[1]!.toUpperCase() : undefined;
+}
+
+/** True when a name is an email address (what Access and Slack profiles know people by). */
+export const isEmailName = (name: string) => /^[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+$/.test(normalizeIdentity(name));

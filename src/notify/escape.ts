@@ -7,18 +7,35 @@ export function escapeHtml(value: string): string {
   return value.replace(/[&<>"']/g, (c) => HTML[c]!).replaceAll('{', '&#123;').replaceAll('}', '&#125;');
 }
 
-/** Plain text parts are mustache templates too: break `{{` / `}}` with a zero-width space. */
+/**
+ * Plain text parts are mustache templates too: a zero-width space between every two adjacent
+ * braces, so no run of braces (`{{`, `{{{`, `{{{{x`) is left for the template engine to read.
+ */
 export function escapeMustacheText(value: string): string {
-  return value.replaceAll('{{', '{\u200b{').replaceAll('}}', '}\u200b}');
+  return value.replace(/\{(?=\{)/g, '{\u200b').replace(/\}(?=\})/g, '}\u200b');
 }
 
 /**
- * Slack mrkdwn: `&`, `<` and `>` are the only control characters (links `<url|text>`, mentions
- * `<!channel>`); escaping them makes any text inert.
+ * Slack mrkdwn: `&`, `<` and `>` are its control characters (links `<url|text>`, mentions
+ * `<!channel>`); escaping them makes markup inert. Bare `@channel`, `@here` and `@everyone` get a
+ * zero-width space so no client or setting turns them into a mention; blocks also set `verbatim`
+ * so bare URLs and names are not linked.
  */
 export function escapeMrkdwn(value: string): string {
-  return value.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
+  return value.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;')
+    .replace(/@(channel|here|everyone)\b/gi, '@\u200b$1');
 }
+
+/** Text for places that link URLs whatever we say (a notification's fallback text): URLs broken too. */
+export function escapePlainSlack(value: string): string {
+  return escapeMrkdwn(value).replace(/:\/\//g, ':\u200b//');
+}
+
+/** Characters that start a new line somewhere: in a header, a log line or a single-line field they forge one. */
+const LINE_BREAKS = /[\r\n\v\f\u0085\u2028\u2029]+/g;
+
+/** One line: every line break (also U+0085, U+2028, U+2029) and control character becomes a space. */
+export const oneLine = (value: string) => value.replace(LINE_BREAKS, ' ').replace(/[\u0000-\u001f\u007f]/g, ' ');
 
 /** Cuts text to `max` characters (by code point, never splitting a surrogate pair), marking the cut. */
 export function truncate(value: string, max: number): string {
@@ -26,8 +43,11 @@ export function truncate(value: string, max: number): string {
   return chars.length <= max ? value : `${chars.slice(0, Math.max(0, max - 1)).join('')}…`;
 }
 
-/** A header value without line breaks (no header injection through a subject). */
-export const headerSafe = (value: string) => value.replace(/[\r\n]+/g, ' ').trim();
+/** A header value without line breaks or control characters (no header injection through a subject or name). */
+export const headerSafe = (value: string) => oneLine(value).trim();
+
+/** Splits text into lines at every kind of line break (for prefixing each line of a log). */
+export const splitLines = (value: string) => value.split(LINE_BREAKS);
 
 export const prettyJson = (value: unknown): string => JSON.stringify(value, null, 2) ?? 'null';
 

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { Env } from '../env';
 import { NotifyError, postJson } from './channel';
+import { headerSafe } from './escape';
 
 const DEFAULT_URL = 'https://api.mailchannels.net/tx/v1/send';
 
@@ -33,7 +34,9 @@ export async function sendMail(env: Env, message: MailMessage): Promise<void> {
 /** `"Name <a@b.c>"` or `"a@b.c"` as a MailChannels address. */
 export function parseAddress(value: string): { email: string; name?: string } {
   const m = /^\s*(.*?)\s*<([^<>\s]+@[^<>\s]+)>\s*$/.exec(value);
-  return m ? { email: m[2]!, ...(m[1] ? { name: m[1].replace(/^"|"$/g, '') } : {}) } : { email: value.trim() };
+  // A display name is a header field: no line breaks of any kind.
+  const name = m?.[1] ? headerSafe(m[1].replace(/^"|"$/g, '')) : '';
+  return m ? { email: m[2]!, ...(name ? { name } : {}) } : { email: value.trim() };
 }
 
 export const isEmail = (value: string) => /^[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+$/.test(parseAddress(value).email);

@@ -1,7 +1,7 @@
 import type { ActionsBlock, Button, KnownBlock } from '@slack/types';
 import type { NotificationChannel } from './channel';
 import { NotifyError, postJson } from './channel';
-import { escapeMrkdwn, prettyJson, relativeTime, truncate } from './escape';
+import { escapeMrkdwn, escapePlainSlack, prettyJson, relativeTime, truncate } from './escape';
 import type { ApprovalNotice } from './notice';
 import { PostedMessage, slackApi, slackAppConfigured } from './slack-api';
 import { actionValue } from './slack-ref';
@@ -61,7 +61,7 @@ function decisions(n: ApprovalNotice): KnownBlock | undefined {
   const oneLine = (text: string, max: number) => truncate(text.replace(/[\r\n\u0085\u2028\u2029\t]+/g, ' ').trim(), max);
   const lines = n.approvals.slice(0, 20).map((a) =>
     `${a.approved ? ':white_check_mark:' : ':x:'} ${escapeMrkdwn(oneLine(a.approver, 200))} (${a.via ? VIA[a.via] : a.verified ? 'verified' : 'not verified'})${a.reason ? ` — reason: “${escapeMrkdwn(oneLine(a.reason, 300))}”` : ''}`);
-  return { type: 'section', text: { type: 'mrkdwn', text: truncate(lines.join('\n'), 3000) } };
+  return { type: 'section', text: { type: 'mrkdwn', text: truncate(lines.join('\n'), 3000), verbatim: true } };
 }
 
 /**
@@ -77,11 +77,11 @@ export function slackMessage(n: ApprovalNotice, mode: SlackMode = 'links') {
   const plainHeading = heading.replace(/:\w+: /, '');
   const blocks: KnownBlock[] = [
     { type: 'header', text: { type: 'plain_text', text: truncate(`${plainHeading}: ${n.ensemble} / ${n.step}`, 150), emoji: true } },
-    { type: 'section', text: { type: 'mrkdwn', text: truncate(`${heading.split(' ')[0]} ${escapeMrkdwn(n.prompt)}`, 3000) } },
+    { type: 'section', text: { type: 'mrkdwn', text: truncate(`${heading.split(' ')[0]} ${escapeMrkdwn(n.prompt)}`, 3000), verbatim: true } },
     {
       type: 'context',
       elements: [
-        { type: 'mrkdwn', text: truncate(`Execution \`${escapeMrkdwn(n.executionId)}\` · needs ${n.minApprovals} approval(s) · ${n.status === 'pending' ? 'expires' : 'expiry was'} <!date^${expiresUnix}^{date_short_pretty} {time}|${fallbackDate}>${n.status === 'pending' ? ` (${relativeTime(n.expiresAt)})` : ''}`, 3000) },
+        { type: 'mrkdwn', verbatim: true, text: truncate(`Execution \`${escapeMrkdwn(n.executionId)}\` · needs ${n.minApprovals} approval(s) · ${n.status === 'pending' ? 'expires' : 'expiry was'} <!date^${expiresUnix}^{date_short_pretty} {time}|${fallbackDate}>${n.status === 'pending' ? ` (${relativeTime(n.expiresAt)})` : ''}`, 3000) },
       ],
     },
     { type: 'rich_text', elements: [{ type: 'rich_text_preformatted', elements: [{ type: 'text', text: truncate(prettyJson(n.data), PREVIEW) }] }] },
@@ -89,18 +89,19 @@ export function slackMessage(n: ApprovalNotice, mode: SlackMode = 'links') {
   if (metadata.length) {
     blocks.push({
       type: 'section',
-      fields: metadata.map(([k, v]) => ({ type: 'mrkdwn' as const, text: truncate(`*${escapeMrkdwn(k)}*\n${escapeMrkdwn(typeof v === 'string' ? v : JSON.stringify(v) ?? 'null')}`, 2000) })),
+      fields: metadata.map(([k, v]) => ({ type: 'mrkdwn' as const, verbatim: true, text: truncate(`*${escapeMrkdwn(k)}*\n${escapeMrkdwn(typeof v === 'string' ? v : JSON.stringify(v) ?? 'null')}`, 2000) })),
     });
   }
   if (n.approvers.length) {
-    blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: truncate(`Approvers: ${escapeMrkdwn(n.approvers.join(', '))}`, 3000) }] });
+    blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', verbatim: true, text: truncate(`Approvers: ${escapeMrkdwn(n.approvers.join(', '))}`, 3000) }] });
   }
   const decided = decisions(n);
   if (decided) blocks.push(decided);
   const act = actions(n, mode);
   if (act) blocks.push(act);
   else if (n.status !== 'pending') blocks.push({ type: 'section', text: { type: 'mrkdwn', text: `*${heading}*` } });
-  return { text: truncate(`${plainHeading}: ${escapeMrkdwn(n.ensemble)} / ${escapeMrkdwn(n.step)}: ${escapeMrkdwn(n.prompt)}`, 3000), blocks };
+  // The fallback text shows in notifications, where clients link URLs on their own: those are broken too.
+  return { text: truncate(`${plainHeading}: ${escapePlainSlack(n.ensemble)} / ${escapePlainSlack(n.step)}: ${escapePlainSlack(n.prompt)}`, 3000), blocks };
 }
 
 const SlackRef = PostedMessage;

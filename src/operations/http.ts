@@ -4,6 +4,7 @@ import { Duration } from '../ensemble/schema';
 import { parseDuration } from '../ensemble/duration';
 import { withRetry } from '../runtime/retry';
 import { defineOperation } from './operation';
+import { LIMITS } from '../limits';
 
 const methods = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD'] as const;
 
@@ -21,8 +22,10 @@ class HttpStatusError extends StepError {
   }
 }
 
-const retryable = (e: unknown) =>
-  !(e instanceof HttpStatusError) || e.output.status >= 500 || e.output.status === 429;
+/** Network errors, 5xx and 429 are worth another attempt; an answer too large to keep is not. */
+const retryable = (e: unknown) => e instanceof HttpStatusError
+  ? e.output.status >= 500 || e.output.status === 429
+  : !(e instanceof StepError && e.code === 'OUTPUT_TOO_LARGE');
 
 /** `operation: http`: one request, JSON in and out, with timeout and retries. */
 export const http = defineOperation({
@@ -35,10 +38,17 @@ export const http = defineOperation({
     retries: z.number().int().min(0).max(10).optional().describe('extra attempts on network errors, 5xx and 429'),
     backoff: Duration.optional().describe('delay before the first retry; doubles; default 200ms'),
     throwOnError: z.boolean().optional().describe('fail the step on a non-2xx status (default true)'),
+    idempotencyKey: z.union([z.string().min(1).max(255), z.literal(false)]).optional()
+      .describe('the Idempotency-Key header; default `<executionId>:<step>`, the same on every attempt and re-run; false sends none'),
   }),
-  async run({ config }) {
+  async run({ config, execution, step }) {
     const method = config.method ?? (config.body === undefined ? 'GET' : 'POST');
     const headers = new Headers(config.headers);
+    // Steps are at-least-once (a retry, or a re-run after the isolate died): the same key on every
+    // attempt of this step of this execution lets the receiver make it exactly-once.
+    if (config.idempotencyKey !== false && !headers.has('idempotency-key')) {
+      headers.set('idempotency-key', config.idempotencyKey ?? `${execution.id}:${step}`);
+    }
     let body: string | undefined;
     if (config.body !== undefined && method !== 'GET' && method !== 'HEAD') {
       if (typeof config.body === 'string') {
@@ -68,8 +78,36 @@ export const http = defineOperation({
   },
 });
 
+/** The body as text, refusing to read past what a step output may hold (a 100 MB answer stays unread). */
+async function readText(response: Response): Promise<string> {
+  const declared = Number(response.headers.get('content-length') ?? NaN);
+  const tooLarge = () => new StepError('OUTPUT_TOO_LARGE', `the response body is larger than ${LIMITS.stepOutputBytes} bytes (the step output limit)`);
+  if (declared > LIMITS.stepOutputBytes) {
+    await response.body?.cancel();
+    throw tooLarge();
+  }
+  if (!response.body) return '';
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > LIMITS.stepOutputBytes) {
+      await reader.cancel();
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  const all = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) { all.set(c, at); at += c.byteLength; }
+  return new TextDecoder().decode(all);
+}
+
 async function readResponse(response: Response): Promise<HttpOutput> {
-  const text = await response.text();
+  const text = await readText(response);
   let body: unknown = text;
   if ((response.headers.get('content-type') ?? '').includes('json') && text !== '') {
     try {

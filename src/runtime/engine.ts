@@ -10,6 +10,8 @@ import { renderInput } from './render-input';
 import { withRetry } from './retry';
 import type { RunState, StepRecord } from './run-state';
 import { executionInfo, runScope, stepViews } from './scope';
+import { jsonBytes, LIMITS } from '../limits';
+import { redact } from '../secrets';
 
 export interface EngineDeps {
   env: Env;
@@ -17,6 +19,8 @@ export interface EngineDeps {
   agents: Partial<Record<AgentName, Agent>>;
   /** Called after every finished step, so a run interrupted later continues from here. */
   checkpoint?: (state: RunState) => Promise<void>;
+  /** Secret values to replace with `[redacted]` in everything a step records (src/secrets.ts). */
+  secrets?: readonly string[];
 }
 
 type StepResult = { record: StepRecord; suspend?: Record<string, unknown> };
@@ -29,9 +33,14 @@ export async function advance(ensemble: Ensemble, initial: RunState, deps: Engin
   const state: RunState = structuredClone(initial);
   state.status = 'running';
   const names = new Set(ensemble.steps.map((s) => s.name));
+  const secrets = deps.secrets ?? [];
   while (state.cursor < ensemble.steps.length) {
     const step = ensemble.steps[state.cursor]!;
-    const { record, suspend } = await runStep(step, state, deps, names);
+    const result = await runStep(step, state, deps, names);
+    // What a step leaves behind is what gets stored, returned, audited and notified: secrets out,
+    // and within the size the state can hold (src/limits.ts).
+    const record = bounded(redact(result.record, secrets), state, step.name);
+    const suspend = result.suspend && redact(result.suspend, secrets);
     state.steps = [...state.steps.filter((r) => r.name !== step.name), record];
     if (suspend) {
       state.status = 'suspended';
@@ -44,9 +53,42 @@ export async function advance(ensemble: Ensemble, initial: RunState, deps: Engin
       return state;
     }
     state.cursor++;
-    if (state.cursor < ensemble.steps.length) await deps.checkpoint?.(state);
+    if (state.cursor < ensemble.steps.length && deps.checkpoint) {
+      try {
+        await deps.checkpoint(state);
+      } catch (e) {
+        // The step ran (its side effect happened) but cannot be recorded: fail the run rather than
+        // let a watchdog run the step again.
+        state.status = 'failed';
+        state.error = { step: step.name, code: 'CHECKPOINT_FAILED', message: `the run could not be saved after step '${step.name}': ${errorMessage(e)}` };
+        return state;
+      }
+    }
   }
-  return finish(ensemble, state, deps.env);
+  return finish(ensemble, state, deps.env, secrets);
+}
+
+/**
+ * A step record within budget: an output over `stepOutputBytes` is dropped (`OUTPUT_TOO_LARGE`),
+ * and a record that would take the whole state over `stateBytes` keeps neither input nor output
+ * (`STATE_TOO_LARGE`). Either way the step counts as failed, so `onError` decides what follows.
+ */
+function bounded(record: StepRecord, state: RunState, name: string): StepRecord {
+  const fail = (code: string, message: string, keepInput: boolean): StepRecord => ({
+    ...record, status: 'failed', output: null, ...(keepInput ? {} : { input: null }), error: { code, message },
+  });
+  if (record.output !== null && record.output !== undefined) {
+    const bytes = jsonBytes(record.output);
+    if (bytes > LIMITS.stepOutputBytes) {
+      record = fail('OUTPUT_TOO_LARGE', `step '${name}' produced ${bytes} bytes of output (limit ${LIMITS.stepOutputBytes}); the output was dropped`, true);
+    }
+  }
+  const others = state.steps.filter((r) => r.name !== name);
+  const total = jsonBytes({ ...state, steps: [...others, record] });
+  if (total > LIMITS.stateBytes) {
+    return fail('STATE_TOO_LARGE', `the run's state would be ${total} bytes after step '${name}' (limit ${LIMITS.stateBytes}); its input and output were dropped`, false);
+  }
+  return record;
 }
 
 /** Marks the suspended step as completed with `output` and moves the cursor past it. */
@@ -64,11 +106,14 @@ export function completeSuspendedStep(state: RunState, output: unknown, at: Date
   return next;
 }
 
-function finish(ensemble: Ensemble, state: RunState, env: Env): RunState {
+function finish(ensemble: Ensemble, state: RunState, env: Env, secrets: readonly string[]): RunState {
   try {
-    state.output = ensemble.output
+    const output = redact(ensemble.output
       ? renderTemplate(ensemble.output, runScope(state, env))
-      : Object.fromEntries(state.steps.filter((r) => r.status === 'completed').map((r) => [r.name, r.output]));
+      : Object.fromEntries(state.steps.filter((r) => r.status === 'completed').map((r) => [r.name, r.output])), secrets);
+    const bytes = jsonBytes(output);
+    if (bytes > LIMITS.stepOutputBytes) throw new StepError('OUTPUT_TOO_LARGE', `the run's output is ${bytes} bytes (limit ${LIMITS.stepOutputBytes})`);
+    state.output = output;
     state.status = 'completed';
   } catch (e) {
     state.status = 'failed';
@@ -91,6 +136,11 @@ async function runStep(step: CompiledStep, state: RunState, deps: EngineDeps, na
   try {
     if (step.condition && !renderTemplate(step.condition, scope)) return done('skipped', null, null);
     input = renderInput(step.input, scope, names);
+    const inputBytes = jsonBytes(input);
+    if (inputBytes > LIMITS.stepInputBytes) {
+      input = null;
+      throw new StepError('INPUT_TOO_LARGE', `the input of step '${step.name}' is ${inputBytes} bytes (limit ${LIMITS.stepInputBytes})`);
+    }
     const config = renderTemplate(step.config, scope);
     if (step.kind === 'agent') {
       const agent = deps.agents[step.agent];

@@ -1,15 +1,17 @@
+import { publicVars } from '../../generated/registry';
 import type { Env } from '../env';
+import { isInfraSecret, secretValues } from '../secrets';
 
-// Never exposed to expressions or scripts, even though they are strings in env: the credentials
-// that prove who decided (a leaked Slack signing secret forges any approver's click).
-const HIDDEN = new Set(['API_KEY', 'SLACK_BOT_TOKEN', 'SLACK_SIGNING_SECRET']);
+/** The secret values of this deployment's env, to redact from run data. */
+export const runSecrets = (env: Env): string[] => secretValues(env, publicVars);
 
 /**
- * The part of env an ensemble may read (`${env.NAME}`): string vars and secrets. Bindings
+ * The part of env an ensemble may read (`${env.NAME}`): string vars and secrets, except this
+ * Worker's own credentials (API key, signing secrets, provider keys: src/secrets.ts). Bindings
  * (Durable Objects, D1, KV) are not data and stay out.
  */
 export function publicEnv(env: Env): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(env)) if (typeof v === 'string' && !HIDDEN.has(k)) out[k] = v;
+  for (const [k, v] of Object.entries(env)) if (typeof v === 'string' && !isInfraSecret(k)) out[k] = v;
   return out;
 }

@@ -6,6 +6,7 @@ import type { ScriptRegistry } from './context';
 import { advance } from './engine';
 import type { RunState } from './run-state';
 import { agents } from './agents';
+import { runSecrets } from './public-env';
 
 export interface StartOptions {
   env: Env;
@@ -41,7 +42,7 @@ export async function startRun(ensemble: Ensemble, input: Record<string, unknown
     cursor: 0,
     steps: [],
   };
-  const state = await advance(ensemble, initial, { env: options.env, scripts: options.scripts, agents });
+  const state = await advance(ensemble, initial, { env: options.env, scripts: options.scripts, agents, secrets: runSecrets(options.env) });
   if (state.status === 'suspended') {
     const stub = options.env.HITL_STATE.get(options.env.HITL_STATE.idFromName(state.executionId));
     const pending = await stub.begin({ file: ensemble.file, source: ensemble.source, hash: ensemble.hash }, state);

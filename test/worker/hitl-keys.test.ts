@@ -23,7 +23,7 @@ describe('a typo in a hitl step never silently weakens the approval', () => {
       timout: 60         # typo: the step now waits 24 hours
 `)).toEqual([
       "ensembles/t.yaml:8:7: unknown key 'minApprovls' in hitl inputs — did you mean 'minApprovals'?",
-      "ensembles/t.yaml:9:7: unknown key 'timout' in hitl inputs — did you mean 'timeout'?",
+      'ensembles/t.yaml:9:7: unknown key \'timout\' in hitl inputs — did you mean \'timeout\'? (seconds here as a number, or a string with its unit such as "30s" or "24h")',
     ]);
   });
 
@@ -32,9 +32,11 @@ describe('a typo in a hitl step never silently weakens the approval', () => {
     ['aprovers', 'approvers'], ['onTimout', 'onTimeout'], ['escalteTo', 'escalateTo'], ['escalateAftr', 'escalateAfter'],
     ['remindAfer', 'remindAfter'], ['remindrs', 'reminders'], ['MinApprovals', 'minApprovals'],
   ];
+  const unit = (key: string, style: 'inputs' | 'config') => (['timeout', 'remindAfter', 'escalateAfter'].includes(key)
+    ? ` (${style === 'inputs' ? 'seconds' : 'milliseconds'} here as a number, or a string with its unit such as "30s" or "24h")` : '');
   it.each(inputsKeys)('inputs style: %s is reported as a typo of %s', (typo, meant) => {
-    const problems = report(`agents:\n  - name: r\n    agent: hitl\n    inputs:\n      prompt: Check\n      ${typo}: 2\n`);
-    expect(problems).toEqual([`ensembles/t.yaml:6:7: unknown key '${typo}' in hitl inputs — did you mean '${meant}'?`]);
+    const problems = report(`agents:\n  - name: r\n    agent: hitl\n    inputs:\n      prompt: Check\n      ${typo}: x\n`);
+    expect(problems).toEqual([`ensembles/t.yaml:6:7: unknown key '${typo}' in hitl inputs — did you mean '${meant}'?${unit(meant, 'inputs')}`]);
   });
 
   const configKeys = [
@@ -42,8 +44,18 @@ describe('a typo in a hitl step never silently weakens the approval', () => {
     ['notificationChanel', 'notificationChannel'], ['notifcationConfig', 'notificationConfig'], ['actoin', 'action'],
   ];
   it.each(configKeys)('config style: %s is reported as a typo of %s', (typo, meant) => {
-    const problems = report(`agents:\n  - name: r\n    agent: hitl\n    config:\n      action: suspend\n      ${typo}: 2\n`);
-    expect(problems).toEqual([`ensembles/t.yaml:6:7: unknown key '${typo}' in hitl config — did you mean '${meant}'?`]);
+    const problems = report(`agents:\n  - name: r\n    agent: hitl\n    config:\n      action: suspend\n      ${typo}: x\n`);
+    expect(problems).toEqual([`ensembles/t.yaml:6:7: unknown key '${typo}' in hitl config — did you mean '${meant}'?${unit(meant, 'config')}`]);
+  });
+
+  it('a duration key written with a unit learns the unit of the real key; a count is never taken for approvers', () => {
+    expect(report('agents:\n  - name: r\n    agent: hitl\n    config:\n      onTimeout: approve\n      timeoutSec: 3600\n')[0])
+      .toContain("did you mean 'timeout'? (milliseconds here as a number");
+    expect(report('agents:\n  - name: r\n    agent: hitl\n    inputs:\n      timeoutMs: 60000\n')[0]).toContain("did you mean 'timeout'? (seconds here as a number");
+    expect(report('agents:\n  - name: r\n    agent: hitl\n    inputs:\n      approvers: [a@example.com, b@example.com]\n      approvals: 2\n'))
+      .toEqual(["ensembles/t.yaml:6:7: unknown key 'approvals' in hitl inputs — did you mean 'minApprovals'?"]);
+    expect(report('agents:\n  - name: r\n    agent: hitl\n    inputs:\n      approvers: 2\n'))
+      .toEqual(['ensembles/t.yaml:5:18: approvers must be names or emails (a number here? the count is minApprovals)']);
   });
 
   it('notificationConfig keys too, even when their values are expressions', () => {

@@ -1,0 +1,60 @@
+/**
+ * Every size and budget in one place, with the reason for each number. Durable Object SQLite
+ * holds at most 2 MB in one string, BLOB or row, and a Worker isolate has 128 MB of memory: the
+ * limits below keep every write and every value an ensemble builds well inside both, by
+ * construction, so a storage or memory error never reaches a run.
+ */
+export const LIMITS = {
+  /** Run input (the body of `POST /ensembles/:name`): stored with the run, so a fraction of the state. */
+  runInputBytes: 256 * 1024,
+  /** One step's output (JSON): several steps must fit in one state. Beyond: `OUTPUT_TOO_LARGE`. */
+  stepOutputBytes: 256 * 1024,
+  /** A step's rendered input (JSON), stored in its record like the output. Beyond: `INPUT_TOO_LARGE`. */
+  stepInputBytes: 256 * 1024,
+  /** The whole run state (input + every step record), a quarter below SQLite's 2 MB value limit. */
+  stateBytes: 1536 * 1024,
+  /** `POST /callback/:token`: a decision with feedback and form values. */
+  decisionBodyBytes: 64 * 1024,
+  /** `POST /slack/interactions`: Slack sends the whole message back with every click. */
+  slackBodyBytes: 1024 * 1024,
+  /** Nesting of any JSON request body; deeper documents are rejected before anything walks them. */
+  jsonDepth: 64,
+  /** One ensemble file: a definition is stored with every suspended run that uses it. */
+  ensembleFileBytes: 256 * 1024,
+  /** YAML aliases per file (the parser's own default), against alias bombs. */
+  yamlAliases: 100,
+  /** Nesting of YAML values in a file. */
+  yamlDepth: 64,
+  /** One `${...}` expression's source. */
+  expressionChars: 4096,
+  /** Nesting of one expression's syntax tree (a chain of `a + b + ...` counts each term). */
+  expressionDepth: 128,
+  /** The longest string any expression may build (characters): a few MB at most in memory. */
+  expressionStringChars: 1_000_000,
+  /** The most items any array an expression builds may hold. */
+  expressionArrayItems: 100_000,
+  /** Times the watchdog re-runs the same step after the isolate died mid-step; then `RESUME_EXHAUSTED`. */
+  resumeAttempts: 3,
+  /** Refused decision attempts audited per request and channel. */
+  refusalsAudited: 50,
+} as const;
+
+/** Bytes of a value as stored (its JSON in UTF-8). */
+export function jsonBytes(value: unknown): number {
+  return new TextEncoder().encode(JSON.stringify(value) ?? 'null').byteLength;
+}
+
+/** The depth of nested arrays and objects in a value, counted without recursion (so it cannot overflow). */
+export function depthOf(value: unknown, stopAt = Infinity): number {
+  let max = 0;
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length) {
+    const [v, d] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    const depth = d + 1;
+    if (depth > max) max = depth;
+    if (max > stopAt) return max;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) if (child !== null && typeof child === 'object') stack.push([child, depth]);
+  }
+  return max;
+}

@@ -1,0 +1,55 @@
+import type { Env } from './env';
+
+/**
+ * Infrastructure secrets: the credentials of this Worker itself. No expression and no script may
+ * read them (a load-time problem), whatever an ensemble says.
+ */
+const INFRA_SECRETS: ReadonlySet<string> = new Set([
+  'API_KEY', 'MAILCHANNELS_API_KEY', 'OPENAI_API_KEY', 'ANTHROPIC_API_KEY', 'SLACK_BOT_TOKEN', 'SLACK_SIGNING_SECRET',
+]);
+
+export const isInfraSecret = (name: string) => INFRA_SECRETS.has(name) || /^HITL_\w*SECRET$/.test(name);
+
+/** Settings of this product that are configuration, not secrets, wherever they are set. */
+const CONFIGURATION: ReadonlySet<string> = new Set([
+  'PUBLIC_BASE_URL', 'HITL_BASE_PATH', 'EXECUTION_RETENTION_DAYS', 'HITL_NOTIFY_BACKOFF_MS', 'HITL_PUBLIC_VARS',
+  'MAILCHANNELS_API_URL', 'EMAIL_FROM', 'THINK_PROVIDER', 'OPENAI_BASE_URL', 'ANTHROPIC_BASE_URL', 'SLACK_API_URL',
+  'SLACK_CHANNEL', 'ACCESS_TEAM_DOMAIN', 'ACCESS_AUD', 'ACCESS_CERTS_URL',
+]);
+
+/** Values shorter than this are not redacted: they would match ordinary text (`true`, `30`). */
+const MIN_SECRET_LENGTH = 8;
+
+export const REDACTED = '[redacted]';
+
+/**
+ * The values to redact from run data: every string in env except configuration, wrangler.toml
+ * [vars] (`publicVars`) and names listed in `HITL_PUBLIC_VARS` (comma-separated). Longest first, so
+ * a secret that contains another is replaced whole.
+ */
+export function secretValues(env: Env, publicVars: readonly string[]): string[] {
+  const extra = typeof env.HITL_PUBLIC_VARS === 'string' ? env.HITL_PUBLIC_VARS.split(',').map((s) => s.trim()) : [];
+  const open = new Set([...CONFIGURATION, ...publicVars, ...extra]);
+  const values = new Set<string>();
+  for (const [name, value] of Object.entries(env)) {
+    if (typeof value === 'string' && value.length >= MIN_SECRET_LENGTH && !open.has(name)) values.add(value);
+  }
+  return [...values].sort((a, b) => b.length - a.length);
+}
+
+/** A copy of `value` with every occurrence of a secret replaced by `[redacted]` (strings and keys). */
+export function redact<T>(value: T, secrets: readonly string[]): T {
+  if (secrets.length === 0) return value;
+  const clean = (s: string) => {
+    let out = s;
+    for (const secret of secrets) if (out.includes(secret)) out = out.replaceAll(secret, REDACTED);
+    return out;
+  };
+  const walk = (v: unknown): unknown => {
+    if (typeof v === 'string') return clean(v);
+    if (Array.isArray(v)) return v.map(walk);
+    if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [clean(k), walk(x)]));
+    return v;
+  };
+  return walk(value) as T;
+}

@@ -42,8 +42,8 @@ describe('Slack', () => {
     expect(preview.elements[0].text.length).toBeLessThanOrEqual(2500);
     expect(preview.elements[0].text).toContain('<script>alert(1)</script>');
     expect(msg.blocks[4].fields).toEqual([
-      { type: 'mrkdwn', text: '*customer*\n&lt;http://evil.example|click me&gt;' },
-      { type: 'mrkdwn', text: '*amount*\n12' },
+      { type: 'mrkdwn', verbatim: true, text: '*customer*\n&lt;http://evil.example|click me&gt;' },
+      { type: 'mrkdwn', verbatim: true, text: '*amount*\n12' },
     ]);
     const buttons = msg.blocks[5].elements;
     expect(buttons.map((b: any) => [b.text.text, b.style])).toEqual([['Approve', 'primary'], ['Reject', 'danger'], ['Review', undefined]]);

@@ -53,11 +53,23 @@ export class EnsembleRegistry {
 
   /** The definition a stored run started on: compiled from its own source when it changed since. */
   fromSource(file: SourceFile & { hash: string }): Ensemble {
-    const cached = this.byHash.get(file.hash);
-    if (cached) return cached;
-    const result = loadEnsemble(file, { scripts: this.scriptKeys });
-    if (!result.ok) throw new EnsembleInvalidError(result.name, result.problems);
-    this.byHash.set(file.hash, result.ensemble);
-    return result.ensemble;
+    return this.byHash.get(file.hash) ?? compileDefinition(file, this.scripts);
   }
+}
+
+// Definitions of runs under way, by hash, once per isolate: a resumed run compiles only its own.
+const compiled = new Map<string, Ensemble>();
+
+/**
+ * The definition a stored run started on, compiled from its own source alone (never from the
+ * registry of ensembles/, which a bad file or a deploy may have changed). Cached by hash.
+ */
+export function compileDefinition(file: SourceFile & { hash: string }, scripts: ScriptRegistry): Ensemble {
+  const cached = compiled.get(file.hash);
+  if (cached) return cached;
+  const result = loadEnsemble(file, { scripts: new Set(Object.keys(scripts)) });
+  if (!result.ok) throw new EnsembleInvalidError(result.name, result.problems);
+  if (compiled.size >= 256) compiled.delete(compiled.keys().next().value!);
+  compiled.set(file.hash, result.ensemble);
+  return result.ensemble;
 }

@@ -54,6 +54,18 @@ export function buildNotice(request: RequestRow, tokens: SealedTokens, ensemble:
 }
 
 /**
+ * A channel gave up: the same notification goes to `notificationConfig.fallback` (default console),
+ * unless that is the channel that failed, a fallback itself, or `none`. The links are then still
+ * somewhere an operator can find them, and `POST /executions/:id/notify` can try again.
+ */
+function fallBack(store: ExecutionStore, request: RequestRow, row: OutboxRow): void {
+  const fallback = request.spec.notification.fallback ?? 'console';
+  if (fallback === 'none' || fallback === row.channel || row.fallbackFor) return;
+  store.enqueue(request.id, fallback, row.kind, Date.now(), row.recipients, row.channel);
+  store.audit('notify-fallback', { failed: row.channel, kind: row.kind, to: fallback }, Date.now(), request.id);
+}
+
+/**
  * Sends every due notification. A failure is audited and retried with exponential backoff
  * (HITL_NOTIFY_BACKOFF_MS, default 5s, doubling; 6 attempts); it never touches the approval itself.
  */
@@ -93,5 +105,6 @@ async function deliverOne(store: ExecutionStore, env: Env, executionId: string, 
     const nextAt = Date.now() + backoff * 2 ** (attempt - 1);
     store.outboxResult(row.id, giveUp ? 'failed' : 'pending', attempt, nextAt, error);
     store.audit('notify-failed', { channel: row.channel, kind: row.kind, attempt, error, ...(giveUp ? { gaveUp: true } : { retryAt: new Date(nextAt).toISOString() }) }, Date.now(), request.id);
+    if (giveUp && !update) fallBack(store, request, row);
   }
 }

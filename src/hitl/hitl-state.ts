@@ -1,6 +1,8 @@
 import { DurableObject } from 'cloudflare:workers';
 import type { Env } from '../env';
-import { defaultRegistry } from '../ensemble/default-registry';
+import { scripts } from '../../generated/registry';
+import { compileDefinition } from '../ensemble/registry';
+import { runSecrets } from '../runtime/public-env';
 import { advance, completeSuspendedStep } from '../runtime/engine';
 import { agents } from '../runtime/agents';
 import type { RunState } from '../runtime/run-state';
@@ -8,12 +10,12 @@ import { deliverDue } from './deliver';
 import { LIMITS } from '../limits';
 import { decidable, linkDecider, pick, slackDecider, slackFacts, viewerMismatch, type SlackFacts } from './deciders';
 import { hasDecided, outputOf, transition, type ApprovalState, type Decider, type RequesterNames } from './machine';
-import type { DecisionBody, DecisionVia } from './request';
+import type { Channel, DecisionBody, DecisionVia } from './request';
 import { fail, ok, type Result } from './result';
 import { escalateRequest, openRequest } from './links';
 import { ExecutionStore, type RequestRow } from './store';
 import { hashToken, sameHash } from './token';
-import { executionView, pendingView, tokenView, type PendingView, type TokenView } from './views';
+import { executionView, pendingView, tokenView, type NotificationHealth, type PendingView, type TokenView } from './views';
 
 export interface StoredDefinition {
   file: string;
@@ -50,7 +52,8 @@ export class HITLState extends DurableObject<Env> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    this.store = new ExecutionStore(ctx.storage.sql);
+    // Everything the object writes to its audit log is redacted of this deployment's secrets.
+    this.store = new ExecutionStore(ctx.storage.sql, () => runSecrets(env));
     // Objects created by an earlier release get the tables and columns added since.
     if (this.store.exists()) this.store.migrate();
   }
@@ -195,7 +198,28 @@ export class HITLState extends DurableObject<Env> {
 
   async describe(): Promise<Result<ReturnType<typeof executionView>>> {
     if (!this.store.exists()) return fail('NOT_FOUND', 404, 'execution not found');
-    return ok(executionView(this.store.run()!, this.store.openRequest()));
+    const open = this.store.openRequest();
+    return ok(executionView(this.store.run()!, open, open ? this.store.notificationHealth(open.id) : []));
+  }
+
+  /**
+   * Sends the open request's notifications again (all its channels, or `channels`), now, whatever
+   * the retries did before: how an operator recovers a request whose channel was down. Audited.
+   */
+  async renotify(channels?: Channel[]): Promise<Result<{ executionId: string; step: string; notifications: NotificationHealth }>> {
+    if (!this.store.exists()) return fail('NOT_FOUND', 404, 'execution not found');
+    const run = this.store.run()!;
+    const request = this.store.openRequest();
+    if (run.state.status !== 'suspended' || !request) return fail('NOT_SUSPENDED', 409, `execution is ${run.state.status}: only a pending approval request can be notified`);
+    const wanted = channels?.length ? channels : request.spec.channels;
+    const unknown = wanted.filter((c) => !request.spec.channels.includes(c) && c !== 'console');
+    if (unknown.length) return fail('UNKNOWN_CHANNEL', 400, `this request is not sent to ${unknown.join(', ')} (its channels: ${request.spec.channels.join(', ')})`);
+    const now = Date.now();
+    for (const channel of wanted) this.store.enqueue(request.id, channel, 'request', now);
+    this.store.audit('renotify', { channels: wanted }, now, request.id);
+    await deliverDue(this.store, this.env, run.state.executionId, run.state.ensemble, now);
+    await this.schedule();
+    return ok({ executionId: run.state.executionId, step: request.step, notifications: this.store.notificationHealth(request.id) });
   }
 
   async auditLog(): Promise<Result<ReturnType<ExecutionStore['auditLog']>>> {
@@ -307,27 +331,57 @@ export class HITLState extends DurableObject<Env> {
 
   private async continueRun(): Promise<void> {
     const run = this.store.run()!;
+    // The watchdog re-runs a step whose isolate died mid-way, but not forever: a step that kills
+    // its isolate every time would otherwise repeat its side effect on every alarm.
+    const tries = this.store.noteResume(run.state.cursor);
+    if (tries > LIMITS.resumeAttempts) {
+      this.finishRun({ ...run.state, status: 'failed', error: { code: 'RESUME_EXHAUSTED', message: `the run was interrupted ${tries - 1} times at step ${run.state.cursor + 1} and is not tried again (its side effects may have happened)` } }, Date.now());
+      return;
+    }
     await this.ctx.storage.setAlarm(Date.now() + WATCHDOG_MS);
     let state: RunState;
     try {
-      const ensemble = defaultRegistry().fromSource({ file: run.file, source: run.source, hash: run.hash });
+      // The run's own definition, compiled from the source stored with it: not the registry of
+      // ensembles/, so a broken file there (or a deploy) does not touch runs already under way.
+      const ensemble = compileDefinition({ file: run.file, source: run.source, hash: run.hash }, scripts);
       state = await advance(ensemble, run.state, {
         env: this.env,
-        scripts: defaultRegistry().scripts,
+        scripts,
         agents,
+        secrets: runSecrets(this.env),
         checkpoint: async (s) => this.store.saveState(s, Date.now()),
       });
     } catch (e) {
       state = { ...run.state, status: 'failed', error: { code: 'RESUME_FAILED', message: e instanceof Error ? e.message : String(e) } };
     }
     const now = Date.now();
-    this.store.saveState(state, now);
     if (state.status === 'suspended') {
+      this.store.saveState(state, now);
       await openRequest(this.store, this.env, state, now);
     } else {
-      this.store.audit(state.status === 'completed' ? 'completed' : 'failed', state.status === 'completed' ? { output: state.output } : { ...state.error }, now);
-      this.endRun(now);
+      this.finishRun(state, now);
     }
+  }
+
+  /**
+   * Saves a run that ended. Saving cannot be allowed to fail into a retry (the steps ran): if the
+   * state cannot be written, a small failed state is, without the step outputs.
+   */
+  private finishRun(state: RunState, now: number): void {
+    try {
+      this.store.saveState(state, now);
+    } catch (e) {
+      state = {
+        ...state,
+        status: 'failed',
+        output: undefined,
+        steps: state.steps.map((r) => ({ ...r, input: null, output: null })),
+        error: { code: 'CHECKPOINT_FAILED', message: `the finished run could not be saved: ${e instanceof Error ? e.message : String(e)}` },
+      };
+      this.store.saveState(state, now);
+    }
+    this.store.audit(state.status === 'completed' ? 'completed' : 'failed', state.status === 'completed' ? { output: state.output } : { ...state.error }, now);
+    this.endRun(now);
   }
 
   private endRun(now: number): void {

@@ -14,6 +14,8 @@ export const NotificationConfig = z.looseObject({
   subject: z.string().optional(),
   /** Slack app mode: the channel `chat.postMessage` posts to (id such as C0123, or #name). */
   channel: z.string().optional(),
+  /** Where a notification goes once its channel gave up retrying (default console; `none` for nowhere). */
+  fallback: z.union([Channel, z.literal('none')]).optional(),
 });
 
 /** What a suspended `hitl` step waits for; built by the agent, stored by the HITL object. */

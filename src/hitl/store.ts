@@ -1,4 +1,5 @@
 import { RunState } from '../runtime/run-state';
+import { redact } from '../secrets';
 import type { ApprovalState } from './machine';
 import { ApprovalRequest } from './request';
 
@@ -58,11 +59,18 @@ CREATE TABLE IF NOT EXISTS interaction (
 `;
 
 /** Columns added after the first release; objects created before get them on their next wake-up. */
-const ADDED_COLUMNS: [table: string, column: string, type: string][] = [['decision', 'via', 'TEXT']];
+const ADDED_COLUMNS: [table: string, column: string, type: string][] = [
+  ['decision', 'via', 'TEXT'],
+  // The step the run last started to continue from, and how many times in a row.
+  ['run', 'resume_cursor', 'INTEGER'],
+  ['run', 'resume_count', 'INTEGER NOT NULL DEFAULT 0'],
+  // The channel whose failure this delivery stands in for (notificationConfig.fallback).
+  ['outbox', 'fallback_for', 'TEXT'],
+];
 
 export type AuditType =
   | 'suspended' | 'notified' | 'notify-failed' | 'decision' | 'decision-refused' | 'reminder' | 'escalation'
-  | 'timeout' | 'resumed' | 'completed' | 'failed' | 'cancelled';
+  | 'timeout' | 'resumed' | 'completed' | 'failed' | 'cancelled' | 'renotify' | 'notify-fallback';
 
 export interface RunRow {
   state: RunState;
@@ -104,13 +112,14 @@ export interface OutboxRow {
   attempts: number;
   nextAt: number;
   recipients: string[] | null;
+  fallbackFor: string | null;
 }
 
 type Row = Record<string, SqlStorageValue>;
 
 /** Typed access to one execution's SQLite tables. Every call is synchronous. */
 export class ExecutionStore {
-  constructor(private readonly sql: SqlStorage) {}
+  constructor(private readonly sql: SqlStorage, private readonly secrets: () => readonly string[] = () => []) {}
 
   /** True once `begin` has created the tables: reads of an unknown execution must not create them. */
   exists(): boolean {
@@ -148,6 +157,14 @@ export class ExecutionStore {
 
   saveState(state: RunState, now: number): void {
     this.sql.exec('UPDATE run SET state = ?, updated_at = ? WHERE id = 1', JSON.stringify(state), now);
+  }
+
+  /** Counts a start of the continuation at `cursor`: how many times in a row it started there. */
+  noteResume(cursor: number): number {
+    const r = this.one('SELECT resume_cursor, resume_count FROM run WHERE id = 1');
+    const count = r && r.resume_cursor !== null && Number(r.resume_cursor) === cursor ? Number(r.resume_count) + 1 : 1;
+    this.sql.exec('UPDATE run SET resume_cursor = ?, resume_count = ? WHERE id = 1', cursor, count);
+    return count;
   }
 
   setCleanup(at: number): void {
@@ -261,7 +278,7 @@ export class ExecutionStore {
   }
 
   audit(type: AuditType, detail: Record<string, unknown>, at: number, requestId?: number): void {
-    this.sql.exec('INSERT INTO audit (at, type, request_id, detail) VALUES (?, ?, ?, ?)', at, type, requestId ?? null, JSON.stringify(detail));
+    this.sql.exec('INSERT INTO audit (at, type, request_id, detail) VALUES (?, ?, ?, ?)', at, type, requestId ?? null, JSON.stringify(redact(detail, this.secrets())));
   }
 
   auditLog(): { seq: number; at: string; type: string; requestId: number | null; detail: unknown }[] {
@@ -271,9 +288,9 @@ export class ExecutionStore {
     }));
   }
 
-  enqueue(requestId: number, channel: string, kind: string, at: number, recipients?: string[]): void {
-    this.sql.exec("INSERT INTO outbox (request_id, channel, kind, next_at, status, recipients) VALUES (?, ?, ?, ?, 'pending', ?)",
-      requestId, channel, kind, at, recipients ? JSON.stringify(recipients) : null);
+  enqueue(requestId: number, channel: string, kind: string, at: number, recipients?: string[] | null, fallbackFor?: string): void {
+    this.sql.exec("INSERT INTO outbox (request_id, channel, kind, next_at, status, recipients, fallback_for) VALUES (?, ?, ?, ?, 'pending', ?, ?)",
+      requestId, channel, kind, at, recipients ? JSON.stringify(recipients) : null, fallbackFor ?? null);
   }
 
   dueOutbox(now: number): OutboxRow[] {
@@ -281,11 +298,24 @@ export class ExecutionStore {
       id: Number(r.id), requestId: Number(r.request_id), channel: String(r.channel), kind: String(r.kind),
       attempts: Number(r.attempts), nextAt: Number(r.next_at),
       recipients: r.recipients === null ? null : (JSON.parse(String(r.recipients)) as string[]),
+      fallbackFor: r.fallback_for === null || r.fallback_for === undefined ? null : String(r.fallback_for),
     }));
   }
 
   outboxResult(id: number, status: 'pending' | 'sent' | 'failed' | 'dropped', attempts: number, nextAt: number, error?: string): void {
     this.sql.exec('UPDATE outbox SET status = ?, attempts = ?, next_at = ?, last_error = ? WHERE id = ?', status, attempts, nextAt, error ?? null, id);
+  }
+
+  /** The latest delivery of each channel for a request (updates of posted messages aside). */
+  notificationHealth(requestId: number): { channel: string; kind: string; status: string; attempts: number; lastError: string | null; fallbackFor: string | null }[] {
+    const rows = this.sql.exec<Row>("SELECT * FROM outbox WHERE request_id = ? AND kind != 'update' ORDER BY id", requestId).toArray();
+    const latest = new Map<string, Row>();
+    for (const r of rows) latest.set(String(r.channel), r);
+    return [...latest.values()].map((r) => ({
+      channel: String(r.channel), kind: String(r.kind), status: String(r.status), attempts: Number(r.attempts),
+      lastError: r.last_error === null ? null : String(r.last_error),
+      fallbackFor: r.fallback_for === null || r.fallback_for === undefined ? null : String(r.fallback_for),
+    }));
   }
 
   /** The earliest time something is due: a pending notification or the open request's expiry. */

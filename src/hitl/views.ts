@@ -1,4 +1,4 @@
-import type { RequestRow, RunRow } from './store';
+import type { ExecutionStore, RequestRow, RunRow } from './store';
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -16,7 +16,9 @@ export function pendingView(request: RequestRow) {
 
 export type PendingView = ReturnType<typeof pendingView>;
 
-export function executionView(run: RunRow, open: RequestRow | undefined) {
+export type NotificationHealth = ReturnType<ExecutionStore['notificationHealth']>;
+
+export function executionView(run: RunRow, open: RequestRow | undefined, notifications: NotificationHealth = []) {
   const s = run.state;
   return {
     executionId: s.executionId,
@@ -26,7 +28,9 @@ export function executionView(run: RunRow, open: RequestRow | undefined) {
     steps: s.steps,
     output: s.output ?? null,
     ...(s.error ? { error: s.error } : {}),
-    pending: open && s.status === 'suspended' ? pendingView(open) : null,
+    // How the open request's notifications fared, per channel: `failed` means retries gave up
+    // (POST /executions/:id/notify sends them again).
+    pending: open && s.status === 'suspended' ? { ...pendingView(open), notifications } : null,
     createdAt: iso(run.createdAt),
     updatedAt: iso(run.updatedAt),
   };

@@ -51,6 +51,8 @@ export default defineConfig({
                 // Run data redacts every env string that is not configuration (src/secrets.ts); the
                 // local stand-ins' URLs are configuration here.
                 HITL_PUBLIC_VARS: 'RECEIVER,CMS_PUBLISH_URL,PAYMENT_API_URL,GITHUB_API_URL',
+                // A secret of the kind an ensemble may use in a header, and that must never show.
+                PARTNER_TOKEN: 'partner-token-4f1c9e2b7a',
                 TEST_MIGRATIONS: migrations as never,
               },
             },

@@ -19,6 +19,7 @@ export interface Received {
  *   POST /_slack/users    `{ U123: { email } }`: users the Slack stand-in knows
  *   /slack-api/<method>   a Slack Web API stand-in: chat.postMessage, chat.update, views.open,
  *                         users.info (form `user=`); `ok: false` for channel `C_MISSING` or unknown users
+ *   /big/<bytes>          200 with a JSON body of about <bytes> bytes (`{ data: "xxx…" }`)
  *   /status/<code>        answers <code> with a JSON body
  *   /flaky/<key>/<n>      answers 503 the first <n> times for <key>, then 200
  *   /slow/<ms>            answers after <ms>
@@ -88,6 +89,7 @@ export async function startReceiver(): Promise<{ url: string; server: Server; re
     }
     const parts = url.pathname.split('/').filter(Boolean);
     if (parts[0] === 'status') return send(Number(parts[1]), { status: Number(parts[1]) });
+    if (parts[0] === 'big') return send(200, { data: 'x'.repeat(Math.max(0, Number(parts[1]) - 11)) });
     if (parts[0] === 'flaky') {
       const key = parts[1]!;
       const seen = (flaky.get(key) ?? 0) + 1;

@@ -33,7 +33,7 @@ export async function sendMail(env: Env, message: MailMessage): Promise<void> {
 
 /** `"Name <a@b.c>"` or `"a@b.c"` as a MailChannels address. */
 export function parseAddress(value: string): { email: string; name?: string } {
-  const m = /^\s*(.*?)\s*<([^<>\s]+@[^<>\s]+)>\s*$/.exec(value);
+  const m = /^\s*([\s\S]*?)\s*<([^<>\s]+@[^<>\s]+)>\s*$/.exec(value);
   // A display name is a header field: no line breaks of any kind.
   const name = m?.[1] ? headerSafe(m[1].replace(/^"|"$/g, '')) : '';
   return m ? { email: m[2]!, ...(name ? { name } : {}) } : { email: value.trim() };

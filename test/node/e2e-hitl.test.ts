@@ -85,4 +85,43 @@ describe('approvals against a real wrangler dev', () => {
     expect(done.input).toEqual({ topic: 'durable objects', author: 'ann' });
     expect(done.steps[1].output.approvals[0].approver).toBe('after-restart@example.com');
   });
+
+  it('a SIGKILL in the middle of a step after the approval: the step runs again with the same Idempotency-Key, the run completes once', async () => {
+    const persistTo = mkdtempSync(join(tmpdir(), 'hitl-midstep-'));
+    const port = await freePort();
+    const slow = `/slow-once/${Date.now()}/20000`;
+    const midVars = { CMS_PUBLISH_URL: `${receiver.url}${slow}` };
+    server = await startDevServer({ persistTo, port, vars: midVars });
+    const start = await fetch(`${server.url}/ensembles/content-approval`, {
+      method: 'POST', headers: { authorization: `Bearer ${server.apiKey}`, 'content-type': 'application/json' }, body: JSON.stringify({ topic: 'idempotency' }),
+    });
+    expect(start.status).toBe(202);
+    const { executionId } = (await start.json()) as { executionId: string };
+    // No channel configured: the console prints each approver's link.
+    const links = await waitFor('the printed links', async () => {
+      const found = [...server!.output().matchAll(new RegExp(`\\[hitl\\] (\\S+@example\\.com): review (http\\S+/callback/${executionId}\\.\\S+)`, 'g'))].map((m) => m[2]!);
+      return found.length === 2 ? found : undefined;
+    });
+    for (const link of links) {
+      const res = await fetch(link, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ approved: true }) });
+      expect(res.status).toBe(200);
+    }
+    // The publish step is under way (the receiver holds its request for 20 s): kill everything.
+    const first = await waitFor('the publish request', async () => receiver.received.find((r) => r.path === slow));
+    await server.stop('SIGKILL');
+    server = await startDevServer({ persistTo, port, vars: midVars });
+    // Touching the object wakes it; its watchdog alarm (30 s after the step began) runs the step again.
+    const done = await waitFor('completion after the restart', async () => {
+      const e = await execution(server!, executionId);
+      return e.status === 'completed' ? e : undefined;
+    }, 90_000);
+    const hits = receiver.received.filter((r) => r.path === slow);
+    expect(hits).toHaveLength(2);
+    expect(first.headers['idempotency-key']).toBe(`${executionId}:publish`);
+    expect(hits[1]!.headers['idempotency-key']).toBe(first.headers['idempotency-key']);
+    expect(done.output).toMatchObject({ status: 'approved', published: true });
+    expect(done.steps.find((s: any) => s.name === 'publish').status).toBe('completed');
+    const audit = (await (await fetch(`${server.url}/executions/${executionId}/audit`, { headers: { authorization: `Bearer ${server.apiKey}` } })).json()) as any;
+    expect(audit.entries.filter((e: any) => e.type === 'completed')).toHaveLength(1);
+  }, 180_000);
 });

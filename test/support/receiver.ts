@@ -23,6 +23,7 @@ export interface Received {
  *   /status/<code>        answers <code> with a JSON body
  *   /flaky/<key>/<n>      answers 503 the first <n> times for <key>, then 200
  *   /slow/<ms>            answers after <ms>
+ *   /slow-once/<key>/<ms> answers after <ms> the first time for <key>, at once after that
  *   .../chat/completions  an OpenAI-compatible model (see modelReply)
  *   .../v1/messages       an Anthropic Messages API model (see modelReply)
  *   anything else         200 echoing `{ method, path, body }`
@@ -95,6 +96,13 @@ export async function startReceiver(): Promise<{ url: string; server: Server; re
       const seen = (flaky.get(key) ?? 0) + 1;
       flaky.set(key, seen);
       return seen <= Number(parts[2]) ? send(503, { attempt: seen }) : send(200, { attempt: seen });
+    }
+    if (parts[0] === 'slow-once') {
+      const seen = (flaky.get(`slow:${parts[1]}`) ?? 0) + 1;
+      flaky.set(`slow:${parts[1]}`, seen);
+      if (seen > 1) return send(200, { attempt: seen });
+      setTimeout(() => send(200, { attempt: seen }), Number(parts[2]));
+      return;
     }
     if (parts[0] === 'slow') {
       setTimeout(() => send(200, { slow: true }), Number(parts[1]));

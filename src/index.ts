@@ -1,6 +1,7 @@
 import { createApp } from './http/app';
 import type { Env } from './env';
 import { basePath } from './notify/notice';
+import { purgeIndex } from './executions/retention';
 
 export { HITLState } from './hitl/hitl-state';
 
@@ -19,5 +20,9 @@ export default {
       if (url.pathname.startsWith('/callback/')) return app.fetch(new Request(new URL('/__none', url), request), env, ctx);
     }
     return app.fetch(request, env, ctx);
+  },
+  /** The hourly cron (wrangler.toml [triggers]): retention of the executions index. */
+  async scheduled(_controller: ScheduledController, env: Env, ctx: ExecutionContext) {
+    ctx.waitUntil(purgeIndex(env));
   },
 } satisfies ExportedHandler<Env>;

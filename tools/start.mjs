@@ -29,6 +29,20 @@ const modelConfigured = /^(THINK_PROVIDER|OPENAI_API_KEY|ANTHROPIC_API_KEY)\s*=/
   || args.some((a) => /^(THINK_PROVIDER|OPENAI_API_KEY|ANTHROPIC_API_KEY):/.test(a))
   || ['THINK_PROVIDER', 'OPENAI_API_KEY', 'ANTHROPIC_API_KEY'].some((k) => process.env[k]);
 const extraArgs = modelConfigured ? [] : ['--var', 'THINK_PROVIDER:echo'];
+
+// Local development values (not in wrangler.toml, so `wrangler deploy` never ships them): the
+// examples' receivers and recipients, unless given. HITL_DEV makes the console channel print links.
+const given = (name) => args.some((a) => a.startsWith(`${name}:`)) || new RegExp(`^${name}\\s*=`, 'm').test(devVars);
+const localDefaults = {
+  HITL_DEV: 'true',
+  ADMIN_EMAIL: 'admin@example.com',
+  APPROVAL_WEBHOOK_URL: 'http://127.0.0.1:8799/approval-webhook',
+  SLACK_WEBHOOK_URL: 'http://127.0.0.1:8799/slack',
+  CONTENT_TEAM: 'content-team@example.com',
+  ESCALATION_EMAIL: 'escalations@example.com',
+  HITL_PUBLIC_VARS: 'ADMIN_EMAIL,APPROVAL_WEBHOOK_URL,SLACK_WEBHOOK_URL,CONTENT_TEAM,ESCALATION_EMAIL',
+};
+for (const [name, value] of Object.entries(localDefaults)) if (!given(name)) extraArgs.push('--var', `${name}:${value}`);
 if (!modelConfigured) console.log('No model provider configured: operation think uses the echo provider (replies with the prompt).');
 
 const gen = spawnSync(process.execPath, ['tools/gen-registry.mjs'], { stdio: 'inherit' });
@@ -50,6 +64,8 @@ if (apiKey) {
   console.log(`\nAPI_KEY=${apiKey}\nTry:\n  curl -s -X POST http://127.0.0.1:${port}/ensembles/hello \\\n    -H "Authorization: Bearer ${apiKey}" -H 'content-type: application/json' \\\n    -d '{"name":"Ada","shout":true}'\n`);
 }
 
-const dev = spawn(process.execPath, [...wrangler, 'dev', '--ip', '127.0.0.1', ...extraArgs, ...args], { env, stdio: 'inherit' });
+// Every argument goes to wrangler dev as given; ours only where the caller gave none.
+const ipGiven = args.some((a) => a === '--ip' || a.startsWith('--ip='));
+const dev = spawn(process.execPath, [...wrangler, 'dev', ...(ipGiven ? [] : ['--ip', '127.0.0.1']), ...extraArgs, ...args], { env, stdio: 'inherit' });
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => dev.kill(sig));
 dev.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

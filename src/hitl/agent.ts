@@ -36,6 +36,7 @@ function followUps() {
     escalateTo: z.unknown().optional(),
     requester: z.string().optional(),
     requireVerified: z.boolean().optional(),
+    returnLinks: z.boolean().optional(),
   };
 }
 
@@ -175,6 +176,7 @@ export const hitlAgent: Agent = {
       escalateTo,
       ...(requester ? { requester: String(requester) } : {}),
       requireVerified: i.requireVerified ?? c.requireVerified ?? false,
+      returnLinks: i.returnLinks ?? c.returnLinks ?? false,
     };
   },
 };

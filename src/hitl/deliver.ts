@@ -4,6 +4,7 @@ import { isEmail, mailConfigured } from '../notify/mailchannels';
 import { basePath, linksFor, type ApprovalNotice } from '../notify/notice';
 import { sameIdentity } from '../identity/normalize';
 import { hasDecided } from './machine';
+import { log } from '../log';
 import type { Channel } from './request';
 import { unseal } from './seal';
 import type { ExecutionStore, OutboxRow, RequestRow } from './store';
@@ -99,12 +100,14 @@ async function deliverOne(store: ExecutionStore, env: Env, executionId: string, 
       store.enqueue(request.id, row.channel, 'update', Date.now());
     }
     store.audit('notified', { channel: row.channel, kind: row.kind, attempt }, Date.now(), request.id);
+    log('notification', { executionId, channel: row.channel, kind: row.kind, attempt, ok: true });
   } catch (e) {
     const error = e instanceof Error ? e.message : String(e);
     const giveUp = attempt >= MAX_ATTEMPTS;
     const nextAt = Date.now() + backoff * 2 ** (attempt - 1);
     store.outboxResult(row.id, giveUp ? 'failed' : 'pending', attempt, nextAt, error);
     store.audit('notify-failed', { channel: row.channel, kind: row.kind, attempt, error, ...(giveUp ? { gaveUp: true } : { retryAt: new Date(nextAt).toISOString() }) }, Date.now(), request.id);
+    log('notification', { executionId, channel: row.channel, kind: row.kind, attempt, ok: false, gaveUp: giveUp }, 'warn');
     if (giveUp && !update) fallBack(store, request, row);
   }
 }

@@ -6,8 +6,14 @@ import { runSecrets } from '../runtime/public-env';
 import { advance, completeSuspendedStep } from '../runtime/engine';
 import { agents } from '../runtime/agents';
 import type { RunState } from '../runtime/run-state';
-import { deliverDue } from './deliver';
+import { deliverDue, type SealedTokens } from './deliver';
+import { unseal } from './seal';
+import { basePath, linksFor } from '../notify/notice';
 import { LIMITS } from '../limits';
+import { deleteExecution, writeExecution } from '../executions/index-store';
+import { rowOfObject } from '../executions/from-object';
+import { retentionDays } from '../executions/retention';
+import { log } from '../log';
 import { decidable, linkDecider, pick, slackDecider, slackFacts, viewerMismatch, type SlackFacts } from './deciders';
 import { hasDecided, outputOf, transition, type ApprovalState, type Decider, type RequesterNames } from './machine';
 import type { Channel, DecisionBody, DecisionVia } from './request';
@@ -37,6 +43,9 @@ export interface DecisionView {
   decision: { approver: string; approved: boolean; verified: boolean; via: DecisionVia; at: string };
 }
 
+// A failed write to the executions index is tried again this much later, by the alarm.
+const INDEX_RETRY_MS = 5_000;
+
 // If the isolate dies while it continues a run, this alarm picks the run up again from its last checkpoint.
 const WATCHDOG_MS = 30_000;
 
@@ -59,13 +68,24 @@ export class HITLState extends DurableObject<Env> {
   }
 
   /** Takes over a run the Worker suspended: stores it, opens the approval request. */
-  async begin(definition: StoredDefinition, state: RunState): Promise<PendingView> {
+  async begin(definition: StoredDefinition, state: RunState): Promise<PendingView & { links?: { personal: { approver: string; url: string }[]; shared?: string } }> {
     const now = Date.now();
     this.store.migrate();
     if (!this.store.exists()) this.store.insertRun(state, definition, now);
     const request = this.store.openRequest() ?? (await openRequest(this.store, this.env, state, now));
+    await this.syncIndex();
     await this.schedule();
-    return pendingView(request);
+    // Links are bearer credentials: the caller gets them only when the step asks (returnLinks).
+    if (!request.spec.returnLinks || !request.sealed) return pendingView(request);
+    const tokens = await unseal<SealedTokens>(this.env, state.executionId, request.sealed);
+    const prefix = basePath(this.env.HITL_BASE_PATH);
+    return {
+      ...pendingView(request),
+      links: {
+        personal: tokens.personal.map((t) => ({ approver: t.approver, url: linksFor(request.spec.baseUrl, prefix, t.token).callbackUrl })),
+        ...(tokens.shared ? { shared: linksFor(request.spec.baseUrl, prefix, tokens.shared).callbackUrl } : {}),
+      },
+    };
   }
 
   /** GET /callback/:token. Reads only: never marks, consumes or creates anything. */
@@ -105,6 +125,7 @@ export class HITLState extends DurableObject<Env> {
     // users: each of them is a distinct identity, and each can decide once.
     const spends = decider.via !== 'access' ? row.hash : undefined;
     const { result, due } = this.record(run.state, request, decider, body, meta, Date.now(), facts.requester, spends);
+    await this.syncIndex();
     await this.schedule(due);
     return result;
   }
@@ -129,6 +150,7 @@ export class HITLState extends DurableObject<Env> {
     // Only what was recorded is remembered: a refusal records nothing, and asking again (once the
     // cause is gone) must be judged afresh. So the table grows only with decisions.
     if (result.ok) this.store.saveInteraction(interaction, Date.now(), result.value);
+    await this.syncIndex();
     await this.schedule(due);
     return result.ok ? ok({ ...result.value, repeated: false }) : result;
   }
@@ -178,6 +200,7 @@ export class HITLState extends DurableObject<Env> {
     }, now, request.id);
     if (result.final) this.closeRequest(state, request, result.state, now);
     this.refreshMessages(request.id, now);
+    log('decision', { executionId: state.executionId, step: request.step, approver, verified, via, approved: body.approved, status: result.state.status });
     const view: DecisionView = {
       executionId: state.executionId,
       step: request.step,
@@ -244,6 +267,7 @@ export class HITLState extends DurableObject<Env> {
     this.store.saveState(state, now);
     this.store.audit('cancelled', { step: request.step, ...(reason ? { reason } : {}) }, now, request.id);
     this.endRun(now);
+    await this.syncIndex();
     await this.schedule();
     return ok(executionView(this.store.run()!, undefined));
   }
@@ -254,6 +278,8 @@ export class HITLState extends DurableObject<Env> {
     const now = Date.now();
     const run = this.store.run()!;
     if (run.cleanupAt !== null && now >= run.cleanupAt) {
+      // Retention ended: the index forgets it too (the hourly purge catches a failed delete).
+      if (this.env.DB) await deleteExecution(this.env.DB, run.state.executionId).catch(() => undefined);
       await this.ctx.storage.deleteAlarm();
       await this.ctx.storage.deleteAll();
       return;
@@ -266,6 +292,7 @@ export class HITLState extends DurableObject<Env> {
     }
     const latest = this.store.run()!;
     await deliverDue(this.store, this.env, latest.state.executionId, latest.state.ensemble, Date.now());
+    await this.syncIndex();
     await this.schedule();
   }
 
@@ -384,9 +411,27 @@ export class HITLState extends DurableObject<Env> {
     this.endRun(now);
   }
 
+  /**
+   * Brings this execution's row in the D1 index up to date when it lags. A failed write is tried
+   * again by the alarm (INDEX_RETRY_MS later); the object stays the source of truth meanwhile.
+   */
+  private async syncIndex(): Promise<void> {
+    const db = this.env.DB;
+    if (!db || !this.store.exists()) return;
+    const { version, indexed } = this.store.indexVersions();
+    if (indexed >= version) return;
+    const run = this.store.run()!;
+    try {
+      await writeExecution(db, rowOfObject(run, this.store.openRequest(), version), this.store.requestTimes());
+      this.store.markIndexed(version);
+    } catch (e) {
+      this.store.setIndexRetry(Date.now() + INDEX_RETRY_MS);
+      log('index-write-failed', { executionId: run.state.executionId, error: e instanceof Error ? e.message : String(e) });
+    }
+  }
+
   private endRun(now: number): void {
-    const days = Number(this.env.EXECUTION_RETENTION_DAYS ?? 30);
-    this.store.setCleanup(now + (Number.isFinite(days) && days >= 0 ? days : 30) * 86_400_000);
+    this.store.setCleanup(now + retentionDays(this.env) * 86_400_000);
   }
 
   /** Sets the alarm to the earliest due time (`soon` forces an immediate one). */

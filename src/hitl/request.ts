@@ -42,6 +42,8 @@ export const ApprovalRequest = z.object({
   requester: z.string().optional(),
   /** Refuse every decision that does not come from a verified identity. */
   requireVerified: z.boolean().default(false),
+  /** Include the review links in the 202 answer to whoever started the run (bearer credentials). */
+  returnLinks: z.boolean().default(false),
 });
 export type ApprovalRequest = z.infer<typeof ApprovalRequest>;
 

@@ -66,6 +66,11 @@ const ADDED_COLUMNS: [table: string, column: string, type: string][] = [
   ['run', 'resume_count', 'INTEGER NOT NULL DEFAULT 0'],
   // The channel whose failure this delivery stands in for (notificationConfig.fallback).
   ['outbox', 'fallback_for', 'TEXT'],
+  // The executions index in D1: the version of this run's state, the version the index has, and
+  // when to try again after a failed write.
+  ['run', 'index_version', 'INTEGER NOT NULL DEFAULT 0'],
+  ['run', 'indexed_version', 'INTEGER NOT NULL DEFAULT 0'],
+  ['run', 'index_retry_at', 'INTEGER'],
 ];
 
 export type AuditType =
@@ -155,8 +160,36 @@ export class ExecutionStore {
       JSON.stringify(state), def.file, def.source, def.hash, now, now);
   }
 
+  /** Saves the run state; every save is a change the executions index must learn. */
   saveState(state: RunState, now: number): void {
-    this.sql.exec('UPDATE run SET state = ?, updated_at = ? WHERE id = 1', JSON.stringify(state), now);
+    this.sql.exec('UPDATE run SET state = ?, updated_at = ?, index_version = index_version + 1 WHERE id = 1', JSON.stringify(state), now);
+  }
+
+  /** Marks a change the index must learn (the approval state changed). */
+  bumpIndex(): void {
+    this.sql.exec('UPDATE run SET index_version = index_version + 1 WHERE id = 1');
+  }
+
+  indexVersions(): { version: number; indexed: number } {
+    const r = this.one('SELECT index_version, indexed_version FROM run WHERE id = 1');
+    return { version: Number(r?.index_version ?? 0), indexed: Number(r?.indexed_version ?? 0) };
+  }
+
+  markIndexed(version: number): void {
+    this.sql.exec('UPDATE run SET indexed_version = MAX(indexed_version, ?), index_retry_at = NULL WHERE id = 1', version);
+  }
+
+  setIndexRetry(at: number): void {
+    this.sql.exec('UPDATE run SET index_retry_at = ? WHERE id = 1', at);
+  }
+
+  /** Every approval request of the run: when it opened and closed (decision latency). */
+  requestTimes(): { requestId: number; step: string; requestedAt: number; closedAt: number | null; outcome: string | null }[] {
+    return this.sql.exec<Row>('SELECT id, step, created_at, status, approval FROM request ORDER BY id').toArray().map((r) => {
+      const approval = JSON.parse(String(r.approval)) as ApprovalState;
+      const closed = r.status !== 'pending';
+      return { requestId: Number(r.id), step: String(r.step), requestedAt: Number(r.created_at), closedAt: closed ? approval.decidedAt ?? null : null, outcome: closed ? String(r.status) : null };
+    });
   }
 
   /** Counts a start of the continuation at `cursor`: how many times in a row it started there. */
@@ -212,6 +245,7 @@ export class ExecutionStore {
     const open = approval.status === 'pending';
     this.sql.exec(`UPDATE request SET approval = ?, status = ?, expires_at = ?${open ? '' : ', sealed = NULL, next_reminder_at = NULL, escalate_at = NULL'} WHERE id = ?`,
       JSON.stringify(approval), approval.status, approval.expiresAt, id);
+    this.bumpIndex();
   }
 
   setSealed(id: number, sealed: string): void {
@@ -318,14 +352,14 @@ export class ExecutionStore {
     }));
   }
 
-  /** The earliest time something is due: a pending notification or the open request's expiry. */
+  /** The earliest time something is due: a notification, the open request's deadlines, cleanup, an index retry. */
   nextDue(): number | undefined {
-    const r = this.one(`SELECT MIN(t) AS t FROM (
+    // Two queries: workerd allows at most 5 terms in one compound SELECT.
+    const request = this.one(`SELECT MIN(t) AS t FROM (
       SELECT MIN(next_at) AS t FROM outbox WHERE status = 'pending'
-      UNION ALL SELECT MIN(expires_at) FROM request WHERE status = 'pending'
-      UNION ALL SELECT MIN(next_reminder_at) FROM request WHERE status = 'pending'
-      UNION ALL SELECT MIN(escalate_at) FROM request WHERE status = 'pending'
-      UNION ALL SELECT cleanup_at FROM run WHERE cleanup_at IS NOT NULL)`);
-    return r?.t === null || r?.t === undefined ? undefined : Number(r.t);
+      UNION ALL SELECT MIN(MIN(expires_at), COALESCE(MIN(next_reminder_at), MIN(expires_at)), COALESCE(MIN(escalate_at), MIN(expires_at))) FROM request WHERE status = 'pending')`);
+    const run = this.one(`SELECT MIN(COALESCE(cleanup_at, 9e15), CASE WHEN indexed_version < index_version THEN COALESCE(index_retry_at, 9e15) ELSE 9e15 END) AS t FROM run WHERE id = 1`);
+    const times = [request?.t, run?.t].filter((t) => t !== null && t !== undefined).map(Number).filter((t) => t < 9e15);
+    return times.length ? Math.min(...times) : undefined;
   }
 }

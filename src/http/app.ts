@@ -10,6 +10,7 @@ import { ensembleRoutes } from './routes-ensembles';
 import { executionRoutes } from './routes-executions';
 import { callbackRoutes } from './routes-callback';
 import { slackRoutes } from './routes-slack';
+import { opsRoutes } from './routes-ops';
 import type { AppEnv } from './types';
 
 /** The Worker's HTTP API. `registry` is injectable so tests can run ensembles of their own. */
@@ -28,12 +29,14 @@ export function createApp(registry: () => EnsembleRegistry = defaultRegistry) {
   app.use('/slack/*', limit(LIMITS.slackBodyBytes));
   app.use('/ensembles', requireApiKey);
   app.use('/ensembles/*', requireApiKey);
+  app.use('/executions', requireApiKey);
   app.use('/executions/*', requireApiKey);
-  app.get('/', (c) => c.json({ name: 'ensemble-hitl', routes: ['GET /ensembles', 'POST /ensembles/:name', 'GET /executions/:id', 'GET|POST /callback/:token', 'POST /slack/interactions'] }));
+  app.get('/', (c) => c.json({ name: 'ensemble-hitl', routes: ['GET /ensembles', 'POST /ensembles/:name', 'GET /executions/:id', 'GET|POST /callback/:token', 'POST /slack/interactions', 'GET /executions', 'GET /stats', 'GET /healthz'] }));
   app.route('/ensembles', ensembleRoutes);
   app.route('/executions', executionRoutes);
   app.route('/callback', callbackRoutes);
   app.route('/slack', slackRoutes);
+  app.route('/', opsRoutes);
   app.onError(onError);
   app.notFound(notFound);
   return app;

@@ -2,6 +2,8 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import { ValidationError } from '../errors';
 import { startRun } from '../runtime/start-run';
+import { indexFlatRun } from '../executions/flat-runs';
+import { after } from './after';
 import { issueList, readBody } from './body';
 import type { AppEnv } from './types';
 
@@ -42,5 +44,8 @@ export const ensembleRoutes = new Hono<AppEnv>()
       scripts: c.var.registry.scripts,
       origin: new URL(c.req.url).origin,
     });
+    // A run that never suspended is in no Durable Object: the index is its only trace. Written
+    // after the response (a failure here costs the listing, never the run).
+    if (result.status !== 202 && c.env.DB) await after(c, indexFlatRun(c.env.DB, result.state));
     return c.json(result.body, result.status);
   });

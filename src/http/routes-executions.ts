@@ -1,8 +1,11 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
+import { AppError, ValidationError } from '../errors';
+import { decodeCursor, getExecution, listExecutions, ListQuery } from '../executions/index-store';
 import { Channel, channelNames } from '../hitl/request';
-import { unwrap } from '../hitl/result';
-import { readBody } from './body';
+import { unwrap, type Result } from '../hitl/result';
+import { issueList, readBody } from './body';
+import { requireDb } from './db';
 import { executionStub } from './stub';
 import type { AppEnv } from './types';
 
@@ -11,7 +14,29 @@ const NotifyBody = z.strictObject({ channels: z.array(Channel).max(channelNames.
 
 /** `/executions/:id`: state, audit log, cancel, re-send notifications. Only suspended (or resumed) runs are stored. */
 export const executionRoutes = new Hono<AppEnv>()
-  .get('/:id', async (c) => c.json(unwrap(await executionStub(c.env, c.req.param('id')).describe())))
+  .get('/', async (c) => {
+    const db = requireDb(c.env);
+    const parsed = ListQuery.safeParse(c.req.query());
+    if (!parsed.success) throw new ValidationError('invalid query', issueList(parsed.error));
+    const cursor = parsed.data.cursor === undefined ? undefined : decodeCursor(parsed.data.cursor);
+    if (parsed.data.cursor !== undefined && !cursor) throw new AppError('INVALID_CURSOR', 'the cursor is not one this API gave out', 400);
+    return c.json(await listExecutions(db, parsed.data, cursor));
+  })
+  .get('/:id', async (c) => {
+    const id = c.req.param('id');
+    const described = (await executionStub(c.env, id).describe()) as Result<unknown>;
+    if (described.ok || described.error.code !== 'NOT_FOUND' || !c.env.DB) return c.json(unwrap(described));
+    // Never suspended, so in no Durable Object: the index holds what there is to show.
+    const row = await getExecution(c.env.DB, id);
+    if (!row) return c.json(unwrap(described));
+    const summary = (row.summary ?? {}) as { input?: unknown; output?: unknown; steps?: unknown; error?: unknown; truncated?: boolean };
+    return c.json({
+      executionId: row.executionId, ensemble: row.ensemble, status: row.status,
+      input: summary.input ?? null, steps: summary.steps ?? [], output: summary.output ?? null,
+      ...(summary.error ? { error: summary.error } : {}), ...(summary.truncated ? { truncated: true } : {}),
+      pending: null, createdAt: row.createdAt, updatedAt: row.updatedAt,
+    });
+  })
   .get('/:id/audit', async (c) => {
     const id = c.req.param('id');
     return c.json({ executionId: id, entries: unwrap(await executionStub(c.env, id).auditLog()) });

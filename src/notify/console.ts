@@ -3,7 +3,7 @@ import { oneLine, splitLines } from './escape';
 
 /** Development channel: prints the links where `wrangler dev` shows its logs. */
 export const consoleChannel: NotificationChannel = {
-  async send(notice) {
+  async send(notice, { env }) {
     // Nothing posted here can be edited: updates are for channels that keep message refs (Slack app).
     if (notice.kind === 'update') return;
     // Text from the run is quoted line by line (`[hitl] | `), so no prompt can print a line that
@@ -16,6 +16,12 @@ export const consoleChannel: NotificationChannel = {
       ...notice.personal.map((l) => `[hitl] ${oneLine(l.approver ?? '')}: review ${l.callbackUrl}`),
       ...(notice.shared ? [`[hitl] anyone (types a name, one decision): review ${notice.shared.callbackUrl}`] : []),
     ];
+    // Links are bearer credentials: printed only in local development (`npm start` sets HITL_DEV).
+    // Deployed, the log says a request is waiting and where to look, without a link.
+    if (env.HITL_DEV !== 'true') {
+      console.log(JSON.stringify({ level: 'info', event: 'approval-requested', executionId: notice.executionId, ensemble: notice.ensemble, step: notice.step, kind: notice.kind, approvers: notice.approvers.length, links: 'not logged outside local development (HITL_DEV); see GET /executions/:id or POST /executions/:id/notify' }));
+      return;
+    }
     console.log(lines.join('\n'));
   },
 };

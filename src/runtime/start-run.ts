@@ -7,6 +7,7 @@ import { advance } from './engine';
 import type { RunState } from './run-state';
 import { agents } from './agents';
 import { runSecrets } from './public-env';
+import { log } from '../log';
 
 export interface StartOptions {
   env: Env;
@@ -30,7 +31,7 @@ export function runSummary(state: RunState) {
  * Starts a run in the Worker. A run that ends without suspending is answered whole and nothing is
  * stored; a suspended run is handed to its HITLState object, which owns it from then on.
  */
-export async function startRun(ensemble: Ensemble, input: Record<string, unknown>, options: StartOptions): Promise<{ status: ContentfulStatusCode; body: unknown }> {
+export async function startRun(ensemble: Ensemble, input: Record<string, unknown>, options: StartOptions): Promise<{ status: ContentfulStatusCode; body: unknown; state: RunState }> {
   const initial: RunState = {
     executionId: newExecutionId(),
     ensemble: ensemble.name,
@@ -42,18 +43,22 @@ export async function startRun(ensemble: Ensemble, input: Record<string, unknown
     cursor: 0,
     steps: [],
   };
+  log('run-started', { executionId: initial.executionId, ensemble: ensemble.name });
   const state = await advance(ensemble, initial, { env: options.env, scripts: options.scripts, agents, secrets: runSecrets(options.env) });
   if (state.status === 'suspended') {
     const stub = options.env.HITL_STATE.get(options.env.HITL_STATE.idFromName(state.executionId));
     const pending = await stub.begin({ file: ensemble.file, source: ensemble.source, hash: ensemble.hash }, state);
-    return { status: 202, body: { executionId: state.executionId, ensemble: ensemble.name, status: 'suspended', pending } };
+    log('run-suspended', { executionId: state.executionId, ensemble: ensemble.name, step: state.suspension?.step });
+    return { status: 202, body: { executionId: state.executionId, ensemble: ensemble.name, status: 'suspended', pending }, state };
   }
+  log('run-finished', { executionId: state.executionId, ensemble: ensemble.name, status: state.status, ...(state.error ? { code: state.error.code, step: state.error.step } : {}) });
   if (state.status === 'failed') {
     const error = state.error!;
     return {
       status: 422,
       body: { ...runSummary(state), error: { code: 'STEP_FAILED', message: `step '${error.step ?? 'output'}' failed: ${error.message}`, details: error } },
+      state,
     };
   }
-  return { status: 200, body: runSummary(state) };
+  return { status: 200, body: runSummary(state), state };
 }

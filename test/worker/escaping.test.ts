@@ -22,7 +22,7 @@ describe('user text is inert on every channel', () => {
     for (const t of mrkdwn) expect(t.verbatim).toBe(true);
     const all = JSON.stringify(msg);
     for (const mention of ['@channel', '@here', '@everyone', '<!subteam']) expect(all).not.toContain(mention);
-    expect(msg.blocks[1].text.text).toContain('@\u200bchannel and @\u200bhere, @\u200beveryone: see https://evil.example/x &lt;!subteam^S1&gt;');
+    expect((msg.blocks[1] as any).text.text).toContain('@\u200bchannel and @\u200bhere, @\u200beveryone: see https://evil.example/x &lt;!subteam^S1&gt;');
     // The fallback text is shown in notifications, which link URLs on their own: broken there too.
     expect(msg.text).toContain('https:\u200b//evil.example/x');
   });

@@ -1,0 +1,23 @@
+import { CliError } from './client.mjs';
+import { ago, table } from './table.mjs';
+
+/** `show <id>`: one execution, its steps and what it waits on. */
+export async function show(call, { args, flags }) {
+  const id = need(args[0], 'show <executionId>');
+  const e = await call('GET', `/executions/${encodeURIComponent(id)}`);
+  if (flags.json) return JSON.stringify(e, null, 2);
+  const lines = [`${e.executionId}  ${e.ensemble}  ${e.status}  started ${ago(e.createdAt)}`];
+  if (e.error) lines.push(`error: ${e.error.code}: ${e.error.message}`);
+  if (e.pending) {
+    lines.push(`waiting: ${e.pending.step} (${e.pending.prompt}), ${e.pending.approvals.length}/${e.pending.minApprovals} approvals, expires ${ago(e.pending.expiresAt)}`);
+    lines.push(`approvers: ${e.pending.approvers.join(', ') || 'anyone with the link'}`);
+    for (const n of e.pending.notifications ?? []) lines.push(`notification ${n.channel}: ${n.status} after ${n.attempts} attempt(s)${n.lastError ? ` (${n.lastError})` : ''}`);
+  }
+  lines.push('', table(e.steps ?? [], [['STEP', (s) => s.name], ['STATUS', (s) => s.status], ['MS', (s) => s.durationMs], ['ERROR', (s) => s.error ? `${s.error.code}: ${s.error.message}` : '']]));
+  return lines.join('\n');
+}
+
+export function need(value, usage) {
+  if (!value) throw new CliError(`usage: npm run hitl -- ${usage}`);
+  return value;
+}

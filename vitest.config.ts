@@ -50,7 +50,7 @@ export default defineConfig({
                 ESCALATION_EMAIL: 'escalations@example.com',
                 // Run data redacts every env string that is not configuration (src/secrets.ts); the
                 // local stand-ins' URLs are configuration here.
-                HITL_PUBLIC_VARS: 'RECEIVER,CMS_PUBLISH_URL,PAYMENT_API_URL,GITHUB_API_URL,ADMIN_EMAIL,APPROVAL_WEBHOOK_URL,SLACK_WEBHOOK_URL,CONTENT_TEAM,ESCALATION_EMAIL',
+                HITL_PUBLIC_VARS: 'RECEIVER,CMS_PUBLISH_URL,PAYMENT_API_URL,GITHUB_API_URL,ADMIN_EMAIL,APPROVAL_WEBHOOK_URL,CONTENT_TEAM,ESCALATION_EMAIL',
                 // Local development: the console channel prints links (npm start sets the same).
                 HITL_DEV: 'true',
                 // A secret of the kind an ensemble may use in a header, and that must never show.

@@ -33,6 +33,12 @@ export const LIMITS = {
   expressionStringChars: 1_000_000,
   /** The most items any array an expression builds may hold. */
   expressionArrayItems: 100_000,
+  /** Approvers (and escalateTo) of one hitl step: each gets a link, all kept sealed in one value. */
+  approvers: 500,
+  /** All decisions of one approval request (names, feedback, reasons), as stored and as the step's output. */
+  decisionsBytes: 192 * 1024,
+  /** Nesting of any value a step produces or an expression parses. */
+  valueDepth: 64,
   /** Times the watchdog re-runs the same step after the isolate died mid-step; then `RESUME_EXHAUSTED`. */
   resumeAttempts: 3,
   /** Refused decision attempts audited per request and channel. */

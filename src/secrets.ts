@@ -8,7 +8,14 @@ const INFRA_SECRETS: ReadonlySet<string> = new Set([
   'API_KEY', 'MAILCHANNELS_API_KEY', 'OPENAI_API_KEY', 'ANTHROPIC_API_KEY', 'SLACK_BOT_TOKEN', 'SLACK_SIGNING_SECRET',
 ]);
 
-export const isInfraSecret = (name: string) => INFRA_SECRETS.has(name) || /^HITL_\w*SECRET$/.test(name);
+export const isInfraSecret = (name: string) => INFRA_SECRETS.has(name) || /^HITL_\w*SECRET$/.test(name) || name === SLACK_WEBHOOK;
+
+/**
+ * The Slack incoming webhook URL is a credential too (anyone holding it can post), but spec 004's
+ * own example writes `webhookUrl: "$env.SLACK_WEBHOOK_URL"` in notificationConfig. There, and only
+ * there, it may be named: it evaluates to nothing and the slack channel uses the variable itself.
+ */
+export const SLACK_WEBHOOK = 'SLACK_WEBHOOK_URL';
 
 /** Settings of this product that are configuration, not secrets, wherever they are set. */
 const CONFIGURATION: ReadonlySet<string> = new Set([

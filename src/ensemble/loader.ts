@@ -1,4 +1,4 @@
-import { LineCounter, parseDocument } from 'yaml';
+import { LineCounter, parseDocument, visit } from 'yaml';
 import type { z } from 'zod';
 import { compileTemplate, forEachExpression, isStatic, type Path, type Template, type TemplateProblem } from '../expression/template';
 import { operations } from '../operations/registry';
@@ -11,7 +11,7 @@ import { buildInputSchema } from './input-schema';
 import { parseDuration, DurationError } from './duration';
 import { didYouMean } from './suggest';
 import { depthOf, LIMITS } from '../limits';
-import { isInfraSecret } from '../secrets';
+import { isInfraSecret, SLACK_WEBHOOK } from '../secrets';
 import { reservedNames, scopeRoots, type CompiledStep, type Ensemble } from './ensemble';
 import type { Problem, ProblemCode } from './problem';
 
@@ -69,8 +69,12 @@ function load(src: SourceFile, options: LoadOptions): LoadResult {
   try {
     js = doc.toJS({ maxAliasCount: LIMITS.yamlAliases });
   } catch (e) {
-    // The yaml package refuses alias bombs ("Excessive alias count") here.
-    report(0, 'yaml', `too many YAML aliases: at most ${LIMITS.yamlAliases} are expanded per file (${e instanceof Error ? e.message : String(e)})`);
+    // The yaml package refuses alias bombs ("Excessive alias count") and unknown aliases here.
+    const message = e instanceof Error ? e.message : String(e);
+    // An alias to no anchor is reported where it is written.
+    let at = 0;
+    visit(doc, { Alias(_, node) { if (at === 0 && !node.resolve(doc)) at = node.range?.[0] ?? 0; } });
+    report(at, 'yaml', /excessive alias/i.test(message) ? `too many YAML aliases: at most ${LIMITS.yamlAliases} are expanded per file` : message);
     return { ok: false, name: fallbackName, problems };
   }
   if (depthOf(js, LIMITS.yamlDepth) > LIMITS.yamlDepth) {
@@ -110,7 +114,9 @@ function load(src: SourceFile, options: LoadOptions): LoadResult {
     forEachExpression(t, path, (expr, exprPath, ordinal) => {
       const offset = (needle: string) => locator.offsetInExpression(exprPath, ordinal, Math.max(0, expr.source.indexOf(needle)));
       if (expr.envWhole) report(offset('env'), 'expression', 'env can only be read by name (`env.NAME`): the whole of env would include every secret');
+      const inNotificationConfig = exprPath.includes('notificationConfig');
       for (const name of expr.envNames) {
+        if (name === SLACK_WEBHOOK && inNotificationConfig) continue;
         if (isInfraSecret(name)) report(offset(name), 'expression', `env.${name} is a credential of this Worker and cannot be read by an ensemble`);
       }
     });

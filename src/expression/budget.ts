@@ -16,6 +16,35 @@ function checkLength(chars: number, source?: string): void {
   if (chars > LIMITS.expressionStringChars) throw new ExpressionLimitError(`would build a string of ${chars} characters`, source);
 }
 
+/**
+ * An upper bound of the characters `String(value)` or `JSON.stringify(value, null, space)` would
+ * produce, computed without building anything (iterative; stops once past the budget).
+ */
+export function estimateChars(value: unknown, space = 0): number {
+  // Characters count once: escaping can add some, but the result is checked again once built; the
+  // estimate is there to refuse what would multiply (indentation, repetition) before it is built.
+  const perChar = 1;
+  const limit = LIMITS.expressionStringChars;
+  let total = 0;
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length) {
+    const [v, depth] = stack.pop()!;
+    // Per value: quotes and separators, and with indentation a line break plus `space` per level.
+    total += 4 + (space ? 1 + space * depth : 0);
+    if (typeof v === 'string') total += v.length * perChar;
+    else if (typeof v === 'number' || typeof v === 'bigint') total += 24;
+    else if (Array.isArray(v)) for (const x of v) stack.push([x, depth + 1]);
+    else if (v !== null && typeof v === 'object') for (const [k, x] of Object.entries(v)) { total += k.length * perChar + 4; stack.push([x, depth + 1]); }
+    if (total > limit) return total;
+  }
+  return total;
+}
+
+/** Throws unless text of about `chars` characters fits the budget (to be called before building it). */
+export function ensureFits(chars: number, source?: string): void {
+  checkLength(chars, source);
+}
+
 /** Throws when an expression's result is over budget; returns it otherwise. */
 export function withinBudget<T>(value: T, source?: string): T {
   if (typeof value === 'string') checkLength(value.length, source);
@@ -48,8 +77,10 @@ export function callStringMethod(target: string, method: string, args: unknown[]
     return withinBudget(target.split(String(args[0] ?? ''), limit), source);
   }
   if (method === 'concat') {
-    checkLength(args.reduce<number>((n, a) => n + String(a).length, target.length), source);
+    checkLength(args.reduce<number>((n, a) => n + (typeof a === 'string' ? a.length : estimateChars(a)), target.length), source);
   }
+  // Case mapping can grow text ('ß' -> 'SS', 'ﬃ' -> 'FFI'): at most three times.
+  if (method === 'toUpperCase' || method === 'toLowerCase') checkLength(target.length * 3, source);
   const fn = (String.prototype as unknown as Record<string, (...a: unknown[]) => unknown>)[method]!;
   return withinBudget(fn.apply(target, args), source);
 }
@@ -59,7 +90,7 @@ export function callArrayMethod(target: unknown[], method: string, args: unknown
   if (method === 'join') {
     const separator = args[0] === undefined ? ',' : String(args[0]);
     if (target.length > LIMITS.expressionArrayItems) throw new ExpressionLimitError(`would join ${target.length} items`, source);
-    checkLength(separator.length * Math.max(0, target.length - 1), source);
+    checkLength(separator.length * Math.max(0, target.length - 1) + estimateChars(target), source);
   }
   if (method === 'concat') {
     const items = args.reduce<number>((n, a) => n + (Array.isArray(a) ? a.length : 1), target.length);
@@ -72,9 +103,8 @@ export function callArrayMethod(target: unknown[], method: string, args: unknown
 /** `a + b` within budget: two strings (or a string and anything) are sized before they are joined. */
 export function plus(a: unknown, b: unknown, source?: string): unknown {
   if (typeof a === 'string' || typeof b === 'string') {
-    const left = typeof a === 'string' ? a.length : String(a).length;
-    const right = typeof b === 'string' ? b.length : String(b).length;
-    checkLength(left + right, source);
+    const size = (v: unknown) => (typeof v === 'string' ? v.length : estimateChars(v));
+    checkLength(size(a) + size(b), source);
   }
   return (a as number) + (b as number);
 }

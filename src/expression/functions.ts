@@ -1,3 +1,6 @@
+import { ExpressionError } from '../errors';
+import { depthOf, LIMITS } from '../limits';
+import { ensureFits, estimateChars } from './budget';
 // The allowlist: the only functions an expression can call, and the only names it can read
 // without a scope. Everything here is pure and synchronous.
 
@@ -16,15 +19,34 @@ export const MathNamespace = namespace({
   E: Math.E,
 });
 
-const parseJson = (text: unknown): unknown => JSON.parse(String(text));
-const stringifyJson = (value: unknown, _replacer?: unknown, space?: unknown): string | undefined =>
-  JSON.stringify(value, null, typeof space === 'number' || typeof space === 'string' ? space : undefined);
+/** JSON.parse, with a message that never quotes the text (it may hold a secret) and a depth bound. */
+const parseJson = (text: unknown): unknown => {
+  let value: unknown;
+  try {
+    value = JSON.parse(String(text));
+  } catch {
+    throw new ExpressionError('JSON.parse: the text is not valid JSON');
+  }
+  if (depthOf(value, LIMITS.valueDepth) > LIMITS.valueDepth) throw new ExpressionError(`JSON.parse: nested more than ${LIMITS.valueDepth} levels deep`, undefined, 'EXPRESSION_LIMIT');
+  return value;
+};
+const stringifyJson = (value: unknown, _replacer?: unknown, space?: unknown): string | undefined => {
+  const indent = typeof space === 'number' || typeof space === 'string' ? space : undefined;
+  // Sized before it is built: indentation multiplies a large value by its depth.
+  ensureFits(estimateChars(value, typeof indent === 'number' ? Math.min(10, Math.max(0, indent)) : typeof indent === 'string' ? Math.min(10, indent.length) : 0));
+  return JSON.stringify(value, null, indent);
+};
 
 export const JsonNamespace = namespace({ parse: parseJson, stringify: stringifyJson });
 
 const now = (): string => new Date().toISOString();
-const toStr = (v: unknown): string =>
-  v !== null && typeof v === 'object' ? JSON.stringify(v) : String(v);
+const toStr = (v: unknown): string => {
+  if (v !== null && typeof v === 'object') {
+    ensureFits(estimateChars(v));
+    return JSON.stringify(v);
+  }
+  return String(v);
+};
 
 /** Names readable without a scope entry. */
 export const globals: Readonly<Record<string, unknown>> = namespace({

@@ -4,6 +4,7 @@ import { parseDuration, DurationError } from '../ensemble/duration';
 import type { Agent, AgentContext } from '../runtime/agent';
 import type { ConfigProblem } from '../operations/operation';
 import { normalizeIdentity } from '../identity/normalize';
+import { LIMITS } from '../limits';
 import { didYouMean, suggest } from '../ensemble/suggest';
 import { Channel, NotificationConfig, onTimeoutPolicies, type ApprovalRequest } from './request';
 
@@ -141,6 +142,10 @@ export const hitlAgent: Agent = {
     const i = input.data;
     const c = config.data;
     const approvers = normalizeApprovers(i.approvers ?? c.approvers);
+    const escalateToAll = normalizeApprovers(i.escalateTo ?? c.escalateTo);
+    if (approvers.length + escalateToAll.length > LIMITS.approvers) {
+      throw new StepError('INVALID_HITL_INPUT', `a hitl step takes at most ${LIMITS.approvers} approvers (with escalateTo); got ${approvers.length + escalateToAll.length}`);
+    }
     const minApprovals = i.minApprovals ?? c.minApprovals ?? 1;
     if (approvers.length > 0 && minApprovals > approvers.length) {
       throw new StepError('INVALID_HITL_INPUT', `minApprovals (${minApprovals}) is more than the ${approvers.length} distinct approver(s): ${approvers.join(', ')}`);

@@ -72,7 +72,10 @@ function fallBack(store: ExecutionStore, request: RequestRow, row: OutboxRow): v
  */
 export async function deliverDue(store: ExecutionStore, env: Env, executionId: string, ensemble: string, now: number): Promise<void> {
   const backoff = Number(env.HITL_NOTIFY_BACKOFF_MS ?? 5000) || 5000;
-  for (const row of store.dueOutbox(now)) await deliverOne(store, env, executionId, ensemble, row, backoff);
+  for (const row of store.dueOutbox(now)) {
+    if (!store.claimOutbox(row.id, Date.now())) continue;
+    await deliverOne(store, env, executionId, ensemble, row, backoff);
+  }
 }
 
 async function deliverOne(store: ExecutionStore, env: Env, executionId: string, ensemble: string, row: OutboxRow, backoff: number): Promise<void> {

@@ -9,7 +9,7 @@ import type { RunState } from '../runtime/run-state';
 import { deliverDue, type SealedTokens } from './deliver';
 import { unseal } from './seal';
 import { basePath, linksFor } from '../notify/notice';
-import { LIMITS } from '../limits';
+import { jsonBytes, LIMITS } from '../limits';
 import { deleteExecution, writeExecution } from '../executions/index-store';
 import { rowOfObject } from '../executions/from-object';
 import { retentionDays } from '../executions/retention';
@@ -187,6 +187,11 @@ export class HITLState extends DurableObject<Env> {
         this.store.audit('decision-refused', { code, name: decider.name, via: decider.via, verified: decider.verified, approved: body.approved, ip: meta.ip, userAgent: meta.userAgent }, now, request.id);
       }
       return { result: fail(code, status, message, details), due: code === 'EXPIRED' ? now : undefined };
+    }
+    // All decisions of a request are kept (state, output, index): their text has one budget.
+    const bytes = jsonBytes(result.state.approvals);
+    if (bytes > LIMITS.decisionsBytes) {
+      return { result: fail('PAYLOAD_TOO_LARGE', 413, `the decisions of this request would take ${bytes} bytes (limit ${LIMITS.decisionsBytes}): shorten the feedback or reason`) };
     }
     const decision = result.decision!;
     const { approver, verified, via } = decision;

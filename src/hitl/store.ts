@@ -297,7 +297,7 @@ export class ExecutionStore {
 
   /** True when an update of the request's posted messages is already waiting in the outbox. */
   updatePending(requestId: number): boolean {
-    return this.one("SELECT 1 AS x FROM outbox WHERE request_id = ? AND kind = 'update' AND status = 'pending'", requestId) !== undefined;
+    return this.one("SELECT 1 AS x FROM outbox WHERE request_id = ? AND kind = 'update' AND status IN ('pending', 'sending')", requestId) !== undefined;
   }
 
   interaction(key: string): unknown {
@@ -327,8 +327,12 @@ export class ExecutionStore {
       requestId, channel, kind, at, recipients ? JSON.stringify(recipients) : null, fallbackFor ?? null);
   }
 
+  /**
+   * Notifications due now: pending ones, and ones claimed by a delivery that never finished (the
+   * isolate died mid-send) more than a minute ago.
+   */
   dueOutbox(now: number): OutboxRow[] {
-    return this.sql.exec<Row>("SELECT * FROM outbox WHERE status = 'pending' AND next_at <= ? ORDER BY id", now).toArray().map((r) => ({
+    return this.sql.exec<Row>("SELECT * FROM outbox WHERE (status = 'pending' AND next_at <= ?) OR (status = 'sending' AND next_at <= ?) ORDER BY id", now, now - 60_000).toArray().map((r) => ({
       id: Number(r.id), requestId: Number(r.request_id), channel: String(r.channel), kind: String(r.kind),
       attempts: Number(r.attempts), nextAt: Number(r.next_at),
       recipients: r.recipients === null ? null : (JSON.parse(String(r.recipients)) as string[]),
@@ -336,8 +340,16 @@ export class ExecutionStore {
     }));
   }
 
+  /**
+   * Takes a due notification for one delivery, synchronously: two deliveries running side by side
+   * (an alarm and `notify`, or two `notify` calls) never send the same row twice.
+   */
+  claimOutbox(id: number, now: number): boolean {
+    return this.sql.exec("UPDATE outbox SET status = 'sending', next_at = ? WHERE id = ? AND (status = 'pending' OR (status = 'sending' AND next_at <= ?))", now, id, now - 60_000).rowsWritten > 0;
+  }
+
   outboxResult(id: number, status: 'pending' | 'sent' | 'failed' | 'dropped', attempts: number, nextAt: number, error?: string): void {
-    this.sql.exec('UPDATE outbox SET status = ?, attempts = ?, next_at = ?, last_error = ? WHERE id = ?', status, attempts, nextAt, error ?? null, id);
+    this.sql.exec('UPDATE outbox SET status = ?, attempts = ?, next_at = ?, last_error = ? WHERE id = ?', status, attempts, nextAt, error === undefined ? null : redact(error, this.secrets()), id);
   }
 
   /** The latest delivery of each channel for a request (updates of posted messages aside). */

@@ -27,6 +27,7 @@ export function createApp(registry: () => EnsembleRegistry = defaultRegistry) {
   app.use('/callback/*', limit(LIMITS.decisionBodyBytes));
   app.use('/ensembles/*', limit(LIMITS.runInputBytes));
   app.use('/slack/*', limit(LIMITS.slackBodyBytes));
+  app.use('/executions/*', limit(LIMITS.decisionBodyBytes));
   app.use('/ensembles', requireApiKey);
   app.use('/ensembles/*', requireApiKey);
   app.use('/executions', requireApiKey);

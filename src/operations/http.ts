@@ -4,7 +4,7 @@ import { Duration } from '../ensemble/schema';
 import { parseDuration } from '../ensemble/duration';
 import { withRetry } from '../runtime/retry';
 import { defineOperation } from './operation';
-import { LIMITS } from '../limits';
+import { depthOf, LIMITS } from '../limits';
 
 const methods = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD'] as const;
 
@@ -25,7 +25,7 @@ class HttpStatusError extends StepError {
 /** Network errors, 5xx and 429 are worth another attempt; an answer too large to keep is not. */
 const retryable = (e: unknown) => e instanceof HttpStatusError
   ? e.output.status >= 500 || e.output.status === 429
-  : !(e instanceof StepError && e.code === 'OUTPUT_TOO_LARGE');
+  : !(e instanceof StepError && (e.code === 'OUTPUT_TOO_LARGE' || e.code === 'VALUE_TOO_DEEP'));
 
 /** `operation: http`: one request, JSON in and out, with timeout and retries. */
 export const http = defineOperation({
@@ -115,6 +115,7 @@ async function readResponse(response: Response): Promise<HttpOutput> {
     } catch {
       body = text;
     }
+    if (depthOf(body, LIMITS.valueDepth) > LIMITS.valueDepth) throw new StepError('VALUE_TOO_DEEP', `the response body is nested more than ${LIMITS.valueDepth} levels deep`);
   }
   return {
     status: response.status,

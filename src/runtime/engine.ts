@@ -10,7 +10,7 @@ import { renderInput } from './render-input';
 import { withRetry } from './retry';
 import type { RunState, StepRecord } from './run-state';
 import { executionInfo, runScope, stepViews } from './scope';
-import { jsonBytes, LIMITS } from '../limits';
+import { depthOf, jsonBytes, LIMITS } from '../limits';
 import { redact } from '../secrets';
 
 export interface EngineDeps {
@@ -39,8 +39,8 @@ export async function advance(ensemble: Ensemble, initial: RunState, deps: Engin
     const result = await runStep(step, state, deps, names);
     // What a step leaves behind is what gets stored, returned, audited and notified: secrets out,
     // and within the size the state can hold (src/limits.ts).
-    const record = bounded(redact(result.record, secrets), state, step.name);
-    const suspend = result.suspend && redact(result.suspend, secrets);
+    let { record, suspend } = shapeUp(result, secrets, state, step.name);
+    if (suspend && record.status === 'failed') suspend = undefined;
     state.steps = [...state.steps.filter((r) => r.name !== step.name), record];
     if (suspend) {
       state.status = 'suspended';
@@ -69,11 +69,31 @@ export async function advance(ensemble: Ensemble, initial: RunState, deps: Engin
 }
 
 /**
+ * A step's result as the run keeps it: too-deep values refused (nothing recursive ever sees them),
+ * secrets redacted (but not from the notification config a suspension carries: it is used, never
+ * shown), sizes bounded. Never throws: whatever goes wrong here fails the step, not the request.
+ */
+function shapeUp(result: StepResult, secrets: readonly string[], state: RunState, name: string): StepResult {
+  try {
+    for (const [what, value] of [['output', result.record.output], ['request', result.suspend]] as const) {
+      if (depthOf(value, LIMITS.valueDepth) > LIMITS.valueDepth) {
+        return { record: { ...result.record, status: 'failed', input: null, output: null, error: { code: 'VALUE_TOO_DEEP', message: `the ${what} of step '${name}' is nested more than ${LIMITS.valueDepth} levels deep` } } };
+      }
+    }
+    const suspend = result.suspend && { ...redact(result.suspend, secrets), ...('notification' in result.suspend ? { notification: result.suspend.notification } : {}) };
+    const record = bounded(redact(result.record, secrets), state, name, suspend);
+    return { record, suspend };
+  } catch (e) {
+    return { record: { ...result.record, status: 'failed', input: null, output: null, error: { code: 'STEP_FAILED', message: `the result of step '${name}' could not be kept: ${errorMessage(e)}` } } };
+  }
+}
+
+/**
  * A step record within budget: an output over `stepOutputBytes` is dropped (`OUTPUT_TOO_LARGE`),
  * and a record that would take the whole state over `stateBytes` keeps neither input nor output
  * (`STATE_TOO_LARGE`). Either way the step counts as failed, so `onError` decides what follows.
  */
-function bounded(record: StepRecord, state: RunState, name: string): StepRecord {
+function bounded(record: StepRecord, state: RunState, name: string, suspend?: Record<string, unknown>): StepRecord {
   const fail = (code: string, message: string, keepInput: boolean): StepRecord => ({
     ...record, status: 'failed', output: null, ...(keepInput ? {} : { input: null }), error: { code, message },
   });
@@ -84,7 +104,8 @@ function bounded(record: StepRecord, state: RunState, name: string): StepRecord 
     }
   }
   const others = state.steps.filter((r) => r.name !== name);
-  const total = jsonBytes({ ...state, steps: [...others, record] });
+  // A suspension's approval request (data, prompt, links to issue) is stored with the run too.
+  const total = jsonBytes({ ...state, steps: [...others, record], ...(suspend ? { suspension: { step: name, request: suspend } } : {}) });
   if (total > LIMITS.stateBytes) {
     return fail('STATE_TOO_LARGE', `the run's state would be ${total} bytes after step '${name}' (limit ${LIMITS.stateBytes}); its input and output were dropped`, false);
   }
@@ -117,7 +138,7 @@ function finish(ensemble: Ensemble, state: RunState, env: Env, secrets: readonly
     state.status = 'completed';
   } catch (e) {
     state.status = 'failed';
-    state.error = { code: e instanceof AppError ? e.code : 'OUTPUT_FAILED', message: `output: ${errorMessage(e)}` };
+    state.error = redact({ code: e instanceof AppError ? e.code : 'OUTPUT_FAILED', message: `output: ${errorMessage(e)}` }, secrets);
   }
   return state;
 }

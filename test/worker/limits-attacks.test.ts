@@ -2,6 +2,15 @@
 // (each one failed before its fix). Durable Object SQLite refuses a value over 2 MB, so the size
 // tests assert both "no 500" and "nothing stored over 2 MiB".
 
+import { env, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
+import { describe, expect, it } from 'vitest';
+import { loadEnsemble } from '../../src/ensemble/loader';
+import { formatProblem } from '../../src/ensemble/problem';
+import { compileExpression } from '../../src/expression/compile';
+import { LIMITS } from '../../src/limits';
+import { appWith, auth, received } from './helpers';
+import { eventually, fireAlarm, hitlApp, hitsAt, stubOf, suspend, tokenOf } from './hitl-helpers';
+
 const TOKEN = 'partner-token-4f1c9e2b7a';
 const DO_VALUE_LIMIT = 2 * 1024 * 1024;
 const inObject = runInDurableObject as unknown as (stub: unknown, fn: (instance: unknown, state: DurableObjectState) => Promise<unknown>) => Promise<unknown>;

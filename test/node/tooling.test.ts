@@ -39,3 +39,19 @@ it('the shipped Slack app manifest points at the interactions route and grants e
   expect(new Set(called)).toEqual(new Set(Object.keys(needs)));
   for (const method of called) expect(manifest.oauth_config.scopes.bot).toEqual(expect.arrayContaining(needs[method]!));
 });
+
+it('a production build (wrangler deploy --dry-run) ships no local values, and npm run deploy refuses placeholder ids', () => {
+  const out = mkdtempSync(join(tmpdir(), 'dry-'));
+  const dry = spawnSync(process.execPath, ['node_modules/wrangler/bin/wrangler.js', 'deploy', '--dry-run', '--outdir', out], {
+    cwd: root, encoding: 'utf8', env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: 'true' }, timeout: 120_000,
+  });
+  expect(dry.status, dry.stderr).toBe(0);
+  const bindings = dry.stdout.slice(dry.stdout.indexOf('bindings'));
+  expect(bindings).toContain('env.HITL_STATE (HITLState)');
+  expect(bindings).toContain('env.DB (ensemble-hitl)');
+  expect(bindings).not.toMatch(/127\.0\.0\.1|localhost/);
+  expect(readFileSync(join(out, 'index.js'), 'utf8').length).toBeGreaterThan(100_000);
+  const refused = spawnSync(process.execPath, ['tools/deploy.mjs'], { cwd: root, encoding: 'utf8' });
+  expect(refused.status).toBe(1);
+  expect(refused.stderr).toContain('the D1 database_id is the local placeholder');
+}, 150_000);

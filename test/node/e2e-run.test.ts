@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -45,4 +46,49 @@ it('with no model configured, npm start answers operation think with the echo pr
   const execution = (await (await fetch(`${server.url}/executions/${executionId}`, { headers: { authorization: `Bearer ${server.apiKey}` } })).json()) as any;
   expect(execution.steps[0]).toMatchObject({ name: 'generate-campaign', status: 'completed', output: 'Write a launch campaign for Rocket' });
   expect(server.output()).toContain('No model provider configured: operation think uses the echo provider');
+});
+
+/** The CLI as a user runs it (`npm run hitl -- ...` is `node tools/cli/main.mjs ...`). */
+const hitl = (args: string[], key = server.apiKey) => {
+  const r = spawnSync(process.execPath, ['tools/cli/main.mjs', ...args, '--url', server.url], { encoding: 'utf8', env: { ...process.env, API_KEY: key } });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+};
+
+it('the CLI runs, lists, shows, audits, re-notifies and cancels against npm start', async () => {
+  const ran = hitl(['run', 'hello', '{"name":"Ada"}', '--json']);
+  expect(ran.code, ran.err).toBe(0);
+  const flat = JSON.parse(ran.out) as { executionId: string; output: { message: string } };
+  expect(flat.output.message).toBe('Hello, Ada.');
+
+  const suspended = hitl(['run', 'expense-approval', '{"amount":120,"category":"travel","manager_email":"boss@example.com"}']);
+  expect(suspended.code, suspended.err).toBe(0);
+  const id = /^(exe_[0-9a-f]{32}) suspended at /.exec(suspended.out)![1]!;
+  expect(suspended.out).toContain('waiting on boss@example.com');
+
+  const pending = hitl(['list', '--status', 'suspended', '--approver', 'BOSS@example.com']);
+  expect(pending.code, pending.err).toBe(0);
+  expect(pending.out.split('\n')[0]).toMatch(/^EXECUTION\s+ENSEMBLE\s+STATUS\s+STARTED\s+WAITING ON\s+EXPIRES$/);
+  expect(pending.out).toMatch(new RegExp(`${id}\\s+expense-approval\\s+suspended\\s+.*boss@example.com`));
+  const all = JSON.parse(hitl(['list', '--ensemble', 'hello', '--json']).out) as { executions: { executionId: string }[] };
+  expect(all.executions.map((e) => e.executionId)).toContain(flat.executionId);
+
+  expect(hitl(['show', id]).out).toContain('approvers: boss@example.com');
+  expect(hitl(['notify', id]).out).toMatch(/console: sent/);
+  expect(hitl(['audit', id]).out).toMatch(/renotify/);
+  expect(hitl(['cancel', id, '--reason', 'duplicate']).out).toBe(`${id} cancelled\n`);
+  expect(JSON.parse(hitl(['show', id, '--json']).out).status).toBe('cancelled');
+});
+
+it('the CLI says plainly when the key is wrong, the server is down, or the usage is off', () => {
+  const refused = hitl(['list'], 'wrong-key');
+  expect(refused.code).toBe(1);
+  expect(refused.err).toContain('the API key was refused');
+  const down = spawnSync(process.execPath, ['tools/cli/main.mjs', 'list', '--url', 'http://127.0.0.1:9'], { encoding: 'utf8', env: { ...process.env, API_KEY: 'x' } });
+  expect(down.status).toBe(1);
+  expect(down.stderr).toContain('cannot reach http://127.0.0.1:9: is the Worker running?');
+  const usage = hitl(['show']);
+  expect(usage.code).toBe(1);
+  expect(usage.err).toContain('usage: npm run hitl -- show <executionId>');
+  expect(hitl(['frobnicate']).code).toBe(2);
+  expect(hitl(['show', 'exe_00000000000000000000000000000000']).err).toContain('NOT_FOUND');
 });

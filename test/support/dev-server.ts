@@ -32,7 +32,8 @@ export async function startDevServer(options: { persistTo: string; vars?: Record
   const port = options.port ?? (await freePort());
   const apiKey = 'e2e-api-key';
   const vars = Object.entries({ API_KEY: apiKey, ...options.vars }).flatMap(([k, v]) => ['--var', `${k}:${v}`]);
-  const child: ChildProcess = spawn(process.execPath, ['tools/start.mjs', '--port', String(port), '--persist-to', options.persistTo, ...vars], {
+  // --ip is passed through like every argument (npm start adds its own only when none is given).
+  const child: ChildProcess = spawn(process.execPath, ['tools/start.mjs', '--port', String(port), '--ip', '127.0.0.1', '--persist-to', options.persistTo, ...vars], {
     cwd: root,
     env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: 'true' },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -11,6 +11,7 @@ import { executionRoutes } from './routes-executions';
 import { callbackRoutes } from './routes-callback';
 import { slackRoutes } from './routes-slack';
 import { opsRoutes } from './routes-ops';
+import { adminRoutes } from '../admin/routes';
 import type { AppEnv } from './types';
 
 /** The Worker's HTTP API. `registry` is injectable so tests can run ensembles of their own. */
@@ -28,6 +29,7 @@ export function createApp(registry: () => EnsembleRegistry = defaultRegistry) {
   app.use('/ensembles/*', limit(LIMITS.runInputBytes));
   app.use('/slack/*', limit(LIMITS.slackBodyBytes));
   app.use('/executions/*', limit(LIMITS.decisionBodyBytes));
+  app.use('/admin/*', limit(LIMITS.decisionBodyBytes));
   app.use('/ensembles', requireApiKey);
   app.use('/ensembles/*', requireApiKey);
   app.use('/executions', requireApiKey);
@@ -38,6 +40,7 @@ export function createApp(registry: () => EnsembleRegistry = defaultRegistry) {
   app.route('/callback', callbackRoutes);
   app.route('/slack', slackRoutes);
   app.route('/', opsRoutes);
+  app.route('/admin', adminRoutes);
   app.onError(onError);
   app.notFound(notFound);
   return app;

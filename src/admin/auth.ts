@@ -1,0 +1,48 @@
+import type { MiddlewareHandler } from 'hono';
+import { AppError } from '../errors';
+import { accessConfig, accessIdentity, crossSite } from '../identity/access';
+import { hashToken, sameHash } from '../hitl/token';
+import type { AppEnv } from '../http/types';
+import { readSession, validCsrf, validSession } from './session';
+
+/** Who is using the console, and the principal their CSRF token is bound to (none for a bearer key). */
+export interface Operator {
+  by: 'key' | 'session' | 'access';
+  principal?: string;
+  name: string;
+}
+
+/**
+ * The console admits the API key as a bearer header, a session cookie from the login form, or a
+ * Cloudflare Access identity when ACCESS_* is configured. Unknown visitors of a page are sent to the
+ * login form. Forms (POST) from a cookie or Access session must carry the CSRF token and come from
+ * this site; a bearer header is not ambient, so it needs neither.
+ */
+export const adminAuth: MiddlewareHandler<AppEnv & { Variables: { operator: Operator } }> = async (c, next) => {
+  const key = c.env.API_KEY;
+  if (!key) throw new AppError('API_KEY_NOT_CONFIGURED', 'API_KEY is not set: the console is closed', 503);
+  const path = new URL(c.req.url).pathname;
+  if (path === '/admin/login') return next();
+  let operator: Operator | undefined;
+  const bearer = /^Bearer\s+(.+)$/i.exec(c.req.header('authorization') ?? '');
+  if (bearer && sameHash(hashToken(bearer[1]!.trim()), hashToken(key))) operator = { by: 'key', name: 'API key' };
+  const session = readSession(c.req.header('cookie'));
+  if (!operator && validSession(key, session)) operator = { by: 'session', principal: session, name: 'API key (signed in)' };
+  if (!operator && accessConfig(c.env)) {
+    const email = await accessIdentity(c.env, c.req.raw.headers);
+    if (email) operator = { by: 'access', principal: email, name: email };
+  }
+  if (!operator) {
+    if (c.req.method === 'GET') return c.redirect('/admin/login', 303);
+    throw new AppError('UNAUTHORIZED', 'sign in to the console first', 401);
+  }
+  if (c.req.method === 'POST' && operator.principal) {
+    const form = await c.req.parseBody().catch(() => ({}) as Record<string, unknown>);
+    const own = [new URL(c.req.url).origin, ...(typeof c.env.PUBLIC_BASE_URL === 'string' && URL.canParse(c.env.PUBLIC_BASE_URL) ? [new URL(c.env.PUBLIC_BASE_URL).origin] : [])];
+    if (crossSite(c.req.raw.headers, own) || !validCsrf(key, operator.principal, form.csrf)) {
+      throw new AppError('CSRF', 'this form is not from the console (missing or wrong CSRF token): reload the page and try again', 403);
+    }
+  }
+  c.set('operator', operator);
+  await next();
+};

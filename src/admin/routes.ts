@@ -1,0 +1,82 @@
+import { Hono } from 'hono';
+import { AppError } from '../errors';
+import { getExecution, listExecutions, statuses, type ExecutionStatus } from '../executions/index-store';
+import { hashToken, sameHash } from '../hitl/token';
+import { unwrap, type Result } from '../hitl/result';
+import { requireDb } from '../http/db';
+import { executionStub } from '../http/stub';
+import type { AppEnv } from '../http/types';
+import { errorPage } from '../pages/review';
+import { adminAuth, type Operator } from './auth';
+import { homePage, loginPage, runPage, type Filters } from './pages';
+import { csrfToken, newSession, sessionCookie } from './session';
+
+type AdminEnv = AppEnv & { Variables: { operator: Operator } };
+
+const csrfOf = (c: { env: AppEnv['Bindings']; var: { operator: Operator } }) => c.var.operator.principal ? csrfToken(c.env.API_KEY!, c.var.operator.principal) : undefined;
+const secure = (url: string) => new URL(url).protocol === 'https:';
+
+/** `/admin`: the operator console (pending approvals first, runs, one run's timeline, actions). */
+export const adminRoutes = new Hono<AdminEnv>()
+  .use('*', adminAuth)
+  .onError((e, c) => (e instanceof AppError ? errorPage(c, e) : errorPage(c, new AppError('INTERNAL', 'something went wrong', 400))))
+  .get('/login', (c) => loginPage(c))
+  .post('/login', async (c) => {
+    const form = await c.req.parseBody().catch(() => ({}) as Record<string, unknown>);
+    const key = typeof form.key === 'string' ? form.key : '';
+    if (!sameHash(hashToken(key), hashToken(c.env.API_KEY!))) return loginPage(c, 'That is not the API key.');
+    c.header('set-cookie', sessionCookie(newSession(c.env.API_KEY!), secure(c.req.url)));
+    return c.redirect('/admin', 303);
+  })
+  .post('/logout', (c) => {
+    c.header('set-cookie', sessionCookie('', secure(c.req.url), 0));
+    return c.redirect('/admin/login', 303);
+  })
+  .get('/', async (c) => {
+    const db = requireDb(c.env);
+    const q = c.req.query();
+    const filters: Filters = {
+      status: statuses.includes(q.status as ExecutionStatus) ? q.status : undefined,
+      ensemble: q.ensemble?.trim().slice(0, 200) || undefined,
+      approver: q.approver?.trim().slice(0, 320) || undefined,
+    };
+    const pending = await listExecutions(db, { status: 'suspended', limit: 100 });
+    const runs = await listExecutions(db, { ...filters, status: filters.status as ExecutionStatus | undefined, limit: 50 }, q.cursor ? decode(q.cursor) : undefined);
+    return homePage(c, { operator: c.var.operator.name, csrf: csrfOf(c), pending: pending.executions, runs: runs.executions, next: runs.cursor, filters });
+  })
+  .get('/executions/:id', async (c) => {
+    const id = c.req.param('id');
+    const stub = executionStub(c.env, id);
+    const described = (await stub.describe()) as Result<Parameters<typeof runPage>[1]['run']>;
+    let run = described.ok ? described.value : undefined;
+    if (!run && c.env.DB) {
+      const row = await getExecution(c.env.DB, id);
+      const summary = (row?.summary ?? {}) as { steps?: Parameters<typeof runPage>[1]['run']['steps']; error?: { code: string; message: string } };
+      if (row) run = { ...row, steps: summary.steps ?? [], ...(summary.error ? { error: summary.error } : {}), pending: null };
+    }
+    if (!run) throw new AppError('NOT_FOUND', `no execution ${id}`, 404);
+    const audit = described.ok ? unwrap((await stub.auditLog()) as Result<{ seq: number; at: string; type: string; detail: unknown }[]>) : [];
+    const notice = c.req.query('done') === 'notified' ? 'Notifications sent again.' : c.req.query('done') === 'cancelled' ? 'The run was cancelled.' : undefined;
+    return runPage(c, { operator: c.var.operator.name, csrf: csrfOf(c), run, audit, notice });
+  })
+  .post('/executions/:id/notify', async (c) => {
+    const id = c.req.param('id');
+    unwrap((await executionStub(c.env, id).renotify()) as Result<unknown>);
+    return c.redirect(`/admin/executions/${id}?done=notified`, 303);
+  })
+  .post('/executions/:id/cancel', async (c) => {
+    const id = c.req.param('id');
+    const form = await c.req.parseBody();
+    const reason = typeof form.reason === 'string' && form.reason.trim() ? form.reason.trim().slice(0, 2000) : undefined;
+    unwrap((await executionStub(c.env, id).cancel(reason)) as Result<unknown>);
+    return c.redirect(`/admin/executions/${id}?done=cancelled`, 303);
+  });
+
+function decode(cursor: string) {
+  try {
+    const parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { c: number; i: string };
+    return typeof parsed.c === 'number' && typeof parsed.i === 'string' ? parsed : undefined;
+  } catch {
+    return undefined;
+  }
+}

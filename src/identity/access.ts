@@ -43,8 +43,10 @@ function keySet(url: string) {
  * the browser needs the request to come from our own pages (CSRF); a token alone did not.
  */
 export function crossSite(headers: Headers, ownOrigins: string[]): boolean {
+  // Browsers set Sec-Fetch-Site and no page can forge it; our pages send no referrer, which makes
+  // the browser's Origin `null` even on our own forms, so Origin is only the fallback of old clients.
   const site = headers.get('sec-fetch-site');
-  if (site !== null && site !== 'same-origin' && site !== 'none') return true;
+  if (site !== null) return site !== 'same-origin' && site !== 'none';
   const origin = headers.get('origin');
   return origin !== null && !ownOrigins.includes(origin);
 }

@@ -144,4 +144,32 @@ describe('approvers in a real browser', () => {
     expect(await page.locator('h1').innerText()).toBe('Link not found');
     await page.close();
   });
+
+  it('the operator console: sign in with the API key, see what waits, open it, re-send, cancel (no JavaScript)', async () => {
+    const start = await api('/ensembles/expense-approval', { method: 'POST', body: JSON.stringify({ amount: 77, category: 'books', manager_email: 'ops-boss@example.com' }) });
+    const { executionId } = (await start.json()) as { executionId: string };
+    const context = await browser.newContext({ javaScriptEnabled: false });
+    const page = await context.newPage();
+    await page.goto(`${server.url}/admin`);
+    expect(new URL(page.url()).pathname).toBe('/admin/login');
+    await page.fill('#key', 'not-the-key');
+    await Promise.all([page.waitForNavigation(), page.click('button[type=submit]')]);
+    expect(await page.locator('body').innerText()).toContain('That is not the API key.');
+    await page.fill('#key', server.apiKey);
+    await Promise.all([page.waitForNavigation(), page.click('button[type=submit]')]);
+    expect(await page.locator('h1').first().innerText()).toBe('Waiting for people');
+    const row = page.locator('table.pending tr', { hasText: executionId });
+    expect(await row.innerText()).toContain('ops-boss@example.com');
+    await Promise.all([page.waitForNavigation(), row.locator('a').click()]);
+    expect(await page.locator('h1').innerText()).toBe('expense-approval: suspended');
+    expect(await page.locator('table.audit').innerText()).toContain('suspended');
+    await Promise.all([page.waitForNavigation(), page.click('text=Re-send notifications')]);
+    expect(await page.locator('body').innerText()).toContain('Notifications sent again.');
+    await page.fill('input[name=reason]', 'wrong amount');
+    await Promise.all([page.waitForNavigation(), page.click('text=Cancel run')]);
+    expect(await page.locator('h1').innerText()).toBe('expense-approval: cancelled');
+    expect(await page.locator('table.audit').innerText()).toContain('wrong amount');
+    await page.screenshot({ path: join(tmpdir(), 'console.png'), fullPage: true });
+    await context.close();
+  });
 });

@@ -317,7 +317,8 @@ describe('Cloudflare Access as the identity', () => {
     expect((await a.execution(id)).body.pending.approvals).toEqual([]);
     const own = await a.request(`/callback/${shared}`, {
       method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: 'http://worker.test', 'sec-fetch-site': 'same-origin', ...(await as('alice@example.com')) },
+      // What a browser sends from our review page: Sec-Fetch-Site same-origin, and (no-referrer) Origin null.
+      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: 'null', 'sec-fetch-site': 'same-origin', ...(await as('alice@example.com')) },
       body: 'approved=true',
     });
     expect(own.status).toBe(200);

@@ -15,6 +15,8 @@ export interface Env {
   MAILCHANNELS_API_KEY?: string;
   MAILCHANNELS_API_URL?: string;
   SLACK_WEBHOOK_URL?: string;
+  /** Cloudflare Access identities that may use the operator console (comma-separated emails). */
+  ADMIN_EMAILS?: string;
   /** Local development (set by `npm start`): the console channel prints links. */
   HITL_DEV?: string;
   /** Env names that are configuration, not secrets (comma-separated): not redacted from run data. */

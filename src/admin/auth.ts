@@ -2,6 +2,7 @@ import type { MiddlewareHandler } from 'hono';
 import { AppError } from '../errors';
 import { accessConfig, accessIdentity, crossSite } from '../identity/access';
 import { hashToken, sameHash } from '../hitl/token';
+import { normalizeIdentity } from '../identity/normalize';
 import type { AppEnv } from '../http/types';
 import { readSession, validCsrf, validSession } from './session';
 
@@ -14,7 +15,7 @@ export interface Operator {
 
 /**
  * The console admits the API key as a bearer header, a session cookie from the login form, or a
- * Cloudflare Access identity when ACCESS_* is configured. Unknown visitors of a page are sent to the
+ * Cloudflare Access identity listed in ADMIN_EMAILS when ACCESS_* is configured. Unknown visitors of a page are sent to the
  * login form. Forms (POST) from a cookie or Access session must carry the CSRF token and come from
  * this site; a bearer header is not ambient, so it needs neither.
  */
@@ -28,9 +29,12 @@ export const adminAuth: MiddlewareHandler<AppEnv & { Variables: { operator: Oper
   if (bearer && sameHash(hashToken(bearer[1]!.trim()), hashToken(key))) operator = { by: 'key', name: 'API key' };
   const session = readSession(c.req.header('cookie'));
   if (!operator && validSession(key, session)) operator = { by: 'session', principal: session, name: 'API key (signed in)' };
-  if (!operator && accessConfig(c.env)) {
+  // Access proves who someone is, not that they operate this Worker (approvers sign in through the
+  // same Access): only identities listed in ADMIN_EMAILS are operators.
+  const admins = typeof c.env.ADMIN_EMAILS === 'string' ? c.env.ADMIN_EMAILS.split(',').map((e) => normalizeIdentity(e)).filter(Boolean) : [];
+  if (!operator && accessConfig(c.env) && admins.length) {
     const email = await accessIdentity(c.env, c.req.raw.headers);
-    if (email) operator = { by: 'access', principal: email, name: email };
+    if (email && admins.includes(normalizeIdentity(email))) operator = { by: 'access', principal: email, name: email };
   }
   if (!operator) {
     if (c.req.method === 'GET') return c.redirect('/admin/login', 303);

@@ -145,6 +145,7 @@ export async function indexStats(db: D1Database, windowMs: number, now = Date.no
   const since = now - windowMs;
   const [byStatus, latency] = await db.batch<Row>([
     db.prepare('SELECT status, COUNT(*) AS n FROM executions GROUP BY status'),
+    // Decided by people only: a timeout (also one that approves or rejects by policy) is no decision.
     db.prepare("SELECT closed_at - requested_at AS ms FROM approval_requests WHERE closed_at >= ? AND outcome IN ('approved', 'rejected') ORDER BY ms").bind(since),
   ]);
   const counts: Record<string, number> = Object.fromEntries(statuses.map((s) => [s, 0]));
@@ -158,9 +159,23 @@ export async function indexStats(db: D1Database, windowMs: number, now = Date.no
   };
 }
 
-/** Deletes finished executions last updated before `before` (retention of runs that never suspended). */
-export async function purgeFinished(db: D1Database, before: number): Promise<number> {
-  const old = await db.prepare("SELECT id FROM executions WHERE status IN ('completed', 'failed', 'cancelled') AND updated_at < ? LIMIT 500").bind(before).all<Row>();
-  for (const r of old.results) await deleteExecution(db, String(r.id));
-  return old.results.length;
+/**
+ * Deletes finished executions last updated before `before` (retention of runs that never
+ * suspended), 500 at a time in set-based batches, until none is left or `budgetMs` is spent (the
+ * next run of the cron goes on from there).
+ */
+export async function purgeFinished(db: D1Database, before: number, budgetMs = 20_000): Promise<number> {
+  const started = Date.now();
+  const old = "SELECT id FROM executions WHERE status IN ('completed', 'failed', 'cancelled') AND updated_at < ?1 LIMIT 500";
+  let removed = 0;
+  for (;;) {
+    const [, , deleted] = await db.batch([
+      db.prepare(`DELETE FROM approval_requests WHERE execution_id IN (${old})`).bind(before),
+      db.prepare(`DELETE FROM execution_approvers WHERE execution_id IN (${old})`).bind(before),
+      db.prepare(`DELETE FROM executions WHERE id IN (${old})`).bind(before),
+    ]);
+    const n = deleted?.meta.changes ?? 0;
+    removed += n;
+    if (n < 500 || Date.now() - started > budgetMs) return removed;
+  }
 }

@@ -4,7 +4,9 @@ import { purgeFinished } from './index-store';
 
 /** Days a finished execution is kept (EXECUTION_RETENTION_DAYS, default 30). */
 export function retentionDays(env: Env): number {
-  const days = Number(env.EXECUTION_RETENTION_DAYS ?? 30);
+  // A blank value is unset, not 0 (which would delete every run as it ends).
+  const raw = typeof env.EXECUTION_RETENTION_DAYS === 'string' ? env.EXECUTION_RETENTION_DAYS.trim() : '';
+  const days = raw === '' ? 30 : Number(raw);
   return Number.isFinite(days) && days >= 0 ? days : 30;
 }
 

@@ -188,7 +188,9 @@ export class ExecutionStore {
     return this.sql.exec<Row>('SELECT id, step, created_at, status, approval FROM request ORDER BY id').toArray().map((r) => {
       const approval = JSON.parse(String(r.approval)) as ApprovalState;
       const closed = r.status !== 'pending';
-      return { requestId: Number(r.id), step: String(r.step), requestedAt: Number(r.created_at), closedAt: closed ? approval.decidedAt ?? null : null, outcome: closed ? String(r.status) : null };
+      // Closed at or after its deadline means the timeout decided (onTimeout: approve|reject too).
+      const timedOut = closed && r.status !== 'cancelled' && (approval.decidedAt ?? 0) >= approval.expiresAt;
+      return { requestId: Number(r.id), step: String(r.step), requestedAt: Number(r.created_at), closedAt: closed ? approval.decidedAt ?? null : null, outcome: closed ? (timedOut ? 'timeout' : String(r.status)) : null };
     });
   }
 

@@ -57,6 +57,17 @@ describe('operations attacks found in review stay fixed', () => {
     expect({ home: home.status, cancel: cancel.status, run: after.status }).toEqual({ home: 303, cancel: 401, run: 'suspended' });
   });
 
+  it('an Access identity listed in ADMIN_EMAILS is an operator (and its forms still need the CSRF token)', async () => {
+    const ops = { 'cf-access-jwt-assertion': await assertion('Ops@Example.com') };
+    const admin = createApp(() => new EnsembleRegistry([], {}));
+    const as = (path: string, init: RequestInit = {}) => admin.fetch(new Request(`http://worker.test${path}`, init), { ...accessEnv(), ADMIN_EMAILS: 'ops@example.com, lead@example.com' });
+    const home = await as('/admin', { headers: ops });
+    expect(home.status).toBe(200);
+    expect(await home.text()).toContain('signed in as Ops@Example.com');
+    const noToken = await as('/admin/logout', { method: 'POST', headers: { ...ops, 'content-type': 'application/x-www-form-urlencoded', 'sec-fetch-site': 'same-origin' }, body: '' });
+    expect(noToken.status).toBe(403);
+  });
+
   it('D2: the hourly purge removes at most 500 rows per run (12k/day): retention falls behind', async () => {
     const old = Date.now() - 40 * 86_400_000;
     const prefix = `zz10old${crypto.randomUUID().slice(0, 6)}`;

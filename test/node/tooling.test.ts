@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -54,4 +54,17 @@ it('a production build (wrangler deploy --dry-run) ships no local values, and np
   const refused = spawnSync(process.execPath, ['tools/deploy.mjs'], { cwd: root, encoding: 'utf8' });
   expect(refused.status).toBe(1);
   expect(refused.stderr).toContain('the D1 database_id is the local placeholder');
+}, 150_000);
+
+it('src/worker-configuration.d.ts is what `wrangler types` generates from wrangler.toml (run `npm run types` after changing it)', () => {
+  const check = 'src/worker-configuration.check.d.ts';
+  try {
+    const r = spawnSync(process.execPath, ['tools/gen-types.mjs', check], { cwd: root, encoding: 'utf8', timeout: 120_000 });
+    expect(r.status, r.stderr).toBe(0);
+    // Line 2 names the command that made the file (with a temporary path): everything else must match.
+    const body = (path: string) => readFileSync(join(root, path), 'utf8').split('\n').filter((_, i) => i !== 1).join('\n');
+    expect(body(check)).toBe(body('src/worker-configuration.d.ts'));
+  } finally {
+    rmSync(join(root, check), { force: true });
+  }
 }, 150_000);

@@ -1,10 +1,11 @@
-import type { Env as WorkerEnv } from '../../src/env';
-
 declare global {
   namespace Cloudflare {
-    interface Env extends WorkerEnv {
+    // The test bindings (vitest.config.ts), on top of the Worker's own Env.
+    interface Env {
       RECEIVER: string;
       TEST_MIGRATIONS: import('cloudflare:test').D1Migration[];
     }
   }
 }
+
+export {};

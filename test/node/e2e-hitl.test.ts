@@ -84,6 +84,8 @@ describe('approvals against a real wrangler dev', () => {
     expect(done.output).toMatchObject({ status: 'approved', published: true });
     expect(done.input).toEqual({ topic: 'durable objects', author: 'ann' });
     expect(done.steps[1].output.approvals[0].approver).toBe('after-restart@example.com');
+    await server.stop();
+    server = undefined;
   });
 
   it('a SIGKILL in the middle of a step after the approval: the step runs again with the same Idempotency-Key, the run completes once', async () => {
@@ -91,6 +93,7 @@ describe('approvals against a real wrangler dev', () => {
     const port = await freePort();
     const slow = `/slow-once/${Date.now()}/20000`;
     const midVars = { CMS_PUBLISH_URL: `${receiver.url}${slow}` };
+    await server?.stop();
     server = await startDevServer({ persistTo, port, vars: midVars });
     const start = await fetch(`${server.url}/ensembles/content-approval`, {
       method: 'POST', headers: { authorization: `Bearer ${server.apiKey}`, 'content-type': 'application/json' }, body: JSON.stringify({ topic: 'idempotency' }),

@@ -28,7 +28,7 @@ export type CompiledStep = {
 
 /** Root names every expression can read besides earlier steps. */
 export const reservedNames: ReadonlySet<string> = new Set([
-  'input', 'inputs', 'env', 'execution', 'steps', 'Math', 'JSON', 'now', 'String', 'Number', 'Boolean',
+  'input', 'inputs', 'env', 'execution', 'steps', 'Math', 'JSON', 'Date', 'now', 'String', 'Number', 'Boolean',
   'undefined', 'true', 'false', 'null', 'this', 'output', 'config',
 ]);
 export const scopeRoots: ReadonlySet<string> = new Set(['input', 'env', 'execution']);

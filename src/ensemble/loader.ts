@@ -9,7 +9,8 @@ import { SourceLocator } from './locate';
 import { EnsembleFile, InputDeclaration, Step, type StepFile } from './schema';
 import { buildInputSchema } from './input-schema';
 import { parseDuration, DurationError } from './duration';
-import { didYouMean } from './suggest';
+import { didYouMean, suggest } from './suggest';
+import { stepViewFields } from '../runtime/context';
 import { depthOf, LIMITS } from '../limits';
 import { isInfraSecret, SLACK_WEBHOOK } from '../secrets';
 import { reservedNames, scopeRoots, type CompiledStep, type Ensemble } from './ensemble';
@@ -82,6 +83,7 @@ function load(src: SourceFile, options: LoadOptions): LoadResult {
     return { ok: false, name: fallbackName, problems };
   }
   const raw = restoreValue(js ?? {}, lifted.restore);
+  acceptDialect(raw, locator, report);
   const parsed = EnsembleFile.safeParse(raw);
   let file: EnsembleFile;
   // Steps by their index in the file; on a schema problem, the steps that are valid on their own
@@ -91,7 +93,7 @@ function load(src: SourceFile, options: LoadOptions): LoadResult {
     file = parsed.data;
     indexed = file.agents.map((s, i) => [i, s]);
   } else {
-    for (const issue of parsed.error.issues) reportIssue(issue, [], locator, report);
+    for (const issue of parsed.error.issues) reportIssue(issue, [], locator, report, raw);
     const { agents: _agents, ...rest } = isPlainObject(raw) ? raw : {};
     const partial = EnsembleFile.omit({ agents: true }).partial().safeParse(rest);
     if (!partial.success || !Array.isArray((raw as { agents?: unknown }).agents)) {
@@ -203,6 +205,40 @@ function load(src: SourceFile, options: LoadOptions): LoadResult {
 
 type Report = (offset: number, code: ProblemCode, message: string) => void;
 
+/** Features of the conductor format this runtime does not have: one clear problem each, not a cascade. */
+const UNSUPPORTED: Record<string, string> = {
+  flow: 'steps run in the order of `agents`',
+  trigger: 'runs start with POST /ensembles/:name',
+  state: 'steps read earlier steps by name (`${step.output}`)',
+};
+
+/**
+ * Where the conductor docs' dialect differs only in spelling, it is accepted (in place, before the
+ * schema): `operation: hitl` is `agent: hitl`, `outputs:` is `output:`. Its features that this
+ * runtime lacks are one problem each, and are then left out of the schema check.
+ */
+function acceptDialect(raw: unknown, locator: SourceLocator, report: Report): void {
+  if (!isPlainObject(raw)) return;
+  if ('outputs' in raw) {
+    if ('output' in raw) report(locator.offsetOf(['outputs'], true), 'schema', '`outputs` and `output` are synonyms: use one');
+    else raw.output = raw.outputs;
+    delete raw.outputs;
+  }
+  for (const [key, instead] of Object.entries(UNSUPPORTED)) {
+    if (key in raw) {
+      report(locator.offsetOf([key], true), 'schema', `'${key}:' is a conductor feature this runtime does not support (${instead})`);
+      delete raw[key];
+    }
+  }
+  if (!Array.isArray(raw.agents)) return;
+  for (const step of raw.agents) {
+    if (isPlainObject(step) && step.operation === 'hitl' && step.agent === undefined) {
+      step.agent = 'hitl';
+      delete step.operation;
+    }
+  }
+}
+
 /** Step names as written, even of steps that failed the schema, so references to them are not "unknown". */
 function rawStepNames(raw: unknown): string[] {
   const agents = (raw as { agents?: unknown }).agents;
@@ -212,8 +248,17 @@ function rawStepNames(raw: unknown): string[] {
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
-function reportIssue(issue: z.core.$ZodIssue, prefix: Path, locator: SourceLocator, report: Report): void {
+function reportIssue(issue: z.core.$ZodIssue, prefix: Path, locator: SourceLocator, report: Report, raw?: unknown): void {
   const path = [...prefix, ...(issue.path as Path)];
+  const last = path.at(-1);
+  if (issue.code === 'invalid_value' && (last === 'operation' || last === 'agent')) {
+    // Name what was written, and what was probably meant.
+    const written = path.reduce<unknown>((v, k) => (v !== null && typeof v === 'object' ? (v as Record<string | number, unknown>)[k] : undefined), raw);
+    const options = (issue.values as unknown[]).map(String);
+    const close = typeof written === 'string' ? suggest(written, options) : undefined;
+    report(locator.offsetOf(path), 'unknown-operation', `unknown ${last} '${String(written)}'${close ? ` — did you mean '${close}'?` : ` (expected one of: ${options.join(', ')})`}`);
+    return;
+  }
   if (issue.code === 'unrecognized_keys') {
     for (const key of issue.keys) report(locator.offsetOf([...path, key], true), 'schema', `unknown key '${key}'${where(path)}`);
     return;
@@ -222,7 +267,7 @@ function reportIssue(issue: z.core.$ZodIssue, prefix: Path, locator: SourceLocat
     // Report the branch that got furthest instead of "invalid input".
     const best = issue.errors.reduce((a, b) => (b.length > 0 && (a.length === 0 || b[0]!.path.length > a[0]!.path.length) ? b : a));
     if (best.length > 0 && best[0]!.path.length > 0) {
-      for (const inner of best) reportIssue(inner, path, locator, report);
+      for (const inner of best) reportIssue(inner, path, locator, report, raw);
       return;
     }
   }
@@ -240,12 +285,33 @@ interface RefScope {
 
 function checkReferences(template: Template, path: Path, scope: RefScope, locator: SourceLocator, report: Report): void {
   forEachExpression(template, path, (expr, exprPath, ordinal) => {
+    const at = (needle: string) => locator.offsetInExpression(exprPath, ordinal, Math.max(0, expr.source.indexOf(needle)));
+    const reported = new Set<string>();
     for (const root of expr.roots) {
+      // A step's view has six fields; anything else is silently undefined at run time, so it is a
+      // load problem here (`${a.sucess}`).
+      const isStep = scope.all.has(root) && !scopeRoots.has(root) && !scope.siblings?.has(root);
+      if (isStep) {
+        for (const field of expr.rootFields.get(root) ?? []) {
+          if (!(stepViewFields as readonly string[]).includes(field)) {
+            report(at(`${root}.${field}`), 'reference', `step '${root}' has no field '${field}'${didYouMean(field, stepViewFields)}`);
+          }
+        }
+      }
       if (scopeRoots.has(root) || scope.earlier.has(root) || scope.siblings?.has(root)) continue;
-      const offset = locator.offsetInExpression(exprPath, ordinal, Math.max(0, expr.source.indexOf(root)));
-      if (root === scope.self) report(offset, 'reference', `step '${root}' cannot read its own result`);
-      else if (scope.all.has(root)) report(offset, 'reference', `step '${root}' runs after '${scope.self}': only earlier steps can be referenced`);
-      else report(offset, 'reference', `unknown name '${root}': not a step before this one, ${scope.siblings?.size ? 'a sibling input, ' : ''}or one of input, env, execution`);
+      if (root === scope.self) { report(at(root), 'reference', `step '${root}' cannot read its own result`); continue; }
+      if (scope.all.has(root)) { report(at(root), 'reference', `step '${root}' runs after '${scope.self}': only earlier steps can be referenced`); continue; }
+      // `${fetch-ordr.output}` with no step `fetch-ordr` parses as `fetch - ordr`: report the name written.
+      const hyphenated = new RegExp(`(?<![\\w.$-])${root.replace(/\$/g, '\\$')}(?:-[A-Za-z0-9_]+)+`).exec(expr.source)?.[0];
+      const written = hyphenated ?? root;
+      if (reported.has(written)) continue;
+      reported.add(written);
+      if (hyphenated) for (const part of hyphenated.split('-')) reported.add(part);
+      const known = [...scope.earlier, ...scopeRoots, ...(scope.siblings ?? [])];
+      const close = suggest(written, known);
+      report(at(written), 'reference', close
+        ? `unknown ${scope.all.has(close) || scope.earlier.has(close) ? 'step' : 'name'} '${written}' — did you mean '${close}'?`
+        : `unknown name '${written}': not a step before this one, ${scope.siblings?.size ? 'a sibling input, ' : ''}or one of input, env, execution`);
     }
   });
 }

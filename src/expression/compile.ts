@@ -16,6 +16,8 @@ export interface CompiledExpression {
   readonly envNames: ReadonlySet<string>;
   /** True when `env` is used as a whole value or with a computed name (`env`, `env[x]`). */
   readonly envWhole: boolean;
+  /** The fields read directly on each root by name (`step.output`, `step['status']`). */
+  readonly rootFields: ReadonlyMap<string, ReadonlySet<string>>;
   evaluate(scope: Scope): unknown;
 }
 
@@ -35,6 +37,7 @@ interface Context {
   roots: Set<string>;
   envNames: Set<string>;
   envWhole: boolean;
+  rootFields: Map<string, Set<string>>;
 }
 type Handler = (node: Node, ctx: Context) => Evaluator;
 type NodeType =
@@ -137,6 +140,15 @@ const handlers = {
       }
     }
     const object = compileNode(target, ctx);
+    if (target.type === 'Identifier' && !Object.hasOwn(globals, identifierName(target))) {
+      const property = node.property as Node;
+      const field = !node.computed ? String(property.name) : property.type === 'Literal' && typeof property.value === 'string' ? property.value : undefined;
+      if (field !== undefined) {
+        const root = identifierName(target);
+        if (!ctx.rootFields.has(root)) ctx.rootFields.set(root, new Set());
+        ctx.rootFields.get(root)!.add(field);
+      }
+    }
     if (node.computed) {
       const property = compileNode(node.property as Node, ctx);
       return (scope) => getMember(object(scope), property(scope));
@@ -232,9 +244,9 @@ export function compileExpression(source: string, hyphenatedNames: readonly stri
   if (depth > LIMITS.expressionDepth) {
     throw new ExpressionCompileError(`expression is nested too deeply (more than ${LIMITS.expressionDepth} levels): move the logic into a code step`, 0);
   }
-  const ctx: Context = { source, roots: new Set(), envNames: new Set(), envWhole: false };
+  const ctx: Context = { source, roots: new Set(), envNames: new Set(), envWhole: false, rootFields: new Map() };
   const evaluate = compileNode(ast, ctx);
-  return { source, roots: ctx.roots, envNames: ctx.envNames, envWhole: ctx.envWhole, evaluate };
+  return { source, roots: ctx.roots, envNames: ctx.envNames, envWhole: ctx.envWhole, rootFields: ctx.rootFields, evaluate };
 }
 
 /** Depth of a syntax tree, walked without recursion (the compiler recurses, so it must not see an over-deep tree). */

@@ -39,6 +39,10 @@ const stringifyJson = (value: unknown, _replacer?: unknown, space?: unknown): st
 
 export const JsonNamespace = namespace({ parse: parseJson, stringify: stringifyJson });
 
+/** `Date.now()`: epoch milliseconds (the conductor docs' spelling; `now()` gives ISO text). */
+const epochNow = (): number => Date.now();
+export const DateNamespace = namespace({ now: epochNow });
+
 const now = (): string => new Date().toISOString();
 const toStr = (v: unknown): string => {
   if (v !== null && typeof v === 'object') {
@@ -52,6 +56,7 @@ const toStr = (v: unknown): string => {
 export const globals: Readonly<Record<string, unknown>> = namespace({
   Math: MathNamespace,
   JSON: JsonNamespace,
+  Date: DateNamespace,
   now,
   String: toStr,
   Number: (v: unknown) => Number(v),
@@ -64,6 +69,7 @@ export const callable: ReadonlySet<unknown> = new Set<unknown>([
   ...Object.values(MathNamespace).filter((v) => typeof v === 'function'),
   parseJson,
   stringifyJson,
+  epochNow,
   now,
   globals.String,
   globals.Number,

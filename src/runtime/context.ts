@@ -12,7 +12,16 @@ export interface StepView {
   status: StepStatus;
   input: unknown;
   output: unknown;
+  /** `{code, message}` of a failed step, else null. */
+  error: { code: string; message: string } | null;
+  /** The step ran (it was not skipped by its condition). */
+  executed: boolean;
+  /** The step completed without an error. */
+  success: boolean;
 }
+
+/** The fields of a step view, the only ones an expression may read on a step. */
+export const stepViewFields = ['output', 'input', 'status', 'error', 'executed', 'success'] as const;
 
 export type StepStatus = 'completed' | 'skipped' | 'failed' | 'suspended';
 

@@ -7,7 +7,17 @@ import { publicEnv } from './public-env';
 /** Earlier steps by name, as expressions and scripts read them. */
 export function stepViews(state: RunState): Record<string, StepView> {
   const views: Record<string, StepView> = {};
-  for (const r of state.steps) views[r.name] = { status: r.status, input: r.input, output: r.output };
+  for (const r of state.steps) {
+    views[r.name] = {
+      status: r.status,
+      input: r.input,
+      output: r.output,
+      error: r.error ?? null,
+      // Ran (not skipped by its condition); completed without an error.
+      executed: r.status !== 'skipped',
+      success: r.status === 'completed' && !r.error,
+    };
+  }
   return views;
 }
 

@@ -69,7 +69,7 @@ agents:
       "ensembles/t.yaml:5:23: unknown script 'scripts/nope' (known: scripts/auto-approve, scripts/greet)",
       'ensembles/t.yaml:7:23: invalid expression: Expected expression after +',
       "ensembles/t.yaml:8:11: duplicate step name 'a' (first at step 1)",
-      'ensembles/t.yaml:9:16: Invalid option: expected one of "code"|"http"|"think"|"email"|"data" (at agents.1.operation)',
+      "ensembles/t.yaml:9:16: unknown operation 'htp' — did you mean 'http'?",
       "ensembles/t.yaml:13:14: step 'later' runs after 'c': only earlier steps can be referenced",
       "ensembles/t.yaml:14:7: unknown config key 'metod' for operation 'http' — did you mean 'method'?",
       "ensembles/t.yaml:15:18: unknown name 'missing': not a step before this one, or one of input, env, execution",

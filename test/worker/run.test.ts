@@ -60,7 +60,7 @@ output:
     expect(ctx.env.SLACK_SIGNING_SECRET).toBeUndefined();
     expect(ctx.env.SLACK_BOT_TOKEN).toBeUndefined();
     expect(ctx.execution).toMatchObject({ id: body.executionId, ensemble: 'ctx' });
-    expect(ctx.steps.a).toEqual({ status: 'completed', input: { n: 1 }, output: { n: 2 } });
+    expect(ctx.steps.a).toEqual({ status: 'completed', input: { n: 1 }, output: { n: 2 }, error: null, executed: true, success: true });
   });
 
   it('a failing step fails the run with {step, code, message}', async () => {

@@ -68,3 +68,15 @@ it('src/worker-configuration.d.ts is what `wrangler types` generates from wrangl
     rmSync(join(root, check), { force: true });
   }
 }, 150_000);
+
+it('every shipped example is plain YAML (any YAML tool reads it) and points editors at the JSON Schema', async () => {
+  const { parseDocument } = await import('yaml');
+  const { readdirSync } = await import('node:fs');
+  const files = readdirSync(join(root, 'ensembles')).filter((f) => f.endsWith('.yaml'));
+  expect(files.length).toBeGreaterThanOrEqual(12);
+  for (const file of files) {
+    const source = readFileSync(join(root, 'ensembles', file), 'utf8');
+    expect(parseDocument(source).errors.map((e) => `${file}: ${e.message}`)).toEqual([]);
+    expect(source.split('\n')[0], file).toBe('# yaml-language-server: $schema=../docs/ensemble.schema.json');
+  }
+});

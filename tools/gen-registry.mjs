@@ -2,6 +2,7 @@
 // Workers cannot read the file system, so the ensembles and scripts are bundled through a
 // generated module: generated/registry.ts (git-ignored). Run before wrangler and vitest; the
 // wrangler [build] step re-runs it when ensembles/ or scripts/ change.
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, readdirSync, writeFileSync, existsSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -56,5 +57,11 @@ const out = join(root, 'generated', 'registry.ts');
 const text = lines.join('\n');
 mkdirSync(join(root, 'generated'), { recursive: true });
 // Rewrite only on change, so watchers are not woken for nothing.
-if (!existsSync(out) || readFileSync(out, 'utf8') !== text) writeFileSync(out, text);
+const changed = !existsSync(out) || readFileSync(out, 'utf8') !== text;
+if (changed) writeFileSync(out, text);
 if (!process.argv.includes('--quiet')) console.log(`registry: ${ensembles.length} ensembles, ${scripts.length} scripts`);
+// Under `npm start` (wrangler's [build] step with --report): every regeneration says what is wrong
+// with the files, as file:line:col, or that all of them are valid again.
+if (changed && process.argv.includes('--report')) {
+  spawnSync(process.execPath, [join(root, 'tools/validate.mjs'), '--warn'], { cwd: root, stdio: 'inherit' });
+}

@@ -53,5 +53,5 @@ for (const path of files) {
   if (problems.length) bad++;
   else if (!warnOnly) console.log(`ok  ${file} (${name})`);
 }
-console.log(`${files.length - bad} of ${files.length} ensemble file(s) valid`);
+console.log(warnOnly && bad === 0 ? `all ${files.length} ensembles valid` : `${files.length - bad} of ${files.length} ensemble file(s) valid`);
 process.exit(bad > 0 && !warnOnly ? 1 : 0);

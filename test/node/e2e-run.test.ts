@@ -1,9 +1,10 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startDevServer, type DevServer } from '../support/dev-server';
+import { projectCopy, startDevServer, type DevServer } from '../support/dev-server';
+import { waitFor } from '../support/wait';
 
 let server: DevServer;
 
@@ -92,3 +93,25 @@ it('the CLI says plainly when the key is wrong, the server is down, or the usage
   expect(hitl(['frobnicate']).code).toBe(2);
   expect(hitl(['show', 'exe_00000000000000000000000000000000']).err).toContain('NOT_FOUND');
 });
+
+it('npm start prints the problems of a broken file as soon as it is saved, and when it is fixed', async () => {
+  // A copy of the project: this test edits ensembles/, which other tests must not see.
+  const project = projectCopy();
+  const own = await startDevServer({ persistTo: mkdtempSync(join(tmpdir(), 'ens-watch-')), cwd: project });
+  const name = `zz-broken-${Date.now()}`;
+  const file = join(project, 'ensembles', `${name}.yaml`);
+  const from = own.output().length;
+  try {
+    writeFileSync(file, 'agents:\n  - name: a\n    operation: teleport\n');
+    await waitFor('the problem in the dev server output', () => own.output().slice(from).includes(`ensembles/${name}.yaml:3:16: unknown operation 'teleport'`) || undefined, 60_000);
+    const broken = await fetch(`${own.url}/ensembles`, { headers: { authorization: `Bearer ${own.apiKey}` } });
+    const listed = ((await broken.json()) as { ensembles: { name: string; valid: boolean }[] }).ensembles.find((e) => e.name === name);
+    expect(listed).toMatchObject({ valid: false });
+    rmSync(file, { force: true });
+    const fixedFrom = own.output().length;
+    await waitFor('all valid again', () => /all \d+ ensembles valid/.test(own.output().slice(fixedFrom)) || undefined, 60_000);
+  } finally {
+    await own.stop();
+    rmSync(project, { recursive: true, force: true });
+  }
+}, 180_000);

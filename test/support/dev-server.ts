@@ -1,4 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { cpSync, mkdtempSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
@@ -28,13 +31,13 @@ export interface DevServer {
  * Starts the product the way the README does (`npm start -- <args>`, i.e. tools/start.mjs and
  * `wrangler dev`) on a free port with its own persisted state, and waits until it answers.
  */
-export async function startDevServer(options: { persistTo: string; vars?: Record<string, string>; port?: number }): Promise<DevServer> {
+export async function startDevServer(options: { persistTo: string; vars?: Record<string, string>; port?: number; cwd?: string }): Promise<DevServer> {
   const port = options.port ?? (await freePort());
   const apiKey = 'e2e-api-key';
   const vars = Object.entries({ API_KEY: apiKey, ...options.vars }).flatMap(([k, v]) => ['--var', `${k}:${v}`]);
   // --ip is passed through like every argument (npm start adds its own only when none is given).
   const child: ChildProcess = spawn(process.execPath, ['tools/start.mjs', '--port', String(port), '--ip', '127.0.0.1', '--persist-to', options.persistTo, ...vars], {
-    cwd: root,
+    cwd: options.cwd ?? root,
     env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: 'true' },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
@@ -68,4 +71,17 @@ export async function startDevServer(options: { persistTo: string; vars?: Record
       if (signal === 'SIGKILL') spawnSync('pkill', ['-9', '-f', `--port ${port}`]);
     },
   };
+}
+
+/**
+ * A copy of the project in a temporary directory (node_modules linked), for a test that edits
+ * ensembles/ without touching the files other tests read.
+ */
+export function projectCopy(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'project-'));
+  for (const entry of ['src', 'ensembles', 'scripts', 'tools', 'migrations', 'docs', 'wrangler.toml', 'package.json', 'tsconfig.json']) {
+    cpSync(join(root, entry), join(dir, entry), { recursive: true });
+  }
+  symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'));
+  return dir;
 }

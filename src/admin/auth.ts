@@ -1,6 +1,7 @@
 import type { MiddlewareHandler } from 'hono';
 import { AppError } from '../errors';
-import { accessConfig, accessIdentity, crossSite } from '../identity/access';
+import { accessConfig, accessIdentity } from '../identity/access';
+import { crossSite, ownOrigins } from '../http/same-site';
 import { hashToken, sameHash } from '../hitl/token';
 import { normalizeIdentity } from '../identity/normalize';
 import type { AppEnv } from '../http/types';
@@ -42,8 +43,7 @@ export const adminAuth: MiddlewareHandler<AppEnv & { Variables: { operator: Oper
   }
   if (c.req.method === 'POST' && operator.principal) {
     const form = await c.req.parseBody().catch(() => ({}) as Record<string, unknown>);
-    const own = [new URL(c.req.url).origin, ...(typeof c.env.PUBLIC_BASE_URL === 'string' && URL.canParse(c.env.PUBLIC_BASE_URL) ? [new URL(c.env.PUBLIC_BASE_URL).origin] : [])];
-    if (crossSite(c.req.raw.headers, own) || !validCsrf(key, operator.principal, form.csrf)) {
+    if (crossSite(c.req.raw.headers, ownOrigins(c.req.url, c.env.PUBLIC_BASE_URL)) || !validCsrf(key, operator.principal, form.csrf)) {
       throw new AppError('CSRF', 'this form is not from the console (missing or wrong CSRF token): reload the page and try again', 403);
     }
   }

@@ -1,12 +1,13 @@
 import { Hono } from 'hono';
 import { AppError } from '../errors';
-import { getExecution, listExecutions, statuses, type ExecutionStatus } from '../executions/index-store';
+import { decodeCursor, getExecution, listExecutions, statuses, type ExecutionStatus } from '../executions/index-store';
 import { hashToken, sameHash } from '../hitl/token';
 import { unwrap, type Result } from '../hitl/result';
 import { requireDb } from '../http/db';
 import { executionStub } from '../http/stub';
 import type { AppEnv } from '../http/types';
 import { errorPage } from '../pages/review';
+import { log } from '../log';
 import { adminAuth, type Operator } from './auth';
 import { homePage, loginPage, runPage, type Filters } from './pages';
 import { csrfToken, newSession, sessionCookie } from './session';
@@ -19,7 +20,11 @@ const secure = (url: string) => new URL(url).protocol === 'https:';
 /** `/admin`: the operator console (pending approvals first, runs, one run's timeline, actions). */
 export const adminRoutes = new Hono<AdminEnv>()
   .use('*', adminAuth)
-  .onError((e, c) => (e instanceof AppError ? errorPage(c, e) : errorPage(c, new AppError('INTERNAL', 'something went wrong', 400))))
+  .onError((e, c) => {
+    if (e instanceof AppError) return errorPage(c, e);
+    log('admin-error', { path: new URL(c.req.url).pathname, error: e instanceof Error ? e.message : String(e) }, 'error');
+    return errorPage(c, new AppError('INTERNAL', 'the console failed to answer; the error is in the Worker logs', 500));
+  })
   .get('/login', (c) => loginPage(c))
   .post('/login', async (c) => {
     const form = await c.req.parseBody().catch(() => ({}) as Record<string, unknown>);
@@ -41,7 +46,7 @@ export const adminRoutes = new Hono<AdminEnv>()
       approver: q.approver?.trim().slice(0, 320) || undefined,
     };
     const pending = await listExecutions(db, { status: 'suspended', limit: 100 });
-    const runs = await listExecutions(db, { ...filters, status: filters.status as ExecutionStatus | undefined, limit: 50 }, q.cursor ? decode(q.cursor) : undefined);
+    const runs = await listExecutions(db, { ...filters, status: filters.status as ExecutionStatus | undefined, limit: 50 }, q.cursor ? decodeCursor(q.cursor) : undefined);
     return homePage(c, { operator: c.var.operator.name, csrf: csrfOf(c), pending: pending.executions, runs: runs.executions, next: runs.cursor, filters });
   })
   .get('/executions/:id', async (c) => {
@@ -72,11 +77,3 @@ export const adminRoutes = new Hono<AdminEnv>()
     return c.redirect(`/admin/executions/${id}?done=cancelled`, 303);
   });
 
-function decode(cursor: string) {
-  try {
-    const parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { c: number; i: string };
-    return typeof parsed.c === 'number' && typeof parsed.i === 'string' ? parsed : undefined;
-  } catch {
-    return undefined;
-  }
-}

@@ -4,18 +4,12 @@ import { AppError } from '../errors';
 import { DecisionBody } from '../hitl/request';
 import { unwrap, type Result } from '../hitl/result';
 import type { TokenView } from '../hitl/views';
-import { accessIdentity, crossSite } from '../identity/access';
+import { accessIdentity } from '../identity/access';
+import { crossSite, ownOrigins } from './same-site';
 import { readBody } from './body';
 import { tokenStub } from './stub';
 import type { AppEnv } from './types';
 import { reviewPage, resultPage, errorPage } from '../pages/review';
-
-/** The origins our own pages are served from. */
-const ownOrigins = (url: string, base: unknown) => {
-  const origins = [new URL(url).origin];
-  if (typeof base === 'string' && URL.canParse(base)) origins.push(new URL(base).origin);
-  return origins;
-};
 
 const wantsHtml = (accept: string | undefined) => !!accept && accept.includes('text/html') && !accept.startsWith('application/json');
 

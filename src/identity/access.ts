@@ -37,20 +37,6 @@ function keySet(url: string) {
   return set;
 }
 
-/**
- * True when a request was sent from another site. A browser attaches the Access cookie (which the
- * edge turns into the assertion) to whatever page makes it POST, so an identity that comes from
- * the browser needs the request to come from our own pages (CSRF); a token alone did not.
- */
-export function crossSite(headers: Headers, ownOrigins: string[]): boolean {
-  // Browsers set Sec-Fetch-Site and no page can forge it; our pages send no referrer, which makes
-  // the browser's Origin `null` even on our own forms, so Origin is only the fallback of old clients.
-  const site = headers.get('sec-fetch-site');
-  if (site !== null) return site !== 'same-origin' && site !== 'none';
-  const origin = headers.get('origin');
-  return origin !== null && !ownOrigins.includes(origin);
-}
-
 export class AccessError extends AppError {
   constructor(message: string) {
     super('ACCESS_INVALID', message, 401);

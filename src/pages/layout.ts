@@ -27,7 +27,7 @@ select,input[type=password]{width:100%;font:inherit;padding:.5rem;border:1px sol
 button.link{background:none;border:0;padding:0;color:#1d4ed8;text-decoration:underline;font-weight:400;flex:none}
 code{font-size:.8rem;word-break:break-word}table{display:block;overflow-x:auto}`;
 
-export type PageStatus = 200 | 400 | 401 | 403 | 404 | 409 | 410 | 503;
+export type PageStatus = 200 | 400 | 401 | 403 | 404 | 409 | 410 | 500 | 503;
 
 /** A complete HTML page; every interpolated value is escaped by hono's `html`. */
 export function page(c: Context, title: string, body: HtmlEscapedString | Promise<HtmlEscapedString>, status: PageStatus = 200) {

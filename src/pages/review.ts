@@ -100,11 +100,12 @@ const titles: Partial<Record<PageStatus, string>> = {
   404: 'Link not found',
   409: 'Already decided',
   410: 'This link is no longer valid',
+  500: 'Something went wrong',
   503: 'Not available',
 };
 
 export function errorPage(c: Context, error: AppError) {
-  const status = ([400, 401, 403, 404, 409, 410, 503] as const).find((s) => s === error.status) ?? 400;
+  const status = ([400, 401, 403, 404, 409, 410, 500, 503] as const).find((s) => s === error.status) ?? 400;
   const detail = status === 400 && Array.isArray(error.details)
     ? html`<ul>${(error.details as { path: string; message: string }[]).map((d) => html`<li>${d.path}: ${d.message}</li>`)}</ul>` : '';
   return page(c, titles[status]!, html`<h1>${titles[status]}</h1><p>${error.message}</p>${detail}`, status);

@@ -1,4 +1,5 @@
 import { LineCounter, parseDocument, visit } from 'yaml';
+import { yamlMistakes } from './yaml-errors';
 import type { z } from 'zod';
 import { compileTemplate, forEachExpression, isStatic, type Path, type Template, type TemplateProblem } from '../expression/template';
 import { operations } from '../operations/registry';
@@ -6,10 +7,11 @@ import type { ConfigProblem } from '../operations/operation';
 import { agentChecks } from '../hitl/check';
 import { liftExpressions, restoreValue } from './lift';
 import { SourceLocator } from './locate';
-import { EnsembleFile, InputDeclaration, Step, type StepFile } from './schema';
+import { EnsembleFile, InputDeclaration, Retry, Step, type StepFile } from './schema';
 import { buildInputSchema } from './input-schema';
 import { parseDuration, DurationError } from './duration';
 import { didYouMean, suggest } from './suggest';
+import { plainIssue, valueAt } from './issue-words';
 import { stepViewFields } from '../runtime/context';
 import { depthOf, LIMITS } from '../limits';
 import { isInfraSecret, SLACK_WEBHOOK } from '../secrets';
@@ -54,17 +56,19 @@ function load(src: SourceFile, options: LoadOptions): LoadResult {
   const problems: Problem[] = [];
   const lines = new LineCounter();
   const lifted = liftExpressions(src.source);
-  const doc = parseDocument(lifted.text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(lifted.text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, logLevel: 'error' });
   const locator = new SourceLocator(doc, lines, lifted.offsets, lifted.restore);
-  const report = (offset: number, code: ProblemCode, message: string) =>
+  // A YAML mistake is reported in plain words, and the file is still checked as far as the parser
+  // recovered, except where the recovery may have garbled values (the step or key it is in).
+  const mistakes = yamlMistakes(doc, lifted.text, (o) => lines.linePos(o).line);
+  const damaged = mistakes.map((m) => m.damaged);
+  const report = (offset: number, code: ProblemCode, message: string) => {
+    if (code !== 'yaml' && damaged.some(([start, end]) => offset >= start && offset <= end)) return;
     problems.push({ file: src.file, ...locator.position(offset), code, message: lifted.restore(message) });
+  };
   const fallbackName = baseName(src.file);
-
-  for (const error of doc.errors) {
-    const message = error.message.split('\n')[0]!;
-    report(error.pos[0], 'yaml', /call stack/i.test(message) ? `values are nested too deeply (limit ${LIMITS.yamlDepth} levels)` : message);
-  }
-  if (problems.length > 0) return { ok: false, name: fallbackName, problems };
+  const failed = (): LoadResult => ({ ok: false, name: fallbackName, problems: sortProblems(problems) });
+  for (const m of mistakes) report(m.offset, 'yaml', m.message);
 
   let js: unknown;
   try {
@@ -76,35 +80,33 @@ function load(src: SourceFile, options: LoadOptions): LoadResult {
     let at = 0;
     visit(doc, { Alias(_, node) { if (at === 0 && !node.resolve(doc)) at = node.range?.[0] ?? 0; } });
     report(at, 'yaml', /excessive alias/i.test(message) ? `too many YAML aliases: at most ${LIMITS.yamlAliases} are expanded per file` : message);
-    return { ok: false, name: fallbackName, problems };
+    return failed();
   }
   if (depthOf(js, LIMITS.yamlDepth) > LIMITS.yamlDepth) {
-    report(0, 'yaml', `values are nested more than ${LIMITS.yamlDepth} levels deep`);
-    return { ok: false, name: fallbackName, problems };
+    // The parser may have said so already, at the place.
+    if (!mistakes.some((m) => /nested too deeply/.test(m.message))) report(0, 'yaml', `values are nested more than ${LIMITS.yamlDepth} levels deep`);
+    return failed();
   }
   const raw = restoreValue(js ?? {}, lifted.restore);
+  if (!isPlainObject(raw)) {
+    report(0, 'schema', 'an ensemble file is a mapping with at least `agents:` (a list of steps)');
+    return failed();
+  }
   acceptDialect(raw, locator, report);
   const parsed = EnsembleFile.safeParse(raw);
-  let file: EnsembleFile;
-  // Steps by their index in the file; on a schema problem, the steps that are valid on their own
-  // are still compiled and checked, so one pass reports every problem.
-  let indexed: [number, StepFile][];
-  if (parsed.success) {
-    file = parsed.data;
-    indexed = file.agents.map((s, i) => [i, s]);
-  } else {
-    for (const issue of parsed.error.issues) reportIssue(issue, [], locator, report, raw);
-    const { agents: _agents, ...rest } = isPlainObject(raw) ? raw : {};
-    const partial = EnsembleFile.omit({ agents: true }).partial().safeParse(rest);
-    if (!partial.success || !Array.isArray((raw as { agents?: unknown }).agents)) {
-      return { ok: false, name: fallbackName, problems: sortProblems(problems) };
-    }
-    file = { ...partial.data, agents: [] };
-    indexed = ((raw as { agents: unknown[] }).agents).flatMap((s, i) => {
-      const step = Step.safeParse(s);
-      return step.success ? [[i, step.data] as [number, StepFile]] : [];
-    });
-  }
+  // On a schema problem every part that is valid on its own is still checked (top-level keys, and
+  // each step's fields), so one pass reports schema, reference, expression and config problems.
+  if (!parsed.success) for (const issue of parsed.error.issues) reportIssue(issue, [], locator, report, raw);
+  const file: EnsembleFile = parsed.success ? parsed.data : salvageFile(raw);
+  const rawAgents = Array.isArray(raw.agents) ? raw.agents : [];
+  const indexed: [number, StepFile][] = parsed.success
+    ? file.agents.map((s, i) => [i, s])
+    : rawAgents.flatMap((s, i) => (isPlainObject(s) ? [[i, salvageStep(s)] as [number, StepFile]] : []));
+  // Names as written, by index, even of steps that failed the schema, so a reference to one is
+  // neither "unknown" nor "runs after".
+  const rawNames = rawAgents.map((s) => (isPlainObject(s) && typeof s.name === 'string' ? s.name : undefined));
+  // A step whose name the YAML parser could not recover may be the one a reference means.
+  const namesUncertain = mistakes.length > 0 && rawNames.some((n) => n === undefined);
   const name = file.ensemble ?? fallbackName;
 
   const compile = (value: unknown, path: Path): Template => {
@@ -125,18 +127,18 @@ function load(src: SourceFile, options: LoadOptions): LoadResult {
     return t;
   };
 
-  const allNames = new Set(rawStepNames(raw));
+  const allNames = new Set(rawNames.filter((n) => n !== undefined));
   const hyphenated = [...allNames].filter((n) => n.includes('-'));
-  const earlier = new Set<string>();
   const steps: CompiledStep[] = [];
-  rawStepNames(raw).forEach((stepName, index, all) => {
-    if (all.indexOf(stepName) !== index) {
+  rawNames.forEach((stepName, index, all) => {
+    if (stepName !== undefined && all.indexOf(stepName) !== index) {
       report(locator.offsetOf(['agents', index, 'name']), 'duplicate-step', `duplicate step name '${stepName}' (first at step ${all.indexOf(stepName) + 1})`);
     }
   });
 
   indexed.forEach(([index, step]) => {
     const at: Path = ['agents', index];
+    const earlier = new Set(rawNames.slice(0, index).filter((n) => n !== undefined));
     if (reservedNames.has(step.name)) {
       report(locator.offsetOf([...at, 'name']), 'schema', `'${step.name}' is reserved and cannot name a step`);
     }
@@ -148,13 +150,14 @@ function load(src: SourceFile, options: LoadOptions): LoadResult {
       ? new Set(Object.keys((step[inputKey] ?? {}) as object))
       : new Set<string>();
 
-    const refs = { earlier, all: allNames, self: step.name };
+    const refs = { earlier, all: allNames, self: step.name, namesUncertain };
     if (condition) checkReferences(condition, [...at, 'condition'], refs, locator, report);
     checkReferences(config, [...at, 'config'], refs, locator, report);
     checkReferences(input, [...at, inputKey], { ...refs, siblings }, locator, report);
     if (input.kind === 'object') checkSiblingCycles(input, [...at, inputKey], siblings, earlier, locator, report);
 
-    const configProblems = checkStepConfig(step, config, input, options);
+    // Without a valid operation or agent there is no config to check against.
+    const configProblems = (step.operation === undefined) !== (step.agent === undefined) ? checkStepConfig(step, config, input, options) : [];
     for (const p of configProblems) {
       const path = [...at, ...(p.path[0] === 'inputs' ? [inputKey, ...p.path.slice(1)] : p.path)];
       report(locator.offsetOf(path, p.atKey), p.code ?? 'config', p.message);
@@ -173,17 +176,16 @@ function load(src: SourceFile, options: LoadOptions): LoadResult {
     steps.push(step.agent !== undefined
       ? { ...common, kind: 'agent', agent: step.agent }
       : { ...common, kind: 'operation', operation: step.operation! });
-    earlier.add(step.name);
   });
 
   let output: Template | undefined;
   if (file.output !== undefined) {
     output = compile(file.output, ['output']);
-    checkReferences(output, ['output'], { earlier: allNames, all: allNames }, locator, report);
+    checkReferences(output, ['output'], { earlier: allNames, all: allNames, namesUncertain }, locator, report);
   }
 
   const inputs = Object.fromEntries(
-    Object.entries((parsed.success ? file.inputs : undefined) ?? {}).map(([k, v]) => [k, InputDeclaration.parse(typeof v === 'string' ? { type: v } : v)]),
+    Object.entries(file.inputs ?? {}).map(([k, v]) => [k, InputDeclaration.parse(typeof v === 'string' ? { type: v } : v)]),
   );
 
   if (problems.length > 0) return { ok: false, name, problems: sortProblems(problems) };
@@ -239,11 +241,36 @@ function acceptDialect(raw: unknown, locator: SourceLocator, report: Report): vo
   }
 }
 
-/** Step names as written, even of steps that failed the schema, so references to them are not "unknown". */
-function rawStepNames(raw: unknown): string[] {
-  const agents = (raw as { agents?: unknown }).agents;
-  if (!Array.isArray(agents)) return [];
-  return agents.flatMap((s) => (isPlainObject(s) && typeof s.name === 'string' ? [s.name] : []));
+/** The top-level keys that are valid on their own, for checking the rest of a file that failed the schema. */
+function salvageFile(raw: Record<string, unknown>): EnsembleFile {
+  const shape = EnsembleFile.shape;
+  const declared = isPlainObject(raw.inputs)
+    ? Object.fromEntries(Object.entries(raw.inputs).filter(([, v]) => shape.inputs.unwrap().valueType.safeParse(v).success))
+    : undefined;
+  return {
+    ensemble: valid(shape.ensemble, raw.ensemble),
+    description: valid(shape.description, raw.description),
+    inputs: declared as EnsembleFile['inputs'],
+    agents: [],
+    output: raw.output,
+  };
+}
+
+/** A step's fields that are valid on their own (a step with a bad `retry` still has its config checked). */
+function salvageStep(raw: Record<string, unknown>): StepFile {
+  const step: Record<string, unknown> = {};
+  for (const [key, schema] of Object.entries(Step.shape)) {
+    const value = valid(schema, raw[key]);
+    if (value !== undefined) step[key] = value;
+  }
+  step.name = typeof raw.name === 'string' ? raw.name : '';
+  return step as StepFile;
+}
+
+function valid<T>(schema: z.ZodType<T>, value: unknown): T | undefined {
+  if (value === undefined) return undefined;
+  const r = schema.safeParse(value);
+  return r.success ? r.data : undefined;
 }
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
@@ -260,7 +287,7 @@ function reportIssue(issue: z.core.$ZodIssue, prefix: Path, locator: SourceLocat
     return;
   }
   if (issue.code === 'unrecognized_keys') {
-    for (const key of issue.keys) report(locator.offsetOf([...path, key], true), 'schema', `unknown key '${key}'${where(path)}`);
+    for (const key of issue.keys) report(locator.offsetOf([...path, key], true), 'schema', unknownKey(key, path));
     return;
   }
   if (issue.code === 'invalid_union' && issue.errors.length > 0) {
@@ -271,16 +298,25 @@ function reportIssue(issue: z.core.$ZodIssue, prefix: Path, locator: SourceLocat
       return;
     }
   }
-  report(locator.offsetOf(path), 'schema', `${issue.message}${where(path)}`);
+  report(locator.offsetOf(path), 'schema', plainIssue({ ...issue, path } as z.core.$ZodIssue, valueAt(raw, path)));
 }
 
-const where = (path: Path) => (path.length ? ` (at ${path.join('.')})` : '');
+/** An unknown key named with where it is and the key probably meant. */
+function unknownKey(key: string, path: Path): string {
+  if (path.length === 0) return `unknown top-level key '${key}'${didYouMean(key, Object.keys(EnsembleFile.shape))}`;
+  if (path.length === 2 && path[0] === 'agents') return `unknown step key '${key}'${didYouMean(key, Object.keys(Step.shape))}`;
+  if (path.length === 3 && path[0] === 'agents' && path[2] === 'retry') return `unknown retry key '${key}'${didYouMean(key, Object.keys(Retry.shape))}`;
+  if (path.length === 2 && path[0] === 'inputs') return `unknown key '${key}' in the declaration of input '${String(path[1])}'${didYouMean(key, Object.keys(InputDeclaration.shape))}`;
+  return `unknown key '${key}' (at ${path.join('.')})`;
+}
 
 interface RefScope {
   earlier: ReadonlySet<string>;
   all: ReadonlySet<string>;
   self?: string;
   siblings?: ReadonlySet<string>;
+  /** A YAML mistake garbled a step's name: an unknown name may be that step's, so it is not reported. */
+  namesUncertain?: boolean;
 }
 
 function checkReferences(template: Template, path: Path, scope: RefScope, locator: SourceLocator, report: Report): void {
@@ -301,6 +337,7 @@ function checkReferences(template: Template, path: Path, scope: RefScope, locato
       if (scopeRoots.has(root) || scope.earlier.has(root) || scope.siblings?.has(root)) continue;
       if (root === scope.self) { report(at(root), 'reference', `step '${root}' cannot read its own result`); continue; }
       if (scope.all.has(root)) { report(at(root), 'reference', `step '${root}' runs after '${scope.self}': only earlier steps can be referenced`); continue; }
+      if (scope.namesUncertain) continue;
       // `${fetch-ordr.output}` with no step `fetch-ordr` parses as `fetch - ordr`: report the name written.
       const hyphenated = new RegExp(`(?<![\\w.$-])${root.replace(/\$/g, '\\$')}(?:-[A-Za-z0-9_]+)+`).exec(expr.source)?.[0];
       const written = hyphenated ?? root;
@@ -374,7 +411,7 @@ function checkStepConfig(step: StepFile, config: Template, input: Template, opti
       const keys = issue.code === 'unrecognized_keys' ? issue.keys : [undefined];
       for (const key of keys) {
         const path = ['config', ...(issue.path as Path), ...(key === undefined ? [] : [key])];
-        problems.push({ path, atKey: key !== undefined, message: key === undefined ? `${issue.message} (at ${path.join('.')})` : `unknown config key '${key}' for operation '${step.operation}'${didYouMean(key, Object.keys(op.config.shape))}` });
+        problems.push({ path, atKey: key !== undefined, message: key === undefined ? plainIssue(issue, valueAt(cfg.values, issue.path)) : `unknown config key '${key}' for operation '${step.operation}'${didYouMean(key, Object.keys(op.config.shape))}` });
       }
     }
   }

@@ -2,7 +2,7 @@ import { z } from 'zod';
 
 /**
  * The ensemble file format. This schema is the source of truth: types are derived from it and
- * `docs/ensemble.schema.json` is generated from it (a test keeps the two in sync).
+ * `docs/ensemble.schema.json` is generated from it (json-schema.ts; a test keeps the two in sync).
  */
 
 export const operationNames = ['code', 'http', 'think', 'email', 'data'] as const;
@@ -25,16 +25,16 @@ const Condition = z.union([z.boolean(), z.string()]);
 
 export const Step = z
   .strictObject({
-    name: StepName,
+    name: StepName.meta({ description: 'The step name, unique in the file; later steps read its result as `${name.output}`.', examples: ['fetch-order'] }),
     description: z.string().optional(),
-    operation: z.enum(operationNames).optional(),
-    agent: z.enum(agentNames).optional(),
-    condition: Condition.optional().describe('run the step only when this is truthy; otherwise it is skipped'),
-    config: z.record(z.string(), z.unknown()).optional(),
-    input: z.unknown().optional().describe('the step input (synonym: inputs)'),
-    inputs: z.unknown().optional().describe('the step input (synonym: input)'),
-    onError: z.enum(['fail', 'continue']).optional(),
-    retry: Retry.optional(),
+    operation: z.enum(operationNames).optional().meta({ description: 'What the step does: code (a script in scripts/), http, think (a model), email, data (D1/KV). Exactly one of operation or agent.' }),
+    agent: z.enum(agentNames).optional().meta({ description: 'A built-in agent: hitl suspends the run until people approve or reject.' }),
+    condition: Condition.optional().meta({ description: 'Run the step only when this is truthy; otherwise it is skipped (its output is null, `executed` false).', examples: ['${check.output.risky}'] }),
+    config: z.record(z.string(), z.unknown()).optional().meta({ description: 'Settings of the operation or agent; values may be `${...}` expressions.' }),
+    input: z.unknown().optional().meta({ description: 'The step input (synonym: inputs); values may be `${...}` expressions.' }),
+    inputs: z.unknown().optional().meta({ description: 'The step input (synonym: input); values may be `${...}` expressions.' }),
+    onError: z.enum(['fail', 'continue']).optional().meta({ description: 'fail: a failing step fails the run; continue: the run goes on and `${step.error}` holds the error.', default: 'fail' }),
+    retry: Retry.optional().meta({ description: 'Attempts of an operation step before it fails.' }),
   })
   .check((ctx) => {
     const s = ctx.value;
@@ -72,12 +72,3 @@ export type StepFile = z.infer<typeof Step>;
 export type InputDeclaration = z.infer<typeof InputDeclaration>;
 export type OperationName = (typeof operationNames)[number];
 export type AgentName = (typeof agentNames)[number];
-
-/** The JSON Schema for editors (yaml-language-server). */
-export function ensembleJsonSchema(): Record<string, unknown> {
-  return {
-    ...z.toJSONSchema(EnsembleFile, { target: 'draft-7', io: 'input', unrepresentable: 'any' }),
-    title: 'Ensemble',
-    description: 'An ensemble: agents (steps) run in order; `${...}` expressions allowed in values.',
-  };
-}

@@ -6,6 +6,7 @@ import type { ConfigProblem } from '../operations/operation';
 import { normalizeIdentity } from '../identity/normalize';
 import { LIMITS } from '../limits';
 import { didYouMean, suggest } from '../ensemble/suggest';
+import { plainIssue, valueAt } from '../ensemble/issue-words';
 import { Channel, NotificationConfig, onTimeoutPolicies, type ApprovalRequest } from './request';
 
 const MAX_TIMEOUT_MS = 365 * 86_400_000;
@@ -16,41 +17,41 @@ const DEFAULT_TIMEOUT_MS = 86_400_000;
  * Strict: a misspelt control key (`minApprovls`, `timout`, `reqeuster`) must never be ignored,
  * because ignoring it silently removes the control the author wrote.
  */
-const HitlInput = z.strictObject({
-  data: z.unknown().optional(),
-  approvalData: z.unknown().optional(),
-  prompt: z.string().optional(),
-  approvers: z.unknown().optional(),
-  timeout: z.union([z.number(), z.string()]).optional(),
-  minApprovals: z.number().int().min(1).optional(),
-  metadata: z.record(z.string(), z.unknown()).optional(),
-  onTimeout: z.enum(onTimeoutPolicies).optional(),
+export const HitlInput = z.strictObject({
+  data: z.unknown().optional().meta({ description: 'What reviewers see on the page and in notifications (any JSON), usually an earlier step\'s output.', examples: ['${draft.output}'] }),
+  approvalData: z.unknown().optional().meta({ description: 'Synonym of `data` (the name spec 004\'s config style uses).' }),
+  prompt: z.string().optional().meta({ description: 'The question approvers answer.', default: 'Approval required', examples: ['Publish this post?'] }),
+  approvers: z.unknown().optional().meta({ description: 'Who may decide: emails, names or `slack:U…` ids. Each gets a personal link; with none, one shared link is made.', examples: [['lead@example.com', 'ops@example.com']] }),
+  timeout: z.union([z.number(), z.string()]).optional().meta({ description: 'How long to wait: a number is SECONDS in inputs, or a string with its unit ("30m", "24h", "7 days"). At most 365 days.', default: 86400, examples: [3600, '24h'] }),
+  minApprovals: z.number().int().min(1).optional().meta({ description: 'Distinct approvals needed. May be an expression, e.g. `${Math.ceil(approvers.length / 2)}`.', default: 1, examples: [2] }),
+  metadata: z.record(z.string(), z.unknown()).optional().meta({ description: 'Facts shown beside the data (amount, customer...).', examples: [{ amount: '${quote.output.total}' }] }),
+  onTimeout: z.enum(onTimeoutPolicies).optional().meta({ description: 'What the timeout means: continue (the step completes with status timeout), approve, reject, fail the run, or escalate (add escalateTo and wait another `timeout`).', default: 'continue' }),
   ...followUps(),
 });
 
 /** Reminders, escalation and separation of duties: accepted in inputs and in config. */
 function followUps() {
   return {
-    remindAfter: z.union([z.number(), z.string()]).optional(),
-    reminders: z.number().int().min(0).max(20).optional(),
-    escalateAfter: z.union([z.number(), z.string()]).optional(),
-    escalateTo: z.unknown().optional(),
-    requester: z.string().optional(),
-    requireVerified: z.boolean().optional(),
-    returnLinks: z.boolean().optional(),
+    remindAfter: z.union([z.number(), z.string()]).optional().meta({ description: 'Re-notify approvers who have not decided after this long (seconds in inputs, ms in config, or "4h").', examples: ['4h'] }),
+    reminders: z.number().int().min(0).max(20).optional().meta({ description: 'How many reminders at most (with remindAfter).', default: 1 }),
+    escalateAfter: z.union([z.number(), z.string()]).optional().meta({ description: 'Add `escalateTo` as approvers and notify them after this long.', examples: ['12h'] }),
+    escalateTo: z.unknown().optional().meta({ description: 'Approvers added on escalation.', examples: [['director@example.com']] }),
+    requester: z.string().optional().meta({ description: 'Separation of duties: this identity cannot decide, and typed names are refused.', examples: ['${input.author}'] }),
+    requireVerified: z.boolean().optional().meta({ description: 'Accept only verified decisions: personal links, the Slack app, Cloudflare Access (no typed names on a shared link).', default: false }),
+    returnLinks: z.boolean().optional().meta({ description: 'Put the review links in the 202 answer to whoever started the run.', default: false }),
   };
 }
 
 /** config style (spec "Actions"): action, timeout (ms), notificationChannel, notificationConfig. */
-const HitlConfig = z.strictObject({
-  action: z.literal('suspend').optional(),
-  timeout: z.union([z.number(), z.string()]).optional(),
-  notificationChannel: z.union([Channel, z.array(Channel)]).optional(),
-  notificationConfig: z.strictObject(NotificationConfig.shape).optional(),
-  prompt: z.string().optional(),
-  approvers: z.unknown().optional(),
-  minApprovals: z.number().int().min(1).optional(),
-  onTimeout: z.enum(onTimeoutPolicies).optional(),
+export const HitlConfig = z.strictObject({
+  action: z.literal('suspend').optional().meta({ description: 'The only action: suspend the run until approvers decide.', default: 'suspend' }),
+  timeout: z.union([z.number(), z.string()]).optional().meta({ description: 'How long to wait: a number is MILLISECONDS in config, or a string with its unit ("24h").', default: 86400000, examples: [86400000, '24h'] }),
+  notificationChannel: z.union([Channel, z.array(Channel)]).optional().meta({ description: 'Where approvers are told: slack, email, webhook, console, or a list of them. Default: email when approvers are emails and email is configured, else console.', examples: ['email', ['email', 'slack']] }),
+  notificationConfig: z.strictObject(NotificationConfig.shape).optional().meta({ description: 'Settings of the channels (webhook URL, email recipients, Slack channel, link base URL).' }),
+  prompt: z.string().optional().meta({ description: 'The question approvers answer (also accepted under inputs).', default: 'Approval required' }),
+  approvers: z.unknown().optional().meta({ description: 'Who may decide (also accepted under inputs).' }),
+  minApprovals: z.number().int().min(1).optional().meta({ description: 'Distinct approvals needed.', default: 1 }),
+  onTimeout: z.enum(onTimeoutPolicies).optional().meta({ description: 'What the timeout means (see inputs.onTimeout).', default: 'continue' }),
   ...followUps(),
 });
 
@@ -216,7 +217,7 @@ export function checkHitlStep(step: { config: Record<string, unknown>; input: Re
     // Unknown keys are reported above, once, with a suggestion.
     for (const i of config.error.issues) {
       if (i.code === 'unrecognized_keys') continue;
-      problems.push({ path: ['config', ...(i.path as (string | number)[])], message: `${i.message} (at config.${i.path.join('.')})` });
+      problems.push({ path: ['config', ...(i.path as (string | number)[])], message: plainIssue(i, valueAt(step.config, i.path)) });
     }
   }
   const input = step.input;

@@ -7,15 +7,15 @@ export type Channel = z.infer<typeof Channel>;
 export const onTimeoutPolicies = ['continue', 'approve', 'reject', 'fail', 'escalate'] as const;
 
 export const NotificationConfig = z.looseObject({
-  webhookUrl: z.string().optional(),
-  baseUrl: z.string().optional(),
-  to: z.union([z.string(), z.array(z.string())]).optional(),
-  from: z.string().optional(),
-  subject: z.string().optional(),
+  webhookUrl: z.string().optional().meta({ description: 'webhook: the URL the approval request is POSTed to (JSON); slack: an incoming-webhook URL.', examples: ['${env.APPROVAL_WEBHOOK_URL}'] }),
+  baseUrl: z.string().optional().meta({ description: 'Base URL of the review links (default PUBLIC_BASE_URL, else the request origin).', examples: ['https://approvals.example.com'] }),
+  to: z.union([z.string(), z.array(z.string())]).optional().meta({ description: 'email: extra recipients besides the approvers.' }),
+  from: z.string().optional().meta({ description: 'email: the sender (default EMAIL_FROM).' }),
+  subject: z.string().optional().meta({ description: 'email: the subject (default: the prompt).' }),
   /** Slack app mode: the channel `chat.postMessage` posts to (id such as C0123, or #name). */
-  channel: z.string().optional(),
+  channel: z.string().optional().meta({ description: 'slack (app mode): the channel posted to, an id such as C0123456789 or #name.' }),
   /** Where a notification goes once its channel gave up retrying (default console; `none` for nowhere). */
-  fallback: z.union([Channel, z.literal('none')]).optional(),
+  fallback: z.union([Channel, z.literal('none')]).optional().meta({ description: 'Where a notification goes once its channel gave up retrying; none for nowhere.', default: 'console' }),
 });
 
 /** What a suspended `hitl` step waits for; built by the agent, stored by the HITL object. */

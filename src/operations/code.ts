@@ -3,6 +3,7 @@ import { StepError } from '../errors';
 import { defineOperation } from './operation';
 import { scriptKey } from './script-name';
 import { publicEnv } from '../runtime/public-env';
+import { suggest } from '../ensemble/suggest';
 
 /** `operation: code`: calls the default export of a module in `scripts/`. */
 export const code = defineOperation({
@@ -12,8 +13,9 @@ export const code = defineOperation({
   check(config, ctx) {
     const script = config.script;
     if (typeof script !== 'string' || ctx.scripts.has(scriptKey(script))) return [];
+    const close = suggest(scriptKey(script), [...ctx.scripts]);
     const known = [...ctx.scripts].map((s) => `scripts/${s}`).join(', ') || 'none';
-    return [{ path: ['script'], code: 'unknown-script', message: `unknown script '${script}' (known: ${known})` }];
+    return [{ path: ['script'], code: 'unknown-script', message: close ? `unknown script '${script}' — did you mean 'scripts/${close}'?` : `unknown script '${script}' (known: ${known})` }];
   },
   async run(ctx) {
     const module = ctx.scripts[scriptKey(ctx.config.script)];

@@ -3,6 +3,7 @@ import type { Env } from '../env';
 import { StepError } from '../errors';
 import { defineOperation } from './operation';
 import { didYouMean } from '../ensemble/suggest';
+import { plainIssue, valueAt } from '../ensemble/issue-words';
 
 /** D1 binds numbers, strings, null and bytes; anything else (objects, arrays) is stored as JSON text. */
 function sqlParam(value: unknown): unknown {
@@ -22,22 +23,22 @@ const isD1 = (b: unknown) => typeof (b as D1Database).prepare === 'function';
 const isKv = (b: unknown) => typeof (b as KVNamespace).list === 'function' && typeof (b as KVNamespace).put === 'function';
 
 const D1Config = z.strictObject({
-  backend: z.literal('d1'),
-  binding: z.string().default('DB'),
-  operation: z.enum(['execute', 'query', 'first']).default('query'),
-  sql: z.string().min(1),
-  params: z.array(z.unknown()).default([]),
+  backend: z.literal('d1').meta({ description: 'd1 (the default) or kv' }),
+  binding: z.string().default('DB').describe('the D1 binding in wrangler.toml'),
+  operation: z.enum(['execute', 'query', 'first']).default('query').describe('query: { rows, count }; first: the first row or null; execute: { success, changes, lastRowId }'),
+  sql: z.string().min(1).meta({ description: 'one SQL statement with ? placeholders', examples: ['SELECT * FROM orders WHERE id = ?'] }),
+  params: z.array(z.unknown()).default([]).meta({ description: 'values bound to the ? placeholders, in order', examples: [['${input.orderId}']] }),
 });
 
 const KvConfig = z.strictObject({
   backend: z.literal('kv'),
-  binding: z.string().default('KV'),
+  binding: z.string().default('KV').describe('the KV binding in wrangler.toml'),
   operation: z.enum(['get', 'put', 'delete', 'list']),
-  key: z.string().optional(),
-  value: z.unknown().optional(),
+  key: z.string().optional().describe('get, put, delete: the key'),
+  value: z.unknown().optional().describe('put: stored as text, or as JSON when not a string'),
   ttl: z.number().int().min(60).optional().describe('put: seconds until the key expires'),
-  prefix: z.string().optional(),
-  limit: z.number().int().min(1).max(1000).optional(),
+  prefix: z.string().optional().describe('list: only keys starting with this'),
+  limit: z.number().int().min(1).max(1000).optional().describe('list: at most this many keys'),
   type: z.enum(['json', 'text']).optional().describe('get: parse as JSON (default: JSON when it parses)'),
 });
 
@@ -94,13 +95,14 @@ export const data = defineOperation({
     binding: z.string().optional(),
     operation: z.string().optional(),
   }),
+  editorSchema: z.union([D1Config.extend({ backend: D1Config.shape.backend.optional() }), KvConfig]),
   check(config) {
     const schema = config.backend === 'kv' ? KvConfig : D1Config;
     const result = schema.partial().safeParse({ backend: 'd1', ...config });
     if (result.success) return [];
     return result.error.issues.flatMap((i) => i.code === 'unrecognized_keys'
       ? i.keys.map((key) => ({ path: [key], atKey: true, message: `unknown config key '${key}' for a ${String(config.backend ?? 'd1')} data step${didYouMean(key, Object.keys(schema.shape))}` }))
-      : [{ path: i.path as string[], message: `${i.message} (at config.${i.path.join('.')})` }]);
+      : [{ path: i.path as string[], message: plainIssue(i, valueAt(config, i.path)) }]);
   },
   async run({ config, env }) {
     if (config.backend === 'kv') {

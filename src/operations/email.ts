@@ -10,12 +10,12 @@ const addresses = z.union([z.string(), z.array(z.string())]);
 /** `operation: email`: one message through the MailChannels client the HITL email channel uses. */
 export const email = defineOperation({
   config: z.strictObject({
-    to: addresses,
-    subject: z.string().min(1),
+    to: addresses.meta({ description: 'recipients: one address, a comma-separated list, or a list', examples: ['ops@example.com'] }),
+    subject: z.string().min(1).describe('the subject line'),
     body: z.string().optional().describe('plain text; defaults to the subject'),
     html: z.string().optional().describe('an HTML part, sent as given'),
     from: z.string().optional().describe('default EMAIL_FROM'),
-    cc: addresses.optional(),
+    cc: addresses.optional().describe('copy recipients'),
   }),
   async run({ config, env }) {
     const list = (v: string | string[] | undefined) => (v === undefined ? [] : (Array.isArray(v) ? v : v.split(','))).map((a) => a.trim()).filter(Boolean);

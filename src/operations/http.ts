@@ -30,10 +30,10 @@ const retryable = (e: unknown) => e instanceof HttpStatusError
 /** `operation: http`: one request, JSON in and out, with timeout and retries. */
 export const http = defineOperation({
   config: z.strictObject({
-    url: z.url({ protocol: /^https?$/ }),
+    url: z.url({ protocol: /^https?$/ }).meta({ description: 'the http:// or https:// URL', examples: ['https://api.example.com/orders/${input.id}'] }),
     method: z.enum(methods).optional().describe('default: POST when a body is given, else GET'),
-    headers: z.record(z.string(), z.string()).optional(),
-    body: z.unknown().optional(),
+    headers: z.record(z.string(), z.string()).optional().meta({ description: 'request headers', examples: [{ authorization: 'Bearer ${env.API_TOKEN}' }] }),
+    body: z.unknown().optional().describe('sent as JSON (a string is sent as text); the method defaults to POST with a body'),
     timeout: Duration.optional().describe('per attempt; default 30s'),
     retries: z.number().int().min(0).max(10).optional().describe('extra attempts on network errors, 5xx and 429'),
     backoff: Duration.optional().describe('delay before the first retry; doubles; default 200ms'),

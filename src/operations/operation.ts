@@ -22,6 +22,8 @@ export interface LoadContext {
  */
 export interface Operation<S extends z.ZodObject = z.ZodObject> {
   readonly config: S;
+  /** The config as editors see it in the JSON Schema, when it is more precise than `config` (default `config`). */
+  readonly editorSchema?: z.ZodType;
   /** Extra load-time checks on the static part of the config (e.g. the script exists). */
   check?(config: Record<string, unknown>, ctx: LoadContext): ConfigProblem[];
   run(ctx: StepContext<z.infer<S>>): Promise<unknown>;

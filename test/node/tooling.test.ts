@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect, it } from 'vitest';
-import { ensembleJsonSchema } from '../../src/ensemble/schema';
+import { ensembleJsonSchema } from '../../src/ensemble/json-schema';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 

@@ -73,7 +73,7 @@ agents:
       "ensembles/t.yaml:13:14: step 'later' runs after 'c': only earlier steps can be referenced",
       "ensembles/t.yaml:14:7: unknown config key 'metod' for operation 'http' — did you mean 'method'?",
       "ensembles/t.yaml:15:18: unknown name 'missing': not a step before this one, or one of input, env, execution",
-      "ensembles/t.yaml:19:5: unknown key 'bogus' (at agents.3)",
+      "ensembles/t.yaml:19:5: unknown step key 'bogus' (expected one of: name, description, operation, agent, condition, config, input, inputs, onError, retry)",
     ]);
   });
 
@@ -99,7 +99,7 @@ agents:
   });
 
   it('a missing agents list and reserved names', () => {
-    expect(report('ensemble: x\n')).toEqual(['ensembles/t.yaml:1:1: Invalid input: expected array, received undefined (at agents)']);
+    expect(report('ensemble: x\n')).toEqual(["ensembles/t.yaml:1:1: 'agents' is required"]);
     expect(report('agents:\n  - name: input\n    operation: code\n    config: { script: greet }\n')).toEqual([
       "ensembles/t.yaml:2:11: 'input' is reserved and cannot name a step",
     ]);

@@ -128,6 +128,7 @@ function load(src: SourceFile, options: LoadOptions): LoadResult {
   };
 
   const allNames = new Set(rawNames.filter((n) => n !== undefined));
+  const declaredInputs = Object.keys(file.inputs ?? {});
   const hyphenated = [...allNames].filter((n) => n.includes('-'));
   const steps: CompiledStep[] = [];
   rawNames.forEach((stepName, index, all) => {
@@ -150,7 +151,7 @@ function load(src: SourceFile, options: LoadOptions): LoadResult {
       ? new Set(Object.keys((step[inputKey] ?? {}) as object))
       : new Set<string>();
 
-    const refs = { earlier, all: allNames, self: step.name, namesUncertain };
+    const refs = { earlier, all: allNames, self: step.name, namesUncertain, declaredInputs };
     if (condition) checkReferences(condition, [...at, 'condition'], refs, locator, report);
     checkReferences(config, [...at, 'config'], refs, locator, report);
     checkReferences(input, [...at, inputKey], { ...refs, siblings }, locator, report);
@@ -181,7 +182,7 @@ function load(src: SourceFile, options: LoadOptions): LoadResult {
   let output: Template | undefined;
   if (file.output !== undefined) {
     output = compile(file.output, ['output']);
-    checkReferences(output, ['output'], { earlier: allNames, all: allNames, namesUncertain }, locator, report);
+    checkReferences(output, ['output'], { earlier: allNames, all: allNames, namesUncertain, declaredInputs }, locator, report);
   }
 
   const inputs = Object.fromEntries(
@@ -317,12 +318,21 @@ interface RefScope {
   siblings?: ReadonlySet<string>;
   /** A YAML mistake garbled a step's name: an unknown name may be that step's, so it is not reported. */
   namesUncertain?: boolean;
+  /** The run inputs the file declares (undeclared ones pass through, so only near misses are problems). */
+  declaredInputs?: readonly string[];
 }
 
 function checkReferences(template: Template, path: Path, scope: RefScope, locator: SourceLocator, report: Report): void {
   forEachExpression(template, path, (expr, exprPath, ordinal) => {
     const at = (needle: string) => locator.offsetInExpression(exprPath, ordinal, Math.max(0, expr.source.indexOf(needle)));
     const reported = new Set<string>();
+    // `${input.topci}` with `topic` declared: undeclared fields are allowed, a near miss is not.
+    if (scope.declaredInputs?.length && !scope.siblings?.has('input')) {
+      for (const field of expr.rootFields.get('input') ?? []) {
+        const close = scope.declaredInputs.includes(field) ? undefined : suggest(field, scope.declaredInputs);
+        if (close) report(at(`input.${field}`), 'reference', `input '${field}' is not declared — did you mean '${close}'?`);
+      }
+    }
     for (const root of expr.roots) {
       // A step's view has six fields; anything else is silently undefined at run time, so it is a
       // load problem here (`${a.sucess}`).

@@ -7,7 +7,8 @@ import { normalizeIdentity } from '../identity/normalize';
 import { LIMITS } from '../limits';
 import { didYouMean, suggest } from '../ensemble/suggest';
 import { plainIssue, valueAt } from '../ensemble/issue-words';
-import { Channel, NotificationConfig, onTimeoutPolicies, type ApprovalRequest } from './request';
+import { Channel, dataFormats, NotificationConfig, onTimeoutPolicies, type ApprovalRequest } from './request';
+import { FormSpec, readResponse } from './form';
 
 const MAX_TIMEOUT_MS = 365 * 86_400_000;
 const DEFAULT_TIMEOUT_MS = 86_400_000;
@@ -39,6 +40,10 @@ function followUps() {
     requester: z.string().optional().meta({ description: 'Separation of duties: this identity cannot decide, and typed names are refused.', examples: ['${input.author}'] }),
     requireVerified: z.boolean().optional().meta({ description: 'Accept only verified decisions: personal links, the Slack app, Cloudflare Access (no typed names on a shared link).', default: false }),
     returnLinks: z.boolean().optional().meta({ description: 'Put the review links in the 202 answer to whoever started the run.', default: false }),
+    format: z.enum(dataFormats).optional().meta({ description: 'How the data is shown: auto (a readable table), markdown (strings rendered as Markdown), diff (a unified diff), json.', default: 'auto' }),
+    form: FormSpec.optional().meta({ description: 'Fields approvers fill in beside the decision; the answers are `${step.output.response.<field>}`.', examples: [{ rating: { type: 'integer', minimum: 1, maximum: 5, required: true }, note: { type: 'string', title: 'Note to the author' } }] }),
+    onReject: z.enum(['any', 'impossible']).optional().meta({ description: 'any: one rejection rejects. impossible: rejected only once the approvers who have not decided can no longer reach minApprovals (a committee majority).', default: 'any' }),
+    allowDelegation: z.boolean().optional().meta({ description: 'Whether a verified approver may hand their place to someone else.', default: true }),
   };
 }
 
@@ -161,6 +166,21 @@ export const hitlAgent: Agent = {
       throw new StepError('INVALID_HITL_INPUT', 'escalation needs escalateTo (one or more approvers)');
     }
     const requester = i.requester ?? c.requester;
+    const onReject = i.onReject ?? c.onReject ?? 'any';
+    if (onReject === 'impossible' && approvers.length === 0) {
+      throw new StepError('INVALID_HITL_INPUT', 'onReject: impossible needs an approver list (with anyone deciding, a majority is never out of reach)');
+    }
+    const form = i.form ?? c.form;
+    // A default (often an expression) must itself be a valid answer, or the form could never be sent as shown.
+    const defaults = form ? readResponse(form, {}, { fromHtml: false, approving: false }) : undefined;
+    if (form && defaults && !defaults.ok) throw new StepError('INVALID_HITL_INPUT', `form: ${defaults.issues.map((x) => `${x.path} ${x.message}`).join('; ')}`);
+    if (form) {
+      for (const [name, field] of Object.entries(form)) {
+        if (field.default === undefined) continue;
+        const one = readResponse({ [name]: field }, { [name]: field.default }, { fromHtml: false, approving: false });
+        if (!one.ok) throw new StepError('INVALID_HITL_INPUT', `form field '${name}': the default ${JSON.stringify(field.default)} ${one.issues[0]!.message}`);
+      }
+    }
     const notification = c.notificationConfig ?? {};
     const env = ctx.env;
     const baseUrl = (notification.baseUrl || (typeof env.PUBLIC_BASE_URL === 'string' && env.PUBLIC_BASE_URL) || ctx.origin || 'http://127.0.0.1:8787').replace(/\/+$/, '');
@@ -183,6 +203,10 @@ export const hitlAgent: Agent = {
       ...(requester ? { requester: String(requester) } : {}),
       requireVerified: i.requireVerified ?? c.requireVerified ?? false,
       returnLinks: i.returnLinks ?? c.returnLinks ?? false,
+      format: i.format ?? c.format ?? 'auto',
+      ...(form ? { form } : {}),
+      onReject,
+      allowDelegation: i.allowDelegation ?? c.allowDelegation ?? true,
     };
   },
 };

@@ -14,7 +14,7 @@ import type { RequestRow, TokenRow } from './store';
  * Who decides through a link: its bound approver, a verified Access user (`viewer`), or a typed
  * name. Refuses a spent link, and a personal link opened by someone Access knows as another person.
  */
-export function linkDecider(row: TokenRow, body: DecisionBody, status: string, viewer: string | undefined): Result<Decider> {
+export function linkDecider(row: TokenRow, body: Pick<DecisionBody, 'approver'>, status: string, viewer: string | undefined): Result<Decider> {
   if (row.approver !== null) {
     // Comparable only when the owner is known by email (Access knows people by email); the Slack
     // email of a `slack:U…` owner is compared once it is known (see slackFacts).

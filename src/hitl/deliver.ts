@@ -45,6 +45,7 @@ export function buildNotice(request: RequestRow, tokens: SealedTokens, ensemble:
     step: spec.step,
     prompt: spec.prompt,
     data: spec.data,
+    format: spec.format,
     metadata: spec.metadata,
     approvers: request.approval.approvers,
     minApprovals: spec.minApprovals,

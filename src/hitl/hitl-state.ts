@@ -15,8 +15,11 @@ import { rowOfObject } from '../executions/from-object';
 import { retentionDays } from '../executions/retention';
 import { log } from '../log';
 import { decidable, linkDecider, pick, slackDecider, slackFacts, viewerMismatch, type SlackFacts } from './deciders';
-import { hasDecided, outputOf, transition, type ApprovalState, type Decider, type RequesterNames } from './machine';
-import type { Channel, DecisionBody, DecisionVia } from './request';
+import { hasDecided, outputOf, transition, type ApprovalState, type Decider, type Delegation, type RequesterNames } from './machine';
+import type { Channel, DecisionBody, DecisionVia, DelegationBody } from './request';
+import { readResponse } from './form';
+import { delegateTokens } from './links';
+import { isEmailName, slackUserId } from '../identity/normalize';
 import { fail, ok, type Result } from './result';
 import { escalateRequest, openRequest } from './links';
 import { ExecutionStore, type RequestRow } from './store';
@@ -32,6 +35,16 @@ export interface StoredDefinition {
 export interface RequestMeta {
   ip?: string;
   userAgent?: string;
+  /** The body came from a browser form: form answers are strings (and a checkbox is on or absent). */
+  fromHtml?: boolean;
+}
+
+export interface DelegationView {
+  executionId: string;
+  step: string;
+  status: ApprovalState['status'];
+  approvers: string[];
+  delegation: Delegation;
 }
 
 export interface DecisionView {
@@ -131,6 +144,61 @@ export class HITLState extends DurableObject<Env> {
   }
 
   /**
+   * POST /callback/:token with `{ delegateTo }`: the verified approver behind this link (or the
+   * Access user on a shared one) hands their place to someone else, who gets a link of their own
+   * through the step's channels. The delegator's link is spent; the machine judges the rest.
+   */
+  async delegate(token: string, body: DelegationBody, meta: RequestMeta, viewer?: string): Promise<Result<DelegationView>> {
+    const to = body.delegateTo.trim();
+    if (!isEmailName(to) && slackUserId(to) === undefined) {
+      return fail('INVALID_INPUT', 400, 'delegateTo must be an email address or a Slack user (slack:U…), so a link can reach them');
+    }
+    // Issuing the delegate's token means sealing it with the others (async); if anything changed
+    // the sealed set meanwhile (an escalation, another delegation), start again from the top.
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const found = this.findToken(token);
+      if (!found.ok) return found;
+      const who = linkDecider(found.value.row, {}, found.value.request.approval.status, viewer);
+      if (!who.ok) return who;
+      const facts = decidable(found.value.request) ? await slackFacts(this.env, found.value.request, who.value) : { decider: who.value };
+      const decider = { ...who.value, ...pick(facts.decider) };
+      const forwarded = viewerMismatch(decider, viewer);
+      if (forwarded) return forwarded;
+      const { run, request } = found.value;
+      // Judged before any token is made, so a refused delegation issues nothing.
+      const now = Date.now();
+      const judged = transition(request.approval, { type: 'delegate', decider, to, reason: body.reason, at: now, ...(facts.requester ? { requester: facts.requester } : {}) });
+      if (!judged.ok) {
+        const { code, status, message, details } = judged.refusal;
+        if (status === 403 && this.store.refusalCount(request.id, decider.via) < LIMITS.refusalsAudited) {
+          this.store.audit('delegation-refused', { code, name: decider.name, via: decider.via, to, ip: meta.ip, userAgent: meta.userAgent }, now, request.id);
+        }
+        return fail(code, status, message, details);
+      }
+      const issued = await delegateTokens(this.env, run.state.executionId, request, to);
+      // Synchronous from here: judged again on the current state, then claimed, issued and queued together.
+      const current = this.store.requestById(request.id)!;
+      if (current.sealed !== request.sealed) continue;
+      const result = transition(current.approval, { type: 'delegate', decider, to, reason: body.reason, at: Date.now(), ...(facts.requester ? { requester: facts.requester } : {}) });
+      if (!result.ok) return fail(result.refusal.code, result.refusal.status, result.refusal.message, result.refusal.details);
+      const delegation = result.delegation!;
+      if (decider.via !== 'access') this.store.markTokenUsed(found.value.row.hash, now, delegation.from);
+      this.store.setSealed(request.id, issued.sealed);
+      this.store.insertToken(issued.hash, request.id, delegation.to);
+      this.store.saveApproval(request.id, result.state);
+      for (const channel of current.spec.channels) this.store.enqueue(request.id, channel, 'delegation', now, [delegation.to]);
+      this.store.audit('delegated', { from: delegation.from, to: delegation.to, depth: delegation.depth, via: decider.via, ...(body.reason ? { reason: body.reason } : {}), ip: meta.ip, userAgent: meta.userAgent }, now, request.id);
+      this.refreshMessages(request.id, now);
+      log('delegation', { executionId: run.state.executionId, step: request.step, from: delegation.from, to: delegation.to, depth: delegation.depth });
+      await deliverDue(this.store, this.env, run.state.executionId, run.state.ensemble, Date.now());
+      await this.syncIndex();
+      await this.schedule();
+      return ok({ executionId: run.state.executionId, step: request.step, status: result.state.status, approvers: result.state.approvers, delegation });
+    }
+    return fail('CONFLICT', 409, 'the request changed while the delegation was being made: try again');
+  }
+
+  /**
    * A decision from a Slack app button or modal. `names` are the clicking user's verified names
    * (`slack:U…` and their profile email). `interaction` identifies the Slack interaction: a retry
    * of it answers what the first delivery answered and records nothing.
@@ -178,7 +246,16 @@ export class HITLState extends DurableObject<Env> {
    * approval state saved, audit) cannot interleave with anything. `due` is when the alarm must run.
    */
   private record(state: RunState, request: RequestRow, decider: Decider, body: DecisionBody, meta: RequestMeta, now: number, requester?: RequesterNames, spends?: string): { result: Result<DecisionView>; due?: number } {
-    const result = transition(request.approval, { type: 'decide', decider, approved: body.approved, feedback: body.feedback, reason: body.reason, at: now, ...(requester ? { requester } : {}) });
+    // Form answers are checked before anything is judged or spent: a mistake there costs no link.
+    let response: Record<string, unknown> | undefined;
+    if (request.spec.form) {
+      const read = readResponse(request.spec.form, body.response, { fromHtml: !!meta.fromHtml, approving: body.approved });
+      if (!read.ok) return { result: fail('INVALID_RESPONSE', 400, `the form answers are invalid: ${read.issues.map((i) => `${i.path} ${i.message}`).join('; ')}`, read.issues) };
+      response = read.value;
+    } else if (body.response !== undefined && Object.keys(body.response).length > 0) {
+      return { result: fail('INVALID_RESPONSE', 400, 'this step has no form: send approved, feedback and reason only') };
+    }
+    const result = transition(request.approval, { type: 'decide', decider, approved: body.approved, feedback: body.feedback, reason: body.reason, ...(response ? { response } : {}), at: now, ...(requester ? { requester } : {}) });
     if (!result.ok) {
       const { code, status, message, details } = result.refusal;
       // Attempts refused for who made them are evidence: logged up to a cap per channel, so typed
@@ -356,7 +433,7 @@ export class HITLState extends DurableObject<Env> {
 
   /** A decided or expired request: its output goes into the step, and the run is due to continue. */
   private closeRequest(state: RunState, request: RequestRow, approval: ApprovalState, now: number): void {
-    const output = outputOf(approval);
+    const output = outputOf(approval, request.spec.form);
     this.store.saveState(completeSuspendedStep(state, output, new Date(now)), now);
     this.store.audit('resumed', { step: request.step, status: output.status }, now, request.id);
   }

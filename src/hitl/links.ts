@@ -25,6 +25,8 @@ export async function openRequest(store: ExecutionStore, env: Env, state: RunSta
     approvals: [],
     ...(spec.requester ? { requester: spec.requester } : {}),
     ...(spec.requireVerified ? { requireVerified: true } : {}),
+    ...(spec.onReject !== 'any' ? { onReject: spec.onReject } : {}),
+    ...(spec.allowDelegation ? {} : { allowDelegation: false }),
   };
   const channels = spec.channels.length ? spec.channels : defaultChannels(spec.approvers, env);
   // Reminders and escalations go to the same channels.
@@ -46,13 +48,13 @@ export async function openRequest(store: ExecutionStore, env: Env, state: RunSta
 
 /**
  * A shared link (one decision, by a typed name or a Cloudflare Access identity) exists only where
- * a message reaches people without links of their own: a webhook, a Slack incoming webhook, email
+ * a message reaches people without links of their own: a webhook, a Teams channel, a Slack incoming webhook, email
  * recipients who are not approvers, or a step that lists no approvers. A Slack app message needs
  * none: its buttons carry the clicking user's Slack identity.
  */
 function needsSharedLink(spec: ApprovalRequest, channels: Channel[], env: Env): boolean {
   if (spec.approvers.length === 0) return true;
-  return channels.some((c) => c === 'webhook'
+  return channels.some((c) => c === 'webhook' || c === 'teams'
     || (c === 'slack' && !slackAppConfigured(env, spec.notification))
     || (c === 'email' && extraRecipients(spec.notification, spec.approvers).length > 0));
 }
@@ -74,4 +76,15 @@ export async function escalateRequest(store: ExecutionStore, env: Env, request: 
   store.clearEscalation(request.id);
   for (const channel of current.spec.channels) store.enqueue(request.id, channel, 'escalation', now, added);
   store.audit('escalation', { added, ...(extendTo ? { reason: 'timeout', expiresAt: new Date(extendTo).toISOString() } : { reason: 'escalateAfter' }) }, now, request.id);
+}
+
+/**
+ * A token for someone an approver delegates to, and the request's sealed tokens with it added (so
+ * re-sending the request reaches them too). Nothing is stored: the caller claims it synchronously.
+ */
+export async function delegateTokens(env: Env, executionId: string, request: RequestRow, to: string): Promise<{ token: string; hash: string; sealed: string }> {
+  const tokens = await unseal<SealedTokens>(env, executionId, request.sealed!);
+  const token = newToken(executionId);
+  const sealed = await seal(env, executionId, { ...tokens, personal: [...tokens.personal, { approver: to, token }] });
+  return { token, hash: hashToken(token), sealed };
 }

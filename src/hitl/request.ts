@@ -1,6 +1,7 @@
 import { z } from 'zod';
+import { FormSpec } from './form';
 
-export const channelNames = ['slack', 'email', 'webhook', 'console'] as const;
+export const channelNames = ['slack', 'email', 'webhook', 'teams', 'console'] as const;
 export const Channel = z.enum(channelNames);
 export type Channel = z.infer<typeof Channel>;
 
@@ -17,6 +18,9 @@ export const NotificationConfig = z.looseObject({
   /** Where a notification goes once its channel gave up retrying (default console; `none` for nowhere). */
   fallback: z.union([Channel, z.literal('none')]).optional().meta({ description: 'Where a notification goes once its channel gave up retrying; none for nowhere.', default: 'console' }),
 });
+
+export const dataFormats = ['auto', 'markdown', 'diff', 'json'] as const;
+export type DataFormat = (typeof dataFormats)[number];
 
 /** What a suspended `hitl` step waits for; built by the agent, stored by the HITL object. */
 export const ApprovalRequest = z.object({
@@ -44,6 +48,13 @@ export const ApprovalRequest = z.object({
   requireVerified: z.boolean().default(false),
   /** Include the review links in the 202 answer to whoever started the run (bearer credentials). */
   returnLinks: z.boolean().default(false),
+  /** How the data is shown to people: `auto` (a table), `markdown`, `diff`, `json`. */
+  format: z.enum(dataFormats).default('auto'),
+  /** Fields approvers fill in; their answers are `output.response`. */
+  form: FormSpec.optional(),
+  /** `any`: one rejection rejects; `impossible`: only once minApprovals is out of reach. */
+  onReject: z.enum(['any', 'impossible']).default('any'),
+  allowDelegation: z.boolean().default(true),
 });
 export type ApprovalRequest = z.infer<typeof ApprovalRequest>;
 
@@ -65,6 +76,8 @@ export const Approval = z.object({
   via: DecisionVia.optional(),
   /** Other verified names of the same person (a Slack user's `slack:U…` id and email). */
   aliases: z.array(z.string()).optional(),
+  /** The approver's answers to the step's form. */
+  response: z.record(z.string(), z.unknown()).optional(),
 });
 export type Approval = z.infer<typeof Approval>;
 
@@ -77,6 +90,10 @@ export const HitlOutput = z.object({
   approvals: z.array(Approval),
   reason: z.string().optional(),
   feedback: z.string().optional(),
+  /** With a form: the answers of the decision that closed the request (defaults when none did). */
+  response: z.record(z.string(), z.unknown()).optional(),
+  /** Places handed on (delegation), in order. */
+  delegations: z.array(z.object({ from: z.string(), to: z.string(), at: z.string(), reason: z.string().optional(), depth: z.number() })).optional(),
 });
 export type HitlOutput = z.infer<typeof HitlOutput>;
 
@@ -89,5 +106,31 @@ export const DecisionBody = z.object({
   feedback: z.string().max(10_000).optional(),
   reason: z.string().max(10_000).optional(),
   approver: z.string().trim().min(1).max(320).optional(),
+  /** Answers to the step's form (a page sends them as `response.<field>`). */
+  response: z.record(z.string(), z.unknown()).optional(),
 });
 export type DecisionBody = z.infer<typeof DecisionBody>;
+
+/** `POST /callback/:token` handing the approver's place to someone else. */
+export const DelegationBody = z.strictObject({
+  delegateTo: z.string().trim().min(1).max(320),
+  reason: z.string().max(10_000).optional(),
+});
+export type DelegationBody = z.infer<typeof DelegationBody>;
+
+/** A page posts form answers as `response.<field>`: gathered into `response` before validation. */
+function gatherResponse(raw: unknown): unknown {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return raw;
+  const entries = Object.entries(raw as Record<string, unknown>);
+  if (!entries.some(([k]) => k.startsWith('response.'))) return raw;
+  const response: Record<string, unknown> = {};
+  const rest: Record<string, unknown> = {};
+  for (const [k, v] of entries) {
+    if (k.startsWith('response.')) response[k.slice('response.'.length)] = v;
+    else rest[k] = v;
+  }
+  return { ...rest, response };
+}
+
+/** Any body of `POST /callback/:token`, before it is told apart: a delegation names `delegateTo`. */
+export const CallbackBody = z.preprocess(gatherResponse, z.record(z.string(), z.unknown()));

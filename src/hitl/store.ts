@@ -75,7 +75,7 @@ const ADDED_COLUMNS: [table: string, column: string, type: string][] = [
 
 export type AuditType =
   | 'suspended' | 'notified' | 'notify-failed' | 'decision' | 'decision-refused' | 'reminder' | 'escalation'
-  | 'timeout' | 'resumed' | 'completed' | 'failed' | 'cancelled' | 'renotify' | 'notify-fallback';
+  | 'timeout' | 'resumed' | 'completed' | 'failed' | 'cancelled' | 'renotify' | 'notify-fallback' | 'delegated' | 'delegation-refused';
 
 export interface RunRow {
   state: RunState;

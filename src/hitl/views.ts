@@ -1,4 +1,5 @@
 import type { ExecutionStore, RequestRow, RunRow } from './store';
+import { formJsonSchema } from './form';
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -67,6 +68,14 @@ export function tokenView(run: RunRow, request: RequestRow, token: { approver: s
     /** Who asked for this (separation of duties: they cannot decide), if the step named one. */
     requester: request.spec.requester ?? null,
     tokenUsed: spent ? { at: iso(token.usedAt!), by: token.usedBy } : null,
+    /** How the data is meant to be shown: auto (a table), markdown, diff, json. */
+    format: request.spec.format,
+    /** The step's form as JSON Schema (like MCP elicitation's `requestedSchema`); answers go in `response`. */
+    requestedSchema: request.spec.form ? formJsonSchema(request.spec.form) : null,
+    /** Whether a verified approver may hand their place on (`{ delegateTo, reason? }`). */
+    delegation: request.spec.allowDelegation && request.approval.approvers.length > 0,
+    delegations: request.approval.delegations ?? [],
+    onReject: request.spec.onReject,
   };
 }
 export type TokenView = ReturnType<typeof tokenView>;

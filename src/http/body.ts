@@ -43,6 +43,11 @@ export async function readBody<S extends z.ZodType>(c: Context, schema: S, form 
   if (depthOf(raw, LIMITS.jsonDepth) > LIMITS.jsonDepth) {
     throw new AppError('TOO_DEEP', `request body is nested more than ${LIMITS.jsonDepth} levels deep`, 400);
   }
+  return validated(schema, raw);
+}
+
+/** `raw` checked against `schema`: 400 with every zod issue when it does not match. */
+export function validated<S extends z.ZodType>(schema: S, raw: unknown): z.infer<S> {
   const result = schema.safeParse(raw);
   if (!result.success) throw new ValidationError('request body is invalid', issueList(result.error));
   return result.data;

@@ -1,15 +1,16 @@
 import { Hono } from 'hono';
 import { cors } from 'hono/cors';
 import { AppError } from '../errors';
-import { DecisionBody } from '../hitl/request';
+import { CallbackBody, DecisionBody, DelegationBody } from '../hitl/request';
 import { unwrap, type Result } from '../hitl/result';
 import type { TokenView } from '../hitl/views';
 import { accessIdentity } from '../identity/access';
 import { crossSite, ownOrigins } from './same-site';
-import { readBody } from './body';
+import { readBody, validated } from './body';
 import { tokenStub } from './stub';
 import type { AppEnv } from './types';
-import { reviewPage, resultPage, errorPage } from '../pages/review';
+import { reviewPage, resultPage, errorPage, delegatedPage } from '../pages/review';
+import type { DecisionView, DelegationView } from '../hitl/hitl-state';
 
 const wantsHtml = (accept: string | undefined) => !!accept && accept.includes('text/html') && !accept.startsWith('application/json');
 
@@ -43,9 +44,15 @@ export const callbackRoutes = new Hono<AppEnv>()
       if (viewer !== undefined && crossSite(c.req.raw.headers, ownOrigins(c.req.url, c.env.PUBLIC_BASE_URL))) {
         throw new AppError('CROSS_SITE_REQUEST', 'a decision made as your Cloudflare Access identity must come from this site\'s own review page', 403);
       }
-      const body = await readBody(c, DecisionBody, true);
-      const meta = { ip: c.req.header('cf-connecting-ip') ?? c.req.header('x-forwarded-for') ?? undefined, userAgent: c.req.header('user-agent') ?? undefined };
-      const view = unwrap(await tokenStub(c.env, token).decide(token, body, meta, viewer));
+      const raw = await readBody(c, CallbackBody, true);
+      const meta = { ip: c.req.header('cf-connecting-ip') ?? c.req.header('x-forwarded-for') ?? undefined, userAgent: c.req.header('user-agent') ?? undefined, fromHtml: isForm };
+      const stub = tokenStub(c.env, token);
+      // A delegation names who takes over; anything else is a decision (`approved` required).
+      if ('delegateTo' in raw) {
+        const view = unwrap((await stub.delegate(token, validated(DelegationBody, raw), meta, viewer)) as Result<DelegationView>);
+        return isForm ? delegatedPage(c, view) : c.json(view);
+      }
+      const view = unwrap((await stub.decide(token, validated(DecisionBody, raw), meta, viewer)) as Result<DecisionView>);
       return isForm ? resultPage(c, view) : c.json(view);
     } catch (e) {
       if (isForm && e instanceof AppError) return errorPage(c, e);

@@ -2,17 +2,21 @@ import type { NotificationChannel } from './channel';
 import { NotifyError } from './channel';
 import { escapeHtml, escapeMustacheText, headerSafe, prettyJson, relativeTime, truncate } from './escape';
 import { isEmail, parseAddress, sendMail, type MailMessage } from './mailchannels';
-import type { ApprovalLinks, ApprovalNotice } from './notice';
+import { noticeHeading, type ApprovalLinks, type ApprovalNotice } from './notice';
+import { dataHtml, dataText } from '../pages/render-data';
 import { sameIdentity } from '../identity/normalize';
+import { jsonBytes } from '../limits';
 
 const DATA_LIMIT = 20_000;
 
-const heading = (n: ApprovalNotice) =>
-  n.kind === 'reminder' ? 'Reminder: your approval is still needed' : n.kind === 'escalation' ? 'Escalated: your approval is needed' : 'Your approval is needed';
+const heading = (n: ApprovalNotice) => noticeHeading(n.kind);
 
 /** The email body: user data escaped; links are mustache variables filled per personalization. */
 export function emailContent(n: ApprovalNotice): MailMessage['content'] {
-  const data = truncate(prettyJson(n.data), DATA_LIMIT);
+  const format = n.format ?? 'auto';
+  const data = format === 'json' ? truncate(prettyJson(n.data), DATA_LIMIT) : dataText(n.data, DATA_LIMIT);
+  // The HTML part shows the data as the page does (a table, Markdown, a diff), when it is not huge.
+  const dataPart = jsonBytes(n.data) <= DATA_LIMIT ? dataHtml(n.data, format) : `<pre ${'style="white-space:pre-wrap"'}>${escapeHtml(data)}</pre>`;
   const meta = n.metadata && Object.keys(n.metadata).length ? truncate(prettyJson(n.metadata), DATA_LIMIT) : undefined;
   const expires = `${new Date(n.expiresAt).toISOString()} (${relativeTime(n.expiresAt)})`;
   const text = [
@@ -37,7 +41,7 @@ export function emailContent(n: ApprovalNotice): MailMessage['content'] {
   const html = `<!doctype html><html><body style="font-family:system-ui,sans-serif;max-width:640px">
 <h2>${escapeHtml(heading(n))}: ${escapeHtml(n.ensemble)} / ${escapeHtml(n.step)}</h2>
 <p style="white-space:pre-wrap">${escapeHtml(n.prompt)}</p>
-<h3>Data</h3><pre ${pre}>${escapeHtml(data)}</pre>
+<h3>Details</h3><div style="overflow-wrap:anywhere">${emailStyled(dataPart)}</div>
 ${meta ? `<h3>Context</h3><pre ${pre}>${escapeHtml(meta)}</pre>` : ''}
 <p style="color:#555">Execution ${escapeHtml(n.executionId)} · expires ${escapeHtml(expires)}</p>
 <p><a href="{{approveUrl}}" ${button('#16a34a')}>Approve</a><a href="{{rejectUrl}}" ${button('#dc2626')}>Reject</a><a href="{{reviewUrl}}">Review</a></p>
@@ -47,6 +51,19 @@ ${meta ? `<h3>Context</h3><pre ${pre}>${escapeHtml(meta)}</pre>` : ''}
     { type: 'text/plain', value: text, template_type: 'mustache' },
     { type: 'text/html', value: html, template_type: 'mustache' },
   ];
+}
+
+/** Mail clients drop <style>: the data's tables and diffs get inline styles. */
+function emailStyled(html: string): string {
+  return html
+    .replaceAll('<table class="data">', '<table class="data" style="border-collapse:collapse;width:100%">')
+    .replaceAll('<th scope="row">', '<th scope="row" style="text-align:left;vertical-align:top;padding:4px 8px;border-bottom:1px solid #e5e7eb;color:#333">')
+    .replaceAll('<td>', '<td style="vertical-align:top;padding:4px 8px;border-bottom:1px solid #e5e7eb">')
+    .replaceAll('<pre class="diff">', '<pre class="diff" style="background:#f4f4f5;padding:8px;white-space:pre-wrap;font-family:monospace">')
+    .replaceAll('class="d-add"', 'class="d-add" style="background:#dcfce7;text-decoration:none"')
+    .replaceAll('class="d-del"', 'class="d-del" style="background:#fee2e2;text-decoration:none"')
+    .replaceAll('<pre class="json">', '<pre class="json" style="background:#f4f4f5;padding:8px;white-space:pre-wrap;font-family:monospace">')
+    .replaceAll('<div class="text">', '<div class="text" style="white-space:pre-wrap">');
 }
 
 /** Addresses of `notificationConfig.to` that are not approvers (they get the shared link). */

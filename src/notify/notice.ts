@@ -1,5 +1,5 @@
 import type { ApprovalStatus } from '../hitl/machine';
-import type { Approval } from '../hitl/request';
+import type { Approval, DataFormat } from '../hitl/request';
 
 /** Links of one token: the review page, and the page with a choice preselected (never decides). */
 export interface ApprovalLinks {
@@ -14,7 +14,7 @@ export interface ApprovalLinks {
  * posted earlier (Slack app) after a decision or when the request closes.
  */
 export interface ApprovalNotice {
-  kind: 'request' | 'reminder' | 'escalation' | 'update';
+  kind: 'request' | 'reminder' | 'escalation' | 'delegation' | 'update';
   executionId: string;
   /** The approval request within the execution (Slack buttons refer to it). */
   requestId: number;
@@ -25,6 +25,8 @@ export interface ApprovalNotice {
   step: string;
   prompt: string;
   data: unknown;
+  /** How the data is meant to be read (`format:` of the step). */
+  format?: DataFormat;
   metadata?: Record<string, unknown>;
   approvers: string[];
   minApprovals: number;
@@ -34,6 +36,18 @@ export interface ApprovalNotice {
   shared?: ApprovalLinks;
   /** One per approver, identity bound. */
   personal: ApprovalLinks[];
+  /** The approver's inbox, when Cloudflare Access is configured (every request waiting on them). */
+  inboxUrl?: string;
+}
+
+/** What a notice is about, as a heading ("Handed to you: approval needed"). */
+export function noticeHeading(kind: ApprovalNotice['kind']): string {
+  switch (kind) {
+    case 'reminder': return 'Reminder: your approval is still needed';
+    case 'escalation': return 'Escalated: your approval is needed';
+    case 'delegation': return 'Handed to you: your approval is needed';
+    default: return 'Your approval is needed';
+  }
 }
 
 export function linksFor(baseUrl: string, basePath: string, token: string, approver?: string): ApprovalLinks {

@@ -4,6 +4,7 @@ import { consoleChannel } from './console';
 import { emailChannel } from './email';
 import { slackChannel } from './slack';
 import { webhookChannel } from './webhook';
+import { teamsChannel } from './teams';
 
 /** Every notification channel by name; the compiler checks none is missing. */
 export const channels: Record<Channel, NotificationChannel> = {
@@ -11,4 +12,5 @@ export const channels: Record<Channel, NotificationChannel> = {
   webhook: webhookChannel,
   slack: slackChannel,
   email: emailChannel,
+  teams: teamsChannel,
 };

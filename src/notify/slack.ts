@@ -2,6 +2,7 @@ import type { ActionsBlock, Button, KnownBlock } from '@slack/types';
 import type { NotificationChannel } from './channel';
 import { NotifyError, postJson } from './channel';
 import { escapeMrkdwn, escapePlainSlack, prettyJson, relativeTime, truncate } from './escape';
+import { dataText } from '../pages/render-data';
 import type { ApprovalNotice } from './notice';
 import { PostedMessage, slackApi, slackAppConfigured } from './slack-api';
 import { actionValue } from './slack-ref';
@@ -20,7 +21,7 @@ const OUTCOME: Record<Exclude<ApprovalNotice['status'], 'pending'>, string> = {
 const title = (n: ApprovalNotice) =>
   n.status !== 'pending' ? OUTCOME[n.status]
     : n.kind === 'reminder' ? ':hourglass: Reminder: approval pending'
-      : n.kind === 'escalation' ? ':rotating_light: Escalated approval' : ':bell: Approval required';
+      : n.kind === 'escalation' ? ':rotating_light: Escalated approval' : n.kind === 'delegation' ? ':handshake: Approval handed to you' : ':bell: Approval required';
 
 const VIA: Record<string, string> = { link: 'personal link', shared: 'typed name, not verified', slack: 'Slack', access: 'Cloudflare Access' };
 
@@ -84,7 +85,7 @@ export function slackMessage(n: ApprovalNotice, mode: SlackMode = 'links') {
         { type: 'mrkdwn', verbatim: true, text: truncate(`Execution \`${escapeMrkdwn(n.executionId)}\` · needs ${n.minApprovals} approval(s) · ${n.status === 'pending' ? 'expires' : 'expiry was'} <!date^${expiresUnix}^{date_short_pretty} {time}|${fallbackDate}>${n.status === 'pending' ? ` (${relativeTime(n.expiresAt)})` : ''}`, 3000) },
       ],
     },
-    { type: 'rich_text', elements: [{ type: 'rich_text_preformatted', elements: [{ type: 'text', text: truncate(prettyJson(n.data), PREVIEW) }] }] },
+    { type: 'rich_text', elements: [{ type: 'rich_text_preformatted', elements: [{ type: 'text', text: n.format === 'json' ? truncate(prettyJson(n.data), PREVIEW) : dataText(n.data, PREVIEW) }] }] },
   ];
   if (metadata.length) {
     blocks.push({

@@ -25,9 +25,28 @@ table{border-collapse:collapse;width:100%;font-size:.92rem}th,td{text-align:left
 dl{margin:0}dt{font-weight:600}dd{margin:0 0 .5rem 0}
 select,input[type=password]{width:100%;font:inherit;padding:.5rem;border:1px solid #bbb;border-radius:6px}
 button.link{background:none;border:0;padding:0;color:#1d4ed8;text-decoration:underline;font-weight:400;flex:none}
-code{font-size:.8rem;word-break:break-word}table{display:block;overflow-x:auto}`;
+code{font-size:.8rem;word-break:break-word}table{display:block;overflow-x:auto}
+body{overflow-wrap:anywhere}
+.status{border-radius:10px;padding:.8rem 1rem;margin:0 0 .8rem;border:1px solid}.status p{margin:.2rem 0}
+.status.pending{background:#fffbeb;border-color:#fcd34d}.status.approved{background:#f0fdf4;border-color:#86efac}
+.status.rejected{background:#fef2f2;border-color:#fca5a5}.status.closed{background:#f4f4f5;border-color:#d4d4d8}
+.eyebrow{color:#555;font-size:.85rem;text-transform:uppercase;letter-spacing:.03em}.facts{font-size:.92rem}
+.prompt{white-space:pre-wrap;font-size:1.1rem;font-weight:600;margin:.2rem 0 .6rem}
+.hint{margin:.1rem 0 0}.small{font-size:.8rem}label.check{display:flex;gap:.5rem;align-items:center;font-weight:600}
+.bar{position:sticky;bottom:0;display:flex;gap:.75rem;padding:.75rem 0;background:#fff;border-top:1px solid #e5e7eb;margin-top:1rem}
+.bar button{flex:1 1 0;min-width:0}
+button.secondary{background:#1d4ed8;color:#fff;margin-top:.8rem;flex:none}
+details{margin:.6rem 0}summary{cursor:pointer;color:#1d4ed8}
+table.data{display:table;width:100%;table-layout:fixed;overflow:visible}table.data th{width:32%;color:#333;font-weight:600}
+table.data table.data{margin:0;font-size:.95em}ul.list,ul.decisions{margin:.2rem 0;padding-left:1.2rem}ul.decisions li{margin:.4rem 0}
+.text{white-space:pre-wrap}.ok{color:#15803d}.no{color:#b91c1c}
+.md p{margin:.3rem 0}.md pre{white-space:pre-wrap}.md table{display:table}
+pre.diff{white-space:pre-wrap;word-break:break-all}pre.diff ins,pre.diff del,pre.diff span{display:block;text-decoration:none}
+.d-add{background:#dcfce7;color:#14532d}.d-del{background:#fee2e2;color:#7f1d1d}.d-hunk{color:#6d28d9}.d-file{font-weight:700}
+@media (max-width:480px){table.data,table.data tbody,table.data tr,table.data th,table.data td{display:block;width:auto}
+table.data th{border-bottom:0;padding-bottom:0}h1{font-size:1.25rem}}`;
 
-export type PageStatus = 200 | 400 | 401 | 403 | 404 | 409 | 410 | 500 | 503;
+export type PageStatus = 200 | 400 | 401 | 403 | 404 | 409 | 410 | 413 | 500 | 503;
 
 /** A complete HTML page; every interpolated value is escaped by hono's `html`. */
 export function page(c: Context, title: string, body: HtmlEscapedString | Promise<HtmlEscapedString>, status: PageStatus = 200) {

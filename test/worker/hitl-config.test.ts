@@ -25,13 +25,13 @@ describe('hitl steps are checked at load time where static', () => {
     config:
       action: resume
       timeout: 1 fortnight
-      notificationChannel: teams
+      notificationChannel: pigeon
 `)).toEqual([
       'e.yaml:6:21: minApprovals (2) is more than the 1 approver(s)',
       'e.yaml:7:16: timeout must be more than 0 and at most 365 days (got 40000000 seconds)',
       "e.yaml:11:15: 'action' is 'resume': expected 'suspend'",
       'e.yaml:12:16: invalid duration "1 fortnight" (use a number or e.g. "30s", "24h", "7 days")',
-      "e.yaml:13:28: 'notificationChannel' is 'teams': expected one of slack, email, webhook, console",
+      "e.yaml:13:28: 'notificationChannel' is 'pigeon': expected one of slack, email, webhook, teams, console",
     ]);
   });
 

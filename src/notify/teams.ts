@@ -1,0 +1,87 @@
+import type { IAdaptiveCard, IFact, IOpenUrlAction, ITextBlock } from '@microsoft/teams.cards';
+import { NotifyError, postJson, type NotificationChannel } from './channel';
+import { noticeHeading, type ApprovalNotice } from './notice';
+import { dataText } from '../pages/render-data';
+import { oneLine, truncate } from './escape';
+
+/**
+ * Microsoft Teams: an Adaptive Card posted to a Teams incoming webhook (or a Workflows "post to a
+ * channel when a webhook request is received" URL), `notificationConfig.webhookUrl`. The card is
+ * read by a whole channel, so it carries the shared link (whoever clicks states a name, or is
+ * known by Cloudflare Access); buttons only open the review page, which decides.
+ */
+
+/** Teams refuses messages over about 28 KB; we stay well below so a card always gets through. */
+export const TEAMS_MAX_BYTES = 20_000;
+
+/**
+ * Text for a TextBlock, which Teams reads as Markdown and as `{{DATE()}}` templates: every
+ * Markdown punctuation character is escaped, brace pairs and URL schemes are broken, so data
+ * shows as written and makes no link, list, emphasis or template.
+ */
+export function escapeTeams(value: string): string {
+  return value
+    .replace(/[\\`*_{}[\]()#+\-.!|<>~]/g, (c) => `\\${c}`)
+    .replace(/\{(?=\\?\{)/g, '{\u200b')
+    .replace(/:\/\//g, ':\u200b//');
+}
+
+const text = (value: string, extra: Partial<ITextBlock> = {}): ITextBlock => ({ type: 'TextBlock', text: value, wrap: true, ...extra });
+
+/** The card for a notice; `dataChars` bounds the data preview (smaller when the card is too big). */
+export function teamsCard(n: ApprovalNotice, dataChars = 3_000): IAdaptiveCard {
+  const link = n.shared ?? n.personal[0];
+  const facts: IFact[] = [
+    { title: 'Ensemble', value: escapeTeams(oneLine(n.ensemble)) },
+    { title: 'Step', value: escapeTeams(oneLine(n.step)) },
+    { title: 'Needs', value: `${n.minApprovals} approval${n.minApprovals === 1 ? '' : 's'}` },
+    { title: 'Expires', value: new Date(n.expiresAt).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC') },
+    ...Object.entries(n.metadata ?? {}).slice(0, 10).map(([k, v]) => ({
+      title: escapeTeams(truncate(oneLine(k), 60)),
+      value: escapeTeams(truncate(oneLine(typeof v === 'string' ? v : JSON.stringify(v) ?? ''), 200)),
+    })),
+  ];
+  const actions: IOpenUrlAction[] = link
+    ? [
+        { type: 'Action.OpenUrl', title: 'Review', url: link.callbackUrl },
+        { type: 'Action.OpenUrl', title: 'Approve', url: link.approveUrl, style: 'positive' },
+        { type: 'Action.OpenUrl', title: 'Reject', url: link.rejectUrl, style: 'destructive' },
+      ]
+    : [];
+  return {
+    type: 'AdaptiveCard',
+    version: '1.4',
+    body: [
+      text(noticeHeading(n.kind), { size: 'Medium', weight: 'Bolder' }),
+      text(escapeTeams(truncate(n.prompt, 1_000))),
+      { type: 'FactSet', facts },
+      text(escapeTeams(dataText(n.data, dataChars)), { fontType: 'Monospace', size: 'Small', isSubtle: true }),
+      text('Opening a link decides nothing: you confirm on the page.', { size: 'Small', isSubtle: true }),
+    ],
+    actions,
+  } as IAdaptiveCard;
+}
+
+/** The webhook body: one message with the card attached. */
+export function teamsPayload(card: IAdaptiveCard) {
+  return { type: 'message', attachments: [{ contentType: 'application/vnd.microsoft.card.adaptive', contentUrl: null, content: card }] };
+}
+
+/** The payload, with the data preview cut until the whole message fits Teams' limit. */
+export function teamsBody(n: ApprovalNotice): string {
+  for (const chars of [3_000, 1_500, 500, 0]) {
+    const body = JSON.stringify(teamsPayload(teamsCard(n, chars)));
+    if (new TextEncoder().encode(body).length <= TEAMS_MAX_BYTES) return body;
+  }
+  throw new NotifyError(`the Teams card is over ${TEAMS_MAX_BYTES} bytes even without the data: shorten the prompt or metadata`);
+}
+
+export const teamsChannel: NotificationChannel = {
+  async send(n, { config }) {
+    // Nothing posted through a webhook can be edited.
+    if (n.kind === 'update') return;
+    const url = typeof config.webhookUrl === 'string' ? config.webhookUrl : undefined;
+    if (!url) throw new NotifyError('the teams channel needs notificationConfig.webhookUrl');
+    await postJson(url, teamsBody(n), { 'user-agent': 'ensemble-hitl' });
+  },
+};

@@ -50,6 +50,8 @@ export function plainIssue(issue: z.core.$ZodIssue, written: unknown): string {
       return `${subject} must be ${issue.format === 'email' ? 'an email address' : `a valid ${issue.format}`}${got}`;
     case 'not_multiple_of':
       return `${subject} must be a multiple of ${String(issue.divisor)}${got}`;
+    case 'custom':
+      return issue.message;
     default:
       return `${issue.message}${key === undefined ? '' : ` (at ${subject})`}`;
   }

@@ -12,8 +12,8 @@ const ANNOTATIONS = ['title', 'description', 'default', 'examples'] as const;
 
 const EXPRESSION: Json = {
   type: 'string',
-  pattern: '\\$\\{',
-  description: 'A `${...}` expression, evaluated when the step runs.',
+  pattern: '\\$\\{|^\\$env\\.[A-Za-z_][A-Za-z0-9_]*$',
+  description: 'A `${...}` expression (or "$env.NAME"), evaluated when the step runs.',
 };
 
 /**
@@ -50,7 +50,8 @@ export function ensembleJsonSchema(): Json {
         { properties: { agent: { const: 'hitl' } }, required: ['agent'] },
         { properties: { operation: { const: 'hitl' } }, required: ['operation'] },
       ] },
-      then: { properties: { config: part(HitlConfig), inputs: part(HitlInput), input: part(HitlInput) } },
+      // The whole inputs may be one expression (`inputs: ${input.gate}`): its keys are checked when the step runs.
+      then: { properties: { config: part(HitlConfig), inputs: { anyOf: [part(HitlInput), EXPRESSION] }, input: { anyOf: [part(HitlInput), EXPRESSION] } } },
     },
   ];
   const { $schema, ...rest } = root;

@@ -37,8 +37,12 @@ export function liftExpressions(source: string): LiftedSource {
     // Expressions never span lines; an unterminated one stays as text and is reported later.
     const end = findExpressionEnd(source, at, true);
     if (end === -1) {
-      text += source.slice(i, at + 2);
-      i = at + 2;
+      // The line is already in error (reported when its value compiles): the rest of it stays
+      // text, so a line of 50,000 `${` is scanned once, not once per `${`.
+      const nl = source.slice(at).search(/[\r\n]/);
+      const stop = nl === -1 ? source.length : at + nl;
+      text += source.slice(i, stop);
+      i = stop;
       continue;
     }
     text += source.slice(i, at) + placeholder(originals.length, end - at);

@@ -105,8 +105,9 @@ function load(src: SourceFile, options: LoadOptions): LoadResult {
   // Names as written, by index, even of steps that failed the schema, so a reference to one is
   // neither "unknown" nor "runs after".
   const rawNames = rawAgents.map((s) => (isPlainObject(s) && typeof s.name === 'string' ? s.name : undefined));
-  // A step whose name the YAML parser could not recover may be the one a reference means.
-  const namesUncertain = mistakes.length > 0 && rawNames.some((n) => n === undefined);
+  // After a YAML mistake a step's name may be garbled (or the step lost): a name that looks unknown
+  // may be that step's, so unknown names are reported once the YAML is fixed.
+  const namesUncertain = mistakes.length > 0;
   const name = file.ensemble ?? fallbackName;
 
   const compile = (value: unknown, path: Path): Template => {
@@ -128,7 +129,6 @@ function load(src: SourceFile, options: LoadOptions): LoadResult {
   };
 
   const allNames = new Set(rawNames.filter((n) => n !== undefined));
-  const declaredInputs = Object.keys(file.inputs ?? {});
   const hyphenated = [...allNames].filter((n) => n.includes('-'));
   const steps: CompiledStep[] = [];
   rawNames.forEach((stepName, index, all) => {
@@ -151,7 +151,7 @@ function load(src: SourceFile, options: LoadOptions): LoadResult {
       ? new Set(Object.keys((step[inputKey] ?? {}) as object))
       : new Set<string>();
 
-    const refs = { earlier, all: allNames, self: step.name, namesUncertain, declaredInputs };
+    const refs = { earlier, all: allNames, self: step.name, namesUncertain };
     if (condition) checkReferences(condition, [...at, 'condition'], refs, locator, report);
     checkReferences(config, [...at, 'config'], refs, locator, report);
     checkReferences(input, [...at, inputKey], { ...refs, siblings }, locator, report);
@@ -182,7 +182,7 @@ function load(src: SourceFile, options: LoadOptions): LoadResult {
   let output: Template | undefined;
   if (file.output !== undefined) {
     output = compile(file.output, ['output']);
-    checkReferences(output, ['output'], { earlier: allNames, all: allNames, namesUncertain, declaredInputs }, locator, report);
+    checkReferences(output, ['output'], { earlier: allNames, all: allNames, namesUncertain }, locator, report);
   }
 
   const inputs = Object.fromEntries(
@@ -235,9 +235,12 @@ function acceptDialect(raw: unknown, locator: SourceLocator, report: Report): vo
   }
   if (!Array.isArray(raw.agents)) return;
   for (const step of raw.agents) {
-    if (isPlainObject(step) && step.operation === 'hitl' && step.agent === undefined) {
-      step.agent = 'hitl';
-      delete step.operation;
+    if (isPlainObject(step) && step.operation === 'hitl') {
+      if (step.agent === 'hitl') report(locator.offsetOf(['agents', raw.agents.indexOf(step), 'operation'], true), 'schema', "'operation: hitl' and 'agent: hitl' say the same: keep one");
+      if (step.agent === undefined || step.agent === 'hitl') {
+        step.agent = 'hitl';
+        delete step.operation;
+      }
     }
   }
 }
@@ -318,25 +321,16 @@ interface RefScope {
   siblings?: ReadonlySet<string>;
   /** A YAML mistake garbled a step's name: an unknown name may be that step's, so it is not reported. */
   namesUncertain?: boolean;
-  /** The run inputs the file declares (undeclared ones pass through, so only near misses are problems). */
-  declaredInputs?: readonly string[];
 }
 
 function checkReferences(template: Template, path: Path, scope: RefScope, locator: SourceLocator, report: Report): void {
   forEachExpression(template, path, (expr, exprPath, ordinal) => {
     const at = (needle: string) => locator.offsetInExpression(exprPath, ordinal, Math.max(0, expr.source.indexOf(needle)));
     const reported = new Set<string>();
-    // `${input.topci}` with `topic` declared: undeclared fields are allowed, a near miss is not.
-    if (scope.declaredInputs?.length && !scope.siblings?.has('input')) {
-      for (const field of expr.rootFields.get('input') ?? []) {
-        const close = scope.declaredInputs.includes(field) ? undefined : suggest(field, scope.declaredInputs);
-        if (close) report(at(`input.${field}`), 'reference', `input '${field}' is not declared — did you mean '${close}'?`);
-      }
-    }
     for (const root of expr.roots) {
       // A step's view has six fields; anything else is silently undefined at run time, so it is a
       // load problem here (`${a.sucess}`).
-      const isStep = scope.all.has(root) && !scopeRoots.has(root) && !scope.siblings?.has(root);
+      const isStep = scope.all.has(root) && root !== scope.self && !scopeRoots.has(root) && !scope.siblings?.has(root);
       if (isStep) {
         for (const field of expr.rootFields.get(root) ?? []) {
           if (!(stepViewFields as readonly string[]).includes(field)) {
@@ -354,7 +348,9 @@ function checkReferences(template: Template, path: Path, scope: RefScope, locato
       if (reported.has(written)) continue;
       reported.add(written);
       if (hyphenated) for (const part of hyphenated.split('-')) reported.add(part);
-      const known = [...scope.earlier, ...scopeRoots, ...(scope.siblings ?? [])];
+      // The key whose value this is cannot be what it meant (that would read itself).
+      const own = scope.siblings ? exprPath[path.length] : undefined;
+      const known = [...scope.earlier, ...scopeRoots, ...[...(scope.siblings ?? [])].filter((k) => k !== own)];
       const close = suggest(written, known);
       report(at(written), 'reference', close
         ? `unknown ${scope.all.has(close) || scope.earlier.has(close) ? 'step' : 'name'} '${written}' — did you mean '${close}'?`
@@ -416,13 +412,24 @@ function checkStepConfig(step: StepFile, config: Template, input: Template, opti
   const unknownDynamic = Object.fromEntries(cfg.dynamic.filter((k) => !(k in op.config.shape)).map((k) => [k, null]));
   const result = op.config.partial(mask as Record<string, true> & Record<number, never>).safeParse({ ...cfg.values, ...unknownDynamic });
   const problems: ConfigProblem[] = [];
+  const known = Object.keys(op.config.shape);
+  const written = [...Object.keys(cfg.values), ...cfg.dynamic];
+  const unknownKey = (key: string) => ({ path: ['config', key], atKey: true, message: `unknown config key '${key}' for operation '${step.operation}'${didYouMean(key, known)}` });
   if (!result.success) {
     for (const issue of result.error.issues) {
-      const keys = issue.code === 'unrecognized_keys' ? issue.keys : [undefined];
-      for (const key of keys) {
-        const path = ['config', ...(issue.path as Path), ...(key === undefined ? [] : [key])];
-        problems.push({ path, atKey: key !== undefined, message: key === undefined ? plainIssue(issue, valueAt(cfg.values, issue.path)) : `unknown config key '${key}' for operation '${step.operation}'${didYouMean(key, Object.keys(op.config.shape))}` });
+      if (issue.code === 'unrecognized_keys') {
+        for (const key of issue.keys) if (!problems.some((p) => p.path[1] === key)) problems.push(unknownKey(key));
+        continue;
       }
+      // A required key that is missing because it is misspelt is one mistake: the misspelling,
+      // reported at the key written (`scrpit` for `script`), not also "'script' is required".
+      const missing = issue.path.length === 1 && valueAt(cfg.values, issue.path) === undefined ? String(issue.path[0]) : undefined;
+      const misspelt = missing && written.find((k) => !known.includes(k) && suggest(k, [missing]) === missing);
+      if (misspelt) {
+        if (!problems.some((p) => p.path[1] === misspelt)) problems.push(unknownKey(misspelt));
+        continue;
+      }
+      problems.push({ path: ['config', ...(issue.path as Path)], message: plainIssue(issue, valueAt(cfg.values, issue.path)) });
     }
   }
   for (const p of op.check?.(cfg.values, { scripts: options.scripts }) ?? []) problems.push({ ...p, path: ['config', ...p.path] });

@@ -19,7 +19,7 @@ export function editDistance(a: string, b: string): number {
 
 /**
  * The candidate `written` most likely meant, if one is close enough: case-insensitively equal, or
- * within a third of its length in edits (at least 1, at most 3).
+ * within a third of its length in edits (at least 1, at most 3; none for one or two letters).
  *
  * @example suggest('minApprovls', ['minApprovals', 'approvers']) // 'minApprovals'
  * @example suggest('colour', ['approvers'])                      // undefined
@@ -32,7 +32,8 @@ export function suggest(written: string, candidates: readonly string[]): string 
     if (!best || distance < best.distance) best = { name, distance };
   }
   if (!best) return undefined;
-  const limit = Math.min(3, Math.max(1, Math.floor(written.length / 3)));
+  // One or two letters are within an edit of too much: only a difference of case is suggested.
+  const limit = written.length <= 2 ? 0 : Math.min(3, Math.max(1, Math.floor(written.length / 3)));
   return best.distance <= limit ? best.name : undefined;
 }
 

@@ -22,14 +22,15 @@ export function yamlMistakes(doc: Document, text: string, lineOf: (offset: numbe
   for (const error of doc.errors.slice(0, 100)) {
     const line = lineOf(error.pos[0]);
     const unit = damagedUnit(doc, error.pos[0], error.pos[1]);
-    if (line <= lastLine + 1 && mistakes.length > 0) {
-      const prev = mistakes[mistakes.length - 1]!;
+    const prev = mistakes.at(-1);
+    // The parser's recovery makes follow-on errors: on the next line, or inside what the last one garbled.
+    if (prev && (line <= lastLine + 1 || (unit[0] <= prev.damaged[1] && unit[1] >= prev.damaged[0]))) {
       prev.damaged = [Math.min(prev.damaged[0], unit[0]), Math.max(prev.damaged[1], unit[1])];
       lastLine = line;
       continue;
     }
     lastLine = line;
-    mistakes.push({ ...explain(error, doc, text), damaged: unit });
+    mistakes.push({ ...explain(error, doc, text), damaged: error.code === 'DUPLICATE_KEY' ? duplicated(doc, error.pos[0]) ?? unit : unit });
   }
   return mistakes;
 }
@@ -37,17 +38,29 @@ export function yamlMistakes(doc: Document, text: string, lineOf: (offset: numbe
 function explain(error: YAMLError, doc: Document, text: string): { offset: number; message: string } {
   const at = error.pos[0];
   const raw = error.message.split('\n')[0]!;
+  const start = firstContent(text, at);
+  const line = text.slice(start, lineEnd(text, start)).replace(/\s+#.*$/, '').trimEnd();
+  const key = /^(?:-\s+)?([^:#\s'"][^:#]*?)\s*:(\s|$)/.exec(line)?.[1];
+  // Slips that show on the line itself, whatever the parser made of them.
+  if (!['DUPLICATE_KEY', 'TAB_AS_INDENT', 'MISSING_CHAR', 'MULTIPLE_DOCS'].includes(error.code) || /followed by map values/.test(raw)) {
+    if (/^-[^\s-]/.test(line)) return { offset: start, message: "put a space after '-' to start a list item ('- name: ...')" };
+    const bare = /^(?:-\s+)?([A-Za-z_][\w-]*)$/.exec(line);
+    if (bare) return { offset: start + line.length, message: `'${bare[1]}' needs a ':' after it` };
+    const glued = /^(?:-\s+)?([A-Za-z_][\w-]*):(?![\s/])\S/.exec(line);
+    if (glued) return { offset: start + line.indexOf(':') + 1, message: `put a space after ':' ('${glued[1]}: ...')` };
+  }
   switch (error.code) {
     case 'BLOCK_AS_IMPLICIT_KEY':
     case 'MULTILINE_IMPLICIT_KEY': {
+      if (/block sequence/.test(raw)) return { offset: start, message: "this list item is not lined up with the items above it: put its '-' in the same column as theirs" };
       // No ': ' on the rest of the line: the next line is indented under a key that already has a value.
       if (!/:(\s|$)/.test(restOfLine(text, at))) {
         const next = nextContentLine(text, at);
         if (next !== undefined) {
-          const key = /^([^:#\s][^:#]*?)\s*:/.exec(text.slice(next, lineEnd(text, next)))?.[1];
+          const nextKey = /^([^:#\s][^:#]*?)\s*:/.exec(text.slice(next, lineEnd(text, next)))?.[1];
           return {
             offset: next,
-            message: `${key ? `'${key}:'` : 'this line'} is indented more than the line above it: line it up with the keys above, or, to nest it, leave the key above without a value`,
+            message: `${nextKey ? `'${nextKey}:'` : 'this line'} is indented more than the line above it: line it up with the keys above, or, to nest it, leave the key above without a value`,
           };
         }
       }
@@ -55,13 +68,11 @@ function explain(error: YAMLError, doc: Document, text: string): { offset: numbe
     }
     case 'BAD_INDENT':
       if (/same column/.test(raw)) {
-        const start = firstContent(text, at);
-        const key = /^([^:#\s][^:#]*?)\s*:/.exec(text.slice(start, lineEnd(text, start)))?.[1];
         return { offset: start, message: `${key ? `'${key}:'` : 'this line'} is not lined up with the keys above it: keys of one mapping start at the same column` };
       }
       if (/Flow sequence/.test(raw)) return { offset: openingFlow(doc, at, 'seq') ?? at, message: "this '[' list is not closed: add ']' (or quote a value that contains '[')" };
       if (/Flow map/.test(raw)) return { offset: openingFlow(doc, at, 'map') ?? at, message: "this '{' mapping is not closed: add '}' (or quote a value that contains '{')" };
-      return { offset: at, message: `bad indentation: ${raw}` };
+      return { offset: start, message: `this line is not indented like the lines around it (${raw})` };
     case 'TAB_AS_INDENT':
       return { offset: at, message: 'tabs cannot indent YAML: indent with spaces' };
     case 'MISSING_CHAR':
@@ -69,11 +80,21 @@ function explain(error: YAMLError, doc: Document, text: string): { offset: numbe
         const open = openingQuote(doc, at);
         return { offset: open ?? at, message: 'this quoted string is never closed: add the closing quote on the same line' };
       }
+      if (/without - indicator/.test(raw)) {
+        return { offset: start, message: `${key ? `'${key}:'` : 'this line'} is not lined up with the keys above it: keys of one mapping start at the same column` };
+      }
+      if (/followed by map values/.test(raw)) return { offset: start, message: `${key ? `'${key}'` : 'this key'} needs a ':' after it` };
       return { offset: at, message: raw };
-    case 'DUPLICATE_KEY': {
-      const key = /^([^:#\s][^:#]*?)\s*:/.exec(text.slice(at, lineEnd(text, at)))?.[1];
+    case 'DUPLICATE_KEY':
       return { offset: at, message: `${key ? `'${key}'` : 'this key'} appears twice in the same mapping: keep one` };
-    }
+    case 'MULTIPLE_DOCS':
+      return { offset: at, message: "a second YAML document starts here ('---'): an ensemble file holds one" };
+    case 'UNEXPECTED_TOKEN':
+      if (/scalar at node end/.test(raw)) return { offset: at, message: "text after the end of a quoted value: put all of it inside the quotes (inside '...' write an apostrophe as '')" };
+      if (/flow-seq-end/.test(raw)) return { offset: at, message: "an extra ']' (nothing to close here)" };
+      if (/flow-map-end/.test(raw)) return { offset: at, message: "an extra '}' (nothing to close here)" };
+      if (/block-seq-ind on same line/.test(raw)) return { offset: at, message: "a list after a key starts on the next line ('- item' lines), or write it as [a, b]" };
+      return { offset: at, message: `unexpected ${/"(.*)"$/.exec(raw)?.[1] ? `'${/"(.*)"$/.exec(raw)![1]}'` : 'text'} here: check the indentation and quoting of this line and the one above` };
     default:
       return { offset: at, message: /call stack/i.test(raw) ? `values are nested too deeply (limit ${LIMITS.yamlDepth} levels)` : raw };
   }
@@ -100,6 +121,17 @@ function damagedUnit(doc: Document, start: number, end: number): [number, number
     }
   }
   return unit ?? [0, Infinity];
+}
+
+/** A top-level key written twice: both are suspect (the loader sees one, the locator finds the other). */
+function duplicated(doc: Document, at: number): [number, number] | undefined {
+  const contents = doc.contents;
+  if (!isMap(contents)) return undefined;
+  const pair = contents.items.find((p) => isScalar(p.key) && p.key.range?.[0] === at);
+  if (!pair || !isScalar(pair.key)) return undefined;
+  const same = contents.items.filter((p) => isScalar(p.key) && p.key.value === (pair.key as { value: unknown }).value);
+  const ranges = same.map((p) => [(p.key as { range: number[] }).range[0]!, (p.value as { range?: number[] } | null)?.range?.[2] ?? (p.key as { range: number[] }).range[2]!] as const);
+  return [Math.min(...ranges.map((r) => r[0])), Math.max(...ranges.map((r) => r[1]))];
 }
 
 /** The opening bracket of the innermost flow collection (`[...]` or `{...}`) that runs to `at`. */

@@ -236,12 +236,14 @@ function checkKeys(written: { config: unknown; input: unknown }): ConfigProblem[
  */
 export function checkHitlStep(step: { config: Record<string, unknown>; input: Record<string, unknown>; written: { config: unknown; input: unknown } }): ConfigProblem[] {
   const problems = checkKeys(step.written);
-  const config = HitlConfig.partial().safeParse(step.config);
-  if (!config.success) {
-    // Unknown keys are reported above, once, with a suggestion.
-    for (const i of config.error.issues) {
+  // Static values of both styles against their schemas (keys with expressions are checked when the
+  // step runs); unknown keys are reported above, once, with a suggestion.
+  for (const [where, schema, values] of [['config', HitlConfig, step.config], ['inputs', HitlInput, step.input]] as const) {
+    const parsed = schema.partial().safeParse(values);
+    if (parsed.success) continue;
+    for (const i of parsed.error.issues) {
       if (i.code === 'unrecognized_keys') continue;
-      problems.push({ path: ['config', ...(i.path as (string | number)[])], message: plainIssue(i, valueAt(step.config, i.path)) });
+      problems.push({ path: [where, ...(i.path as (string | number)[])], message: plainIssue(i, valueAt(values, i.path)) });
     }
   }
   const input = step.input;
@@ -257,10 +259,10 @@ export function checkHitlStep(step: { config: Record<string, unknown>; input: Re
     const count = approvers.flat(Infinity as 1).length;
     if (min > count) problems.push({ path: ['inputs', 'minApprovals'], message: `minApprovals (${min}) is more than the ${count} approver(s)` });
   }
-  if (typeof min === 'number' && (!Number.isInteger(min) || min < 1)) {
-    problems.push({ path: ['inputs', 'minApprovals'], message: 'minApprovals must be a whole number of at least 1' });
-  }
-  const escalateTo = input.escalateTo ?? step.config.escalateTo;
+  // Written, not static: `escalateTo: ${input.boss}` is set, its value known only when the step runs.
+  const writtenInput = isPlainObject(step.written.input) ? step.written.input : {};
+  const writtenConfig = isPlainObject(step.written.config) ? step.written.config : {};
+  const escalateTo = writtenInput.escalateTo ?? writtenConfig.escalateTo;
   const wantsEscalation = [input.escalateAfter, step.config.escalateAfter].some((v) => v !== undefined) || [input.onTimeout, step.config.onTimeout].includes('escalate');
   if (wantsEscalation && escalateTo === undefined) {
     problems.push({ path: [input.escalateAfter !== undefined || input.onTimeout !== undefined ? 'inputs' : 'config'], message: 'escalation needs escalateTo (one or more approvers)' });

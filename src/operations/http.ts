@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { StepError } from '../errors';
 import { Duration } from '../ensemble/schema';
-import { parseDuration } from '../ensemble/duration';
+import { DurationError, parseDuration } from '../ensemble/duration';
 import { withRetry } from '../runtime/retry';
 import { defineOperation } from './operation';
 import { depthOf, LIMITS } from '../limits';
@@ -41,6 +41,20 @@ export const http = defineOperation({
     idempotencyKey: z.union([z.string().min(1).max(255), z.literal(false)]).optional()
       .describe('the Idempotency-Key header; default `<executionId>:<step>`, the same on every attempt and re-run; false sends none'),
   }),
+  check(config) {
+    // Durations are strings zod cannot judge: "soon" must not wait until the step runs to fail.
+    return (['timeout', 'backoff'] as const).flatMap((key) => {
+      const value = config[key];
+      if (typeof value !== 'string' && typeof value !== 'number') return [];
+      try {
+        parseDuration(value);
+        return [];
+      } catch (e) {
+        if (!(e instanceof DurationError)) throw e;
+        return [{ path: [key], message: e.message }];
+      }
+    });
+  },
   async run({ config, execution, step }) {
     const method = config.method ?? (config.body === undefined ? 'GET' : 'POST');
     const headers = new Headers(config.headers);

@@ -75,6 +75,9 @@ describe('the JSON Schema, as an editor applies it', () => {
         { name: 'call', operation: 'http', config: { url: '${env.API_URL}', method: '${input.method}', timeout: '${input.t}', retries: '${input.n}' } },
         { name: 'review', operation: 'hitl', inputs: { approvers: ['${env.ADMIN_EMAIL}'], minApprovals: '${Math.ceil(approvers.length / 2)}', requireVerified: '${input.strict}' } },
         { name: 'tell', agent: 'hitl', config: { notificationChannel: '${input.channel}', timeout: 3600000 } },
+        // The "$env.NAME" shorthand, and a hitl step whose whole inputs are one expression.
+        { name: 'env', operation: 'http', config: { url: '$env.API_URL', throwOnError: '$env.STRICT' } },
+        { name: 'gate', agent: 'hitl', inputs: '${input.gate}' },
       ],
     })).toEqual([]);
   });
@@ -83,12 +86,13 @@ describe('the JSON Schema, as an editor applies it', () => {
     const schema = JSON.parse(readFileSync(join(root, 'docs/ensemble.schema.json'), 'utf8'));
     const hitl = schema.properties.agents.items.allOf.find((b: { then: { properties: { inputs?: unknown } } }) => b.then.properties.inputs).then.properties;
     // A nested mapping may itself be an expression: its own schema is the first branch.
-    const mapping = (node: { anyOf?: object[] }) => node.anyOf?.[0] ?? node;
-    const min = hitl.inputs.properties.minApprovals;
+    const mapping = (node: { anyOf?: any[] }): any => node.anyOf?.[0] ?? node;
+    const inputs = mapping(hitl.inputs);
+    const min = inputs.properties.minApprovals;
     expect(min.description).toMatch(/Distinct approvals/);
     expect(min.default).toBe(1);
     expect(min.examples).toEqual([2]);
-    expect(hitl.inputs.properties.timeout.description).toMatch(/SECONDS/);
+    expect(inputs.properties.timeout.description).toMatch(/SECONDS/);
     expect(hitl.config.properties.timeout.description).toMatch(/MILLISECONDS/);
     expect(mapping(hitl.config.properties.notificationConfig).properties.channel.description).toMatch(/C0123456789/);
   });

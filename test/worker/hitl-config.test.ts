@@ -51,6 +51,14 @@ describe('hitl steps are checked at load time where static', () => {
       timeout: 3600
 `)).toEqual([]);
   });
+
+  it('values given by expressions are judged when the step runs, never refused at load time', () => {
+    expect(problems(`agents:
+  - name: review
+    agent: hitl
+    inputs: { prompt: Ship?, approvers: ["\${input.lead}"], escalateTo: \${input.boss}, escalateAfter: 1h, minApprovals: \${input.n}, onTimeout: \${input.policy} }
+`)).toEqual([]);
+  });
 });
 
 describe('the hitl agent combines both configuration styles', () => {

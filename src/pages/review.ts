@@ -8,7 +8,7 @@ import { prettyJson } from '../notify/escape';
 import { findListed, sameIdentity } from '../identity/normalize';
 import { page, type PageStatus } from './layout';
 import { dataHtml } from './render-data';
-import { timeHtml } from './time';
+import { inWords, timeHtml } from './time';
 
 const VIA: Record<string, string> = { link: 'personal link', shared: 'typed name, not verified', slack: 'Slack', access: 'Cloudflare Access' };
 
@@ -19,12 +19,13 @@ type Tone = 'pending' | 'approved' | 'rejected' | 'closed';
 
 /** The headline: what state the request is in, for this reader, first. */
 function headline(view: TokenView): { title: string; tone: Tone; status: PageStatus; detail?: string } {
-  const mine = view.tokenUsed && (view.approver === null || sameIdentity(view.tokenUsed.by ?? '', view.approver));
-  if (view.status === 'approved') return { title: 'Approved', tone: 'approved', status: 409, detail: mine ? 'Your decision was recorded.' : undefined };
-  if (view.status === 'rejected') return { title: 'Rejected', tone: 'rejected', status: 409, detail: mine ? 'Your decision was recorded.' : undefined };
+  const used = view.tokenUsed ? `This link was used by ${view.tokenUsed.by ?? 'someone'} ${inWords(Date.parse(view.tokenUsed.at))}.` : undefined;
+  const by = (approved: boolean) => view.approvals.filter((a) => a.approved === approved).map((a) => a.approver).join(', ');
+  if (view.status === 'approved') return { title: 'Approved', tone: 'approved', status: 409, detail: used ?? (by(true) ? `Approved by ${by(true)}.` : 'Approved by the step\'s timeout policy.') };
+  if (view.status === 'rejected') return { title: 'Rejected', tone: 'rejected', status: 409, detail: used ?? (by(false) ? `Rejected by ${by(false)}.` : 'Rejected by the step\'s timeout policy.') };
   if (view.status === 'timeout') return { title: 'Expired', tone: 'closed', status: 410, detail: 'Nobody can decide this request any more.' };
   if (view.status === 'cancelled') return { title: 'Cancelled', tone: 'closed', status: 410, detail: 'The run was cancelled.' };
-  if (view.tokenUsed) return { title: 'You already decided', tone: 'closed', status: 409, detail: `${view.tokenUsed.by ?? 'Someone'} used this link; the request still waits for others.` };
+  if (view.tokenUsed) return { title: 'Already decided through this link', tone: 'closed', status: 409, detail: `${used} The request still waits for others.` };
   return { title: 'Approval requested', tone: 'pending', status: 200 };
 }
 

@@ -79,7 +79,7 @@ describe('approvers in a real browser', () => {
     const text = await page.locator('body').innerText();
     expect(text).toContain('Review the post about <img src=x onerror=alert(1)> & <script>alert("topic")</script> for:');
     expect(text).toContain(hostile.author);
-    expect(text).toContain('You opened the approve link. Nothing is recorded until you press a button below.');
+    expect(text).toContain('You opened the approve link. Nothing is recorded until you press Approve.');
     expect(await page.locator('script, img, svg, iframe').count()).toBe(0);
     expect(await page.locator('button.approve').getAttribute('class')).toContain('chosen');
 
@@ -88,7 +88,7 @@ describe('approvers in a real browser', () => {
     await page.fill('#feedback', 'Looks good <b>really</b>');
     await Promise.all([page.waitForNavigation(), page.click('button.approve')]);
     expect(await page.locator('h1').innerText()).toBe('Decision recorded');
-    expect(await page.locator('body').innerText()).toContain('You approved step await-approval as reviewer@example.com.');
+    expect(await page.locator('body').innerText()).toContain('You approved as reviewer@example.com.');
     expect(dialogs).toEqual([]);
 
     const done = await waitFor('completion', async () => {
@@ -101,7 +101,9 @@ describe('approvers in a real browser', () => {
     // Back on the used link (a shared link decides once): a friendly page with the right status.
     const again = await page.goto(reviewUrl);
     expect(again!.status()).toBe(409);
-    expect(await page.locator('body').innerText()).toContain('This link was already used: reviewer@example.com decided at');
+    expect(await page.locator('h1').innerText()).toBe('Approved');
+    expect(await page.locator('body').innerText()).toContain('This link was used by reviewer@example.com just now.');
+    expect(await page.locator('button.approve').count()).toBe(0);
     await page.close();
   });
 

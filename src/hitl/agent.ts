@@ -8,7 +8,7 @@ import { LIMITS } from '../limits';
 import { didYouMean, suggest } from '../ensemble/suggest';
 import { plainIssue, valueAt } from '../ensemble/issue-words';
 import { Channel, dataFormats, NotificationConfig, onTimeoutPolicies, type ApprovalRequest } from './request';
-import { FormSpec, readResponse } from './form';
+import { FormField, FormSpec, readResponse } from './form';
 
 const MAX_TIMEOUT_MS = 365 * 86_400_000;
 const DEFAULT_TIMEOUT_MS = 86_400_000;
@@ -172,8 +172,6 @@ export const hitlAgent: Agent = {
     }
     const form = i.form ?? c.form;
     // A default (often an expression) must itself be a valid answer, or the form could never be sent as shown.
-    const defaults = form ? readResponse(form, {}, { fromHtml: false, approving: false }) : undefined;
-    if (form && defaults && !defaults.ok) throw new StepError('INVALID_HITL_INPUT', `form: ${defaults.issues.map((x) => `${x.path} ${x.message}`).join('; ')}`);
     if (form) {
       for (const [name, field] of Object.entries(form)) {
         if (field.default === undefined) continue;
@@ -247,6 +245,17 @@ export function checkHitlStep(step: { config: Record<string, unknown>; input: Re
     }
   }
   const input = step.input;
+  // A form default that does not fit its field would make the form impossible to send as shown.
+  for (const where of ['inputs', 'config'] as const) {
+    const form = (where === 'inputs' ? input : step.config).form;
+    if (!isPlainObject(form)) continue;
+    for (const [name, raw] of Object.entries(form)) {
+      const field = FormField.safeParse(raw);
+      if (!field.success || field.data.default === undefined) continue;
+      const one = readResponse({ [name]: field.data }, { [name]: field.data.default }, { fromHtml: false, approving: false });
+      if (!one.ok) problems.push({ path: [where, 'form', name, 'default'], message: `form field '${name}': the default ${JSON.stringify(field.data.default)} ${one.issues[0]!.message}` });
+    }
+  }
   const approvers = input.approvers ?? step.config.approvers;
   const listed = Array.isArray(approvers) ? approvers.flat(Infinity as 1) : approvers === undefined ? [] : [approvers];
   if (listed.some((a) => a !== null && typeof a !== 'string')) {

@@ -55,3 +55,46 @@ describe('the approval state machine', () => {
     expect(r.ok && outputOf(r.state)).toMatchObject({ reason: 'no', feedback: 'fix', approvals: [{ approver: 'a', verified: false, reason: 'no', feedback: 'fix' }] });
   });
 });
+
+describe('committees and delegation in the state machine', () => {
+  const steps = (s: ApprovalState, ...moves: [string, boolean][]) => moves.reduce<ApprovalState>((st, [who, ok]) => {
+    const r = decide(st, who, ok);
+    if (!r.ok) throw new Error(r.refusal.message);
+    return r.state;
+  }, s);
+
+  it('onReject impossible: rejected exactly when the undecided cannot bring approvals to minApprovals', () => {
+    const committee: ApprovalState = { ...base, approvers: ['a', 'b', 'c', 'd', 'e'], minApprovals: 3, onReject: 'impossible' };
+    expect(steps(committee, ['a', false]).status).toBe('pending');
+    expect(steps(committee, ['a', false], ['b', false]).status).toBe('pending');
+    expect(steps(committee, ['a', false], ['b', false], ['c', false]).status).toBe('rejected');
+    expect(steps(committee, ['a', false], ['b', true], ['c', false], ['d', true], ['e', true]).status).toBe('approved');
+  });
+
+  it('delegation replaces the place, keeps who may decide consistent, and bounds the chain', () => {
+    const verified = (name: string) => ({ name, verified: true, via: 'link' as const });
+    const r = transition(base, { type: 'delegate', decider: verified('a'), to: 'x', at: 1 });
+    expect(r.ok && r.state.approvers).toEqual(['x', 'b', 'c']);
+    if (!r.ok) return;
+    const byOld = decide(r.state, 'a', true);
+    expect(!byOld.ok && byOld.refusal).toMatchObject({ code: 'NOT_AN_APPROVER', message: 'a handed this decision to x' });
+    expect(decide(r.state, 'x', true).ok).toBe(true);
+    const typed = transition(base, { type: 'delegate', decider: { name: 'a', verified: false, via: 'shared' }, to: 'x', at: 1 });
+    expect(!typed.ok && typed.refusal.details).toEqual({ reason: 'unverified' });
+    const self = transition(base, { type: 'delegate', decider: verified('a'), to: ' A ', at: 1 });
+    expect(!self.ok && self.refusal.details).toEqual({ reason: 'to-self' });
+    let state = base;
+    let holder = 'a';
+    for (let depth = 1; depth <= 3; depth++) {
+      const next = transition(state, { type: 'delegate', decider: verified(holder), to: `d${depth}`, at: 1 });
+      if (!next.ok) throw new Error(next.refusal.message);
+      expect(next.delegation!.depth).toBe(depth);
+      state = next.state;
+      holder = `d${depth}`;
+    }
+    const fourth = transition(state, { type: 'delegate', decider: verified(holder), to: 'd4', at: 1 });
+    expect(!fourth.ok && fourth.refusal.details).toEqual({ reason: 'chain' });
+    const late = transition(base, { type: 'delegate', decider: verified('a'), to: 'x', at: base.expiresAt });
+    expect(!late.ok && late.refusal.code).toBe('EXPIRED');
+  });
+});

@@ -8,6 +8,7 @@ import { log } from '../log';
 import type { Channel } from './request';
 import { unseal } from './seal';
 import type { ExecutionStore, OutboxRow, RequestRow } from './store';
+import { accessConfig } from '../identity/access';
 
 /** The open request's tokens, as sealed in `request.sealed`. */
 export interface SealedTokens {
@@ -51,6 +52,8 @@ export function buildNotice(request: RequestRow, tokens: SealedTokens, ensemble:
     minApprovals: spec.minApprovals,
     expiresAt: request.expiresAt,
     personal: tokens.personal.filter((t) => include(t.approver)).map((t) => linksFor(spec.baseUrl, prefix, t.token, t.approver)),
+    // Behind Cloudflare Access every approver has an inbox of what waits on them.
+    ...(accessConfig(env) ? { inboxUrl: `${spec.baseUrl}/inbox` } : {}),
     ...(tokens.shared ? { shared: linksFor(spec.baseUrl, prefix, tokens.shared) } : {}),
   };
 }

@@ -16,10 +16,11 @@ import { retentionDays } from '../executions/retention';
 import { log } from '../log';
 import { decidable, linkDecider, pick, slackDecider, slackFacts, viewerMismatch, type SlackFacts } from './deciders';
 import { hasDecided, outputOf, transition, type ApprovalState, type Decider, type Delegation, type RequesterNames } from './machine';
-import type { Channel, DecisionBody, DecisionVia, DelegationBody } from './request';
+import type { Channel, DataFormat, DecisionBody, DecisionVia, DelegationBody } from './request';
+import { formJsonSchema } from './form';
 import { readResponse } from './form';
 import { delegateTokens } from './links';
-import { isEmailName, slackUserId } from '../identity/normalize';
+import { findListed, isEmailName, slackUserId } from '../identity/normalize';
 import { fail, ok, type Result } from './result';
 import { escalateRequest, openRequest } from './links';
 import { ExecutionStore, type RequestRow } from './store';
@@ -37,6 +38,22 @@ export interface RequestMeta {
   userAgent?: string;
   /** The body came from a browser form: form answers are strings (and a checkbox is on or absent). */
   fromHtml?: boolean;
+}
+
+export interface InboxItem {
+  executionId: string;
+  ensemble: string;
+  step: string;
+  prompt: string;
+  data: unknown;
+  format: DataFormat;
+  metadata: Record<string, unknown>;
+  minApprovals: number;
+  /** Approvals so far. */
+  approvals: number;
+  expiresAt: string;
+  requestedSchema: Record<string, unknown> | null;
+  requester: string | null;
 }
 
 export interface DelegationView {
@@ -138,6 +155,48 @@ export class HITLState extends DurableObject<Env> {
     // users: each of them is a distinct identity, and each can decide once.
     const spends = decider.via !== 'access' ? row.hash : undefined;
     const { result, due } = this.record(run.state, request, decider, body, meta, Date.now(), facts.requester, spends);
+    await this.syncIndex();
+    await this.schedule(due);
+    return result;
+  }
+
+  /**
+   * What `/inbox` shows of this run's open request to a Cloudflare Access user, when it waits on
+   * them: undefined when it does not (closed, decided, or they are not an approver).
+   */
+  async inboxItem(viewer: string): Promise<InboxItem | undefined> {
+    if (!this.store.exists()) return undefined;
+    const request = this.store.openRequest();
+    const run = this.store.run()!;
+    if (!request || !decidable(request) || request.approval.approvers.length === 0) return undefined;
+    if (!findListed(request.approval.approvers, [viewer]) || hasDecided(request.approval.approvals, viewer, true)) return undefined;
+    const { spec } = request;
+    return {
+      executionId: run.state.executionId,
+      ensemble: run.state.ensemble,
+      step: request.step,
+      prompt: spec.prompt,
+      data: spec.data,
+      format: spec.format,
+      metadata: spec.metadata ?? {},
+      minApprovals: spec.minApprovals,
+      approvals: request.approval.approvals.filter((a) => a.approved).length,
+      expiresAt: new Date(request.expiresAt).toISOString(),
+      requestedSchema: spec.form ? formJsonSchema(spec.form) : null,
+      requester: spec.requester ?? null,
+    };
+  }
+
+  /** A decision from `/inbox` by a verified Cloudflare Access user (the Worker verified the assertion). */
+  async decideAs(viewer: string, body: DecisionBody, meta: RequestMeta): Promise<Result<DecisionView>> {
+    if (!this.store.exists()) return fail('NOT_FOUND', 404, 'execution not found');
+    const found = this.store.openRequest();
+    if (!found) return fail('NOT_SUSPENDED', 409, 'this execution waits on no decision');
+    const decider: Decider = { name: viewer, verified: true, via: 'access' };
+    const facts = decidable(found) ? await slackFacts(this.env, found, decider) : { decider };
+    // Read again after asking Slack: anything may have happened meanwhile.
+    const request = this.store.requestById(found.id)!;
+    const { result, due } = this.record(this.store.run()!.state, request, decider, body, meta, Date.now(), facts.requester);
     await this.syncIndex();
     await this.schedule(due);
     return result;

@@ -12,6 +12,7 @@ import { callbackRoutes } from './routes-callback';
 import { slackRoutes } from './routes-slack';
 import { opsRoutes } from './routes-ops';
 import { adminRoutes } from '../admin/routes';
+import { inboxRoutes } from './routes-inbox';
 import type { AppEnv } from './types';
 
 /** The Worker's HTTP API. `registry` is injectable so tests can run ensembles of their own. */
@@ -30,17 +31,19 @@ export function createApp(registry: () => EnsembleRegistry = defaultRegistry) {
   app.use('/slack/*', limit(LIMITS.slackBodyBytes));
   app.use('/executions/*', limit(LIMITS.decisionBodyBytes));
   app.use('/admin/*', limit(LIMITS.decisionBodyBytes));
+  app.use('/inbox/*', limit(LIMITS.decisionBodyBytes));
   app.use('/ensembles', requireApiKey);
   app.use('/ensembles/*', requireApiKey);
   app.use('/executions', requireApiKey);
   app.use('/executions/*', requireApiKey);
-  app.get('/', (c) => c.json({ name: 'ensemble-hitl', routes: ['GET /ensembles', 'POST /ensembles/:name', 'GET /executions/:id', 'GET|POST /callback/:token', 'POST /slack/interactions', 'GET /executions', 'GET /stats', 'GET /healthz'] }));
+  app.get('/', (c) => c.json({ name: 'ensemble-hitl', routes: ['GET /ensembles', 'POST /ensembles/:name', 'GET /executions/:id', 'GET|POST /callback/:token', 'POST /slack/interactions', 'GET /executions', 'GET /stats', 'GET /healthz', 'GET /inbox'] }));
   app.route('/ensembles', ensembleRoutes);
   app.route('/executions', executionRoutes);
   app.route('/callback', callbackRoutes);
   app.route('/slack', slackRoutes);
   app.route('/', opsRoutes);
   app.route('/admin', adminRoutes);
+  app.route('/inbox', inboxRoutes);
   app.onError(onError);
   app.notFound(notFound);
   return app;

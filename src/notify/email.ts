@@ -35,6 +35,7 @@ export function emailContent(n: ApprovalNotice): MailMessage['content'] {
     'Reject: {{{rejectUrl}}}',
     '',
     'Opening a link decides nothing: you confirm on the page.',
+    ...(n.inboxUrl ? ['', escapeMustacheText(`Everything waiting on you: ${n.inboxUrl}`)] : []),
   ].join('\n');
   const pre = 'style="background:#f4f4f5;padding:12px;white-space:pre-wrap;word-break:break-word;font-family:monospace"';
   const button = (color: string) => `style="display:inline-block;padding:10px 18px;margin-right:8px;background:${color};color:#fff;text-decoration:none;border-radius:6px"`;
@@ -45,7 +46,7 @@ export function emailContent(n: ApprovalNotice): MailMessage['content'] {
 ${meta ? `<h3>Context</h3><pre ${pre}>${escapeHtml(meta)}</pre>` : ''}
 <p style="color:#555">Execution ${escapeHtml(n.executionId)} · expires ${escapeHtml(expires)}</p>
 <p><a href="{{approveUrl}}" ${button('#16a34a')}>Approve</a><a href="{{rejectUrl}}" ${button('#dc2626')}>Reject</a><a href="{{reviewUrl}}">Review</a></p>
-<p style="color:#555;font-size:13px">Opening a link decides nothing: you confirm on the page.</p>
+<p style="color:#555;font-size:13px">Opening a link decides nothing: you confirm on the page.${n.inboxUrl ? ` <a href="${escapeHtml(n.inboxUrl)}">Everything waiting on you</a>` : ''}</p>
 </body></html>`;
   return [
     { type: 'text/plain', value: text, template_type: 'mustache' },

@@ -94,7 +94,8 @@ export function slackMessage(n: ApprovalNotice, mode: SlackMode = 'links') {
     });
   }
   if (n.approvers.length) {
-    blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', verbatim: true, text: truncate(`Approvers: ${escapeMrkdwn(n.approvers.join(', '))}`, 3000) }] });
+    const inbox = n.inboxUrl && n.status === 'pending' ? ` · <${n.inboxUrl}|Everything waiting on you>` : '';
+    blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', verbatim: true, text: truncate(`Approvers: ${escapeMrkdwn(n.approvers.join(', '))}${inbox}`, 3000) }] });
   }
   const decided = decisions(n);
   if (decided) blocks.push(decided);

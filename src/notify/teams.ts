@@ -46,6 +46,7 @@ export function teamsCard(n: ApprovalNotice, dataChars = 3_000): IAdaptiveCard {
         { type: 'Action.OpenUrl', title: 'Review', url: link.callbackUrl },
         { type: 'Action.OpenUrl', title: 'Approve', url: link.approveUrl, style: 'positive' },
         { type: 'Action.OpenUrl', title: 'Reject', url: link.rejectUrl, style: 'destructive' },
+        ...(n.inboxUrl ? [{ type: 'Action.OpenUrl' as const, title: 'My inbox', url: n.inboxUrl }] : []),
       ]
     : [];
   return {

@@ -19,6 +19,7 @@ export function webhookPayload(notice: ApprovalNotice) {
     metadata: notice.metadata ?? {},
     minApprovals: notice.minApprovals,
     approvers: notice.personal,
+    ...(notice.inboxUrl ? { inboxUrl: notice.inboxUrl } : {}),
   };
 }
 

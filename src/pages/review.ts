@@ -40,8 +40,8 @@ ${view.delegations.map((d) => html`<li>${d.from} handed their place to <strong>$
 </ul>`;
 }
 
-function field(name: string, f: FormField) {
-  const id = `f-${name}`;
+function field(name: string, f: FormField, scope = '') {
+  const id = `f-${scope ? `${scope}-` : ''}${name}`;
   const label = html`<label for="${id}">${f.title ?? name}${f.required ? '' : html` <span class="muted">(optional)</span>`}</label>${f.description ? html`<p class="muted hint">${f.description}</p>` : ''}`;
   const fieldName = `response.${name}`;
   if (f.type === 'boolean') {
@@ -66,7 +66,7 @@ ${f.enum.map((e) => html`<option value="${String(e)}" ${String(e) === String(f.d
  * The decision form. Its buttons live in a bar that sticks to the bottom of the screen, so on a
  * phone Approve and Reject are visible without scrolling, whatever the length of the data.
  */
-function form(view: TokenView, fields: Record<string, FormField> | undefined, preselect?: 'approve' | 'reject') {
+function form(view: TokenView, preselect?: 'approve' | 'reject') {
   return html`<form method="post" id="decide" class="decide">
 ${preselect ? html`<p class="note">You opened the <strong>${preselect}</strong> link. Nothing is recorded until you press ${preselect === 'approve' ? 'Approve' : 'Reject'}.</p>` : ''}
 ${view.approver
@@ -75,7 +75,7 @@ ${view.approver
       ? html`<p>Deciding as <strong>${view.viewer}</strong> (signed in with Cloudflare Access).</p>`
       : html`<label for="approver">Your name or email</label><input type="text" id="approver" name="approver" required maxlength="320" autocomplete="email">
 <p class="muted hint">A typed name is recorded as not verified, and this link accepts one decision.</p>`}
-${fields ? Object.entries(fields).map(([name, f]) => field(name, f)) : ''}
+${fieldsHtml(view.requestedSchema)}
 <label for="feedback">Feedback <span class="muted">(optional)</span></label><textarea id="feedback" name="feedback" rows="2" maxlength="10000"></textarea>
 <label for="reason">Reason for rejecting <span class="muted">(optional)</span></label><input type="text" id="reason" name="reason" maxlength="10000">
 </form>`;
@@ -144,7 +144,7 @@ ${head.detail ? html`<p>${head.detail}</p>` : ''}
 ${open ? html`expires ${timeHtml(Date.parse(view.expiresAt), zone)}` : html`closed`}</p>
 </header>
 <div class="prompt">${view.prompt}</div>
-${open ? (bar ? html`<p class="warn">${bar}</p>` : form(view, fieldsOf(view.requestedSchema), preselect)) : ''}
+${open ? (bar ? html`<p class="warn">${bar}</p>` : form(view, preselect)) : ''}
 <section><h2>Details</h2>${raw(dataHtml(view.data, view.format))}
 <details class="raw"><summary>Raw JSON</summary><pre class="json">${prettyJson(view.data)}</pre></details></section>
 ${Object.keys(view.metadata).length ? html`<section><h2>Context</h2>${raw(dataHtml(view.metadata, 'auto'))}</section>` : ''}
@@ -156,22 +156,28 @@ ${open && !bar ? actionBar(preselect) : ''}`;
   return page(c, `${head.title}: ${view.ensemble} / ${view.step}`, body, head.status);
 }
 
+/** The inputs of a step's form (from its JSON Schema); `scope` keeps ids unique when a page holds several forms. */
+export function fieldsHtml(schema: Record<string, unknown> | null, scope = '') {
+  const fields = fieldsOf(schema);
+  return fields ? Object.entries(fields).map(([name, f]) => field(name, f, scope)) : '';
+}
+
 /** The form fields, read back from the JSON Schema custom UIs get too, so both show the same form. */
-function fieldsOf(schema: TokenView['requestedSchema']): Record<string, FormField> | undefined {
+function fieldsOf(schema: Record<string, unknown> | null): Record<string, FormField> | undefined {
   const properties = schema?.properties as Record<string, FormField & { type: FormField['type'] }> | undefined;
   if (!properties || Object.keys(properties).length === 0) return undefined;
   const required = new Set((schema?.required as string[] | undefined) ?? []);
   return Object.fromEntries(Object.entries(properties).map(([name, f]) => [name, { ...f, required: required.has(name) }]));
 }
 
-export function resultPage(c: Context, view: DecisionView) {
+export function resultPage(c: Context, view: DecisionView, back?: string) {
   const outcome = view.status === 'pending'
     ? `The request still needs more approvals (${view.approvals.filter((a) => a.approved).length} so far).`
     : `The request is now ${view.status}.`;
   const tone: Tone = view.status === 'approved' ? 'approved' : view.status === 'rejected' ? 'rejected' : 'pending';
   return page(c, 'Decision recorded', html`<header class="status ${tone}"><p class="eyebrow">${view.step}</p><h1>Decision recorded</h1>
 <p>You <strong>${view.decision.approved ? 'approved' : 'rejected'}</strong> as ${view.decision.approver}. ${outcome}</p></header>
-<p class="muted">Execution ${view.executionId} · ${timeHtml(Date.parse(view.decision.at), zoneOf(c))}. You can close this page.</p>`);
+<p class="muted">Execution ${view.executionId} · ${timeHtml(Date.parse(view.decision.at), zoneOf(c))}. ${back ? html`<a href="${back}">Back to your inbox</a>` : 'You can close this page.'}</p>`);
 }
 
 export function delegatedPage(c: Context, view: DelegationView) {

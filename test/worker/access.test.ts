@@ -2,6 +2,7 @@ import { env } from 'cloudflare:test';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey as JoseKey } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { hitlApp, hitsAt, suspend, tokenOf } from './hitl-helpers';
+import { createApp } from '../../src/http/app';
 
 // Access signs with the team's key; the Worker fetches the public keys from ACCESS_CERTS_URL (the
 // local receiver serves the JWKS published here) and checks iss, aud and exp.
@@ -49,7 +50,7 @@ ${inputs}
     const res = await app.request(`/callback/${token}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
     return { status: res.status, body: (await res.json()) as any };
   };
-  return { app, id, shared: tokenOf(hit.json.callbackUrl), personal, post };
+  return { app, id, shared: tokenOf(hit.json.callbackUrl), personal, post, payload: hit.json };
 }
 
 describe('Cloudflare Access identity on links', () => {
@@ -111,5 +112,60 @@ describe('Cloudflare Access identity on links', () => {
     expect(page.status).toBe(401);
     expect(await page.text()).toContain('Your sign-in could not be verified');
     expect((await app.execution(id)).body.pending.approvals).toEqual([]);
+  });
+});
+
+describe('the inbox: what waits on a Cloudflare Access user, decidable in place', () => {
+  it('lists every request waiting on the signed-in person (newest first) and decides one in place', async () => {
+    const me = `ivy-${crypto.randomUUID().slice(0, 8)}@example.com`;
+    const first = await open('inbox-1', `      approvers: [${me}, other@example.com]`);
+    const second = await open('inbox-2', `      approvers: [${me}]\n      form: { rating: { type: integer, minimum: 1, maximum: 5, required: true } }`);
+    await open('inbox-3', '      approvers: [someone-else@example.com]');
+    const headers = await as(me.toUpperCase());
+    const list = await first.app.request('/inbox', { headers });
+    expect(list.status).toBe(200);
+    const body = (await list.json()) as any;
+    expect(body.viewer).toBe(me.toUpperCase());
+    expect(body.items.map((i: any) => i.executionId)).toEqual([second.id, first.id]);
+    expect(body.items[0]).toMatchObject({ prompt: 'Ship it?', minApprovals: 1, approvals: 0, requestedSchema: { required: ['rating'] } });
+
+    const page = await first.app.request('/inbox', { headers: { ...headers, accept: 'text/html' } });
+    const html = await page.text();
+    expect(html).toContain('<h1>2 requests wait on you</h1>');
+    expect(html).toContain(`action="/inbox/${second.id}"`);
+    expect(html).toContain('name="response.rating"');
+
+    const form = (id: string, body: string, site = 'same-origin') => first.app.request(`/inbox/${id}`, {
+      method: 'POST', headers: { ...headers, accept: 'text/html', 'content-type': 'application/x-www-form-urlencoded', 'sec-fetch-site': site }, body,
+    });
+    expect((await form(second.id, 'approved=true&response.rating=4', 'cross-site')).status).toBe(403);
+    const invalid = await form(second.id, 'approved=true');
+    expect(invalid.status).toBe(400);
+    expect(await invalid.text()).toContain('response.rating: is required');
+    const decided = await form(second.id, 'approved=true&response.rating=4');
+    expect(decided.status).toBe(200);
+    expect(await decided.text()).toContain('<a href="/inbox">Back to your inbox</a>');
+    const done = await second.app.until(second.id, 'completed');
+    expect(done.steps[0].output.approvals[0]).toMatchObject({ approver: me, verified: true, via: 'access', response: { rating: 4 } });
+
+    const after = (await (await first.app.request('/inbox', { headers })).json()) as any;
+    expect(after.items.map((i: any) => i.executionId)).toEqual([first.id]);
+  });
+
+  it('answers 401 without a valid assertion, and 404 (with the docs) where Access is not configured', async () => {
+    const { app } = await open('inbox-auth', '      approvers: [a@example.com]');
+    expect((await app.request('/inbox')).status).toBe(401);
+    const forged = { 'cf-access-jwt-assertion': await assertion({ email: 'a@example.com' }, { signer: stranger }) };
+    expect((await app.request('/inbox', { headers: forged })).status).toBe(401);
+    const bare = createApp(() => app.registry);
+    const res = await bare.fetch(new Request('http://worker.test/inbox', { headers: await as('a@example.com') }), { ...env, ACCESS_TEAM_DOMAIN: '', ACCESS_AUD: '' });
+    expect(res.status).toBe(404);
+    expect(((await res.json()) as any).error.message).toContain('docs/approvals.md#the-inbox');
+  });
+
+  it('notifications link to the inbox when Access is configured', async () => {
+    const { payload } = await open('inbox-link', '      approvers: [a@example.com]');
+    expect(payload.inboxUrl).toMatch(/^https?:\/\/[^/]+\/inbox$/);
+    expect(payload.inboxUrl).toBe(payload.callbackUrl.replace(/\/callback\/.*$/, '/inbox'));
   });
 });

@@ -264,7 +264,7 @@ describe('Microsoft Teams channel', () => {
     expect(texts).toContain('Ship \\*\\*now\\*\\*? \\[click\\]\\(javascript:alert\\(1\\)\\) \\{\u200b\\{DATE\\(2017\\-02\\-14T06:00:00Z\\)\\}\\} https:\u200b//evil\\.example');
     const facts = card.body.find((b: { type: string }) => b.type === 'FactSet').facts;
     expect(facts).toContainEqual({ title: 'customer', value: '\\_ACME\\_ \\<b\\>' });
-    expect(card.actions.map((a: { type: string; title: string }) => `${a.type}:${a.title}`)).toEqual(['Action.OpenUrl:Review', 'Action.OpenUrl:Approve', 'Action.OpenUrl:Reject']);
+    expect(card.actions.map((a: { type: string; title: string }) => `${a.type}:${a.title}`)).toEqual(['Action.OpenUrl:Review', 'Action.OpenUrl:Approve', 'Action.OpenUrl:Reject', 'Action.OpenUrl:My inbox']);
     const review = await app.inspect(tokenOf(card.actions[0].url));
     expect([review.status, review.body.link]).toEqual([200, 'shared']);
     expect(card.actions[1].url).toMatch(/\?action=approve$/);

@@ -1,0 +1,65 @@
+import { Hono } from 'hono';
+import { AppError } from '../errors';
+import { accessConfig, accessIdentity } from '../identity/access';
+import { listExecutions } from '../executions/index-store';
+import { CallbackBody, DecisionBody } from '../hitl/request';
+import type { DecisionView, InboxItem } from '../hitl/hitl-state';
+import { unwrap, type Result } from '../hitl/result';
+import { inboxPage } from '../pages/inbox';
+import { errorPage, resultPage } from '../pages/review';
+import { readBody, validated } from './body';
+import { requireDb } from './db';
+import { crossSite, ownOrigins } from './same-site';
+import { executionStub } from './stub';
+import type { AppEnv } from './types';
+
+const DOCS = 'https://github.com/ensemble-hitl/ensemble-hitl/blob/main/docs/approvals.md#the-inbox';
+const MAX_ITEMS = 100;
+
+const wantsHtml = (accept: string | undefined) => !!accept && accept.includes('text/html') && !accept.startsWith('application/json');
+
+/** The Cloudflare Access user behind this request; the inbox exists only with Access configured. */
+async function viewerOf(env: AppEnv['Bindings'], headers: Headers): Promise<string> {
+  if (!accessConfig(env)) throw new AppError('NOT_FOUND', `the inbox needs Cloudflare Access (ACCESS_TEAM_DOMAIN and ACCESS_AUD): see ${DOCS}`, 404);
+  const viewer = await accessIdentity(env, headers);
+  if (!viewer) throw new AppError('ACCESS_REQUIRED', 'sign in through Cloudflare Access to see your inbox', 401);
+  return viewer;
+}
+
+/**
+ * `/inbox` (under the Access application): every request waiting on the signed-in person, from the
+ * executions index, each decidable in place. Decisions are Access decisions, so they must come
+ * from this site's own page (Access cookies ride along on cross-site posts too).
+ */
+export const inboxRoutes = new Hono<AppEnv>()
+  .get('/', async (c) => {
+    const html = wantsHtml(c.req.header('accept'));
+    try {
+      const viewer = await viewerOf(c.env, c.req.raw.headers);
+      const { executions } = await listExecutions(requireDb(c.env), { status: 'suspended', approver: viewer, limit: MAX_ITEMS });
+      // The index says who a request waits on; the object says what it is and has the last word.
+      const items = (await Promise.all(executions.map((e) => executionStub(c.env, e.executionId).inboxItem(viewer) as Promise<InboxItem | undefined>))).filter((i) => i !== undefined);
+      if (!html) return c.json({ viewer, items });
+      return inboxPage(c, viewer, items);
+    } catch (e) {
+      if (html && e instanceof AppError) return errorPage(c, e);
+      throw e;
+    }
+  })
+  .post('/:executionId', async (c) => {
+    const type = c.req.header('content-type') ?? '';
+    const isForm = type.includes('application/x-www-form-urlencoded') || type.includes('multipart/form-data');
+    try {
+      const viewer = await viewerOf(c.env, c.req.raw.headers);
+      if (crossSite(c.req.raw.headers, ownOrigins(c.req.url, c.env.PUBLIC_BASE_URL))) {
+        throw new AppError('CROSS_SITE_REQUEST', 'a decision made as your Cloudflare Access identity must come from this site\'s own pages', 403);
+      }
+      const body = validated(DecisionBody, await readBody(c, CallbackBody, true));
+      const meta = { ip: c.req.header('cf-connecting-ip') ?? undefined, userAgent: c.req.header('user-agent') ?? undefined, fromHtml: isForm };
+      const view = unwrap((await executionStub(c.env, c.req.param('executionId')).decideAs(viewer, body, meta)) as Result<DecisionView>);
+      return isForm ? resultPage(c, view, '/inbox') : c.json(view);
+    } catch (e) {
+      if (isForm && e instanceof AppError) return errorPage(c, e);
+      throw e;
+    }
+  });

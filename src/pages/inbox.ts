@@ -1,0 +1,30 @@
+import type { Context } from 'hono';
+import { html, raw } from 'hono/html';
+import type { InboxItem } from '../hitl/hitl-state';
+import { page } from './layout';
+import { dataHtml } from './render-data';
+import { fieldsHtml, zoneOf } from './review';
+import { timeHtml } from './time';
+
+/**
+ * `/inbox`: every request waiting on the signed-in Cloudflare Access user, newest first, each
+ * decidable in place (a form per request, posted to `/inbox/:executionId`; no JavaScript).
+ */
+export function inboxPage(c: Context, viewer: string, items: InboxItem[]) {
+  const zone = zoneOf(c);
+  const body = html`<header class="status ${items.length ? 'pending' : 'approved'}"><p class="eyebrow">Inbox of ${viewer}</p>
+<h1>${items.length === 0 ? 'Nothing waits on you' : `${items.length} request${items.length === 1 ? '' : 's'} wait${items.length === 1 ? 's' : ''} on you`}</h1></header>
+${items.map((item) => html`<article class="card">
+<p class="eyebrow">${item.ensemble} · ${item.step}</p>
+<div class="prompt">${item.prompt}</div>
+<p class="facts">${item.approvals} of ${item.minApprovals} approval${item.minApprovals === 1 ? '' : 's'} · expires ${timeHtml(Date.parse(item.expiresAt), zone)}${item.requester ? html` · requested by ${item.requester}` : ''}</p>
+<details><summary>Details</summary>${raw(dataHtml(item.data, item.format))}${Object.keys(item.metadata).length ? raw(dataHtml(item.metadata, 'auto')) : ''}</details>
+<form method="post" action="/inbox/${item.executionId}">
+${fieldsHtml(item.requestedSchema, item.executionId)}
+<label for="feedback-${item.executionId}">Feedback <span class="muted">(optional)</span></label><input type="text" id="feedback-${item.executionId}" name="feedback" maxlength="10000">
+<label for="reason-${item.executionId}">Reason for rejecting <span class="muted">(optional)</span></label><input type="text" id="reason-${item.executionId}" name="reason" maxlength="10000">
+<div class="actions"><button type="submit" class="approve" name="approved" value="true">Approve</button><button type="submit" class="reject" name="approved" value="false" formnovalidate>Reject</button></div>
+</form></article>`)}
+<p class="muted small">Requests that name no approvers (anyone may decide) are not listed: open their links.</p>`;
+  return page(c, 'Your approvals', body);
+}

@@ -70,6 +70,14 @@ function markdown(): MarkdownIt {
     tokens[idx]!.attrSet('rel', 'noopener noreferrer nofollow');
     return defaultOpen(tokens, idx, options, env, self);
   };
+  // Headings of the data sit under the page's own (h1, h2): `#` becomes h3, and so on.
+  for (const rule of ['heading_open', 'heading_close'] as const) {
+    m.renderer.rules[rule] = (tokens, idx, options, _env, self) => {
+      const token = tokens[idx]!;
+      token.tag = `h${Math.min(6, Number(token.tag.slice(1)) + 2)}`;
+      return self.renderToken(tokens, idx, options);
+    };
+  }
   // Braces are left to no template engine (email is a mustache template).
   const render = m.render.bind(m);
   m.render = (src, env) => render(src, env).replaceAll('{', '&#123;').replaceAll('}', '&#125;');

@@ -175,3 +175,87 @@ describe('approvers in a real browser', () => {
     await context.close();
   });
 });
+
+/** Markdown an attacker might write into a post: none of it may run, load or link anywhere unsafe. */
+const HOSTILE_MARKDOWN = [
+  '# Launch notes',
+  '',
+  'We **ship** on Friday. <script>alert("md")</script> <img src=x onerror=alert(1)>',
+  '',
+  '[docs](https://example.com/docs) [click me](javascript:alert(2)) [data](data:text/html,<script>alert(3)</script>) [vb](vbscript:msgbox(4))',
+  '',
+  '![tracker](https://evil.example/pixel.png) <iframe src="https://evil.example"></iframe> <a href="javascript:alert(5)">raw link</a>',
+  '',
+  '<svg onload=alert(6)></svg> {{approveUrl}} `code <b>x</b>`',
+  '',
+  ...Array.from({ length: 40 }, (_, i) => `- point ${i + 1}: a line long enough to wrap on a phone screen and push the rest of the page well below the fold`),
+].join('\n');
+
+async function blogRun(editor: string) {
+  const start = await api('/ensembles/blog-review', { method: 'POST', body: JSON.stringify({ title: 'Launch <b>day</b>', body: HOSTILE_MARKDOWN, editor }) });
+  expect(start.status).toBe(202);
+  const { executionId } = (await start.json()) as { executionId: string };
+  const mail = await waitFor('the email', () => receiver.received.find((r) => r.path === '/mailchannels' && JSON.stringify(r.json).includes(executionId)));
+  return { executionId, links: (mail.json as any).personalizations[0].dynamic_template_data as { reviewUrl: string; approveUrl: string } };
+}
+
+describe('the review page, decision first, on a phone and a laptop', () => {
+  it.each([[360, 740], [1280, 800]])('at %i×%i: Approve and Reject in the first screen, nothing scrolls sideways, Markdown rendered and inert', async (width, height) => {
+    const { links } = await blogRun(`editor-${width}@example.com`);
+    const context = await browser.newContext({ viewport: { width, height } });
+    const page = await context.newPage();
+    const dialogs: string[] = [];
+    page.on('dialog', (d) => { dialogs.push(d.message()); void d.dismiss(); });
+    const requests: string[] = [];
+    page.on('request', (r) => requests.push(r.url()));
+    await page.goto(links.reviewUrl);
+    expect(await page.locator('h1').innerText()).toBe('Approval requested');
+    for (const button of ['button.approve', 'button.reject']) {
+      const box = (await page.locator(button).boundingBox())!;
+      expect(box.y, `${button} top`).toBeGreaterThanOrEqual(0);
+      expect(box.y + box.height, `${button} bottom`).toBeLessThanOrEqual(height);
+    }
+    const { scrollWidth, innerWidth, scrollHeight } = await page.evaluate(() => ({ scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth, scrollHeight: document.documentElement.scrollHeight }));
+    expect(scrollWidth).toBeLessThanOrEqual(innerWidth);
+    expect(scrollHeight).toBeGreaterThan(height * 2);
+    // Rendered: a heading, bold text, a list, a safe link. Inert: nothing that runs, loads or links elsewhere.
+    expect(await page.locator('.md h3').innerText()).toBe('Launch notes');
+    expect(await page.locator('h1').count()).toBe(1);
+    expect(await page.locator('.md strong').first().innerText()).toBe('ship');
+    expect(await page.locator('.md li').count()).toBe(40);
+    expect(await page.locator('script, img, iframe, svg, object, embed').count()).toBe(0);
+    const hrefs = await page.locator('a[href]').evaluateAll((as) => as.map((a) => a.getAttribute('href')));
+    // Only http(s) links survive (an image becomes a plain link: nothing is loaded).
+    expect(hrefs).toEqual(['https://example.com/docs', 'https://evil.example/pixel.png']);
+    expect(await page.locator('.md a').evaluateAll((as) => as.map((a) => a.getAttribute('rel')))).toEqual(['noopener noreferrer nofollow', 'noopener noreferrer nofollow']);
+    expect(await page.locator('body').innerText()).toContain('[click me](javascript:alert(2))');
+    expect(requests.filter((u) => !u.startsWith(server.url))).toEqual([]);
+    expect(dialogs).toEqual([]);
+    await context.close();
+  });
+
+  it('the form round trip works without JavaScript: rating, corrected title and a checkbox reach the run', async () => {
+    const { executionId, links } = await blogRun('form-editor@example.com');
+    const context = await browser.newContext({ viewport: { width: 360, height: 740 }, javaScriptEnabled: false });
+    const page = await context.newPage();
+    await page.goto(links.approveUrl);
+    expect(await page.inputValue('#f-title')).toBe('Launch <b>day</b>');
+    // Required: the browser will not send the form without a rating.
+    await page.click('button.approve');
+    expect(page.url()).toBe(links.approveUrl);
+    await page.fill('#f-rating', '4');
+    await page.fill('#f-title', 'Launch day');
+    await page.check('#f-featured');
+    await Promise.all([page.waitForNavigation(), page.click('button.approve')]);
+    expect(await page.locator('h1').innerText()).toBe('Decision recorded');
+    const done = await waitFor('completion', async () => {
+      const e = (await (await api(`/executions/${executionId}`)).json()) as any;
+      return e.status === 'completed' ? e : undefined;
+    });
+    expect(done.output).toEqual({ published: true, title: 'Launch day', rating: 4, featured: true });
+    await page.goto(links.reviewUrl);
+    expect(await page.locator('h1').innerText()).toBe('Approved');
+    expect(await page.locator('button.approve').count()).toBe(0);
+    await context.close();
+  });
+});

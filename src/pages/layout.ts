@@ -23,7 +23,7 @@ label{display:block;margin-top:.8rem;font-weight:600}textarea,input[type=text]{w
 .warn{background:#fef2f2;border:1px solid #fecaca;padding:.6rem .8rem;border-radius:6px}
 table{border-collapse:collapse;width:100%;font-size:.92rem}th,td{text-align:left;padding:.35rem .5rem;border-bottom:1px solid #e5e7eb;vertical-align:top}
 dl{margin:0}dt{font-weight:600}dd{margin:0 0 .5rem 0}
-select,input[type=password]{width:100%;font:inherit;padding:.5rem;border:1px solid #bbb;border-radius:6px}
+select,input[type=password],input[type=number],input[type=email]{width:100%;font:inherit;padding:.5rem;border:1px solid #bbb;border-radius:6px}
 button.link{background:none;border:0;padding:0;color:#1d4ed8;text-decoration:underline;font-weight:400;flex:none}
 code{font-size:.8rem;word-break:break-word}table{display:block;overflow-x:auto}
 body{overflow-wrap:anywhere}

@@ -144,10 +144,11 @@ ${head.detail ? html`<p>${head.detail}</p>` : ''}
 ${open ? html`expires ${timeHtml(Date.parse(view.expiresAt), zone)}` : html`closed`}</p>
 </header>
 <div class="prompt">${view.prompt}</div>
-${open ? (bar ? html`<p class="warn">${bar}</p>` : form(view, preselect)) : ''}
+${open && bar ? html`<p class="warn">${bar}</p>` : ''}
 <section><h2>Details</h2>${raw(dataHtml(view.data, view.format))}
 <details class="raw"><summary>Raw JSON</summary><pre class="json">${prettyJson(view.data)}</pre></details></section>
 ${Object.keys(view.metadata).length ? html`<section><h2>Context</h2>${raw(dataHtml(view.metadata, 'auto'))}</section>` : ''}
+${open && !bar ? html`<section><h2>Your decision</h2>${form(view, preselect)}</section>` : ''}
 <section><h2>Decisions</h2>${decisions(view, zone)}
 <p class="muted">Approvers: ${view.approvers.length ? view.approvers.join(', ') : 'anyone with this link (they state a name)'}${view.requester ? html` · requested by ${view.requester}, who cannot decide it` : ''}</p></section>
 ${open && !bar ? delegateForm(view) : ''}

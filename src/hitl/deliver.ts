@@ -27,9 +27,11 @@ export function defaultChannels(approvers: string[], env: Env): Channel[] {
 /** Who a notification of `kind` is for: everyone, the undecided (reminder), or the listed (escalation). */
 function recipientsOf(request: RequestRow, kind: ApprovalNotice['kind'], listed: string[] | null): (approver: string) => boolean {
   if (listed) return (a) => listed.some((l) => sameIdentity(l, a));
+  // Only people who hold a place now: someone who handed theirs on gets nothing more.
+  const holds = (a: string) => request.approval.approvers.some((b) => sameIdentity(a, b));
   // A typed name does not count as that person having decided: they are still reminded.
-  if (kind === 'reminder') return (a) => !hasDecided(request.approval.approvals, a, true);
-  return () => true;
+  if (kind === 'reminder') return (a) => holds(a) && !hasDecided(request.approval.approvals, a, true);
+  return holds;
 }
 
 export function buildNotice(request: RequestRow, tokens: SealedTokens, ensemble: string, executionId: string, env: Env, kind: ApprovalNotice['kind'], listed: string[] | null = null): ApprovalNotice {

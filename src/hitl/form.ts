@@ -6,7 +6,7 @@ import { z } from 'zod';
  * `output.response`. Field defaults may be expressions (rendered before the step suspends), so an
  * approver can correct a value before approving.
  */
-export const FormField = z.strictObject({
+const FieldShape = z.strictObject({
   type: z.enum(['string', 'number', 'integer', 'boolean']).default('string').meta({ description: 'The value type.', default: 'string' }),
   title: z.string().max(200).optional().meta({ description: 'The label on the page (default: the field name).' }),
   description: z.string().max(1000).optional().meta({ description: 'Help text under the field.' }),
@@ -17,10 +17,24 @@ export const FormField = z.strictObject({
   maxLength: z.number().int().min(1).max(10_000).optional().meta({ description: 'Longest text accepted (default 10,000).' }),
   default: z.union([z.string(), z.number(), z.boolean()]).optional().meta({ description: 'The pre-filled value; may be an expression such as `${quote.output.amount}`.' }),
 });
+
+/** A field whose `enum` holds values of its own type (a checkbox has none). */
+export const FormField = FieldShape.superRefine((f, ctx) => {
+  if (!f.enum) return;
+  const wanted = f.type === 'string' ? 'string' : f.type === 'boolean' ? undefined : 'number';
+  if (!wanted || f.enum.some((e) => typeof e !== wanted)) {
+    ctx.addIssue({ code: 'custom', path: ['enum'], message: wanted ? `the enum of a ${f.type} field holds ${wanted === 'string' ? 'text' : 'numbers'} only` : 'a boolean field takes no enum' });
+  }
+});
 export type FormField = z.infer<typeof FormField>;
 
 /** Field names are plain identifiers, so `${review.output.response.rating}` reads them. */
-export const FormSpec = z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'form field names are letters, digits and _'), FormField)
+export const FormSpec = z.record(
+  z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'form field names are letters, digits and _')
+    // `constructor`, `toString`, `__proto__`...: every object already answers to those names.
+    .refine((name) => !(name in Object.prototype), { message: 'this name cannot name a form field: every object already has it (constructor, toString, __proto__...)' }),
+  FormField,
+)
   .refine((f) => Object.keys(f).length <= 20, 'a form has at most 20 fields');
 export type FormSpec = z.infer<typeof FormSpec>;
 
@@ -64,13 +78,20 @@ export function readResponse(form: FormSpec, raw: unknown, opts: { fromHtml: boo
   const value: Record<string, unknown> = {};
   for (const [name, field] of Object.entries(form)) {
     const at = `response.${name}`;
-    let v = input[name];
+    // Own keys only: an answer object always "has" `constructor`, `toString`...
+    let v = Object.hasOwn(input, name) ? input[name] : undefined;
     if (opts.fromHtml && field.type === 'boolean') v = v === 'on' || v === 'true' || v === true;
     if (v === '' || v === undefined || v === null) v = undefined;
     if (v === undefined) {
       if (field.default !== undefined) value[name] = field.default;
       else if (field.type === 'boolean') value[name] = false;
       else if (field.required && opts.approving) issues.push({ path: at, message: 'is required' });
+      if (field.type === 'boolean' && field.required && opts.approving && value[name] !== true) issues.push({ path: at, message: 'must be checked to approve' });
+      continue;
+    }
+    // A required checkbox is a confirmation: approving needs it checked.
+    if (field.type === 'boolean' && field.required && opts.approving && v !== true) {
+      issues.push({ path: at, message: 'must be checked to approve' });
       continue;
     }
     const checked = checkValue(field, v, opts.fromHtml);
@@ -83,7 +104,8 @@ export function readResponse(form: FormSpec, raw: unknown, opts: { fromHtml: boo
 function checkValue(field: FormField, v: unknown, fromHtml: boolean): { value: unknown } | string {
   let value = v;
   if (field.type === 'number' || field.type === 'integer') {
-    if (typeof value === 'string' && fromHtml && value.trim() !== '') value = Number(value.trim());
+    // A browser sends decimal text; `0x10`, `1e400` or `Infinity` are not numbers a person typed.
+    if (typeof value === 'string' && fromHtml && /^-?(\d+\.?\d*|\.\d+)(e[+-]?\d{1,3})?$/i.test(value.trim())) value = Number(value.trim());
     if (typeof value !== 'number' || !Number.isFinite(value)) return `must be a number`;
     if (field.type === 'integer' && !Number.isInteger(value)) return 'must be a whole number';
     if (field.minimum !== undefined && value < field.minimum) return `must be at least ${field.minimum}`;

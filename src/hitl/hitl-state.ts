@@ -20,8 +20,9 @@ import type { Channel, DataFormat, DecisionBody, DecisionVia, DelegationBody } f
 import { formJsonSchema } from './form';
 import { readResponse } from './form';
 import { delegateTokens } from './links';
-import { findListed, isEmailName, slackUserId } from '../identity/normalize';
+import { findListed, isEmailName, sameIdentity, slackUserId } from '../identity/normalize';
 import { fail, ok, type Result } from './result';
+import { slackUserNames } from '../notify/slack-api';
 import { escalateRequest, openRequest } from './links';
 import { ExecutionStore, type RequestRow } from './store';
 import { hashToken, sameHash } from './token';
@@ -170,6 +171,8 @@ export class HITLState extends DurableObject<Env> {
     const run = this.store.run()!;
     if (!request || !decidable(request) || request.approval.approvers.length === 0) return undefined;
     if (!findListed(request.approval.approvers, [viewer]) || hasDecided(request.approval.approvals, viewer, true)) return undefined;
+    // The requester may be listed too, but can never decide it: it does not wait on them.
+    if (request.spec.requester && sameIdentity(request.spec.requester, viewer)) return undefined;
     const { spec } = request;
     return {
       executionId: run.state.executionId,
@@ -192,6 +195,11 @@ export class HITLState extends DurableObject<Env> {
     if (!this.store.exists()) return fail('NOT_FOUND', 404, 'execution not found');
     const found = this.store.openRequest();
     if (!found) return fail('NOT_SUSPENDED', 409, 'this execution waits on no decision');
+    // The inbox decides only what waits on the viewer by name. A request that names no approvers
+    // is decided through its link (the link is the credential), never by knowing its execution id.
+    if (found.approval.approvers.length === 0 || !findListed(found.approval.approvers, [viewer])) {
+      return fail('NOT_AN_APPROVER', 403, `${viewer} is not an approver of this request: use the link you were sent`);
+    }
     const decider: Decider = { name: viewer, verified: true, via: 'access' };
     const facts = decidable(found) ? await slackFacts(this.env, found, decider) : { decider };
     // Read again after asking Slack: anything may have happened meanwhile.
@@ -224,9 +232,10 @@ export class HITLState extends DurableObject<Env> {
       const forwarded = viewerMismatch(decider, viewer);
       if (forwarded) return forwarded;
       const { run, request } = found.value;
+      const toNames = await this.slackNames(to);
       // Judged before any token is made, so a refused delegation issues nothing.
       const now = Date.now();
-      const judged = transition(request.approval, { type: 'delegate', decider, to, reason: body.reason, at: now, ...(facts.requester ? { requester: facts.requester } : {}) });
+      const judged = transition(request.approval, { type: 'delegate', decider, to, reason: body.reason, at: now, ...(facts.requester ? { requester: facts.requester } : {}), ...(toNames ? { toNames } : {}) });
       if (!judged.ok) {
         const { code, status, message, details } = judged.refusal;
         if (status === 403 && this.store.refusalCount(request.id, decider.via) < LIMITS.refusalsAudited) {
@@ -238,7 +247,7 @@ export class HITLState extends DurableObject<Env> {
       // Synchronous from here: judged again on the current state, then claimed, issued and queued together.
       const current = this.store.requestById(request.id)!;
       if (current.sealed !== request.sealed) continue;
-      const result = transition(current.approval, { type: 'delegate', decider, to, reason: body.reason, at: Date.now(), ...(facts.requester ? { requester: facts.requester } : {}) });
+      const result = transition(current.approval, { type: 'delegate', decider, to, reason: body.reason, at: Date.now(), ...(facts.requester ? { requester: facts.requester } : {}), ...(toNames ? { toNames } : {}) });
       if (!result.ok) return fail(result.refusal.code, result.refusal.status, result.refusal.message, result.refusal.details);
       const delegation = result.delegation!;
       if (decider.via !== 'access') this.store.markTokenUsed(found.value.row.hash, now, delegation.from);
@@ -255,6 +264,17 @@ export class HITLState extends DurableObject<Env> {
       return ok({ executionId: run.state.executionId, step: request.step, status: result.state.status, approvers: result.state.approvers, delegation });
     }
     return fail('CONFLICT', 409, 'the request changed while the delegation was being made: try again');
+  }
+
+  /** What Slack says about a `slack:U…` delegate: their email, or that it is unknown. */
+  private async slackNames(name: string): Promise<RequesterNames | undefined> {
+    const id = slackUserId(name);
+    if (id === undefined) return undefined;
+    if (typeof this.env.SLACK_BOT_TOKEN !== 'string' || !this.env.SLACK_BOT_TOKEN) return { aliases: [], emailUnknown: true };
+    const { names, lookupError } = await slackUserNames(this.env, id);
+    if (lookupError) log('slack-lookup-failed', { user: id, error: lookupError }, 'warn');
+    const emails = names.filter(isEmailName);
+    return { aliases: emails, emailUnknown: emails.length === 0 };
   }
 
   /**

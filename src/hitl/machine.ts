@@ -66,7 +66,7 @@ export interface RequesterNames {
 export type ApprovalEvent =
   | { type: 'decide'; decider: Decider; approved: boolean; feedback?: string; reason?: string; response?: Record<string, unknown>; at: number; requester?: RequesterNames }
   /** A verified approver hands their place to `to`, who then decides instead of them. */
-  | { type: 'delegate'; decider: Decider; to: string; reason?: string; at: number; requester?: RequesterNames }
+  | { type: 'delegate'; decider: Decider; to: string; reason?: string; at: number; requester?: RequesterNames; toNames?: RequesterNames }
   | { type: 'expire'; at: number }
   | { type: 'cancel'; at: number }
   /** Adds approvers (escalation); `expiresAt` extends the deadline when escalating on timeout. */
@@ -241,12 +241,19 @@ const handlers = {
     const { approver, names } = identified;
     const to = displayIdentity(event.to);
     if (!to) return refuse('to-self', 'name the person to delegate to');
-    if (names.some((n) => sameIdentity(n, to))) return refuse('to-self', 'you cannot delegate to yourself');
-    if (isRequester(state, [to], event.requester)) return refuse('to-requester', `${to} requested this and cannot decide it (separation of duties)`);
+    // Every name the delegate is known by (a `slack:U…` id and the email Slack gives for it).
+    const toAll = [to, ...(event.toNames?.aliases ?? [])];
+    if (names.some((n) => toAll.some((t) => sameIdentity(n, t)))) return refuse('to-self', 'you cannot delegate to yourself');
+    if (isRequester(state, toAll, event.requester)) return refuse('to-requester', `${to} requested this and cannot decide it (separation of duties)`);
     if (hasDecided(state.approvals, approver)) return refuse('already-decided', `${approver} already decided this request`, 409);
-    if (hasDecided(state.approvals, to)) return refuse('already-decided', `${to} already decided this request`, 409);
-    if (findListed(state.approvers, [to]) !== undefined) return refuse('to-approver', `${to} is already an approver of this request: they cannot hold two places`, 409);
-    const depth = (state.delegations?.find((d) => sameIdentity(d.to, approver))?.depth ?? 0) + 1;
+    if (toAll.some((t) => hasDecided(state.approvals, t))) return refuse('already-decided', `${to} already decided this request`, 409);
+    if (findListed(state.approvers, toAll) !== undefined) return refuse('to-approver', `${to} is already an approver of this request: they cannot hold two places`, 409);
+    // A Slack id whose email Slack will not tell could be someone listed by email: refuse, not guess.
+    if (event.toNames?.emailUnknown && (state.requester || state.approvers.some((a) => slackUserId(a) === undefined))) {
+      return { ok: false, refusal: lookupFailed('quorum', `Slack did not say whose account ${to} is, so it cannot be told apart from the approvers and the requester: delegate to their email instead`) };
+    }
+    // The place's chain so far: the latest hand-over to this holder (handing back and forth counts).
+    const depth = ([...(state.delegations ?? [])].reverse().find((d) => sameIdentity(d.to, approver))?.depth ?? 0) + 1;
     if (depth > MAX_DELEGATION_DEPTH) return refuse('chain', `this place was already handed on ${depth - 1} times (at most ${MAX_DELEGATION_DEPTH})`);
     const delegation: Delegation = { from: approver, to, at: iso(event.at), depth, ...(event.reason ? { reason: event.reason } : {}) };
     const approvers = state.approvers.map((a) => (a === approver ? to : a));
@@ -280,7 +287,8 @@ export function transition(state: ApprovalState, event: ApprovalEvent): Transiti
 export function outputOf(state: ApprovalState, form?: FormSpec): HitlOutput {
   // Decisions are refused from expiresAt on, so a final state reached then was reached by the timeout.
   const timedOut = state.status === 'timeout' || (state.status !== 'pending' && state.status !== 'cancelled' && (state.decidedAt ?? 0) >= state.expiresAt);
-  const last = state.status === 'rejected' ? state.approvals.find((a) => !a.approved) : state.approvals.at(-1);
+  // The decision that closed it: the last rejection (with onReject: impossible there may be several).
+  const last = state.status === 'rejected' ? state.approvals.findLast((a) => !a.approved) : state.approvals.at(-1);
   const status = state.status === 'cancelled' ? 'pending' : state.status;
   return {
     status,
@@ -292,7 +300,7 @@ export function outputOf(state: ApprovalState, form?: FormSpec): HitlOutput {
     ...(last?.feedback ? { feedback: last.feedback } : {}),
     // With a form, later steps always find `response`: the closing decision's answers, or the
     // defaults when no decision closed it (a timeout, onTimeout: approve).
-    ...(form ? { response: (state.status !== 'timeout' && last?.response) || defaultsOf(form) } : {}),
+    ...(form ? { response: (!timedOut && last?.response) || defaultsOf(form) } : {}),
     ...(state.delegations?.length ? { delegations: state.delegations } : {}),
   };
 }

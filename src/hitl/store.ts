@@ -286,7 +286,7 @@ export class ExecutionStore {
 
   /** How many refused attempts through `via` a request has logged (the log of refusals is capped). */
   refusalCount(requestId: number, via: string): number {
-    return Number(this.one("SELECT COUNT(*) AS n FROM audit WHERE type = 'decision-refused' AND request_id = ? AND json_extract(detail, '$.via') = ?", requestId, via)?.n ?? 0);
+    return Number(this.one("SELECT COUNT(*) AS n FROM audit WHERE type IN ('decision-refused', 'delegation-refused') AND request_id = ? AND json_extract(detail, '$.via') = ?", requestId, via)?.n ?? 0);
   }
 
   insertMessage(requestId: number, channel: string, ref: unknown): void {

@@ -41,7 +41,7 @@ export const callbackRoutes = new Hono<AppEnv>()
     try {
       // Verified before the body is read: a bad assertion is 401 whatever the body says.
       const viewer = await accessIdentity(c.env, c.req.raw.headers);
-      if (viewer !== undefined && crossSite(c.req.raw.headers, ownOrigins(c.req.url, c.env.PUBLIC_BASE_URL))) {
+      if (viewer !== undefined && crossSite(c.req.raw.headers, ownOrigins(c.req.url, c.env.PUBLIC_BASE_URL), { requireEvidence: true })) {
         throw new AppError('CROSS_SITE_REQUEST', 'a decision made as your Cloudflare Access identity must come from this site\'s own review page', 403);
       }
       const raw = await readBody(c, CallbackBody, true);

@@ -51,7 +51,7 @@ export const inboxRoutes = new Hono<AppEnv>()
     const isForm = type.includes('application/x-www-form-urlencoded') || type.includes('multipart/form-data');
     try {
       const viewer = await viewerOf(c.env, c.req.raw.headers);
-      if (crossSite(c.req.raw.headers, ownOrigins(c.req.url, c.env.PUBLIC_BASE_URL))) {
+      if (crossSite(c.req.raw.headers, ownOrigins(c.req.url, c.env.PUBLIC_BASE_URL), { requireEvidence: true })) {
         throw new AppError('CROSS_SITE_REQUEST', 'a decision made as your Cloudflare Access identity must come from this site\'s own pages', 403);
       }
       const body = validated(DecisionBody, await readBody(c, CallbackBody, true));

@@ -61,3 +61,6 @@ export function relativeTime(target: number, now = Date.now()): string {
   const parts = d ? [`${d} d`, h ? `${h} h` : ''] : h ? [`${h} h`, m ? `${m} min` : ''] : m ? [`${m} min`] : [`${s} s`];
   return `in ${parts.filter(Boolean).join(' ')}`;
 }
+
+/** Lone surrogates (invalid UTF-16, which JSON escapes as 6 bytes each) become U+FFFD. */
+export const wellFormed = (value: string) => value.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');

@@ -2,7 +2,7 @@ import type { IAdaptiveCard, IFact, IOpenUrlAction, ITextBlock } from '@microsof
 import { NotifyError, postJson, type NotificationChannel } from './channel';
 import { noticeHeading, type ApprovalNotice } from './notice';
 import { dataText } from '../pages/render-data';
-import { oneLine, truncate } from './escape';
+import { oneLine, truncate, wellFormed } from './escape';
 
 /**
  * Microsoft Teams: an Adaptive Card posted to a Teams incoming webhook (or a Workflows "post to a
@@ -28,17 +28,29 @@ export function escapeTeams(value: string): string {
 
 const text = (value: string, extra: Partial<ITextBlock> = {}): ITextBlock => ({ type: 'TextBlock', text: value, wrap: true, ...extra });
 
-/** The card for a notice; `dataChars` bounds the data preview (smaller when the card is too big). */
-export function teamsCard(n: ApprovalNotice, dataChars = 3_000): IAdaptiveCard {
+/** Text as Teams gets it: well-formed (a lone surrogate would be 6 bytes of JSON escape) and escaped. */
+const clean = (value: string, max: number) => escapeTeams(truncate(oneLine(wellFormed(value)), max));
+
+/** How much of each part a card shows; smaller budgets until the card fits. */
+interface Budget { data: number; prompt: number; facts: number; fact: number }
+const BUDGETS: Budget[] = [
+  { data: 3_000, prompt: 1_000, facts: 10, fact: 200 },
+  { data: 1_500, prompt: 1_000, facts: 10, fact: 200 },
+  { data: 500, prompt: 500, facts: 5, fact: 100 },
+  { data: 0, prompt: 200, facts: 0, fact: 0 },
+];
+
+/** The card for a notice, its parts cut to `budget` (the first, largest, by default). */
+export function teamsCard(n: ApprovalNotice, budget: Budget = BUDGETS[0]!): IAdaptiveCard {
   const link = n.shared ?? n.personal[0];
   const facts: IFact[] = [
-    { title: 'Ensemble', value: escapeTeams(oneLine(n.ensemble)) },
-    { title: 'Step', value: escapeTeams(oneLine(n.step)) },
+    { title: 'Ensemble', value: clean(n.ensemble, 100) },
+    { title: 'Step', value: clean(n.step, 100) },
     { title: 'Needs', value: `${n.minApprovals} approval${n.minApprovals === 1 ? '' : 's'}` },
     { title: 'Expires', value: new Date(n.expiresAt).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC') },
-    ...Object.entries(n.metadata ?? {}).slice(0, 10).map(([k, v]) => ({
-      title: escapeTeams(truncate(oneLine(k), 60)),
-      value: escapeTeams(truncate(oneLine(typeof v === 'string' ? v : JSON.stringify(v) ?? ''), 200)),
+    ...Object.entries(n.metadata ?? {}).slice(0, budget.facts).map(([k, v]) => ({
+      title: clean(k, 60),
+      value: clean(typeof v === 'string' ? v : JSON.stringify(v) ?? '', budget.fact),
     })),
   ];
   const actions: IOpenUrlAction[] = link
@@ -54,9 +66,9 @@ export function teamsCard(n: ApprovalNotice, dataChars = 3_000): IAdaptiveCard {
     version: '1.4',
     body: [
       text(noticeHeading(n.kind), { size: 'Medium', weight: 'Bolder' }),
-      text(escapeTeams(truncate(n.prompt, 1_000))),
+      text(escapeTeams(truncate(wellFormed(n.prompt), budget.prompt).replace(/[\u0000-\u0009\u000b-\u001f\u007f]/g, ' '))),
       { type: 'FactSet', facts },
-      text(escapeTeams(dataText(n.data, dataChars)), { fontType: 'Monospace', size: 'Small', isSubtle: true }),
+      ...(budget.data > 0 ? [text(escapeTeams(wellFormed(dataText(n.data, budget.data))), { fontType: 'Monospace', size: 'Small', isSubtle: true })] : []),
       text('Opening a link decides nothing: you confirm on the page.', { size: 'Small', isSubtle: true }),
     ],
     actions,
@@ -70,11 +82,12 @@ export function teamsPayload(card: IAdaptiveCard) {
 
 /** The payload, with the data preview cut until the whole message fits Teams' limit. */
 export function teamsBody(n: ApprovalNotice): string {
-  for (const chars of [3_000, 1_500, 500, 0]) {
-    const body = JSON.stringify(teamsPayload(teamsCard(n, chars)));
+  for (const budget of BUDGETS) {
+    const body = JSON.stringify(teamsPayload(teamsCard(n, budget)));
     if (new TextEncoder().encode(body).length <= TEAMS_MAX_BYTES) return body;
   }
-  throw new NotifyError(`the Teams card is over ${TEAMS_MAX_BYTES} bytes even without the data: shorten the prompt or metadata`);
+  // The last budget is bounded (200 characters of prompt, no facts beyond the fixed four, no data).
+  throw new NotifyError(`the Teams card is over ${TEAMS_MAX_BYTES} bytes even at its smallest`);
 }
 
 export const teamsChannel: NotificationChannel = {

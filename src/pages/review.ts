@@ -21,8 +21,11 @@ type Tone = 'pending' | 'approved' | 'rejected' | 'closed';
 function headline(view: TokenView): { title: string; tone: Tone; status: PageStatus; detail?: string } {
   const used = view.tokenUsed ? `This link was used by ${view.tokenUsed.by ?? 'someone'} ${inWords(Date.parse(view.tokenUsed.at))}.` : undefined;
   const by = (approved: boolean) => view.approvals.filter((a) => a.approved === approved).map((a) => a.approver).join(', ');
-  if (view.status === 'approved') return { title: 'Approved', tone: 'approved', status: 409, detail: used ?? (by(true) ? `Approved by ${by(true)}.` : 'Approved by the step\'s timeout policy.') };
-  if (view.status === 'rejected') return { title: 'Rejected', tone: 'rejected', status: 409, detail: used ?? (by(false) ? `Rejected by ${by(false)}.` : 'Rejected by the step\'s timeout policy.') };
+  // People decided only if enough approved (or someone rejected); otherwise the timeout policy did.
+  const approvedByPeople = view.approvals.filter((a) => a.approved).length >= view.minApprovals;
+  const rejectedByPeople = view.approvals.some((a) => !a.approved);
+  if (view.status === 'approved') return { title: 'Approved', tone: 'approved', status: 409, detail: used ?? (approvedByPeople ? `Approved by ${by(true)}.` : 'Approved by the step\'s timeout policy.') };
+  if (view.status === 'rejected') return { title: 'Rejected', tone: 'rejected', status: 409, detail: used ?? (rejectedByPeople ? `Rejected by ${by(false)}.` : 'Rejected by the step\'s timeout policy.') };
   if (view.status === 'timeout') return { title: 'Expired', tone: 'closed', status: 410, detail: 'Nobody can decide this request any more.' };
   if (view.status === 'cancelled') return { title: 'Cancelled', tone: 'closed', status: 410, detail: 'The run was cancelled.' };
   if (view.tokenUsed) return { title: 'Already decided through this link', tone: 'closed', status: 409, detail: `${used} The request still waits for others.` };
@@ -112,7 +115,10 @@ function barred(view: TokenView): string | undefined {
     return 'This request accepts only verified decisions: use the personal link you were sent (email), Slack, or sign in with Cloudflare Access.';
   }
   if (who && view.requester && sameIdentity(who, view.requester)) return 'You requested this, so you cannot approve or reject it.';
-  const handedOn = who ? view.delegations.find((d) => sameIdentity(d.from, who)) : undefined;
+  // Handed on, and not handed back: the latest hand-over from them, while they hold no place.
+  const handedOn = who && view.approvers.length > 0 && !findListed(view.approvers, [who])
+    ? [...view.delegations].reverse().find((d) => sameIdentity(d.from, who))
+    : undefined;
   if (handedOn) return `You handed this decision to ${handedOn.to}.`;
   if (view.viewer && !view.approver && view.approvers.length > 0 && !findListed(view.approvers, [view.viewer])) {
     return `You are signed in as ${view.viewer}, who is not an approver of this request.`;

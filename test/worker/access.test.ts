@@ -30,7 +30,8 @@ function assertion(claims: Record<string, unknown>, opts: { signer?: JoseKey; is
     .sign(opts.signer ?? key);
 }
 
-const as = async (email: string) => ({ 'cf-access-jwt-assertion': await assertion({ email, sub: crypto.randomUUID() }) });
+// A browser on our own page says so (Sec-Fetch-Site); Access decisions without that evidence are refused.
+const as = async (email: string) => ({ 'cf-access-jwt-assertion': await assertion({ email, sub: crypto.randomUUID() }), 'sec-fetch-site': 'same-origin' });
 
 async function open(name: string, inputs: string) {
   const hook = `/acc-${crypto.randomUUID()}`;
@@ -167,5 +168,43 @@ describe('the inbox: what waits on a Cloudflare Access user, decidable in place'
     const { payload } = await open('inbox-link', '      approvers: [a@example.com]');
     expect(payload.inboxUrl).toMatch(/^https?:\/\/[^/]+\/inbox$/);
     expect(payload.inboxUrl).toBe(payload.callbackUrl.replace(/\/callback\/.*$/, '/inbox'));
+  });
+});
+
+describe('the inbox refuses what does not wait on the viewer (found in review)', () => {
+  it('POST /inbox/:id cannot decide a request that names no approvers (it never waits on the viewer; the link is the credential)', async () => {
+    const { app, id } = await open('rv12-inbox-open', '      minApprovals: 1');
+    const stranger = `eve-${crypto.randomUUID().slice(0, 8)}@example.com`;
+    const headers = await as(stranger);
+    // Not listed in the stranger's inbox...
+    const list = (await (await app.request('/inbox', { headers })).json()) as any;
+    expect(list.items.map((i: any) => i.executionId)).not.toContain(id);
+    // ...yet any signed-in person who learns the execution id decides it, without the link.
+    const res = await app.request(`/inbox/${id}`, {
+      method: 'POST', headers: { ...headers, 'content-type': 'application/json', 'sec-fetch-site': 'same-origin' }, body: JSON.stringify({ approved: true }),
+    });
+    expect(res.status).not.toBe(200);
+    expect((await app.execution(id)).body.pending?.approvals ?? []).toEqual([]);
+  });
+
+  it('the inbox does not list a request to its requester (it cannot wait on them)', async () => {
+    const me = `req-${crypto.randomUUID().slice(0, 8)}@example.com`;
+    const { app, id } = await open('rv12-inbox-req', `      approvers: [${me}, other@example.com]\n      requester: ${me}`);
+    const headers = await as(me);
+    const list = (await (await app.request('/inbox', { headers })).json()) as any;
+    const res = await app.request(`/inbox/${id}`, {
+      method: 'POST', headers: { ...headers, 'content-type': 'application/json', 'sec-fetch-site': 'same-origin' }, body: JSON.stringify({ approved: true }),
+    });
+    expect(res.status).toBe(403); // SELF_APPROVAL: so it does not wait on them...
+    expect(list.items.map((i: any) => i.executionId)).not.toContain(id); // ...and must not be listed
+  });
+
+  it('a decision carrying an Access identity with neither Sec-Fetch-Site nor Origin is refused (CSRF from an old browser)', async () => {
+    const me = `old-${crypto.randomUUID().slice(0, 8)}@example.com`;
+    const { app, id } = await open('rv12-inbox-csrf', `      approvers: [${me}]`);
+    const res = await app.request(`/inbox/${id}`, {
+      method: 'POST', headers: { 'cf-access-jwt-assertion': (await as(me))['cf-access-jwt-assertion'], 'content-type': 'application/x-www-form-urlencoded' }, body: 'approved=true',
+    });
+    expect(res.status).toBe(403);
   });
 });

@@ -24,7 +24,8 @@ beforeAll(async () => {
 });
 const assertion = (email: string) => new SignJWT({ type: 'app', email, sub: crypto.randomUUID() })
   .setProtectedHeader({ alg: 'RS256', kid: KID }).setIssuer(ISSUER).setAudience(AUD).setIssuedAt().setExpirationTime('5m').sign(key);
-const as = async (email: string) => ({ 'cf-access-jwt-assertion': await assertion(email) });
+// A browser on our own page says so (Sec-Fetch-Site); Access decisions without that evidence are refused.
+const as = async (email: string) => ({ 'cf-access-jwt-assertion': await assertion(email), 'sec-fetch-site': 'same-origin' });
 
 const slackUsers = (users: Record<string, { email?: string }>) =>
   fetch(`${env.RECEIVER}/_slack/users`, { method: 'POST', body: JSON.stringify(users) });
@@ -304,11 +305,12 @@ describe('Cloudflare Access as the identity', () => {
       { origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' },
       { 'sec-fetch-site': 'same-site' },
       { origin: 'https://evil.example' },
+      {}, // no evidence at all (an old browser): refused too
     ];
     for (const headers of attempts) {
       const res = await a.request(`/callback/${shared}`, {
         method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers, ...(await as('alice@example.com')) },
+        headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers, 'cf-access-jwt-assertion': await assertion('alice@example.com') },
         body: 'approved=true',
       });
       expect(res.status).toBe(403);

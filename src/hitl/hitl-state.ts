@@ -104,8 +104,10 @@ export class HITLState extends DurableObject<Env> {
     this.store.migrate();
     if (!this.store.exists()) this.store.insertRun(state, definition, now);
     const request = this.store.openRequest() ?? (await openRequest(this.store, this.env, state, now));
-    await this.syncIndex();
+    // The request is committed: answer now, and send its notifications and index it right after
+    // (the alarm, set here too, does both if this instance goes away first).
     await this.schedule();
+    this.soon();
     // Links are bearer credentials: the caller gets them only when the step asks (returnLinks).
     if (!request.spec.returnLinks || !request.sealed) return pendingView(request);
     const tokens = await unseal<SealedTokens>(this.env, state.executionId, request.sealed);
@@ -156,8 +158,9 @@ export class HITLState extends DurableObject<Env> {
     // users: each of them is a distinct identity, and each can decide once.
     const spends = decider.via !== 'access' ? row.hash : undefined;
     const { result, due } = this.record(run.state, request, decider, body, meta, Date.now(), facts.requester, spends);
-    await this.syncIndex();
     await this.schedule(due);
+    // A final decision continues the run right away; the alarm is the safety net.
+    this.soon();
     return result;
   }
 
@@ -593,6 +596,27 @@ export class HITLState extends DurableObject<Env> {
 
   private endRun(now: number): void {
     this.store.setCleanup(now + retentionDays(this.env) * 86_400_000);
+  }
+
+  /**
+   * What is due right after a request: continue a run a decision just released, send what the
+   * outbox holds, write the index. Not awaited by the caller; the alarm (always set before) does
+   * the same if this instance goes away first, and outbox claims and index versions keep the two
+   * from doing anything twice.
+   */
+  private soon(): void {
+    const work = (async () => {
+      if (this.store.run()?.state.status === 'running') {
+        this.continuing ??= this.continueRun().finally(() => (this.continuing = undefined));
+        await this.continuing;
+      }
+      const run = this.store.run();
+      if (!run) return;
+      await deliverDue(this.store, this.env, run.state.executionId, run.state.ensemble, Date.now());
+      await this.syncIndex();
+      await this.schedule();
+    })().catch((e) => log('after-commit-failed', { error: e instanceof Error ? e.message : String(e) }, 'warn'));
+    this.ctx.waitUntil(work);
   }
 
   /** Sets the alarm to the earliest due time (`soon` forces an immediate one). */

@@ -320,7 +320,7 @@ describe('Cloudflare Access as the identity', () => {
     const own = await a.request(`/callback/${shared}`, {
       method: 'POST',
       // What a browser sends from our review page: Sec-Fetch-Site same-origin, and (no-referrer) Origin null.
-      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: 'null', 'sec-fetch-site': 'same-origin', ...(await as('alice@example.com')) },
+      headers: { ...(await as('alice@example.com')), 'content-type': 'application/x-www-form-urlencoded', origin: 'null', 'sec-fetch-site': 'same-origin' },
       body: 'approved=true',
     });
     expect(own.status).toBe(200);

@@ -11,42 +11,78 @@ export interface RegistryEntry {
   problems: Problem[];
 }
 
+/** A file of ensembles/, with the name its `ensemble:` line gives (known at build time, so loading can wait). */
+export type RegistryFile = SourceFile & { name?: string };
+
+interface Slot {
+  name: string;
+  source: RegistryFile;
+  /** Loaded on first use: a cold isolate compiles only the ensembles it is asked for. */
+  entry?: RegistryEntry;
+  /** Another file already uses this name. */
+  clash?: string;
+}
+
 /**
- * The ensembles of this deployment, loaded and compiled once per isolate (never per request).
+ * The ensembles of this deployment, each loaded and compiled at most once per isolate (never per
+ * request), and only when first asked for: the first request of an isolate costs the same with 12
+ * ensembles or 500. Files whose name is not known up front are loaded at once.
  * A run that started on an older definition is compiled from its stored source, cached by hash.
  */
 export class EnsembleRegistry {
-  private readonly entries = new Map<string, RegistryEntry>();
+  private readonly slots = new Map<string, Slot>();
   private readonly byHash = new Map<string, Ensemble>();
   private readonly scriptKeys: ReadonlySet<string>;
 
-  constructor(files: readonly SourceFile[], readonly scripts: ScriptRegistry) {
+  constructor(files: readonly RegistryFile[], readonly scripts: ScriptRegistry) {
     this.scriptKeys = new Set(Object.keys(scripts));
     for (const file of files) {
-      const result = loadEnsemble(file, { scripts: this.scriptKeys });
-      const entry: RegistryEntry = result.ok
-        ? { name: result.ensemble.name, file: file.file, ensemble: result.ensemble, problems: [] }
-        : { name: result.name, file: file.file, problems: result.problems };
-      const clash = this.entries.get(entry.name);
+      let name = file.name;
+      let entry: RegistryEntry | undefined;
+      if (name === undefined) {
+        entry = this.load(file);
+        name = entry.name;
+      }
+      const clash = this.slots.get(name);
       if (clash) {
-        entry.ensemble = undefined;
-        entry.problems = [...entry.problems, { file: file.file, line: 1, column: 1, code: 'duplicate-ensemble', message: `ensemble '${entry.name}' is also defined in ${clash.file}` }];
-        this.entries.set(`${entry.name}@${file.file}`, entry);
+        this.slots.set(`${name}@${file.file}`, { name, source: file, entry, clash: clash.source.file });
         continue;
       }
-      this.entries.set(entry.name, entry);
-      if (entry.ensemble) this.byHash.set(entry.ensemble.hash, entry.ensemble);
+      this.slots.set(name, { name, source: file, entry });
     }
   }
 
+  private load(file: RegistryFile): RegistryEntry {
+    const result = loadEnsemble(file, { scripts: this.scriptKeys });
+    const entry: RegistryEntry = result.ok
+      ? { name: result.ensemble.name, file: file.file, ensemble: result.ensemble, problems: [] }
+      : { name: result.name, file: file.file, problems: result.problems };
+    if (entry.ensemble) this.byHash.set(entry.ensemble.hash, entry.ensemble);
+    return entry;
+  }
+
+  private entry(slot: Slot): RegistryEntry {
+    if (!slot.entry) slot.entry = this.load(slot.source);
+    if (slot.clash && !slot.entry.problems.some((p) => p.code === 'duplicate-ensemble')) {
+      slot.entry = {
+        ...slot.entry,
+        ensemble: undefined,
+        problems: [...slot.entry.problems, { file: slot.source.file, line: 1, column: 1, code: 'duplicate-ensemble', message: `ensemble '${slot.name}' is also defined in ${slot.clash}` }],
+      };
+    }
+    return slot.entry;
+  }
+
+  /** Every ensemble with its problems (loads those not loaded yet). */
   list(): RegistryEntry[] {
-    return [...this.entries.values()];
+    return [...this.slots.values()].map((slot) => this.entry(slot));
   }
 
   /** The current definition of `name`; 404 when unknown, 422 with every problem when it does not load. */
   get(name: string): Ensemble {
-    const entry = this.entries.get(name);
-    if (!entry) throw new NotFoundError(`ensemble '${name}'`);
+    const slot = this.slots.get(name);
+    if (!slot) throw new NotFoundError(`ensemble '${name}'`);
+    const entry = this.entry(slot);
     if (!entry.ensemble) throw new EnsembleInvalidError(name, entry.problems);
     return entry.ensemble;
   }

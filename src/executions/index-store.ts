@@ -35,7 +35,12 @@ export interface RequestLatencyRow {
  * step back.
  */
 export async function writeExecution(db: D1Database, row: IndexRow, requests: RequestLatencyRow[] = []): Promise<void> {
-  const statements = [
+  await db.batch(executionStatements(db, row, requests));
+}
+
+/** The statements that write one execution's row (several executions can share one batch). */
+export function executionStatements(db: D1Database, row: IndexRow, requests: RequestLatencyRow[] = []): D1PreparedStatement[] {
+  return [
     db.prepare(`INSERT INTO executions (id, ensemble, status, created_at, updated_at, version, pending_step, pending_approvers, expires_at, requested_at, summary)
       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
       ON CONFLICT (id) DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at, version = excluded.version,
@@ -52,7 +57,6 @@ export async function writeExecution(db: D1Database, row: IndexRow, requests: Re
     ...requests.map((r) => db.prepare(`INSERT INTO approval_requests (execution_id, request_id, step, requested_at, closed_at, outcome) VALUES (?, ?, ?, ?, ?, ?)
       ON CONFLICT (execution_id, request_id) DO UPDATE SET closed_at = excluded.closed_at, outcome = excluded.outcome`).bind(row.id, r.requestId, r.step, r.requestedAt, r.closedAt, r.outcome)),
   ];
-  await db.batch(statements);
 }
 
 /** Removes an execution from the index (its retention ended). */

@@ -11,7 +11,7 @@ describe('the registry loads each ensemble when it is first asked for', () => {
       name: `e${i}`,
       hash: `h${i}`,
       // A getter records which files the loader read.
-      get source() { read.add(`e${i}`); return i === 7 ? 'agents: [' : good; },
+      get source(): string { read.add(`e${i}`); return i === 7 ? 'agents: [' : good; },
     }));
     files.push({ file: 'ensembles/dup.yaml', name: 'e1', hash: 'hd', get source() { read.add('dup'); return good; } });
     const registry = new EnsembleRegistry(files, { greet: { default: () => ({}) } });

@@ -12,6 +12,12 @@ const mayHoldJson = (type: string) => type.trim() === '' || /json/i.test(type) |
 
 const isForm = (type: string) => /^(application\/x-www-form-urlencoded|multipart\/form-data)\b/i.test(type.trim());
 
+/** A browser form post (its answers are pages, not JSON). */
+export const isFormPost = (contentType: string | undefined) => isForm(contentType ?? '');
+
+/** A browser asking for a page (not a client asking for JSON). */
+export const wantsHtml = (accept: string | undefined) => !!accept && accept.includes('text/html') && !accept.startsWith('application/json');
+
 /**
  * Reads a JSON (or, with `form`, a url-encoded or multipart form) body and validates it; 400 with
  * every zod issue when it does not match. An empty body counts as `{}`. Whatever a client sends, the

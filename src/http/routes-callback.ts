@@ -6,13 +6,12 @@ import { unwrap, type Result } from '../hitl/result';
 import type { TokenView } from '../hitl/views';
 import { accessIdentity } from '../identity/access';
 import { crossSite, ownOrigins } from './same-site';
-import { readBody, validated } from './body';
+import { isFormPost, readBody, validated, wantsHtml } from './body';
 import { tokenStub } from './stub';
 import type { AppEnv } from './types';
 import { reviewPage, resultPage, errorPage, delegatedPage } from '../pages/review';
 import type { DecisionView, DelegationView } from '../hitl/hitl-state';
 
-const wantsHtml = (accept: string | undefined) => !!accept && accept.includes('text/html') && !accept.startsWith('application/json');
 
 /**
  * `/callback/:token` (the prefix is HITL_BASE_PATH). No API key: the token is the credential.
@@ -36,8 +35,7 @@ export const callbackRoutes = new Hono<AppEnv>()
   })
   .post('/:token', async (c) => {
     const token = c.req.param('token');
-    const type = c.req.header('content-type') ?? '';
-    const isForm = type.includes('application/x-www-form-urlencoded') || type.includes('multipart/form-data');
+    const isForm = isFormPost(c.req.header('content-type'));
     try {
       // Verified before the body is read: a bad assertion is 401 whatever the body says.
       const viewer = await accessIdentity(c.env, c.req.raw.headers);

@@ -7,16 +7,15 @@ import type { DecisionView, InboxItem } from '../hitl/hitl-state';
 import { unwrap, type Result } from '../hitl/result';
 import { inboxPage } from '../pages/inbox';
 import { errorPage, resultPage } from '../pages/review';
-import { readBody, validated } from './body';
+import { isFormPost, readBody, validated, wantsHtml } from './body';
 import { requireDb } from './db';
 import { crossSite, ownOrigins } from './same-site';
 import { executionStub } from './stub';
 import type { AppEnv } from './types';
 
-const DOCS = 'https://github.com/ensemble-hitl/ensemble-hitl/blob/main/docs/approvals.md#the-inbox';
+const DOCS = 'docs/approvals.md#the-inbox in this project';
 const MAX_ITEMS = 100;
 
-const wantsHtml = (accept: string | undefined) => !!accept && accept.includes('text/html') && !accept.startsWith('application/json');
 
 /** The Cloudflare Access user behind this request; the inbox exists only with Access configured. */
 async function viewerOf(env: AppEnv['Bindings'], headers: Headers): Promise<string> {
@@ -47,8 +46,7 @@ export const inboxRoutes = new Hono<AppEnv>()
     }
   })
   .post('/:executionId', async (c) => {
-    const type = c.req.header('content-type') ?? '';
-    const isForm = type.includes('application/x-www-form-urlencoded') || type.includes('multipart/form-data');
+    const isForm = isFormPost(c.req.header('content-type'));
     try {
       const viewer = await viewerOf(c.env, c.req.raw.headers);
       if (crossSite(c.req.raw.headers, ownOrigins(c.req.url, c.env.PUBLIC_BASE_URL), { requireEvidence: true })) {

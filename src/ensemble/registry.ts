@@ -62,7 +62,12 @@ export class EnsembleRegistry {
   }
 
   private entry(slot: Slot): RegistryEntry {
-    if (!slot.entry) slot.entry = this.load(slot.source);
+    // A file that does not load is listed under the name it was found by (the loader falls back to
+    // the file name when it cannot read the file's own), so list() and get() agree.
+    if (!slot.entry) {
+      const loaded = this.load(slot.source);
+      slot.entry = loaded.ensemble ? loaded : { ...loaded, name: slot.name };
+    }
     if (slot.clash && !slot.entry.problems.some((p) => p.code === 'duplicate-ensemble')) {
       slot.entry = {
         ...slot.entry,

@@ -101,13 +101,17 @@ export class HITLState extends DurableObject<Env> {
   /** Takes over a run the Worker suspended: stores it, opens the approval request. */
   async begin(definition: StoredDefinition, state: RunState): Promise<PendingView & { links?: { personal: { approver: string; url: string }[]; shared?: string } }> {
     const now = Date.now();
-    this.store.migrate();
-    if (!this.store.exists()) this.store.insertRun(state, definition, now);
+    // A new object creates its tables here; an existing one was migrated when it was constructed.
+    if (!this.store.exists()) {
+      this.store.migrate();
+      this.store.insertRun(state, definition, now);
+    }
     const request = this.store.openRequest() ?? (await openRequest(this.store, this.env, state, now));
     // The request is committed: answer now, and send its notifications and index it right after
     // (the alarm, set here too, does both if this instance goes away first).
-    await this.schedule();
+    this.armIndexRetry();
     this.soon();
+    await this.schedule();
     // Links are bearer credentials: the caller gets them only when the step asks (returnLinks).
     if (!request.spec.returnLinks || !request.sealed) return pendingView(request);
     const tokens = await unseal<SealedTokens>(this.env, state.executionId, request.sealed);
@@ -158,9 +162,10 @@ export class HITLState extends DurableObject<Env> {
     // users: each of them is a distinct identity, and each can decide once.
     const spends = decider.via !== 'access' ? row.hash : undefined;
     const { result, due } = this.record(run.state, request, decider, body, meta, Date.now(), facts.requester, spends);
-    await this.schedule(due);
     // A final decision continues the run right away; the alarm is the safety net.
+    this.armIndexRetry();
     this.soon();
+    await this.schedule(due);
     return result;
   }
 
@@ -446,6 +451,7 @@ export class HITLState extends DurableObject<Env> {
       if (this.env.DB) await deleteExecution(this.env.DB, run.state.executionId).catch(() => undefined);
       await this.ctx.storage.deleteAlarm();
       await this.ctx.storage.deleteAll();
+      this.store.forget();
       return;
     }
     const open = this.store.openRequest();
@@ -596,6 +602,12 @@ export class HITLState extends DurableObject<Env> {
 
   private endRun(now: number): void {
     this.store.setCleanup(now + retentionDays(this.env) * 86_400_000);
+  }
+
+  /** If this instance goes away before the index is written, the alarm writes it (soon, not at expiry). */
+  private armIndexRetry(): void {
+    const { version, indexed } = this.store.indexVersions();
+    if (indexed < version) this.store.setIndexRetry(Date.now() + INDEX_RETRY_MS);
   }
 
   /**

@@ -124,12 +124,25 @@ type Row = Record<string, SqlStorageValue>;
 
 /** Typed access to one execution's SQLite tables. Every call is synchronous. */
 export class ExecutionStore {
+  /** Once the run exists it exists until `forget` (retention deleted everything). */
+  private known = false;
+  /** The last run state read, by its stored text: parsed (and validated) once, not on every read. */
+  private parsed?: { text: string; state: RunState };
+
   constructor(private readonly sql: SqlStorage, private readonly secrets: () => readonly string[] = () => []) {}
 
   /** True once `begin` has created the tables: reads of an unknown execution must not create them. */
   exists(): boolean {
-    return this.sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'run'").toArray().length > 0
+    if (this.known) return true;
+    this.known = this.sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'run'").toArray().length > 0
       && this.sql.exec('SELECT 1 FROM run').toArray().length > 0;
+    return this.known;
+  }
+
+  /** Everything was deleted (retention): nothing is known any more. */
+  forget(): void {
+    this.known = false;
+    this.parsed = undefined;
   }
 
   migrate(): void {
@@ -147,8 +160,11 @@ export class ExecutionStore {
   run(): RunRow | undefined {
     const r = this.one('SELECT * FROM run WHERE id = 1');
     if (!r) return undefined;
+    const text = String(r.state);
+    if (this.parsed?.text !== text) this.parsed = { text, state: RunState.parse(JSON.parse(text)) };
     return {
-      state: RunState.parse(JSON.parse(String(r.state))),
+      // Shared between reads of the same text: callers derive new states, never change this one.
+      state: this.parsed.state,
       file: String(r.file), source: String(r.source), hash: String(r.hash),
       createdAt: Number(r.created_at), updatedAt: Number(r.updated_at),
       cleanupAt: r.cleanup_at === null ? null : Number(r.cleanup_at),
@@ -367,10 +383,15 @@ export class ExecutionStore {
   }
 
   /** The earliest time something is due: a notification, the open request's deadlines, cleanup, an index retry. */
+  /**
+   * When the alarm must next run: the first due notification (a claimed one once its claim goes
+   * stale after 60 s, in case whoever claimed it died mid-send), follow-ups, an index write behind
+   * its version, cleanup.
+   */
   nextDue(): number | undefined {
     // Two queries: workerd allows at most 5 terms in one compound SELECT.
     const request = this.one(`SELECT MIN(t) AS t FROM (
-      SELECT MIN(next_at) AS t FROM outbox WHERE status = 'pending'
+      SELECT MIN(CASE WHEN status = 'pending' THEN next_at ELSE next_at + 60000 END) AS t FROM outbox WHERE status IN ('pending', 'sending')
       UNION ALL SELECT MIN(MIN(expires_at), COALESCE(MIN(next_reminder_at), MIN(expires_at)), COALESCE(MIN(escalate_at), MIN(expires_at))) FROM request WHERE status = 'pending')`);
     const run = this.one(`SELECT MIN(COALESCE(cleanup_at, 9e15), CASE WHEN indexed_version < index_version THEN COALESCE(index_retry_at, 9e15) ELSE 9e15 END) AS t FROM run WHERE id = 1`);
     const times = [request?.t, run?.t].filter((t) => t !== null && t !== undefined).map(Number).filter((t) => t < 9e15);

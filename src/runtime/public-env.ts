@@ -2,8 +2,18 @@ import { publicVars } from '../../generated/registry';
 import type { Env } from '../env';
 import { isInfraSecret, secretValues } from '../secrets';
 
+// Per env object: an isolate's env does not change, and the list is read on every step and audit.
+const secretsOf = new WeakMap<object, string[]>();
+
 /** The secret values of this deployment's env, to redact from run data. */
-export const runSecrets = (env: Env): string[] => secretValues(env, publicVars);
+export function runSecrets(env: Env): string[] {
+  let values = secretsOf.get(env);
+  if (!values) {
+    values = secretValues(env, publicVars);
+    secretsOf.set(env, values);
+  }
+  return values;
+}
 
 /**
  * The part of env an ensemble may read (`${env.NAME}`): string vars and secrets, except this

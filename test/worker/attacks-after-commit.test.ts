@@ -1,0 +1,71 @@
+import { describe, expect, it } from 'vitest';
+import { runInDurableObject } from 'cloudflare:test';
+import { eventually, fireAlarm, hitlApp, received, stubOf, tokenOf } from './hitl-helpers';
+
+// HITLState.soon() sends notifications and writes the index after the object has answered, outside
+// any alarm. If the isolate dies before soon() finishes, the alarm set before answering must still
+// bring everything about: these tests look at what that alarm would find at that moment.
+
+const inObject = runInDurableObject as unknown as <T>(stub: unknown, fn: (instance: any, state: DurableObjectState) => Promise<T>) => Promise<T>;
+
+describe('the safety net behind soon()', () => {
+  it('a notification soon() claimed and is still sending stays covered by the alarm (it is re-sent if the isolate dies mid-send)', async () => {
+    const hook = `/slow/3000?k=${crypto.randomUUID()}`;
+    const app = hitlApp('r13-claim', `agents:
+  - name: approve
+    agent: hitl
+    inputs: { data: 1, prompt: Slow channel, approvers: [a@example.com], timeout: 3600 }
+    config: { notificationChannel: webhook, notificationConfig: { webhookUrl: "\${env.RECEIVER}${hook}" } }
+`);
+    const start = await app.run('r13-claim');
+    expect(start.status).toBe(202);
+    const id = start.body.executionId as string;
+    // begin() answered; soon() has claimed the webhook row and its send takes 3 s. The safety-net
+    // alarm (set to now before answering) runs meanwhile, as it would on a fresh instance.
+    await fireAlarm(id);
+    const seen = await inObject(stubOf(id), async (_instance, state) => {
+      const row = state.storage.sql.exec<{ status: string; next_at: number }>("SELECT status, next_at FROM outbox WHERE channel = 'webhook'").one();
+      return { row, alarm: await state.storage.getAlarm() };
+    });
+    // Still in flight: if the isolate died now, the claim goes stale after 60 s and must be picked
+    // up then, not at the request's expiry (an hour away; then it is dropped as no longer pending).
+    expect(seen.row.status).toBe('sending');
+    expect(seen.alarm).not.toBeNull();
+    expect(seen.alarm!).toBeLessThanOrEqual(seen.row.next_at + 65_000);
+  }, 20_000);
+
+  it('a decision that does not close the request: if soon() never runs, the alarm still writes the index soon', async () => {
+    const hook = `/r13-idx-${crypto.randomUUID()}`;
+    const app = hitlApp('r13-idx', `agents:
+  - name: approve
+    agent: hitl
+    inputs: { data: 1, prompt: Two of two, approvers: [a@example.com, b@example.com], minApprovals: 2, timeout: 3600 }
+    config: { notificationChannel: webhook, notificationConfig: { webhookUrl: "\${env.RECEIVER}${hook}" } }
+`);
+    const start = await app.run('r13-idx');
+    expect(start.status).toBe(202);
+    const id = start.body.executionId as string;
+    const [hit] = await eventually(async () => {
+      await fireAlarm(id);
+      const hits = (await received(hook)).filter((h) => h.json?.executionId === id);
+      expect(hits).toHaveLength(1);
+      return hits;
+    });
+    // Let the begin() work settle: index written, nothing pending.
+    await eventually(async () => {
+      const v = await inObject(stubOf(id), async (instance) => instance.store.indexVersions());
+      expect(v.indexed).toBe(v.version);
+    });
+    // The isolate dies right after the object answers the next call: soon() never runs.
+    await inObject(stubOf(id), async (instance) => { instance.soon = () => undefined; });
+    const link = hit.json.approvers.find((a: any) => a.approver === 'a@example.com').callbackUrl;
+    const decided = await app.decide(tokenOf(link), { approved: true });
+    expect(decided.status).toBe(200);
+    expect(decided.body.status).toBe('pending');
+    const seen = await inObject(stubOf(id), async (instance, state) => ({ versions: instance.store.indexVersions(), alarm: await state.storage.getAlarm() }));
+    // The decision changed the index row (a@ no longer pending). Before this change it was written
+    // before answering; now only soon() writes it, and nothing else is due for an hour.
+    const covered = seen.versions.indexed >= seen.versions.version || (seen.alarm !== null && seen.alarm <= Date.now() + 10_000);
+    expect({ ...seen.versions, alarmInMs: seen.alarm === null ? null : seen.alarm - Date.now(), covered }).toMatchObject({ covered: true });
+  }, 20_000);
+});

@@ -1,0 +1,46 @@
+import { env } from 'cloudflare:test';
+import { describe, expect, it } from 'vitest';
+import { createApp } from '../../src/http/app';
+import { EnsembleRegistry } from '../../src/ensemble/registry';
+import { auth } from './helpers';
+
+// Runs that never suspend live nowhere but the D1 index. Their rows now share one D1 batch per
+// 20 ms / 50 rows: one failed batch must not cost every run that happened to share it.
+
+describe('batched index rows of flat runs', () => {
+  it('one transient D1 failure does not lose the rows of every run in the batch', async () => {
+    const name = `r13-flat-${crypto.randomUUID().slice(0, 8)}`;
+    const registry = new EnsembleRegistry([{ file: `ensembles/${name}.yaml`, name, hash: 'h', source: 'agents:\n  - name: a\n    operation: code\n    config: { script: ok }\n' }], { ok: { default: () => ({ fine: true }) } });
+    const app = createApp(() => registry);
+    const real = env.DB;
+    let failures = 1;
+    // The real database, whose next batch fails once (D1 answers "Network connection lost" now and then).
+    const DB = new Proxy(real, {
+      get(target, key) {
+        if (key === 'batch') {
+          return async (statements: D1PreparedStatement[]) => {
+            if (failures-- > 0) throw new Error('D1_ERROR: Network connection lost.');
+            return target.batch(statements);
+          };
+        }
+        const value = Reflect.get(target, key);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const testEnv = { ...env, DB };
+    const run = async () => {
+      const res = await app.fetch(new Request(`http://worker.test/ensembles/${name}`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: '{}' }), testEnv);
+      expect(res.status).toBe(200);
+      return ((await res.json()) as { executionId: string }).executionId;
+    };
+    // Three concurrent runs of one isolate: their rows share a batch.
+    const ids = await Promise.all([run(), run(), run()]);
+    await new Promise((r) => setTimeout(r, 200));
+    const found = [];
+    for (const id of ids) {
+      if ((await app.fetch(new Request(`http://worker.test/executions/${id}`, { headers: auth }), testEnv)).status === 200) found.push(id);
+    }
+    // Before batching, the failure cost the one run it hit; every run is the only record of itself.
+    expect(found).toEqual(ids);
+  });
+});

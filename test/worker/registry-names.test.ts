@@ -1,0 +1,49 @@
+import { describe, expect, it } from 'vitest';
+import { EnsembleRegistry } from '../../src/ensemble/registry';
+
+// The name tools/gen-registry.mjs gives each file at build time.
+// @ts-expect-error: a plain .mjs tool without types
+import { buildName } from '../../tools/ensemble-name.mjs';
+
+const steps = 'agents:\n  - name: a\n    operation: code\n    config: { script: greet }\n';
+const scripts = { greet: { default: () => ({}) } };
+const registryOf = (files: Record<string, string>) =>
+  new EnsembleRegistry(Object.entries(files).map(([file, source]) => ({ file, source, hash: `h-${file}`, name: buildName(file, source) })), scripts);
+
+describe('names known at build time agree with the loader', () => {
+  // Valid YAML the build-time regex does not read as the loader does.
+  const spellings: Record<string, string> = {
+    'byte order mark (Windows editors)': `\uFEFFensemble: release\n${steps}`,
+    'value on the next line': `ensemble:\n  release\n${steps}`,
+    'quoted key': `"ensemble": release\n${steps}`,
+    'escaped double-quoted value': `ensemble: "rel\\x65ase"\n${steps}`,
+    'flow mapping': `{ ensemble: release, agents: [ { name: a, operation: code, config: { script: greet } } ] }\n`,
+  };
+  for (const [what, source] of Object.entries(spellings)) {
+    it(`${what}: the ensemble listed as 'release' is run by that name`, () => {
+      const registry = registryOf({ 'ensembles/release-v2.yaml': source });
+      expect(registry.list().map((e) => [e.name, e.problems.map((p) => p.code)])).toEqual([['release', []]]);
+      expect(registry.get('release').name).toBe('release');
+    });
+  }
+
+  it('two files that both name themselves `release` are still a duplicate', () => {
+    const registry = registryOf({
+      'ensembles/a.yaml': `\uFEFFensemble: release\n${steps}`,
+      'ensembles/release.yaml': `ensemble: release\n${steps}`,
+    });
+    const release = registry.list().filter((e) => e.name === 'release');
+    expect(release).toHaveLength(2);
+    expect(release.some((e) => e.problems.some((p) => p.code === 'duplicate-ensemble'))).toBe(true);
+  });
+
+  it('`ensemble: pay#2` (a plain scalar, not a comment) does not take the name of a valid `pay`', () => {
+    // The regex reads `pay` and a comment; YAML reads the value `pay#2` (invalid, so the file is
+    // named after itself). Sorted first, it takes the slot `pay` and the real pay.yaml becomes "the duplicate".
+    const registry = registryOf({
+      'ensembles/a-draft.yaml': `ensemble: pay#2\n${steps}`,
+      'ensembles/pay.yaml': `ensemble: pay\n${steps}`,
+    });
+    expect(registry.get('pay').file).toBe('ensembles/pay.yaml');
+  });
+});

@@ -47,7 +47,20 @@ export const LIMITS = {
 
 /** Bytes of a value as stored (its JSON in UTF-8). */
 export function jsonBytes(value: unknown): number {
-  return new TextEncoder().encode(JSON.stringify(value) ?? 'null').byteLength;
+  return utf8Length(JSON.stringify(value) ?? 'null');
+}
+
+/** UTF-8 length of a string, counted without encoding it (this runs on every step's record). */
+export function utf8Length(s: string): number {
+  let bytes = s.length;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) continue;
+    if (c < 0x800) bytes += 1;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) { bytes += 2; i++; }
+    else bytes += 2;
+  }
+  return bytes;
 }
 
 /** The depth of nested arrays and objects in a value, counted without recursion (so it cannot overflow). */

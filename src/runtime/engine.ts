@@ -105,11 +105,35 @@ function bounded(record: StepRecord, state: RunState, name: string, suspend?: Re
   }
   const others = state.steps.filter((r) => r.name !== name);
   // A suspension's approval request (data, prompt, links to issue) is stored with the run too.
-  const total = jsonBytes({ ...state, steps: [...others, record], ...(suspend ? { suspension: { step: name, request: suspend } } : {}) });
+  const total = stateBytes(state, [...others, record], suspend ? { step: name, request: suspend } : undefined);
   if (total > LIMITS.stateBytes) {
     return fail('STATE_TOO_LARGE', `the run's state would be ${total} bytes after step '${name}' (limit ${LIMITS.stateBytes}); its input and output were dropped`, false);
   }
   return record;
+}
+
+// Sizes of what does not change during a run (its input, each kept record), counted once: the
+// state's size is checked after every step, and stringifying all of it each time is quadratic.
+const baseBytes = new WeakMap<object, number>();
+const recordBytes = new WeakMap<object, number>();
+const once = (cache: WeakMap<object, number>, key: object, value: unknown) => {
+  let n = cache.get(key);
+  if (n === undefined) {
+    n = jsonBytes(value);
+    cache.set(key, n);
+  }
+  return n;
+};
+
+/**
+ * The JSON size of `state` with these `steps` (and a suspension), as stored. Exact but for the
+ * digits of the cursor and the status word, which may differ from when the input was first sized.
+ */
+export function stateBytes(state: RunState, steps: StepRecord[], suspension?: { step: string; request: unknown }): number {
+  const rest = { ...state, steps: [], suspension: undefined };
+  const base = state.input !== null && typeof state.input === 'object' ? once(baseBytes, state.input, rest) : jsonBytes(rest);
+  const records = steps.reduce((sum, r) => sum + once(recordBytes, r, r), 0) + Math.max(0, steps.length - 1);
+  return base + records + (suspension ? jsonBytes({ suspension }) - 1 : 0);
 }
 
 /** Marks the suspended step as completed with `output` and moves the cursor past it. */

@@ -134,3 +134,27 @@ describe('expression budgets', () => {
     expect(!r.ok && r.problems[0]!.message).toMatch(/expression is 5002 characters long \(limit 4096\)/);
   });
 });
+
+describe('sizes are counted in UTF-8 bytes', () => {
+  it('jsonBytes equals the encoded length for ASCII, accents, symbols, emoji and lone surrogates', async () => {
+    const { jsonBytes, utf8Length } = await import('../../src/limits');
+    for (const value of ['abc', 'é', '€', '😀', '\ud800', 'a\udc00b', { k: 'x'.repeat(1000) + 'ü😀€' }, [1, null, true]]) {
+      expect(jsonBytes(value)).toBe(new TextEncoder().encode(JSON.stringify(value)).byteLength);
+    }
+    expect(utf8Length('\ud83d')).toBe(new TextEncoder().encode('\ud83d').byteLength);
+  });
+});
+
+describe('the state size checked after each step', () => {
+  it('is the stored JSON size, counted without stringifying the whole state each step', async () => {
+    const { stateBytes } = await import('../../src/runtime/engine');
+    const { jsonBytes } = await import('../../src/limits');
+    const state = { executionId: 'exe_1', ensemble: 'e', hash: 'h', input: { text: 'Zoë 😀 '.repeat(50) }, startedAt: '2026-11-22T00:00:00.000Z', origin: 'http://x', status: 'running' as const, cursor: 2, steps: [] };
+    const steps = [1, 2, 3].map((i) => ({ name: `s${i}`, status: 'completed' as const, input: { i }, output: { msg: `€${i}` }, startedAt: state.startedAt, durationMs: i }));
+    for (const n of [0, 1, 3]) {
+      expect(stateBytes(state as never, steps.slice(0, n) as never)).toBe(jsonBytes({ ...state, steps: steps.slice(0, n) }));
+    }
+    const suspension = { step: 's3', request: { prompt: 'Ship? ✅', data: [1, 2] } };
+    expect(stateBytes(state as never, steps as never, suspension)).toBe(jsonBytes({ ...state, steps, suspension }));
+  });
+});

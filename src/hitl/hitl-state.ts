@@ -110,8 +110,8 @@ export class HITLState extends DurableObject<Env> {
     // The request is committed: answer now, and send its notifications and index it right after
     // (the alarm, set here too, does both if this instance goes away first).
     this.armIndexRetry();
-    this.soon();
     await this.schedule();
+    this.soon();
     // Links are bearer credentials: the caller gets them only when the step asks (returnLinks).
     if (!request.spec.returnLinks || !request.sealed) return pendingView(request);
     const tokens = await unseal<SealedTokens>(this.env, state.executionId, request.sealed);
@@ -164,8 +164,8 @@ export class HITLState extends DurableObject<Env> {
     const { result, due } = this.record(run.state, request, decider, body, meta, Date.now(), facts.requester, spends);
     // A final decision continues the run right away; the alarm is the safety net.
     this.armIndexRetry();
-    this.soon();
     await this.schedule(due);
+    this.soon();
     return result;
   }
 

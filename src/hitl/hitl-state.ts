@@ -77,6 +77,9 @@ export interface DecisionView {
 // A failed write to the executions index is tried again this much later, by the alarm.
 const INDEX_RETRY_MS = 5_000;
 
+// After answering, the object does what is due itself; its alarm steps in this much later if it could not.
+const SAFETY_NET_MS = 5_000;
+
 // If the isolate dies while it continues a run, this alarm picks the run up again from its last checkpoint.
 const WATCHDOG_MS = 30_000;
 
@@ -110,7 +113,7 @@ export class HITLState extends DurableObject<Env> {
     // The request is committed: answer now, and send its notifications and index it right after
     // (the alarm, set here too, does both if this instance goes away first).
     this.armIndexRetry();
-    await this.schedule();
+    await this.schedule(undefined, SAFETY_NET_MS);
     this.soon();
     // Links are bearer credentials: the caller gets them only when the step asks (returnLinks).
     if (!request.spec.returnLinks || !request.sealed) return pendingView(request);
@@ -164,7 +167,7 @@ export class HITLState extends DurableObject<Env> {
     const { result, due } = this.record(run.state, request, decider, body, meta, Date.now(), facts.requester, spends);
     // A final decision continues the run right away; the alarm is the safety net.
     this.armIndexRetry();
-    await this.schedule(due);
+    await this.schedule(due, SAFETY_NET_MS);
     this.soon();
     return result;
   }
@@ -631,11 +634,15 @@ export class HITLState extends DurableObject<Env> {
     this.ctx.waitUntil(work);
   }
 
-  /** Sets the alarm to the earliest due time (`soon` forces an immediate one). */
-  private async schedule(soon?: number): Promise<void> {
+  /**
+   * Sets the alarm to the earliest due time (`soon` forces an immediate one). With `grace`, not
+   * earlier than that from now: `soon()` is about to do what is due, and the alarm only steps in
+   * if this instance goes away first (so the two do not race for the same work).
+   */
+  private async schedule(soon?: number, grace = 0): Promise<void> {
     const due = [this.store.nextDue(), soon].filter((t): t is number => t !== undefined);
     if (this.store.exists() && this.store.run()!.state.status === 'running') due.push(Date.now());
-    if (due.length) await this.ctx.storage.setAlarm(Math.min(...due));
+    if (due.length) await this.ctx.storage.setAlarm(Math.max(Math.min(...due), Date.now() + grace));
     else await this.ctx.storage.deleteAlarm();
   }
 }

@@ -208,3 +208,21 @@ describe('the inbox refuses what does not wait on the viewer (found in review)',
     expect(res.status).toBe(403);
   });
 });
+
+describe('the inbox POST against oversized, deep, misspelt, replayed and concurrent bodies', () => {
+  it('answers 413, 400, 400, 409 and exactly one 200, never a 500', async () => {
+    const me = `edge-${crypto.randomUUID().slice(0, 8)}@example.com`;
+    const { app, id } = await open('inbox-edge', `      approvers: [${me}]`);
+    const headers = { ...(await as(me)), 'content-type': 'application/json' };
+    const post = (body: string) => app.request(`/inbox/${id}`, { method: 'POST', headers, body });
+    expect((await post(JSON.stringify({ approved: true, feedback: 'x'.repeat(10_000_000) }))).status).toBe(413);
+    expect((await post(`${'['.repeat(10_000)}${']'.repeat(10_000)}`)).status).toBe(400);
+    const misspelt = await post(JSON.stringify({ aproved: true }));
+    expect(misspelt.status).toBe(400);
+    expect(((await misspelt.json()) as any).error.details[0].path).toBe('approved');
+    expect((await app.request('/inbox/not-an-execution', { method: 'POST', headers, body: '{"approved":true}' })).status).toBe(404);
+    const results = await Promise.all(Array.from({ length: 10 }, () => post(JSON.stringify({ approved: true }))));
+    expect(results.map((r) => r.status).sort()).toEqual([200, ...Array(9).fill(409)]);
+    expect((await post(JSON.stringify({ approved: true }))).status).toBe(409);
+  });
+});

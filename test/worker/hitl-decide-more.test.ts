@@ -295,3 +295,19 @@ describe('Microsoft Teams channel', () => {
     expect(body).toContain('yyyy');
   });
 });
+
+describe('delegation bodies: oversized, deep, misspelt, replayed, concurrent', () => {
+  it('answers 413, 400, 400, 409 and exactly one delegation, never a 500', async () => {
+    const hook = hookOf('deleg-edge');
+    const app = hitlApp('deleg-edge', ensemble(hook, '    inputs: { prompt: P, approvers: [a@example.com, b@example.com] }'));
+    const { tokens } = await suspended(app, 'deleg-edge', hook);
+    const a = tokens['a@example.com']!;
+    const raw = (body: string) => app.request(`/callback/${a}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    expect((await raw(JSON.stringify({ delegateTo: 'd@example.com', reason: 'x'.repeat(10_000_000) }))).status).toBe(413);
+    expect((await raw(`{"delegateTo":${'['.repeat(10_000)}${']'.repeat(10_000)}}`)).status).toBe(400);
+    expect((await app.decide(a, { delegateTo: 'd@example.com', reasn: 'typo' })).status).toBe(400);
+    const results = await Promise.all(['d1', 'd2', 'd3', 'd4', 'd5'].map((d) => app.decide(a, { delegateTo: `${d}@example.com` })));
+    expect(results.map((r) => r.status).sort()).toEqual([200, 409, 409, 409, 409]);
+    expect((await app.decide(a, { delegateTo: 'd1@example.com' })).status).toBe(409);
+  });
+});

@@ -1,26 +1,12 @@
 // `npm run bench:pending`: decision -> completed latency with 10 executions pending and with
 // PENDING (default 10,000), in one `wrangler dev` server: it must stay flat (each execution is its
 // own Durable Object; only the executions index in D1 is shared). Reports the ratio.
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { projectCopy, startDevServer } from '../test/support/dev-server';
-import { startReceiver } from '../test/support/receiver';
+import { approvalEnsemble, benchServer, p50 } from './support';
 
 const PENDING = Number(process.env.PENDING ?? 10_000);
 const SAMPLES = Number(process.env.SAMPLES ?? 30);
-const receiver = await startReceiver();
-const project = projectCopy();
-writeFileSync(join(project, 'ensembles', 'bench-approval.yaml'), `agents:
-  - name: approve
-    agent: hitl
-    inputs: { prompt: Bench, approvers: [bench@example.com], returnLinks: true }
-  - name: after
-    operation: http
-    config: { url: "${receiver.url}/done", body: { id: "\${execution.id}" } }
-`);
-const server = await startDevServer({ cwd: project, persistTo: mkdtempSync(join(tmpdir(), 'bench-pending-')) });
-const headers = { authorization: `Bearer ${server.apiKey}`, 'content-type': 'application/json' };
+const bench = await benchServer((url) => ({ 'bench-approval': approvalEnsemble(url, false) }));
+const { server, headers, arrival } = bench;
 
 async function suspendOne(): Promise<{ id: string; link: string }> {
   const res = await fetch(`${server.url}/ensembles/bench-approval`, { method: 'POST', headers, body: '{}' });
@@ -41,13 +27,9 @@ async function decisionToDone(): Promise<number> {
     const t = Date.now();
     const res = await fetch(run.link, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"approved":true}' });
     await res.arrayBuffer();
-    for (;;) {
-      const hit = receiver.received.find((r) => r.path === '/done' && r.body.includes(run.id));
-      if (hit) { samples.push(hit.at - t); break; }
-      await new Promise((r) => setTimeout(r, 1));
-    }
+    samples.push((await arrival('/done', run.id)) - t);
   }
-  return [...samples].sort((a, b) => a - b)[Math.floor(samples.length / 2)]!;
+  return p50(samples);
 }
 
 try {
@@ -61,7 +43,6 @@ try {
   console.log(`decision -> completed, p50 of ${SAMPLES}: ${few.toFixed(1)} ms with 10 pending, ${many.toFixed(1)} ms with ${PENDING} pending: ${(many / few).toFixed(2)}x`);
   console.log(`(${PENDING - 10} suspensions made in ${made.toFixed(0)} s, ${((PENDING - 10) / made).toFixed(0)}/s at concurrency 8; /stats pending: ${stats.pending ?? '?'})`);
 } finally {
-  await server.stop();
-  await receiver.close();
+  await bench.stop();
 }
 process.exit(0);

@@ -7,41 +7,17 @@
 //   decide  POST /callback/:token -> 200
 //   resume  200 -> the step after the approval has run (it posts to the receiver)
 // Flat run: a five-step code-only ensemble, requests per second at concurrency 8 and p50 latency.
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { projectCopy, startDevServer } from '../test/support/dev-server';
-import { startReceiver } from '../test/support/receiver';
+import { approvalEnsemble, benchServer, p50 } from './support';
 
 const N = Number(process.env.N ?? 30);
-const receiver = await startReceiver();
-const project = projectCopy();
-writeFileSync(join(project, 'ensembles', 'bench-flat.yaml'), `agents:
+const flatEnsemble = `agents:
 ${[1, 2, 3, 4, 5].map((i) => `  - name: s${i}
     operation: code
     config: { script: greet }
     input: { name: "${i === 1 ? '${input.name}' : `\${s${i - 1}.output.message}`}" }`).join('\n')}
-`);
-writeFileSync(join(project, 'ensembles', 'bench-approval.yaml'), `agents:
-  - name: approve
-    agent: hitl
-    inputs: { prompt: Bench, approvers: [bench@example.com], returnLinks: true }
-    config: { notificationChannel: webhook, notificationConfig: { webhookUrl: "${receiver.url}/notify" } }
-  - name: after
-    operation: http
-    config: { url: "${receiver.url}/done", body: { id: "\${execution.id}" } }
-`);
-const server = await startDevServer({ cwd: project, persistTo: mkdtempSync(join(tmpdir(), 'bench-rt-')) });
-const headers = { authorization: `Bearer ${server.apiKey}`, 'content-type': 'application/json' };
-
-const p50 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const arrival = async (path: string, id: string): Promise<number> => {
-  for (;;) {
-    const hit = receiver.received.find((r) => r.path === path && r.body.includes(id));
-    if (hit) return hit.at;
-    await new Promise((r) => setTimeout(r, 1));
-  }
-};
+`;
+const bench = await benchServer((url) => ({ 'bench-flat': flatEnsemble, 'bench-approval': approvalEnsemble(url, true) }));
+const { server, headers, arrival } = bench;
 
 async function timed(make: () => Promise<Response>): Promise<number> {
   const t = performance.now();
@@ -106,7 +82,6 @@ try {
   console.log(line('  200 -> next step ran', p50(phases.resume)));
   console.log(line('  total', p50(phases.total)));
 } finally {
-  await server.stop();
-  await receiver.close();
+  await bench.stop();
 }
 process.exit(0);

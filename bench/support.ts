@@ -1,0 +1,44 @@
+// What the HTTP benchmarks share: a local receiver, `wrangler dev` on a copy of the project with
+// the benchmark's own ensembles, the API headers, and when a request reached the receiver.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { projectCopy, startDevServer } from '../test/support/dev-server';
+import { startReceiver } from '../test/support/receiver';
+
+/** `ensembles(receiverUrl)` gives the files to add (name -> YAML); they may post to the receiver. */
+export async function benchServer(ensembles: (receiverUrl: string) => Record<string, string>) {
+  const receiver = await startReceiver();
+  const project = projectCopy();
+  for (const [name, source] of Object.entries(ensembles(receiver.url))) writeFileSync(join(project, 'ensembles', `${name}.yaml`), source);
+  const server = await startDevServer({ cwd: project, persistTo: mkdtempSync(join(tmpdir(), 'bench-')) });
+  return {
+    server,
+    receiver,
+    headers: { authorization: `Bearer ${server.apiKey}`, 'content-type': 'application/json' },
+    /** When a request to `path` that mentions `id` reached the receiver (epoch ms). */
+    async arrival(path: string, id: string): Promise<number> {
+      for (;;) {
+        const hit = receiver.received.find((r) => r.path === path && r.body.includes(id));
+        if (hit) return hit.at;
+        await new Promise((r) => setTimeout(r, 1));
+      }
+    },
+    async stop() {
+      await server.stop();
+      await receiver.close();
+    },
+  };
+}
+
+export const p50 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+/** An approval that posts to the receiver once it is decided (`notify` also sends it a webhook). */
+export const approvalEnsemble = (receiverUrl: string, notify: boolean) => `agents:
+  - name: approve
+    agent: hitl
+    inputs: { prompt: Bench, approvers: [bench@example.com], returnLinks: true }
+${notify ? `    config: { notificationChannel: webhook, notificationConfig: { webhookUrl: "${receiverUrl}/notify" } }\n` : ''}  - name: after
+    operation: http
+    config: { url: "${receiverUrl}/done", body: { id: "\${execution.id}" } }
+`;

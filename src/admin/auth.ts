@@ -2,7 +2,7 @@ import type { MiddlewareHandler } from 'hono';
 import { AppError } from '../errors';
 import { accessConfig, accessIdentity } from '../identity/access';
 import { crossSite, ownOrigins } from '../http/same-site';
-import { hashToken, sameHash } from '../hitl/token';
+import { bearerKey, isApiKey } from '../http/auth';
 import { normalizeIdentity } from '../identity/normalize';
 import type { AppEnv } from '../http/types';
 import { readSession, validCsrf, validSession } from './session';
@@ -26,8 +26,8 @@ export const adminAuth: MiddlewareHandler<AppEnv & { Variables: { operator: Oper
   const path = new URL(c.req.url).pathname;
   if (path === '/admin/login') return next();
   let operator: Operator | undefined;
-  const bearer = /^Bearer\s+(.+)$/i.exec(c.req.header('authorization') ?? '');
-  if (bearer && sameHash(hashToken(bearer[1]!.trim()), hashToken(key))) operator = { by: 'key', name: 'API key' };
+  const bearer = bearerKey(c.req.header('authorization'));
+  if (bearer !== undefined && (await isApiKey(bearer, key))) operator = { by: 'key', name: 'API key' };
   const session = readSession(c.req.header('cookie'));
   if (!operator && validSession(key, session)) operator = { by: 'session', principal: session, name: 'API key (signed in)' };
   // Access proves who someone is, not that they operate this Worker (approvers sign in through the

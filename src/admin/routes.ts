@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import { AppError } from '../errors';
 import { decodeCursor, getExecution, listExecutions, statuses, type ExecutionStatus } from '../executions/index-store';
-import { hashToken, sameHash } from '../hitl/token';
+import { isApiKey } from '../http/auth';
 import { unwrap, type Result } from '../hitl/result';
 import { requireDb } from '../http/db';
 import { executionStub } from '../http/stub';
@@ -29,7 +29,7 @@ export const adminRoutes = new Hono<AdminEnv>()
   .post('/login', async (c) => {
     const form = await c.req.parseBody().catch(() => ({}) as Record<string, unknown>);
     const key = typeof form.key === 'string' ? form.key : '';
-    if (!sameHash(hashToken(key), hashToken(c.env.API_KEY!))) return loginPage(c, 'That is not the API key.');
+    if (!(await isApiKey(key, c.env.API_KEY!))) return loginPage(c, 'That is not the API key.');
     c.header('set-cookie', sessionCookie(newSession(c.env.API_KEY!), secure(c.req.url)));
     return c.redirect('/admin', 303);
   })

@@ -1,7 +1,7 @@
 import { hasDecided } from '../hitl/machine';
 import type { RequestRow, RunRow } from '../hitl/store';
 import type { RunState } from '../runtime/run-state';
-import { jsonBytes } from '../limits';
+import { utf8Length } from '../limits';
 import type { IndexRow } from './index-store';
 
 /** The index row of an execution its Durable Object holds: status, and who the open request waits on. */
@@ -30,11 +30,14 @@ export function rowOfObject(run: RunRow, open: RequestRow | undefined, version: 
 /** The most a summary of a run that never suspended takes in the index; beyond, steps keep only their status. */
 const SUMMARY_BYTES = 512 * 1024;
 
+/** The index row of a run that ended in the Worker without suspending, its summary as stored. */
+export interface FlatRow { id: string; ensemble: string; status: RunState['status']; createdAt: number; updatedAt: number; summary: string }
+
 /** The index row of a run that ended in the Worker without suspending (nothing else stores it). */
-export function rowOfFlatRun(state: RunState, now: number): IndexRow {
-  let summary: Record<string, unknown> = { input: state.input, output: state.output ?? null, steps: state.steps, ...(state.error ? { error: state.error } : {}) };
-  if (jsonBytes(summary) > SUMMARY_BYTES) {
-    summary = { input: null, output: null, steps: state.steps.map(({ input: _i, output: _o, ...rest }) => rest), ...(state.error ? { error: state.error } : {}), truncated: true };
+export function flatRow(state: RunState, now: number): FlatRow {
+  let summary = JSON.stringify({ input: state.input, output: state.output ?? null, steps: state.steps, ...(state.error ? { error: state.error } : {}) });
+  if (utf8Length(summary) > SUMMARY_BYTES) {
+    summary = JSON.stringify({ input: null, output: null, steps: state.steps.map(({ input: _i, output: _o, ...rest }) => rest), ...(state.error ? { error: state.error } : {}), truncated: true });
   }
-  return { id: state.executionId, ensemble: state.ensemble, status: state.status, createdAt: Date.parse(state.startedAt), updatedAt: now, version: 1, summary };
+  return { id: state.executionId, ensemble: state.ensemble, status: state.status, createdAt: Date.parse(state.startedAt), updatedAt: now, summary };
 }

@@ -27,7 +27,7 @@ export const code = defineOperation({
     return await fn({
       input: ctx.input ?? {},
       config,
-      env: publicEnv(ctx.env),
+      env: { ...publicEnv(ctx.env) }, // its own copy: a script may change what it was given
       execution: ctx.execution,
       steps: ctx.steps,
     });

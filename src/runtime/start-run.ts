@@ -32,6 +32,9 @@ export function runSummary(state: RunState) {
  * stored; a suspended run is handed to its HITLState object, which owns it from then on.
  */
 export async function startRun(ensemble: Ensemble, input: Record<string, unknown>, options: StartOptions): Promise<{ status: ContentfulStatusCode; body: unknown; state: RunState }> {
+  // One log line per run and request (run-suspended or run-finished), not one per phase: each
+  // line costs the request, and a line at the end can carry the duration and the outcome.
+  const started = Date.now();
   const initial: RunState = {
     executionId: newExecutionId(),
     ensemble: ensemble.name,
@@ -43,15 +46,14 @@ export async function startRun(ensemble: Ensemble, input: Record<string, unknown
     cursor: 0,
     steps: [],
   };
-  log('run-started', { executionId: initial.executionId, ensemble: ensemble.name });
   const state = await advance(ensemble, initial, { env: options.env, scripts: options.scripts, agents, secrets: runSecrets(options.env) });
   if (state.status === 'suspended') {
     const stub = options.env.HITL_STATE.get(options.env.HITL_STATE.idFromName(state.executionId));
     const pending = await stub.begin({ file: ensemble.file, source: ensemble.source, hash: ensemble.hash }, state);
-    log('run-suspended', { executionId: state.executionId, ensemble: ensemble.name, step: state.suspension?.step });
+    log('run-suspended', { executionId: state.executionId, ensemble: ensemble.name, step: state.suspension?.step, durationMs: Date.now() - started });
     return { status: 202, body: { executionId: state.executionId, ensemble: ensemble.name, status: 'suspended', pending }, state };
   }
-  log('run-finished', { executionId: state.executionId, ensemble: ensemble.name, status: state.status, ...(state.error ? { code: state.error.code, step: state.error.step } : {}) });
+  log('run-finished', { executionId: state.executionId, ensemble: ensemble.name, status: state.status, durationMs: Date.now() - started, ...(state.error ? { code: state.error.code, step: state.error.step } : {}) });
   if (state.status === 'failed') {
     const error = state.error!;
     return {

@@ -43,4 +43,24 @@ describe('batched index rows of flat runs', () => {
     // Before batching, the failure cost the one run it hit; every run is the only record of itself.
     expect(found).toEqual(ids);
   });
+
+  // The rows of a batch travel as one JSON parameter that SQLite unpacks: every string a run can
+  // produce must come back from GET /executions/:id exactly as the run answered it.
+  it('a flat run\'s summary comes back exactly, whatever characters it holds', async () => {
+    const name = `r13-chars-${crypto.randomUUID().slice(0, 8)}`;
+    const awkward = 'quote " back \\ slash\\" line\u2028sep nul \u0000 tab\t emoji 😀 lone \ud800 high é ü 中 end';
+    const registry = new EnsembleRegistry([{ file: `ensembles/${name}.yaml`, name, hash: 'h', source: 'agents:\n  - name: a\n    operation: code\n    config: { script: odd }\n' }], { odd: { default: () => ({ text: awkward, [awkward]: [awkward, 1.5, -0, 1e21, null] }) } });
+    const app = createApp(() => registry);
+    const ran = await app.fetch(new Request(`http://worker.test/ensembles/${name}`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ note: awkward }) }), env);
+    expect(ran.status).toBe(200);
+    const answered = (await ran.json()) as { executionId: string; output: unknown; steps: unknown[] };
+    await new Promise((r) => setTimeout(r, 200));
+    const stored = await app.fetch(new Request(`http://worker.test/executions/${answered.executionId}`, { headers: auth }), env);
+    expect(stored.status).toBe(200);
+    const kept = (await stored.json()) as { output: unknown; steps: unknown[]; input: unknown };
+    expect(kept.output).toEqual(answered.output);
+    expect(kept.steps).toEqual(answered.steps);
+    expect(kept.input).toEqual({ note: awkward });
+    expect((kept.output as { a: { text: string } }).a.text).toBe(awkward);
+  });
 });

@@ -98,15 +98,15 @@ export class HITLState extends DurableObject<Env> {
     // Everything the object writes to its audit log is redacted of this deployment's secrets.
     this.store = new ExecutionStore(ctx.storage.sql, () => runSecrets(env));
     // Objects created by an earlier release get the tables and columns added since.
-    if (this.store.exists()) this.store.migrate();
+    if (this.store.exists()) this.store.upgrade();
   }
 
   /** Takes over a run the Worker suspended: stores it, opens the approval request. */
   async begin(definition: StoredDefinition, state: RunState): Promise<PendingView & { links?: { personal: { approver: string; url: string }[]; shared?: string } }> {
     const now = Date.now();
-    // A new object creates its tables here; an existing one was migrated when it was constructed.
+    // A new object creates its tables here; an existing one was upgraded when it was constructed.
     if (!this.store.exists()) {
-      this.store.migrate();
+      this.store.create();
       this.store.insertRun(state, definition, now);
     }
     const request = this.store.openRequest() ?? (await openRequest(this.store, this.env, state, now));

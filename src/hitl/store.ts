@@ -9,7 +9,12 @@ CREATE TABLE IF NOT EXISTS run (
   state TEXT NOT NULL,             -- RunState JSON: input, step records, cursor, status, output
   file TEXT NOT NULL, source TEXT NOT NULL, hash TEXT NOT NULL,   -- the definition it started on
   created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
-  cleanup_at INTEGER               -- set when the run ends: storage is deleted then
+  cleanup_at INTEGER,              -- set when the run ends: storage is deleted then
+  resume_cursor INTEGER,           -- the step the run last started to continue from
+  resume_count INTEGER NOT NULL DEFAULT 0,   -- ... and how many times in a row
+  index_version INTEGER NOT NULL DEFAULT 0,  -- the version of this run's state for the D1 index
+  indexed_version INTEGER NOT NULL DEFAULT 0, -- the version the index has
+  index_retry_at INTEGER           -- when to try again after a failed index write
 );
 CREATE TABLE IF NOT EXISTS request (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -46,7 +51,8 @@ CREATE TABLE IF NOT EXISTS outbox (
   attempts INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL,
   status TEXT NOT NULL,            -- pending | sent | failed | dropped
   last_error TEXT,
-  recipients TEXT                  -- JSON list of approvers to notify (escalation); NULL: by kind
+  recipients TEXT,                 -- JSON list of approvers to notify (escalation); NULL: by kind
+  fallback_for TEXT                -- the channel whose failure this delivery stands in for
 );
 CREATE TABLE IF NOT EXISTS message (
   request_id INTEGER NOT NULL, channel TEXT NOT NULL,
@@ -58,8 +64,11 @@ CREATE TABLE IF NOT EXISTS interaction (
 );
 `;
 
-/** Columns added after the first release; objects created before get them on their next wake-up. */
-const ADDED_COLUMNS: [table: string, column: string, type: string][] = [
+/**
+ * Columns added after the first release (SCHEMA has them too): objects created before get them on
+ * their next wake-up. A column added later goes in both places.
+ */
+export const ADDED_COLUMNS: [table: string, column: string, type: string][] = [
   ['decision', 'via', 'TEXT'],
   // The step the run last started to continue from, and how many times in a row.
   ['run', 'resume_cursor', 'INTEGER'],
@@ -145,11 +154,19 @@ export class ExecutionStore {
     this.parsed = undefined;
   }
 
-  migrate(): void {
+  /** A new object's tables, complete: one statement batch, no checks (this is on every suspension). */
+  create(): void {
     this.sql.exec(SCHEMA);
+  }
+
+  /** An object created by an earlier release: the tables and columns added since. */
+  upgrade(): void {
+    this.sql.exec(SCHEMA);
+    const columns = new Map<string, Set<string>>();
     for (const [table, column, type] of ADDED_COLUMNS) {
-      const has = this.sql.exec<Row>(`PRAGMA table_info(${table})`).toArray().some((r) => r.name === column);
-      if (!has) this.sql.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${type}`);
+      let has = columns.get(table);
+      if (!has) columns.set(table, (has = new Set(this.sql.exec<Row>(`PRAGMA table_info(${table})`).toArray().map((r) => String(r.name)))));
+      if (!has.has(column)) this.sql.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${type}`);
     }
   }
 

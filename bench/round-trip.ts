@@ -6,8 +6,11 @@
 //   notify  202 -> the webhook notification arrives at a local receiver
 //   decide  POST /callback/:token -> 200
 //   resume  200 -> the step after the approval has run (it posts to the receiver)
+// The same round trip on Cloudflare Workflows (bench/workflows: a step posts the notification,
+// `step.waitForEvent` waits, `instance.sendEvent` decides, a step posts after it), under its own
+// `wrangler dev`, run alternately with ours.
 // Flat run: a five-step code-only ensemble, requests per second at concurrency 8 and p50 latency.
-import { approvalEnsemble, benchServer, p50 } from './support';
+import { approvalEnsemble, benchServer, p50, startBaseline } from './support';
 
 const N = Number(process.env.N ?? 30);
 const flatEnsemble = `agents:
@@ -17,7 +20,8 @@ ${[1, 2, 3, 4, 5].map((i) => `  - name: s${i}
     input: { name: "${i === 1 ? '${input.name}' : `\${s${i - 1}.output.message}`}" }`).join('\n')}
 `;
 const bench = await benchServer((url) => ({ 'bench-flat': flatEnsemble, 'bench-approval': approvalEnsemble(url, true) }));
-const { server, headers, arrival } = bench;
+const { server, headers, arrival, receiver } = bench;
+const workflows = await startBaseline('bench/workflows/wrangler.toml');
 
 async function timed(make: () => Promise<Response>): Promise<number> {
   const t = performance.now();
@@ -52,36 +56,58 @@ try {
   const byRatio = [...rounds].sort((a, b) => a.flat / a.bare - b.flat / b.bare);
   const { bare: bareRps, flat: flatRps } = byRatio[Math.floor(byRatio.length / 2)]!;
 
-  const phases = { start: [] as number[], notify: [] as number[], decide: [] as number[], resume: [] as number[], total: [] as number[] };
-  for (let i = 0; i < N + 3; i++) {
+  type Phases = Record<'start' | 'notify' | 'decide' | 'resume' | 'total', number[]>;
+  const empty = (): Phases => ({ start: [], notify: [], decide: [], resume: [], total: [] });
+  const ours = empty();
+  const theirs = empty();
+  /** One round trip: `begin` answers the id and how to decide; the receiver marks the other phases. */
+  const roundTrip = async (into: Phases | undefined, begin: () => Promise<{ id: string; decide: () => Promise<Response> }>) => {
     const t0 = Date.now();
+    const { id, decide } = await begin();
+    const t1 = Date.now();
+    const tNotify = await arrival('/notify', id);
+    const t2 = Date.now();
+    const decided = await decide();
+    await decided.arrayBuffer();
+    if (!decided.ok) throw new Error(`decision: ${decided.status}`);
+    const t3 = Date.now();
+    const tDone = await arrival('/done', id);
+    if (!into) return; // warm-up
+    into.start.push(t1 - t0);
+    into.notify.push(Math.max(0, tNotify - t1));
+    into.decide.push(t3 - t2);
+    into.resume.push(Math.max(0, tDone - t3));
+    into.total.push((t1 - t0) + Math.max(0, tNotify - t1) + (t3 - t2) + Math.max(0, tDone - t3));
+  };
+  const ourTrip = async () => {
     const res = await fetch(`${server.url}/ensembles/bench-approval`, { method: 'POST', headers, body: '{}' });
     const body = (await res.json()) as { executionId: string; pending: { links: { personal: { url: string }[] } } };
-    const t1 = Date.now();
-    const tNotify = await arrival('/notify', body.executionId);
-    const t2 = Date.now();
-    const decided = await fetch(body.pending.links.personal[0]!.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"approved":true}' });
-    await decided.arrayBuffer();
-    const t3 = Date.now();
-    const tDone = await arrival('/done', body.executionId);
-    if (i < 3) continue; // warm-up
-    phases.start.push(t1 - t0);
-    phases.notify.push(Math.max(0, tNotify - t1));
-    phases.decide.push(t3 - t2);
-    phases.resume.push(Math.max(0, tDone - t3));
-    phases.total.push((t1 - t0) + Math.max(0, tNotify - t1) + (t3 - t2) + Math.max(0, tDone - t3));
+    return { id: body.executionId, decide: () => fetch(body.pending.links.personal[0]!.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"approved":true}' }) };
+  };
+  const theirTrip = async () => {
+    const res = await fetch(`${workflows.url}/start`, { method: 'POST', body: JSON.stringify({ receiver: receiver.url }) });
+    const { id } = (await res.json()) as { id: string };
+    return { id, decide: () => fetch(`${workflows.url}/decide/${id}`, { method: 'POST', body: '{"approved":true}' }) };
+  };
+  // Alternating, so both see the same machine.
+  for (let i = 0; i < N + 3; i++) {
+    await roundTrip(i < 3 ? undefined : ours, ourTrip);
+    await roundTrip(i < 3 ? undefined : theirs, theirTrip);
   }
 
   const line = (label: string, ms: number) => `${label.padEnd(34)}${ms.toFixed(1).padStart(8)} ms  ${(ms / p50(bareMs)).toFixed(1).padStart(6)}x the bare route`;
   console.log(`bare route GET /                  ${p50(bareMs).toFixed(1).padStart(8)} ms  p50, ${bareRps.toFixed(0)} req/s at concurrency 8`);
   console.log(`flat run (5 code steps)           ${p50(flatMs).toFixed(1).padStart(8)} ms  p50, ${flatRps.toFixed(0)} req/s: ${(flatRps / bareRps).toFixed(2)} of the bare route (median of 5 alternating rounds)`);
-  console.log(`approval round trip, p50 of ${N}:`);
-  console.log(line('  start -> 202', p50(phases.start)));
-  console.log(line('  202 -> notification received', p50(phases.notify)));
-  console.log(line('  decision -> 200', p50(phases.decide)));
-  console.log(line('  200 -> next step ran', p50(phases.resume)));
-  console.log(line('  total', p50(phases.total)));
+  console.log(`approval round trip, p50 of ${N}, alternating with the same round trip on Workflows:`);
+  const row = (label: string, key: keyof Phases) => console.log(`${line(label, p50(ours[key]))}  Workflows ${p50(theirs[key]).toFixed(1).padStart(6)} ms`);
+  row('  start -> 202', 'start');
+  row('  202 -> notification received', 'notify');
+  row('  decision -> 200', 'decide');
+  row('  200 -> next step ran', 'resume');
+  row('  total', 'total');
+  console.log(`round trip vs Workflows: ${(p50(ours.total) / p50(theirs.total)).toFixed(2)}x (p50 of totals)`);
 } finally {
+  workflows.stop();
   await bench.stop();
 }
 process.exit(0);

@@ -1,9 +1,10 @@
 // What the HTTP benchmarks share: a local receiver, `wrangler dev` on a copy of the project with
 // the benchmark's own ensembles, the API headers, and when a request reached the receiver.
+import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { projectCopy, startDevServer } from '../test/support/dev-server';
+import { freePort, projectCopy, startDevServer } from '../test/support/dev-server';
 import { startReceiver } from '../test/support/receiver';
 
 /** `ensembles(receiverUrl)` gives the files to add (name -> YAML); they may post to the receiver. */
@@ -11,7 +12,7 @@ export async function benchServer(ensembles: (receiverUrl: string) => Record<str
   const receiver = await startReceiver();
   const project = projectCopy();
   for (const [name, source] of Object.entries(ensembles(receiver.url))) writeFileSync(join(project, 'ensembles', `${name}.yaml`), source);
-  const server = await startDevServer({ cwd: project, persistTo: mkdtempSync(join(tmpdir(), 'bench-')) });
+  const server = await startDevServer({ cwd: project, persistTo: mkdtempSync(join(process.env.BENCH_STATE_DIR ?? tmpdir(), 'bench-')) });
   return {
     server,
     receiver,
@@ -42,3 +43,20 @@ ${notify ? `    config: { notificationChannel: webhook, notificationConfig: { we
     operation: http
     config: { url: "${receiverUrl}/done", body: { id: "\${execution.id}" } }
 `;
+
+/** `wrangler dev` on another Worker (a baseline such as bench/workflows), on a free port. */
+export async function startBaseline(config: string): Promise<{ url: string; stop(): void }> {
+  const port = await freePort();
+  const child = spawn(process.execPath, ['node_modules/wrangler/bin/wrangler.js', 'dev', '--config', config, '--port', String(port), '--ip', '127.0.0.1', '--persist-to', mkdtempSync(join(tmpdir(), 'baseline-'))], {
+    stdio: 'ignore', detached: true, env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: 'true' },
+  });
+  const stop = () => { try { process.kill(-child.pid!, 'SIGTERM'); } catch { /* gone */ } };
+  process.on('exit', stop);
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; ; i++) {
+    try { if ((await fetch(url)).ok) break; } catch { /* starting */ }
+    if (i > 300) { stop(); throw new Error(`${config} did not start`); }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return { url, stop };
+}

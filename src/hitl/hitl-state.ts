@@ -19,11 +19,10 @@ import { hasDecided, outputOf, transition, type ApprovalState, type Decider, typ
 import type { Channel, DataFormat, DecisionBody, DecisionVia, DelegationBody } from './request';
 import { formJsonSchema } from './form';
 import { readResponse } from './form';
-import { delegateTokens } from './links';
+import { commitRequest, delegateTokens, escalateRequest, openRequest, prepareRequest } from './links';
 import { findListed, isEmailName, sameIdentity, slackUserId } from '../identity/normalize';
 import { fail, ok, type Result } from './result';
 import { slackUserNames } from '../notify/slack-api';
-import { escalateRequest, openRequest } from './links';
 import { ExecutionStore, type RequestRow } from './store';
 import { hashToken, sameHash } from './token';
 import { executionView, pendingView, tokenView, type NotificationHealth, type PendingView, type TokenView } from './views';
@@ -104,20 +103,26 @@ export class HITLState extends DurableObject<Env> {
   /** Takes over a run the Worker suspended: stores it, opens the approval request. */
   async begin(definition: StoredDefinition, state: RunState): Promise<PendingView & { links?: { personal: { approver: string; url: string }[]; shared?: string } }> {
     const now = Date.now();
+    // What awaits (sealing and hashing the links) is done first, so that everything below is
+    // written in one synchronous block: one transaction, one commit before the answer.
+    const prepared = this.store.exists() && this.store.openRequest() ? undefined : await prepareRequest(this.env, state, now);
     // A new object creates its tables here; an existing one was upgraded when it was constructed.
     if (!this.store.exists()) {
       this.store.create();
       this.store.insertRun(state, definition, now);
     }
-    const request = this.store.openRequest() ?? (await openRequest(this.store, this.env, state, now));
+    // A second `begin` of the same run (a retried call) answers the request the first one opened.
+    const existing = this.store.openRequest();
+    const request = existing ?? commitRequest(this.store, prepared!);
     // The request is committed: answer now, and send its notifications and index it right after
-    // (the alarm, set here too, does both if this instance goes away first).
+    // (the alarm, set here too and in the same block, does both if this instance goes away first).
     this.armIndexRetry();
-    await this.schedule(undefined, SAFETY_NET_MS);
+    const armed = this.schedule(undefined, SAFETY_NET_MS);
     this.soon();
+    await armed;
     // Links are bearer credentials: the caller gets them only when the step asks (returnLinks).
     if (!request.spec.returnLinks || !request.sealed) return pendingView(request);
-    const tokens = await unseal<SealedTokens>(this.env, state.executionId, request.sealed);
+    const tokens = existing || !prepared ? await unseal<SealedTokens>(this.env, state.executionId, request.sealed) : prepared.tokens;
     const prefix = basePath(this.env.HITL_BASE_PATH);
     return {
       ...pendingView(request),
@@ -167,8 +172,9 @@ export class HITLState extends DurableObject<Env> {
     const { result, due } = this.record(run.state, request, decider, body, meta, Date.now(), facts.requester, spends);
     // A final decision continues the run right away; the alarm is the safety net.
     this.armIndexRetry();
-    await this.schedule(due, SAFETY_NET_MS);
+    const armed = this.schedule(due, SAFETY_NET_MS);
     this.soon();
+    await armed;
     return result;
   }
 

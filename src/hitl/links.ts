@@ -8,13 +8,34 @@ import { extraRecipients } from '../notify/email';
 import { ApprovalRequest, type Channel } from './request';
 import { seal, unseal } from './seal';
 import type { ExecutionStore, RequestRow } from './store';
-import { hashToken, newToken } from './token';
+import { digestToken, hashToken, newToken } from './token';
 
 // Issuing links: an approval request's tokens (stored hashed, kept sealed for re-sending) and
 // the notifications that carry them, when a request opens and when it escalates.
 
+/** An approval request ready to be stored: everything that needs to be awaited is done. */
+export interface PreparedRequest {
+  state: RunState;
+  now: number;
+  spec: ApprovalRequest;
+  approval: ApprovalState;
+  channels: Channel[];
+  tokens: SealedTokens;
+  /** SHA-256 (hex) of each token, as `hashToken` gives it, in the order of personal then shared. */
+  hashes: string[];
+  sealed: string;
+}
+
 /** Opens the approval request of a run that just suspended. */
 export async function openRequest(store: ExecutionStore, env: Env, state: RunState, now: number): Promise<RequestRow> {
+  return commitRequest(store, await prepareRequest(env, state, now));
+}
+
+/**
+ * The part of opening a request that awaits (tokens sealed, hashed): done before anything is
+ * written, so what is written can be written at once, in one transaction.
+ */
+export async function prepareRequest(env: Env, state: RunState, now: number): Promise<PreparedRequest> {
   const spec = ApprovalRequest.parse(state.suspension!.request);
   const approval: ApprovalState = {
     status: 'pending',
@@ -35,14 +56,19 @@ export async function openRequest(store: ExecutionStore, env: Env, state: RunSta
     personal: spec.approvers.map((approver) => ({ approver, token: newToken(state.executionId) })),
     ...(needsSharedLink(spec, channels, env) ? { shared: newToken(state.executionId) } : {}),
   };
-  const sealed = await seal(env, state.executionId, tokens);
-  // From here on synchronous: the request, its token hashes and its notifications appear together.
-  const id = store.insertRequest(spec, approval, now, sealed);
-  for (const t of tokens.personal) store.insertToken(hashToken(t.token), id, t.approver);
-  if (tokens.shared) store.insertToken(hashToken(tokens.shared), id, null);
-  for (const channel of channels) store.enqueue(id, channel, 'request', now);
-  store.saveState(state, now);
-  store.audit('suspended', { step: spec.step, approvers: spec.approvers, minApprovals: spec.minApprovals, expiresAt: new Date(approval.expiresAt).toISOString(), channels }, now, id);
+  const all = [...tokens.personal.map((t) => t.token), ...(tokens.shared ? [tokens.shared] : [])];
+  const [sealed, hashes] = await Promise.all([seal(env, state.executionId, tokens), Promise.all(all.map(digestToken))]);
+  return { state, now, spec, approval, channels, tokens, hashes, sealed };
+}
+
+/** Stores a prepared request: synchronous, so the request, its token hashes and its notifications appear together. */
+export function commitRequest(store: ExecutionStore, p: PreparedRequest): RequestRow {
+  const id = store.insertRequest(p.spec, p.approval, p.now, p.sealed);
+  p.tokens.personal.forEach((t, i) => store.insertToken(p.hashes[i]!, id, t.approver));
+  if (p.tokens.shared) store.insertToken(p.hashes[p.tokens.personal.length]!, id, null);
+  for (const channel of p.channels) store.enqueue(id, channel, 'request', p.now);
+  store.saveState(p.state, p.now);
+  store.audit('suspended', { step: p.spec.step, approvers: p.spec.approvers, minApprovals: p.spec.minApprovals, expiresAt: new Date(p.approval.expiresAt).toISOString(), channels: p.channels }, p.now, id);
   return store.requestById(id)!;
 }
 

@@ -19,6 +19,11 @@ export function hashToken(token: string): string {
   return createHash('sha256').update(token).digest('hex');
 }
 
+/** `hashToken` through WebCrypto: the same hex digest, without node:crypto's per-call stream object. */
+export async function digestToken(token: string): Promise<string> {
+  return Buffer.from(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(token))).toString('hex');
+}
+
 /** Constant-time comparison of two hex hashes. */
 export function sameHash(a: string, b: string): boolean {
   const x = Buffer.from(a, 'hex');

@@ -68,4 +68,31 @@ describe('the safety net behind soon()', () => {
     const covered = seen.versions.indexed >= seen.versions.version || (seen.alarm !== null && seen.alarm <= Date.now() + 10_000);
     expect({ ...seen.versions, alarmInMs: seen.alarm === null ? null : seen.alarm - Date.now(), covered }).toMatchObject({ covered: true });
   }, 20_000);
+
+  // begin() seals and hashes the links before it writes anything (so that it writes in one
+  // transaction); two begins of one run meeting in that await must still open one request.
+  it('two begin() calls of the same run at once open one request, and both answer its links', async () => {
+    const app = hitlApp('r13-begin', `agents:
+  - name: approve
+    agent: hitl
+    inputs: { data: 1, prompt: Twice, approvers: [a@example.com, b@example.com], timeout: 3600, returnLinks: true }
+`);
+    const start = await app.run('r13-begin');
+    expect(start.status).toBe(202);
+    const { state, definition } = await inObject(stubOf(start.body.executionId), async (instance) => {
+      const run = instance.store.run();
+      return { state: run.state, definition: { file: run.file, source: run.source, hash: run.hash } };
+    });
+    const other = `exe_${crypto.randomUUID().replaceAll('-', '')}`;
+    const stub = stubOf(other) as unknown as { begin: (d: unknown, s: unknown) => Promise<{ links: { personal: { url: string }[] } }> };
+    const [a, b] = await Promise.all([stub.begin(definition, state), stub.begin(definition, state)]);
+    expect(a.links.personal).toHaveLength(2);
+    expect(b.links).toEqual(a.links);
+    const rows = await inObject(stubOf(other), async (_i, s) => ({
+      requests: s.storage.sql.exec('SELECT id FROM request').toArray().length,
+      tokens: s.storage.sql.exec('SELECT hash FROM token').toArray().length,
+    }));
+    expect(rows).toEqual({ requests: 1, tokens: 2 });
+  });
 });
+

@@ -10,7 +10,7 @@ const inObject = runInDurableObject as unknown as (stub: unknown, fn: (instance:
 
 const layout = (sql: SqlStorage) => Object.fromEntries(
   sql.exec<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '\\_%' ESCAPE '\\' AND name != 'sqlite_sequence' ORDER BY name").toArray()
-    .map(({ name }) => [name, sql.exec<{ name: string; type: string; notnull: number; dflt_value: unknown }>(`PRAGMA table_info(${name})`).toArray().map((c) => `${c.name} ${c.type}${c.notnull ? ' NOT NULL' : ''}${c.dflt_value === null ? '' : ` DEFAULT ${c.dflt_value}`}`).sort()]),
+    .map(({ name }) => [name, sql.exec<{ name: string; type: string; notnull: number; dflt_value: SqlStorageValue }>(`PRAGMA table_info(${name})`).toArray().map((c) => `${c.name} ${c.type}${c.notnull ? ' NOT NULL' : ''}${c.dflt_value === null ? '' : ` DEFAULT ${c.dflt_value}`}`).sort()]),
 );
 
 describe('the object\'s tables', () => {

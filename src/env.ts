@@ -22,6 +22,8 @@ declare global {
       SLACK_WEBHOOK_URL?: string;
       /** Cloudflare Access identities that may use the operator console (comma-separated emails). */
       ADMIN_EMAILS?: string;
+      /** info (default) | warn | error: the lowest level of the structured log lines written (src/log.ts). */
+      LOG_LEVEL?: string;
       /** Local development (set by `npm start`): the console channel prints links. */
       HITL_DEV?: string;
       /** Env names that are configuration, not secrets (comma-separated): not redacted from run data. */

@@ -2,6 +2,7 @@ import { createApp } from './http/app';
 import type { Env } from './env';
 import { basePath } from './notify/notice';
 import { purgeIndex } from './executions/retention';
+import { configureLog } from './log';
 
 export { HITLState } from './hitl/hitl-state';
 
@@ -23,6 +24,7 @@ export default {
   },
   /** The hourly cron (wrangler.toml [triggers]): retention of the executions index. */
   async scheduled(_controller: ScheduledController, env: Env, ctx: ExecutionContext) {
+    configureLog(env.LOG_LEVEL);
     ctx.waitUntil(purgeIndex(env));
   },
 } satisfies ExportedHandler<Env>;

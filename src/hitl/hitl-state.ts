@@ -13,7 +13,7 @@ import { jsonBytes, LIMITS } from '../limits';
 import { deleteExecution, writeExecution } from '../executions/index-store';
 import { rowOfObject } from '../executions/from-object';
 import { retentionDays } from '../executions/retention';
-import { log } from '../log';
+import { configureLog, log } from '../log';
 import { decidable, linkDecider, pick, slackDecider, slackFacts, viewerMismatch, type SlackFacts } from './deciders';
 import { hasDecided, outputOf, transition, type ApprovalState, type Decider, type Delegation, type RequesterNames } from './machine';
 import type { Channel, DataFormat, DecisionBody, DecisionVia, DelegationBody } from './request';
@@ -94,6 +94,7 @@ export class HITLState extends DurableObject<Env> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
+    configureLog(env.LOG_LEVEL);
     // Everything the object writes to its audit log is redacted of this deployment's secrets.
     this.store = new ExecutionStore(ctx.storage.sql, () => runSecrets(env));
     // Objects created by an earlier release get the tables and columns added since.

@@ -2,6 +2,7 @@ import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { AppError } from '../errors';
 import { LIMITS } from '../limits';
+import { configureLog } from '../log';
 import { defaultRegistry } from '../ensemble/default-registry';
 import type { EnsembleRegistry } from '../ensemble/registry';
 import { requireApiKey } from './auth';
@@ -19,6 +20,7 @@ import type { AppEnv } from './types';
 export function createApp(registry: () => EnsembleRegistry = defaultRegistry) {
   const app = new Hono<AppEnv>();
   app.use(async (c, next) => {
+    configureLog(c.env.LOG_LEVEL);
     c.set('registry', registry());
     await next();
   });

@@ -91,6 +91,8 @@ export class HITLState extends DurableObject<Env> {
   private readonly store: ExecutionStore;
   /** The run continuation in flight in this instance, so two alarm invocations never run steps side by side. */
   private continuing?: Promise<void>;
+  /** The last token looked up and its hash: a decision looks its token up twice (before and after asking Slack). */
+  private hashed?: { token: string; hash: string };
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -115,12 +117,8 @@ export class HITLState extends DurableObject<Env> {
     // A second `begin` of the same run (a retried call) answers the request the first one opened.
     const existing = this.store.openRequest();
     const request = existing ?? commitRequest(this.store, prepared!);
-    // The request is committed: answer now, and send its notifications and index it right after
-    // (the alarm, set here too and in the same block, does both if this instance goes away first).
-    this.armIndexRetry();
-    const armed = this.schedule(undefined, SAFETY_NET_MS);
-    this.soon();
-    await armed;
+    // The request is committed: answer now, and send its notifications and index it right after.
+    await this.answerNow();
     // Links are bearer credentials: the caller gets them only when the step asks (returnLinks).
     if (!request.spec.returnLinks || !request.sealed) return pendingView(request);
     const tokens = existing || !prepared ? await unseal<SealedTokens>(this.env, state.executionId, request.sealed) : prepared.tokens;
@@ -172,10 +170,7 @@ export class HITLState extends DurableObject<Env> {
     const spends = decider.via !== 'access' ? row.hash : undefined;
     const { result, due } = this.record(run.state, request, decider, body, meta, Date.now(), facts.requester, spends);
     // A final decision continues the run right away; the alarm is the safety net.
-    this.armIndexRetry();
-    const armed = this.schedule(due, SAFETY_NET_MS);
-    this.soon();
-    await armed;
+    await this.answerNow(due);
     return result;
   }
 
@@ -223,8 +218,7 @@ export class HITLState extends DurableObject<Env> {
     // Read again after asking Slack: anything may have happened meanwhile.
     const request = this.store.requestById(found.id)!;
     const { result, due } = this.record(this.store.run()!.state, request, decider, body, meta, Date.now(), facts.requester);
-    await this.syncIndex();
-    await this.schedule(due);
+    await this.answerNow(due);
     return result;
   }
 
@@ -315,8 +309,7 @@ export class HITLState extends DurableObject<Env> {
     // Only what was recorded is remembered: a refusal records nothing, and asking again (once the
     // cause is gone) must be judged afresh. So the table grows only with decisions.
     if (result.ok) this.store.saveInteraction(interaction, Date.now(), result.value);
-    await this.syncIndex();
-    await this.schedule(due);
+    await this.answerNow(due);
     return result.ok ? ok({ ...result.value, repeated: false }) : result;
   }
 
@@ -478,7 +471,8 @@ export class HITLState extends DurableObject<Env> {
 
   private findToken(token: string): Result<{ run: NonNullable<ReturnType<ExecutionStore['run']>>; request: RequestRow; row: NonNullable<ReturnType<ExecutionStore['token']>> }> {
     if (!this.store.exists()) return fail('NOT_FOUND', 404, 'unknown or invalid link');
-    const hash = hashToken(token);
+    if (this.hashed?.token !== token) this.hashed = { token, hash: hashToken(token) };
+    const { hash } = this.hashed;
     const row = this.store.token(hash);
     if (!row || !sameHash(row.hash, hash)) return fail('NOT_FOUND', 404, 'unknown or invalid link');
     const request = this.store.requestById(row.requestId)!;
@@ -618,6 +612,18 @@ export class HITLState extends DurableObject<Env> {
   private armIndexRetry(): void {
     const { version, indexed } = this.store.indexVersions();
     if (indexed < version) this.store.setIndexRetry(Date.now() + INDEX_RETRY_MS);
+  }
+
+  /**
+   * A change is committed (a request opened, a decision recorded): the caller answers now. The
+   * alarm is armed in the same synchronous block as the change (the index write included), and the
+   * follow-up work starts at once (`soon`).
+   */
+  private async answerNow(due?: number): Promise<void> {
+    this.armIndexRetry();
+    const armed = this.schedule(due, SAFETY_NET_MS);
+    this.soon();
+    await armed;
   }
 
   /**

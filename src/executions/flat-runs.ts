@@ -1,14 +1,14 @@
 import { log } from '../log';
 import type { RunState } from '../runtime/run-state';
 import { utf8Length } from '../limits';
-import { flatRow } from './from-object';
+import { flatRowJson } from './from-object';
 
 /** How long a flat run's index row waits for others to share its D1 batch, and how many may. */
 const BATCH_MS = 20;
 const BATCH_ROWS = 50;
 /**
  * A batch is cut at this many bytes of rows too: they travel as one bound string, and D1 takes
- * strings of up to 2,000,000 bytes. One row is at most about 1 MiB (a 512 KiB summary, escaped).
+ * strings of up to 2,000,000 bytes. One row is at most ROW_BYTES (1,000,000), so a batch is too.
  */
 const BATCH_BYTES = 1_000_000;
 
@@ -29,7 +29,7 @@ interface Row { id: string; json: string }
  * fails is logged. The run itself is unaffected.
  */
 export function indexFlatRun(db: D1Database, state: RunState): Promise<void> {
-  const json = JSON.stringify(flatRow(state, Date.now()));
+  const json = flatRowJson(state, Date.now());
   const row = { id: state.executionId, json };
   const size = utf8Length(json) + 1;
   if (pending && pending.db === db && pending.rows.length < BATCH_ROWS && pending.bytes + size <= BATCH_BYTES) {

@@ -91,8 +91,6 @@ export class HITLState extends DurableObject<Env> {
   private readonly store: ExecutionStore;
   /** The run continuation in flight in this instance, so two alarm invocations never run steps side by side. */
   private continuing?: Promise<void>;
-  /** The last token looked up and its hash: a decision looks its token up twice (before and after asking Slack). */
-  private hashed?: { token: string; hash: string };
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -108,33 +106,39 @@ export class HITLState extends DurableObject<Env> {
     const now = Date.now();
     // What awaits (sealing and hashing the links) is done first, so that everything below is
     // written in one synchronous block: one transaction, one commit before the answer.
-    const prepared = this.store.exists() && this.store.openRequest() ? undefined : await prepareRequest(this.env, state, now);
-    // A new object creates its tables here; an existing one was upgraded when it was constructed.
-    if (!this.store.exists()) {
-      this.store.create();
-      this.store.insertRun(state, definition, now);
-    }
-    // A second `begin` of the same run (a retried call) answers the request the first one opened.
-    const existing = this.store.openRequest();
-    const request = existing ?? commitRequest(this.store, prepared!);
+    const prepared = this.store.exists() ? undefined : await prepareRequest(this.env, state, now);
+    // A run this object already holds is never begun again (a retried call, or two at once): the
+    // answer is the request the first call opened, open or already decided, and nothing is written.
+    if (this.store.exists() || !prepared) return this.again(state.executionId);
+    this.store.create();
+    this.store.insertRun(state, definition, now);
+    const request = commitRequest(this.store, prepared);
     // The request is committed: answer now, and send its notifications and index it right after.
     await this.answerNow();
     // Links are bearer credentials: the caller gets them only when the step asks (returnLinks).
-    if (!request.spec.returnLinks || !request.sealed) return pendingView(request);
-    const tokens = existing || !prepared ? await unseal<SealedTokens>(this.env, state.executionId, request.sealed) : prepared.tokens;
+    return request.spec.returnLinks ? { ...pendingView(request), links: this.linksOf(request, prepared.tokens) } : pendingView(request);
+  }
+
+  /** What a repeated `begin` answers: the request the first one opened (its links only while it is open). */
+  private async again(executionId: string): Promise<PendingView & { links?: { personal: { approver: string; url: string }[]; shared?: string } }> {
+    const request = this.store.openRequest() ?? this.store.latestRequest();
+    if (!request) throw new Error(`execution ${executionId} holds no approval request`);
+    if (!request.spec.returnLinks || !request.sealed || request.status !== 'pending') return pendingView(request);
+    return { ...pendingView(request), links: this.linksOf(request, await unseal<SealedTokens>(this.env, executionId, request.sealed)) };
+  }
+
+  /** The review links of a request's tokens, as `returnLinks` answers them. */
+  private linksOf(request: RequestRow, tokens: SealedTokens): { personal: { approver: string; url: string }[]; shared?: string } {
     const prefix = basePath(this.env.HITL_BASE_PATH);
     return {
-      ...pendingView(request),
-      links: {
-        personal: tokens.personal.map((t) => ({ approver: t.approver, url: linksFor(request.spec.baseUrl, prefix, t.token).callbackUrl })),
-        ...(tokens.shared ? { shared: linksFor(request.spec.baseUrl, prefix, tokens.shared).callbackUrl } : {}),
-      },
+      personal: tokens.personal.map((t) => ({ approver: t.approver, url: linksFor(request.spec.baseUrl, prefix, t.token).callbackUrl })),
+      ...(tokens.shared ? { shared: linksFor(request.spec.baseUrl, prefix, tokens.shared).callbackUrl } : {}),
     };
   }
 
   /** GET /callback/:token. Reads only: never marks, consumes or creates anything. */
   async inspect(token: string, viewer?: string): Promise<Result<TokenView>> {
-    const found = this.findToken(token);
+    const found = this.findToken(hashToken(token));
     if (!found.ok) return found;
     const { run, request, row } = found.value;
     return ok(tokenView(run, request, row, viewer));
@@ -146,7 +150,9 @@ export class HITLState extends DurableObject<Env> {
    * `viewer` is the person a verified Cloudflare Access assertion names (checked by the Worker).
    */
   async decide(token: string, body: DecisionBody, meta: RequestMeta, viewer?: string): Promise<Result<DecisionView>> {
-    let found = this.findToken(token);
+    // Hashed once: the token is looked up again after asking Slack.
+    const hash = hashToken(token);
+    let found = this.findToken(hash);
     if (!found.ok) return found;
     let who = linkDecider(found.value.row, body, found.value.request.approval.status, viewer);
     if (!who.ok) return who;
@@ -156,7 +162,7 @@ export class HITLState extends DurableObject<Env> {
     if (decidable(found.value.request)) {
       facts = await slackFacts(this.env, found.value.request, who.value);
       // Read again: anything may have happened while Slack answered.
-      found = this.findToken(token);
+      found = this.findToken(hash);
       if (!found.ok) return found;
       who = linkDecider(found.value.row, body, found.value.request.approval.status, viewer);
       if (!who.ok) return who;
@@ -235,7 +241,7 @@ export class HITLState extends DurableObject<Env> {
     // Issuing the delegate's token means sealing it with the others (async); if anything changed
     // the sealed set meanwhile (an escalation, another delegation), start again from the top.
     for (let attempt = 0; attempt < 3; attempt++) {
-      const found = this.findToken(token);
+      const found = this.findToken(hashToken(token));
       if (!found.ok) return found;
       const who = linkDecider(found.value.row, {}, found.value.request.approval.status, viewer);
       if (!who.ok) return who;
@@ -469,10 +475,8 @@ export class HITLState extends DurableObject<Env> {
     await this.schedule();
   }
 
-  private findToken(token: string): Result<{ run: NonNullable<ReturnType<ExecutionStore['run']>>; request: RequestRow; row: NonNullable<ReturnType<ExecutionStore['token']>> }> {
+  private findToken(hash: string): Result<{ run: NonNullable<ReturnType<ExecutionStore['run']>>; request: RequestRow; row: NonNullable<ReturnType<ExecutionStore['token']>> }> {
     if (!this.store.exists()) return fail('NOT_FOUND', 404, 'unknown or invalid link');
-    if (this.hashed?.token !== token) this.hashed = { token, hash: hashToken(token) };
-    const { hash } = this.hashed;
     const row = this.store.token(hash);
     if (!row || !sameHash(row.hash, hash)) return fail('NOT_FOUND', 404, 'unknown or invalid link');
     const request = this.store.requestById(row.requestId)!;

@@ -94,5 +94,31 @@ describe('the safety net behind soon()', () => {
     }));
     expect(rows).toEqual({ requests: 1, tokens: 2 });
   });
+
+  // Found in review: begin() only looked for an open request, so the same begin again after the
+  // request was decided opened a new one and wrote the suspended state over a finished run.
+  it('begin() again after the request was decided reopens nothing and rolls nothing back', async () => {
+    const app = hitlApp('r13-begin-again', `agents:
+  - name: approve
+    agent: hitl
+    inputs: { data: 1, prompt: Once, approvers: [a@example.com], timeout: 3600, returnLinks: true }
+`);
+    const start = await app.run('r13-begin-again');
+    expect(start.status).toBe(202);
+    const id = start.body.executionId as string;
+    const { state, definition } = await inObject(stubOf(id), async (instance) => {
+      const run = instance.store.run();
+      return { state: run.state, definition: { file: run.file, source: run.source, hash: run.hash } };
+    });
+    // While it is open, a repeated begin answers the same links.
+    const stub = stubOf(id) as unknown as { begin: (d: unknown, s: unknown) => Promise<{ links?: { personal: { url: string }[] } }> };
+    expect((await stub.begin(definition, state)).links).toEqual(start.body.pending.links);
+    expect((await app.decide(tokenOf(start.body.pending.links.personal[0].url), { approved: true })).body.status).toBe('approved');
+    await app.until(id, 'completed');
+    const again = await stub.begin(definition, state);
+    const after = await app.execution(id);
+    const requests = await inObject(stubOf(id), async (_i, s) => s.storage.sql.exec('SELECT id FROM request').toArray());
+    expect({ status: after.body.status, requests: requests.length, links: again.links ?? null }).toEqual({ status: 'completed', requests: 1, links: null });
+  });
 });
 

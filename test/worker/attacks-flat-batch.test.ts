@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { createApp } from '../../src/http/app';
 import { EnsembleRegistry } from '../../src/ensemble/registry';
 import { auth } from './helpers';
+import { flatRowJson, ROW_BYTES } from '../../src/executions/from-object';
 
 // Runs that never suspend live nowhere but the D1 index. Their rows now share one D1 batch per
 // 20 ms / 50 rows: one failed batch must not cost every run that happened to share it.
@@ -63,4 +64,47 @@ describe('batched index rows of flat runs', () => {
     expect(kept.input).toEqual({ note: awkward });
     expect((kept.output as { a: { text: string } }).a.text).toBe(awkward);
   });
+
+  // Found in review: rows travel as JSON inside one JSON string, so each `"` and `\` of a summary
+  // is escaped twice, and the shortened summary still kept every error message (twice). A step
+  // throwing 300,000 quotes made a 2.4 MB row: over D1's 2,000,000 bytes, and the run's only record
+  // was lost. A row is now bounded as it is sent.
+  it('a failed run whose error message is quote-heavy keeps its index row, with its outcome', async () => {
+    const name = `r13-esc-${crypto.randomUUID().slice(0, 8)}`;
+    const registry = new EnsembleRegistry(
+      [{ file: `ensembles/${name}.yaml`, name, hash: 'h', source: 'agents:\n  - name: a\n    operation: code\n    config: { script: boom }\n' }],
+      { boom: { default: () => { throw new Error('"'.repeat(300_000)); } } },
+    );
+    const app = createApp(() => registry);
+    const ran = await app.fetch(new Request(`http://worker.test/ensembles/${name}`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: '{}' }), env);
+    expect(ran.status).toBe(422);
+    const { executionId } = (await ran.json()) as { executionId: string };
+    await new Promise((r) => setTimeout(r, 300));
+    const stored = await app.fetch(new Request(`http://worker.test/executions/${executionId}`, { headers: auth }), env);
+    expect(stored.status).toBe(200);
+    const kept = (await stored.json()) as { status: string; truncated?: boolean; steps: { name: string; status: string; error?: { code: string; message: string } }[]; error: { code: string; message: string } };
+    expect(kept.status).toBe('failed');
+    expect(kept.steps).toMatchObject([{ name: 'a', status: 'failed', error: { code: 'STEP_FAILED' } }]);
+    expect(kept.steps[0]!.error!.message.length).toBeLessThanOrEqual(1_001);
+    expect(kept.error.code).toBe('STEP_FAILED');
+  }, 30_000);
+
+  it('every row is within its bound as sent, whatever the run holds', () => {
+    const base = { executionId: 'exe_00000000000000000000000000000001', ensemble: 'e', hash: 'h', origin: 'http://w', startedAt: new Date().toISOString(), cursor: 0 } as const;
+    const quotes = '"\\'.repeat(200_000);
+    const cases = [
+      // One huge quote-heavy error, in the step and in the run.
+      { ...base, input: {}, status: 'failed', steps: [{ name: 'a', status: 'failed', input: null, output: null, startedAt: base.startedAt, durationMs: 1, error: { code: 'X', message: quotes } }], error: { step: 'a', code: 'X', message: quotes } },
+      // Thousands of failed steps, each with a long message.
+      { ...base, input: {}, status: 'completed', steps: Array.from({ length: 3_000 }, (_, i) => ({ name: `s${i}`, status: 'failed', input: null, output: null, startedAt: base.startedAt, durationMs: 1, error: { code: 'X', message: '"'.repeat(900) } })) },
+      // A large quote-heavy input just under the summary's own bound.
+      { ...base, input: { q: '"'.repeat(500_000) }, status: 'completed', steps: [] },
+    ];
+    for (const state of cases) {
+      const json = flatRowJson(state as never, Date.now());
+      expect(new TextEncoder().encode(json).length).toBeLessThanOrEqual(ROW_BYTES);
+      expect(JSON.parse(json)).toMatchObject({ id: base.executionId, status: state.status });
+    }
+  });
 });
+

@@ -6,10 +6,11 @@
 //   notify  202 -> the webhook notification arrives at a local receiver
 //   decide  POST /callback/:token -> 200
 //   resume  200 -> the step after the approval has run (it posts to the receiver)
-// The same round trip on Cloudflare Workflows (bench/workflows: a step posts the notification,
+// The same round trip on Cloudflare Workflows (bench/baseline: a step posts the notification,
 // `step.waitForEvent` waits, `instance.sendEvent` decides, a step posts after it), under its own
 // `wrangler dev`, run alternately with ours.
 // Flat run: a five-step code-only ensemble, requests per second at concurrency 8 and p50 latency.
+// Suspensions: requests per second of runs that suspend, and of the floor of any suspension.
 import { approvalEnsemble, benchServer, p50, startBaseline } from './support';
 
 const N = Number(process.env.N ?? 30);
@@ -21,7 +22,7 @@ ${[1, 2, 3, 4, 5].map((i) => `  - name: s${i}
 `;
 const bench = await benchServer((url) => ({ 'bench-flat': flatEnsemble, 'bench-approval': approvalEnsemble(url, true) }));
 const { server, headers, arrival, receiver } = bench;
-const workflows = await startBaseline('bench/workflows/wrangler.toml');
+const workflows = await startBaseline('bench/baseline/wrangler.toml');
 
 async function timed(make: () => Promise<Response>): Promise<number> {
   const t = performance.now();
@@ -55,6 +56,21 @@ try {
   for (let i = 0; i < 5; i++) rounds.push({ bare: await rps(bare, 300), flat: await rps(flat, 300) });
   const byRatio = [...rounds].sort((a, b) => a.flat / a.bare - b.flat / b.bare);
   const { bare: bareRps, flat: flatRps } = byRatio[Math.floor(byRatio.length / 2)]!;
+
+  // Suspensions per second, and the floor of one: a new Durable Object per request writing one
+  // SQLite row (bench/baseline), against the bare route of its own server. Alternating rounds.
+  const suspend = () => fetch(`${server.url}/ensembles/bench-approval`, { method: 'POST', headers, body: '{}' });
+  const floor = () => fetch(`${workflows.url}/floor`, { method: 'POST', body: 'x' });
+  const baselineBare = () => fetch(`${workflows.url}/`);
+  const suspensionRounds: { ours: number; floor: number }[] = [];
+  for (let i = 0; i < 3; i++) {
+    const b = await rps(bare, 200);
+    const ours = await rps(suspend, 200);
+    const fb = await rps(baselineBare, 200);
+    const fl = await rps(floor, 200);
+    suspensionRounds.push({ ours: ours / b, floor: fl / fb });
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
   type Phases = Record<'start' | 'notify' | 'decide' | 'resume' | 'total', number[]>;
   const empty = (): Phases => ({ start: [], notify: [], decide: [], resume: [], total: [] });
@@ -98,6 +114,7 @@ try {
   const line = (label: string, ms: number) => `${label.padEnd(34)}${ms.toFixed(1).padStart(8)} ms  ${(ms / p50(bareMs)).toFixed(1).padStart(6)}x the bare route`;
   console.log(`bare route GET /                  ${p50(bareMs).toFixed(1).padStart(8)} ms  p50, ${bareRps.toFixed(0)} req/s at concurrency 8`);
   console.log(`flat run (5 code steps)           ${p50(flatMs).toFixed(1).padStart(8)} ms  p50, ${flatRps.toFixed(0)} req/s: ${(flatRps / bareRps).toFixed(2)} of the bare route (median of 5 alternating rounds)`);
+  console.log(`suspensions (202) at concurrency 8: ${median(suspensionRounds.map((r) => r.ours)).toFixed(2)} of the bare route; the floor (a new object, one SQLite row): ${median(suspensionRounds.map((r) => r.floor)).toFixed(2)} of its bare route (median of 3 rounds)`);
   console.log(`approval round trip, p50 of ${N}, alternating with the same round trip on Workflows:`);
   const row = (label: string, key: keyof Phases) => console.log(`${line(label, p50(ours[key]))}  Workflows ${p50(theirs[key]).toFixed(1).padStart(6)} ms`);
   row('  start -> 202', 'start');

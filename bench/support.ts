@@ -12,7 +12,9 @@ export async function benchServer(ensembles: (receiverUrl: string) => Record<str
   const receiver = await startReceiver();
   const project = projectCopy();
   for (const [name, source] of Object.entries(ensembles(receiver.url))) writeFileSync(join(project, 'ensembles', `${name}.yaml`), source);
-  const server = await startDevServer({ cwd: project, persistTo: mkdtempSync(join(process.env.BENCH_STATE_DIR ?? tmpdir(), 'bench-')) });
+  const server = await startDevServer({ cwd: project, persistTo: mkdtempSync(join(tmpdir(), 'bench-')),
+    // LOG_LEVEL=warn npm run bench:round-trip: the same without a log line per run (README).
+    ...(process.env.LOG_LEVEL ? { vars: { LOG_LEVEL: process.env.LOG_LEVEL } } : {}) });
   return {
     server,
     receiver,
@@ -44,7 +46,7 @@ ${notify ? `    config: { notificationChannel: webhook, notificationConfig: { we
     config: { url: "${receiverUrl}/done", body: { id: "\${execution.id}" } }
 `;
 
-/** `wrangler dev` on another Worker (a baseline such as bench/workflows), on a free port. */
+/** `wrangler dev` on another Worker (a baseline such as bench/baseline), on a free port. */
 export async function startBaseline(config: string): Promise<{ url: string; stop(): void }> {
   const port = await freePort();
   const child = spawn(process.execPath, ['node_modules/wrangler/bin/wrangler.js', 'dev', '--config', config, '--port', String(port), '--ip', '127.0.0.1', '--persist-to', mkdtempSync(join(tmpdir(), 'baseline-'))], {

@@ -1,10 +1,21 @@
-// The baseline of `npm run bench:round-trip`: the same approval round trip on Cloudflare Workflows
-// (`step.waitForEvent` + `instance.sendEvent`), run locally by `wrangler dev` like the product.
-// A step posts the notification to the receiver, the instance waits for the decision event, and a
-// step after it posts to the receiver again: what bench-approval does with a `hitl` step.
-import { WorkflowEntrypoint, type WorkflowEvent, type WorkflowStep } from 'cloudflare:workers';
+// Baselines of the benchmarks, run locally by `wrangler dev` like the product (not part of it).
+// - The same approval round trip on Cloudflare Workflows (`step.waitForEvent` +
+//   `instance.sendEvent`): a step posts the notification to the receiver, the instance waits for
+//   the decision event, and a step after it posts to the receiver again, as bench-approval does
+//   with a `hitl` step.
+// - The floor of a suspension: a new Durable Object per request that creates one SQLite table and
+//   writes one row, which is the least any durable suspension in its own object costs.
+import { DurableObject, WorkflowEntrypoint, type WorkflowEvent, type WorkflowStep } from 'cloudflare:workers';
 
-interface Env { APPROVAL: Workflow<Params> }
+interface Env { APPROVAL: Workflow<Params>; FLOOR: DurableObjectNamespace<Floor> }
+
+export class Floor extends DurableObject<Env> {
+  touch(value: string): number {
+    this.ctx.storage.sql.exec('CREATE TABLE IF NOT EXISTS t (v TEXT)');
+    this.ctx.storage.sql.exec('INSERT INTO t (v) VALUES (?)', value);
+    return 1;
+  }
+}
 interface Params { receiver: string }
 
 export class Approval extends WorkflowEntrypoint<Env, Params> {
@@ -27,6 +38,11 @@ export default {
     if (request.method === 'POST' && url.pathname === '/start') {
       const instance = await env.APPROVAL.create({ params: (await request.json()) as Params });
       return Response.json({ id: instance.id }, { status: 202 });
+    }
+    if (request.method === 'POST' && url.pathname === '/floor') {
+      const id = crypto.randomUUID();
+      await env.FLOOR.get(env.FLOOR.idFromName(id)).touch(await request.text());
+      return Response.json({ id }, { status: 202 });
     }
     const event = /^\/decide\/([\w-]+)$/.exec(url.pathname);
     if (request.method === 'POST' && event) {

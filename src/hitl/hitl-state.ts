@@ -3,29 +3,31 @@ import type { Env } from '../env';
 import { scripts } from '../../generated/registry';
 import { compileDefinition } from '../ensemble/registry';
 import { runSecrets } from '../runtime/public-env';
-import { advance, completeSuspendedStep } from '../runtime/engine';
+import { advance } from '../runtime/engine';
 import { agents } from '../runtime/agents';
 import type { RunState } from '../runtime/run-state';
 import { deliverDue, type SealedTokens } from './deliver';
 import { unseal } from './seal';
 import { basePath, linksFor } from '../notify/notice';
-import { jsonBytes, LIMITS } from '../limits';
+import { LIMITS } from '../limits';
 import { deleteExecution, writeExecution } from '../executions/index-store';
 import { rowOfObject } from '../executions/from-object';
-import { retentionDays } from '../executions/retention';
 import { configureLog, log } from '../log';
 import { decidable, linkDecider, pick, slackDecider, slackFacts, viewerMismatch, type SlackFacts } from './deciders';
-import { hasDecided, outputOf, transition, type ApprovalState, type Decider, type Delegation, type RequesterNames } from './machine';
-import type { Channel, DataFormat, DecisionBody, DecisionVia, DelegationBody } from './request';
-import { formJsonSchema } from './form';
-import { readResponse } from './form';
-import { commitRequest, delegateTokens, escalateRequest, openRequest, prepareRequest } from './links';
-import { findListed, isEmailName, sameIdentity, slackUserId } from '../identity/normalize';
+import { transition, type Decider } from './machine';
+import type { Channel, DecisionBody, DelegationBody } from './request';
+import { commitRequest, openRequest, prepareRequest } from './links';
+import { findListed } from '../identity/normalize';
 import { fail, ok, type Result } from './result';
-import { slackUserNames } from '../notify/slack-api';
 import { ExecutionStore, type RequestRow } from './store';
+import { delegatePlace, type DelegationView } from './delegation';
+import { endRun, finishRun, followUp, recordDecision, refreshMessages, type DecisionView, type RequestMeta } from './decisions';
+
+export type { DecisionView, RequestMeta } from './decisions';
+export type { InboxItem } from './views';
+export type { DelegationView } from './delegation';
 import { hashToken, sameHash } from './token';
-import { executionView, pendingView, tokenView, type NotificationHealth, type PendingView, type TokenView } from './views';
+import { executionView, inboxItemOf, pendingView, tokenView, type InboxItem, type NotificationHealth, type PendingView, type TokenView } from './views';
 
 export interface StoredDefinition {
   file: string;
@@ -33,45 +35,7 @@ export interface StoredDefinition {
   hash: string;
 }
 
-export interface RequestMeta {
-  ip?: string;
-  userAgent?: string;
-  /** The body came from a browser form: form answers are strings (and a checkbox is on or absent). */
-  fromHtml?: boolean;
-}
 
-export interface InboxItem {
-  executionId: string;
-  ensemble: string;
-  step: string;
-  prompt: string;
-  data: unknown;
-  format: DataFormat;
-  metadata: Record<string, unknown>;
-  minApprovals: number;
-  /** Approvals so far. */
-  approvals: number;
-  expiresAt: string;
-  requestedSchema: Record<string, unknown> | null;
-  requester: string | null;
-}
-
-export interface DelegationView {
-  executionId: string;
-  step: string;
-  status: ApprovalState['status'];
-  approvers: string[];
-  delegation: Delegation;
-}
-
-export interface DecisionView {
-  executionId: string;
-  step: string;
-  status: ApprovalState['status'];
-  approved: boolean;
-  approvals: ApprovalState['approvals'];
-  decision: { approver: string; approved: boolean; verified: boolean; via: DecisionVia; at: string };
-}
 
 // A failed write to the executions index is tried again this much later, by the alarm.
 const INDEX_RETRY_MS = 5_000;
@@ -174,7 +138,7 @@ export class HITLState extends DurableObject<Env> {
     // A link is spent by the decision it carries, except a shared link opened by verified Access
     // users: each of them is a distinct identity, and each can decide once.
     const spends = decider.via !== 'access' ? row.hash : undefined;
-    const { result, due } = this.record(run.state, request, decider, body, meta, Date.now(), facts.requester, spends);
+    const { result, due } = recordDecision(this.store, run.state, request, decider, body, meta, Date.now(), facts.requester, spends);
     // A final decision continues the run right away; the alarm is the safety net.
     await this.answerNow(due);
     return result;
@@ -185,29 +149,9 @@ export class HITLState extends DurableObject<Env> {
    * them: undefined when it does not (closed, decided, or they are not an approver).
    */
   async inboxItem(viewer: string): Promise<InboxItem | undefined> {
-    if (!this.store.exists()) return undefined;
-    const request = this.store.openRequest();
-    const run = this.store.run()!;
-    if (!request || !decidable(request) || request.approval.approvers.length === 0) return undefined;
-    if (!findListed(request.approval.approvers, [viewer]) || hasDecided(request.approval.approvals, viewer, true)) return undefined;
-    // The requester may be listed too, but can never decide it: it does not wait on them.
-    if (request.spec.requester && sameIdentity(request.spec.requester, viewer)) return undefined;
-    const { spec } = request;
-    return {
-      executionId: run.state.executionId,
-      ensemble: run.state.ensemble,
-      step: request.step,
-      prompt: spec.prompt,
-      data: spec.data,
-      format: spec.format,
-      metadata: spec.metadata ?? {},
-      minApprovals: spec.minApprovals,
-      approvals: request.approval.approvals.filter((a) => a.approved).length,
-      expiresAt: new Date(request.expiresAt).toISOString(),
-      requestedSchema: spec.form ? formJsonSchema(spec.form) : null,
-      requester: spec.requester ?? null,
-    };
+    return inboxItemOf(this.store, viewer);
   }
+
 
   /** A decision from `/inbox` by a verified Cloudflare Access user (the Worker verified the assertion). */
   async decideAs(viewer: string, body: DecisionBody, meta: RequestMeta): Promise<Result<DecisionView>> {
@@ -223,7 +167,7 @@ export class HITLState extends DurableObject<Env> {
     const facts = decidable(found) ? await slackFacts(this.env, found, decider) : { decider };
     // Read again after asking Slack: anything may have happened meanwhile.
     const request = this.store.requestById(found.id)!;
-    const { result, due } = this.record(this.store.run()!.state, request, decider, body, meta, Date.now(), facts.requester);
+    const { result, due } = recordDecision(this.store, this.store.run()!.state, request, decider, body, meta, Date.now(), facts.requester);
     await this.answerNow(due);
     return result;
   }
@@ -234,65 +178,17 @@ export class HITLState extends DurableObject<Env> {
    * through the step's channels. The delegator's link is spent; the machine judges the rest.
    */
   async delegate(token: string, body: DelegationBody, meta: RequestMeta, viewer?: string): Promise<Result<DelegationView>> {
-    const to = body.delegateTo.trim();
-    if (!isEmailName(to) && slackUserId(to) === undefined) {
-      return fail('INVALID_INPUT', 400, 'delegateTo must be an email address or a Slack user (slack:U…), so a link can reach them');
-    }
-    // Issuing the delegate's token means sealing it with the others (async); if anything changed
-    // the sealed set meanwhile (an escalation, another delegation), start again from the top.
-    for (let attempt = 0; attempt < 3; attempt++) {
-      const found = this.findToken(hashToken(token));
-      if (!found.ok) return found;
-      const who = linkDecider(found.value.row, {}, found.value.request.approval.status, viewer);
-      if (!who.ok) return who;
-      const facts = decidable(found.value.request) ? await slackFacts(this.env, found.value.request, who.value) : { decider: who.value };
-      const decider = { ...who.value, ...pick(facts.decider) };
-      const forwarded = viewerMismatch(decider, viewer);
-      if (forwarded) return forwarded;
-      const { run, request } = found.value;
-      const toNames = await this.slackNames(to);
-      // Judged before any token is made, so a refused delegation issues nothing.
-      const now = Date.now();
-      const judged = transition(request.approval, { type: 'delegate', decider, to, reason: body.reason, at: now, ...(facts.requester ? { requester: facts.requester } : {}), ...(toNames ? { toNames } : {}) });
-      if (!judged.ok) {
-        const { code, status, message, details } = judged.refusal;
-        if (status === 403 && this.store.refusalCount(request.id, decider.via) < LIMITS.refusalsAudited) {
-          this.store.audit('delegation-refused', { code, name: decider.name, via: decider.via, to, ip: meta.ip, userAgent: meta.userAgent }, now, request.id);
-        }
-        return fail(code, status, message, details);
-      }
-      const issued = await delegateTokens(this.env, run.state.executionId, request, to);
-      // Synchronous from here: judged again on the current state, then claimed, issued and queued together.
-      const current = this.store.requestById(request.id)!;
-      if (current.sealed !== request.sealed) continue;
-      const result = transition(current.approval, { type: 'delegate', decider, to, reason: body.reason, at: Date.now(), ...(facts.requester ? { requester: facts.requester } : {}), ...(toNames ? { toNames } : {}) });
-      if (!result.ok) return fail(result.refusal.code, result.refusal.status, result.refusal.message, result.refusal.details);
-      const delegation = result.delegation!;
-      if (decider.via !== 'access') this.store.markTokenUsed(found.value.row.hash, now, delegation.from);
-      this.store.setSealed(request.id, issued.sealed);
-      this.store.insertToken(issued.hash, request.id, delegation.to);
-      this.store.saveApproval(request.id, result.state);
-      for (const channel of current.spec.channels) this.store.enqueue(request.id, channel, 'delegation', now, [delegation.to]);
-      this.store.audit('delegated', { from: delegation.from, to: delegation.to, depth: delegation.depth, via: decider.via, ...(body.reason ? { reason: body.reason } : {}), ip: meta.ip, userAgent: meta.userAgent }, now, request.id);
-      this.refreshMessages(request.id, now);
-      log('delegation', { executionId: run.state.executionId, step: request.step, from: delegation.from, to: delegation.to, depth: delegation.depth });
-      await deliverDue(this.store, this.env, run.state.executionId, run.state.ensemble, Date.now());
-      await this.syncIndex();
-      await this.schedule();
-      return ok({ executionId: run.state.executionId, step: request.step, status: result.state.status, approvers: result.state.approvers, delegation });
-    }
-    return fail('CONFLICT', 409, 'the request changed while the delegation was being made: try again');
-  }
-
-  /** What Slack says about a `slack:U…` delegate: their email, or that it is unknown. */
-  private async slackNames(name: string): Promise<RequesterNames | undefined> {
-    const id = slackUserId(name);
-    if (id === undefined) return undefined;
-    if (typeof this.env.SLACK_BOT_TOKEN !== 'string' || !this.env.SLACK_BOT_TOKEN) return { aliases: [], emailUnknown: true };
-    const { names, lookupError } = await slackUserNames(this.env, id);
-    if (lookupError) log('slack-lookup-failed', { user: id, error: lookupError }, 'warn');
-    const emails = names.filter(isEmailName);
-    return { aliases: emails, emailUnknown: emails.length === 0 };
+    return delegatePlace({
+      store: this.store,
+      env: this.env,
+      find: (hash) => this.findToken(hash),
+      settle: async () => {
+        const { state } = this.store.run()!;
+        await deliverDue(this.store, this.env, state.executionId, state.ensemble, Date.now());
+        await this.syncIndex();
+        await this.schedule();
+      },
+    }, token, body, meta, viewer);
   }
 
   /**
@@ -311,7 +207,7 @@ export class HITLState extends DurableObject<Env> {
     const again = this.store.interaction(interaction) as DecisionView | undefined;
     if (again) return ok({ ...again, repeated: true });
     const request = this.store.requestById(requestId)!;
-    const { result, due } = this.record(this.store.run()!.state, request, facts.decider, body, { userAgent: 'slack' }, Date.now(), facts.requester);
+    const { result, due } = recordDecision(this.store, this.store.run()!.state, request, facts.decider, body, { userAgent: 'slack' }, Date.now(), facts.requester);
     // Only what was recorded is remembered: a refusal records nothing, and asking again (once the
     // cause is gone) must be judged afresh. So the table grows only with decisions.
     if (result.ok) this.store.saveInteraction(interaction, Date.now(), result.value);
@@ -335,66 +231,6 @@ export class HITLState extends DurableObject<Env> {
     if (!result.ok) return fail(result.refusal.code, result.refusal.status, result.refusal.message, result.refusal.details);
     this.store.saveInteraction(interaction, Date.now(), about);
     return ok({ ...about, repeated: false });
-  }
-
-  /**
-   * Applies one decision. Synchronous on purpose: the check and the claim (link spent, decision and
-   * approval state saved, audit) cannot interleave with anything. `due` is when the alarm must run.
-   */
-  private record(state: RunState, request: RequestRow, decider: Decider, body: DecisionBody, meta: RequestMeta, now: number, requester?: RequesterNames, spends?: string): { result: Result<DecisionView>; due?: number } {
-    // Form answers are checked before anything is judged or spent: a mistake there costs no link.
-    let response: Record<string, unknown> | undefined;
-    if (request.spec.form) {
-      const read = readResponse(request.spec.form, body.response, { fromHtml: !!meta.fromHtml, approving: body.approved });
-      if (!read.ok) return { result: fail('INVALID_RESPONSE', 400, `the form answers are invalid: ${read.issues.map((i) => `${i.path} ${i.message}`).join('; ')}`, read.issues) };
-      response = read.value;
-    } else if (body.response !== undefined && Object.keys(body.response).length > 0) {
-      return { result: fail('INVALID_RESPONSE', 400, 'this step has no form: send approved, feedback and reason only') };
-    }
-    const result = transition(request.approval, { type: 'decide', decider, approved: body.approved, feedback: body.feedback, reason: body.reason, ...(response ? { response } : {}), at: now, ...(requester ? { requester } : {}) });
-    if (!result.ok) {
-      const { code, status, message, details } = result.refusal;
-      // Attempts refused for who made them are evidence: logged up to a cap per channel, so typed
-      // names on a shared link can neither flood storage nor crowd out a verified attempt.
-      if ((status === 403 || status === 503) && this.store.refusalCount(request.id, decider.via) < LIMITS.refusalsAudited) {
-        this.store.audit('decision-refused', { code, name: decider.name, via: decider.via, verified: decider.verified, approved: body.approved, ip: meta.ip, userAgent: meta.userAgent }, now, request.id);
-      }
-      return { result: fail(code, status, message, details), due: code === 'EXPIRED' ? now : undefined };
-    }
-    // All decisions of a request are kept (state, output, index): their text has one budget.
-    const bytes = jsonBytes(result.state.approvals);
-    if (bytes > LIMITS.decisionsBytes) {
-      return { result: fail('PAYLOAD_TOO_LARGE', 413, `the decisions of this request would take ${bytes} bytes (limit ${LIMITS.decisionsBytes}): shorten the feedback or reason`) };
-    }
-    const decision = result.decision!;
-    const { approver, verified, via } = decision;
-    if (spends) this.store.markTokenUsed(spends, now, approver);
-    this.store.insertDecision({ requestId: request.id, approver, verified, via: via!, approved: body.approved, reason: body.reason, feedback: body.feedback, at: now, ip: meta.ip, userAgent: meta.userAgent });
-    this.store.saveApproval(request.id, result.state);
-    this.store.audit('decision', {
-      approver, verified, via, approved: body.approved, reason: body.reason, feedback: body.feedback, ip: meta.ip, userAgent: meta.userAgent, status: result.state.status,
-      ...(decider.name !== approver ? { as: decider.name } : {}),
-      ...(result.superseded ? { supersedes: { approver: result.superseded.approver, via: result.superseded.via, at: result.superseded.timestamp } } : {}),
-    }, now, request.id);
-    if (result.final) this.closeRequest(state, request, result.state, now);
-    this.refreshMessages(request.id, now);
-    log('decision', { executionId: state.executionId, step: request.step, approver, verified, via, approved: body.approved, status: result.state.status });
-    const view: DecisionView = {
-      executionId: state.executionId,
-      step: request.step,
-      status: result.state.status,
-      approved: result.state.status === 'approved',
-      approvals: result.state.approvals,
-      decision: { approver, approved: body.approved, verified, via: via!, at: new Date(now).toISOString() },
-    };
-    return { result: ok(view), due: result.final ? now : undefined };
-  }
-
-  /** Posted messages (Slack app) show the request as it is now: queue one update of them. */
-  private refreshMessages(requestId: number, now: number): void {
-    if (this.store.messages(requestId, 'slack').length > 0 && !this.store.updatePending(requestId)) {
-      this.store.enqueue(requestId, 'slack', 'update', now);
-    }
   }
 
   async describe(): Promise<Result<ReturnType<typeof executionView>>> {
@@ -440,11 +276,11 @@ export class HITLState extends DurableObject<Env> {
     const result = transition(request.approval, { type: 'cancel', at: now });
     if (!result.ok) return fail(result.refusal.code, result.refusal.status, result.refusal.message, result.refusal.details);
     this.store.saveApproval(request.id, result.state);
-    this.refreshMessages(request.id, now);
+    refreshMessages(this.store, request.id, now);
     const state: RunState = { ...run.state, status: 'cancelled', suspension: undefined };
     this.store.saveState(state, now);
     this.store.audit('cancelled', { step: request.step, ...(reason ? { reason } : {}) }, now, request.id);
-    this.endRun(now);
+    endRun(this.store, this.env, now);
     await this.syncIndex();
     await this.schedule();
     return ok(executionView(this.store.run()!, undefined));
@@ -464,7 +300,7 @@ export class HITLState extends DurableObject<Env> {
       return;
     }
     const open = this.store.openRequest();
-    if (open) await this.followUp(run.state, open, now);
+    if (open) await followUp(this.store, this.env, run.state, open, now);
     if (this.store.run()!.state.status === 'running') {
       this.continuing ??= this.continueRun().finally(() => (this.continuing = undefined));
       await this.continuing;
@@ -484,63 +320,13 @@ export class HITLState extends DurableObject<Env> {
   }
 
 
-  /** Whatever is due on the open request: expiry (or escalation on timeout), escalation, a reminder. */
-  private async followUp(state: RunState, request: RequestRow, now: number): Promise<void> {
-    const { spec } = request;
-    if (now >= request.expiresAt) {
-      if (spec.onTimeout === 'escalate' && !request.approval.escalated) {
-        await escalateRequest(this.store, this.env, request, now, now + spec.timeoutMs);
-        this.refreshMessages(request.id, now);
-      } else {
-        this.expire(state, request, now);
-      }
-      return;
-    }
-    if (request.escalateAt !== null && now >= request.escalateAt) {
-      await escalateRequest(this.store, this.env, request, now);
-      this.refreshMessages(request.id, now);
-      request = this.store.requestById(request.id)!;
-    }
-    if (request.nextReminderAt !== null && now >= request.nextReminderAt) {
-      const sent = request.remindersSent + 1;
-      const undecided = request.approval.approvers.filter((a) => !hasDecided(request.approval.approvals, a, true));
-      this.store.setReminder(request.id, sent, sent < spec.reminders && spec.remindAfterMs ? now + spec.remindAfterMs : null);
-      for (const channel of spec.channels) this.store.enqueue(request.id, channel, 'reminder', now);
-      this.store.audit('reminder', { number: sent, of: spec.reminders, to: undecided }, now, request.id);
-    }
-  }
-
-
-  private expire(state: RunState, request: RequestRow, now: number): void {
-    const result = transition(request.approval, { type: 'expire', at: now });
-    if (!result.ok) return;
-    this.store.saveApproval(request.id, result.state);
-    this.refreshMessages(request.id, now);
-    this.store.audit('timeout', { step: request.step, onTimeout: request.spec.onTimeout, status: result.state.status }, now, request.id);
-    if (request.spec.onTimeout === 'fail') {
-      const failed: RunState = { ...state, status: 'failed', suspension: undefined, error: { step: request.step, code: 'HITL_TIMEOUT', message: `approval timed out at ${new Date(request.expiresAt).toISOString()}` } };
-      this.store.saveState(failed, now);
-      this.store.audit('failed', failed.error!, now, request.id);
-      this.endRun(now);
-      return;
-    }
-    this.closeRequest(state, request, result.state, now);
-  }
-
-  /** A decided or expired request: its output goes into the step, and the run is due to continue. */
-  private closeRequest(state: RunState, request: RequestRow, approval: ApprovalState, now: number): void {
-    const output = outputOf(approval, request.spec.form);
-    this.store.saveState(completeSuspendedStep(state, output, new Date(now)), now);
-    this.store.audit('resumed', { step: request.step, status: output.status }, now, request.id);
-  }
-
   private async continueRun(): Promise<void> {
     const run = this.store.run()!;
     // The watchdog re-runs a step whose isolate died mid-way, but not forever: a step that kills
     // its isolate every time would otherwise repeat its side effect on every alarm.
     const tries = this.store.noteResume(run.state.cursor);
     if (tries > LIMITS.resumeAttempts) {
-      this.finishRun({ ...run.state, status: 'failed', error: { code: 'RESUME_EXHAUSTED', message: `the run was interrupted ${tries - 1} times at step ${run.state.cursor + 1} and is not tried again (its side effects may have happened)` } }, Date.now());
+      finishRun(this.store, this.env, { ...run.state, status: 'failed', error: { code: 'RESUME_EXHAUSTED', message: `the run was interrupted ${tries - 1} times at step ${run.state.cursor + 1} and is not tried again (its side effects may have happened)` } }, Date.now());
       return;
     }
     await this.ctx.storage.setAlarm(Date.now() + WATCHDOG_MS);
@@ -564,29 +350,8 @@ export class HITLState extends DurableObject<Env> {
       this.store.saveState(state, now);
       await openRequest(this.store, this.env, state, now);
     } else {
-      this.finishRun(state, now);
+      finishRun(this.store, this.env, state, now);
     }
-  }
-
-  /**
-   * Saves a run that ended. Saving cannot be allowed to fail into a retry (the steps ran): if the
-   * state cannot be written, a small failed state is, without the step outputs.
-   */
-  private finishRun(state: RunState, now: number): void {
-    try {
-      this.store.saveState(state, now);
-    } catch (e) {
-      state = {
-        ...state,
-        status: 'failed',
-        output: undefined,
-        steps: state.steps.map((r) => ({ ...r, input: null, output: null })),
-        error: { code: 'CHECKPOINT_FAILED', message: `the finished run could not be saved: ${e instanceof Error ? e.message : String(e)}` },
-      };
-      this.store.saveState(state, now);
-    }
-    this.store.audit(state.status === 'completed' ? 'completed' : 'failed', state.status === 'completed' ? { output: state.output } : { ...state.error }, now);
-    this.endRun(now);
   }
 
   /**
@@ -606,10 +371,6 @@ export class HITLState extends DurableObject<Env> {
       this.store.setIndexRetry(Date.now() + INDEX_RETRY_MS);
       log('index-write-failed', { executionId: run.state.executionId, error: e instanceof Error ? e.message : String(e) });
     }
-  }
-
-  private endRun(now: number): void {
-    this.store.setCleanup(now + retentionDays(this.env) * 86_400_000);
   }
 
   /** If this instance goes away before the index is written, the alarm writes it (soon, not at expiry). */

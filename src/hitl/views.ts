@@ -1,5 +1,9 @@
 import type { ExecutionStore, RequestRow, RunRow } from './store';
 import { formJsonSchema } from './form';
+import { hasDecided } from './machine';
+import { findListed, sameIdentity } from '../identity/normalize';
+import { decidable } from './deciders';
+import type { DataFormat } from './request';
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -79,3 +83,46 @@ export function tokenView(run: RunRow, request: RequestRow, token: { approver: s
   };
 }
 export type TokenView = ReturnType<typeof tokenView>;
+
+/** One request as /inbox lists it. */
+export interface InboxItem {
+  executionId: string;
+  ensemble: string;
+  step: string;
+  prompt: string;
+  data: unknown;
+  format: DataFormat;
+  metadata: Record<string, unknown>;
+  minApprovals: number;
+  /** Approvals so far. */
+  approvals: number;
+  expiresAt: string;
+  requestedSchema: Record<string, unknown> | null;
+  requester: string | null;
+}
+
+/** The open request as it waits on `viewer`, or undefined when it does not (closed, decided, or they are not an approver). */
+export function inboxItemOf(store: ExecutionStore, viewer: string): InboxItem | undefined {
+  if (!store.exists()) return undefined;
+  const request = store.openRequest();
+  const run = store.run()!;
+  if (!request || !decidable(request) || request.approval.approvers.length === 0) return undefined;
+  if (!findListed(request.approval.approvers, [viewer]) || hasDecided(request.approval.approvals, viewer, true)) return undefined;
+  // The requester may be listed too, but can never decide it: it does not wait on them.
+  if (request.spec.requester && sameIdentity(request.spec.requester, viewer)) return undefined;
+  const { spec } = request;
+  return {
+    executionId: run.state.executionId,
+    ensemble: run.state.ensemble,
+    step: request.step,
+    prompt: spec.prompt,
+    data: spec.data,
+    format: spec.format,
+    metadata: spec.metadata ?? {},
+    minApprovals: spec.minApprovals,
+    approvals: request.approval.approvals.filter((a) => a.approved).length,
+    expiresAt: new Date(request.expiresAt).toISOString(),
+    requestedSchema: spec.form ? formJsonSchema(spec.form) : null,
+    requester: spec.requester ?? null,
+  };
+}

@@ -1,0 +1,169 @@
+import type { Env } from '../env';
+import type { RunState } from '../runtime/run-state';
+import { completeSuspendedStep } from '../runtime/engine';
+import { jsonBytes, LIMITS } from '../limits';
+import { retentionDays } from '../executions/retention';
+import { log } from '../log';
+import { hasDecided, outputOf, transition, type ApprovalState, type Decider, type RequesterNames } from './machine';
+import type { DecisionBody, DecisionVia } from './request';
+import { readResponse } from './form';
+import { escalateRequest } from './links';
+import { fail, ok, type Result } from './result';
+import type { ExecutionStore, RequestRow } from './store';
+
+// What a decision, a timeout, a reminder or the end of a run changes in an execution's storage:
+// synchronous effects of the approval state machine (src/hitl/machine.ts) on the ExecutionStore.
+// The object (hitl-state.ts) decides when they run and what follows (answering, the alarm, the
+// index). All of it is synchronous, but for an escalation in `followUp`, which seals the new
+// links first and judges the request as it is after that.
+
+export interface RequestMeta {
+  ip?: string;
+  userAgent?: string;
+  /** The body came from a browser form: form answers are strings (and a checkbox is on or absent). */
+  fromHtml?: boolean;
+}
+
+export interface DecisionView {
+  executionId: string;
+  step: string;
+  status: ApprovalState['status'];
+  approved: boolean;
+  approvals: ApprovalState['approvals'];
+  decision: { approver: string; approved: boolean; verified: boolean; via: DecisionVia; at: string };
+}
+
+/**
+ * Applies one decision. Synchronous on purpose: the check and the claim (link spent, decision and
+ * approval state saved, audit) cannot interleave with anything. `due` is when the alarm must run.
+ */
+export function recordDecision(store: ExecutionStore, state: RunState, request: RequestRow, decider: Decider, body: DecisionBody, meta: RequestMeta, now: number, requester?: RequesterNames, spends?: string): { result: Result<DecisionView>; due?: number } {
+  // Form answers are checked before anything is judged or spent: a mistake there costs no link.
+  let response: Record<string, unknown> | undefined;
+  if (request.spec.form) {
+    const read = readResponse(request.spec.form, body.response, { fromHtml: !!meta.fromHtml, approving: body.approved });
+    if (!read.ok) return { result: fail('INVALID_RESPONSE', 400, `the form answers are invalid: ${read.issues.map((i) => `${i.path} ${i.message}`).join('; ')}`, read.issues) };
+    response = read.value;
+  } else if (body.response !== undefined && Object.keys(body.response).length > 0) {
+    return { result: fail('INVALID_RESPONSE', 400, 'this step has no form: send approved, feedback and reason only') };
+  }
+  const result = transition(request.approval, { type: 'decide', decider, approved: body.approved, feedback: body.feedback, reason: body.reason, ...(response ? { response } : {}), at: now, ...(requester ? { requester } : {}) });
+  if (!result.ok) {
+    const { code, status, message, details } = result.refusal;
+    // Attempts refused for who made them are evidence: logged up to a cap per channel, so typed
+    // names on a shared link can neither flood storage nor crowd out a verified attempt.
+    if ((status === 403 || status === 503) && store.refusalCount(request.id, decider.via) < LIMITS.refusalsAudited) {
+      store.audit('decision-refused', { code, name: decider.name, via: decider.via, verified: decider.verified, approved: body.approved, ip: meta.ip, userAgent: meta.userAgent }, now, request.id);
+    }
+    return { result: fail(code, status, message, details), due: code === 'EXPIRED' ? now : undefined };
+  }
+  // All decisions of a request are kept (state, output, index): their text has one budget.
+  const bytes = jsonBytes(result.state.approvals);
+  if (bytes > LIMITS.decisionsBytes) {
+    return { result: fail('PAYLOAD_TOO_LARGE', 413, `the decisions of this request would take ${bytes} bytes (limit ${LIMITS.decisionsBytes}): shorten the feedback or reason`) };
+  }
+  const decision = result.decision!;
+  const { approver, verified, via } = decision;
+  if (spends) store.markTokenUsed(spends, now, approver);
+  store.insertDecision({ requestId: request.id, approver, verified, via: via!, approved: body.approved, reason: body.reason, feedback: body.feedback, at: now, ip: meta.ip, userAgent: meta.userAgent });
+  store.saveApproval(request.id, result.state);
+  store.audit('decision', {
+    approver, verified, via, approved: body.approved, reason: body.reason, feedback: body.feedback, ip: meta.ip, userAgent: meta.userAgent, status: result.state.status,
+    ...(decider.name !== approver ? { as: decider.name } : {}),
+    ...(result.superseded ? { supersedes: { approver: result.superseded.approver, via: result.superseded.via, at: result.superseded.timestamp } } : {}),
+  }, now, request.id);
+  if (result.final) closeRequest(store, state, request, result.state, now);
+  refreshMessages(store, request.id, now);
+  log('decision', { executionId: state.executionId, step: request.step, approver, verified, via, approved: body.approved, status: result.state.status });
+  const view: DecisionView = {
+    executionId: state.executionId,
+    step: request.step,
+    status: result.state.status,
+    approved: result.state.status === 'approved',
+    approvals: result.state.approvals,
+    decision: { approver, approved: body.approved, verified, via: via!, at: new Date(now).toISOString() },
+  };
+  return { result: ok(view), due: result.final ? now : undefined };
+}
+
+/** Posted messages (Slack app) show the request as it is now: queue one update of them. */
+export function refreshMessages(store: ExecutionStore, requestId: number, now: number): void {
+  if (store.messages(requestId, 'slack').length > 0 && !store.updatePending(requestId)) {
+    store.enqueue(requestId, 'slack', 'update', now);
+  }
+}
+
+/** Whatever is due on the open request: expiry (or escalation on timeout), escalation, a reminder. */
+export async function followUp(store: ExecutionStore, env: Env, state: RunState, request: RequestRow, now: number): Promise<void> {
+  const { spec } = request;
+  if (now >= request.expiresAt) {
+    if (spec.onTimeout === 'escalate' && !request.approval.escalated) {
+      await escalateRequest(store, env, request, now, now + spec.timeoutMs);
+      refreshMessages(store, request.id, now);
+    } else {
+      expire(store, env, state, request, now);
+    }
+    return;
+  }
+  if (request.escalateAt !== null && now >= request.escalateAt) {
+    await escalateRequest(store, env, request, now);
+    refreshMessages(store, request.id, now);
+    request = store.requestById(request.id)!;
+  }
+  if (request.nextReminderAt !== null && now >= request.nextReminderAt) {
+    const sent = request.remindersSent + 1;
+    const undecided = request.approval.approvers.filter((a) => !hasDecided(request.approval.approvals, a, true));
+    store.setReminder(request.id, sent, sent < spec.reminders && spec.remindAfterMs ? now + spec.remindAfterMs : null);
+    for (const channel of spec.channels) store.enqueue(request.id, channel, 'reminder', now);
+    store.audit('reminder', { number: sent, of: spec.reminders, to: undecided }, now, request.id);
+  }
+}
+
+function expire(store: ExecutionStore, env: Env, state: RunState, request: RequestRow, now: number): void {
+  const result = transition(request.approval, { type: 'expire', at: now });
+  if (!result.ok) return;
+  store.saveApproval(request.id, result.state);
+  refreshMessages(store, request.id, now);
+  store.audit('timeout', { step: request.step, onTimeout: request.spec.onTimeout, status: result.state.status }, now, request.id);
+  if (request.spec.onTimeout === 'fail') {
+    const failed: RunState = { ...state, status: 'failed', suspension: undefined, error: { step: request.step, code: 'HITL_TIMEOUT', message: `approval timed out at ${new Date(request.expiresAt).toISOString()}` } };
+    store.saveState(failed, now);
+    store.audit('failed', failed.error!, now, request.id);
+    endRun(store, env, now);
+    return;
+  }
+  closeRequest(store, state, request, result.state, now);
+}
+
+/** A decided or expired request: its output goes into the step, and the run is due to continue. */
+function closeRequest(store: ExecutionStore, state: RunState, request: RequestRow, approval: ApprovalState, now: number): void {
+  const output = outputOf(approval, request.spec.form);
+  store.saveState(completeSuspendedStep(state, output, new Date(now)), now);
+  store.audit('resumed', { step: request.step, status: output.status }, now, request.id);
+}
+
+/**
+ * Saves a run that ended. Saving cannot be allowed to fail into a retry (the steps ran): if the
+ * state cannot be written, a small failed state is, without the step outputs.
+ */
+export function finishRun(store: ExecutionStore, env: Env, state: RunState, now: number): void {
+  try {
+    store.saveState(state, now);
+  } catch (e) {
+    state = {
+      ...state,
+      status: 'failed',
+      output: undefined,
+      steps: state.steps.map((r) => ({ ...r, input: null, output: null })),
+      error: { code: 'CHECKPOINT_FAILED', message: `the finished run could not be saved: ${e instanceof Error ? e.message : String(e)}` },
+    };
+    store.saveState(state, now);
+  }
+  store.audit(state.status === 'completed' ? 'completed' : 'failed', state.status === 'completed' ? { output: state.output } : { ...state.error }, now);
+  endRun(store, env, now);
+}
+
+/** A run that ended: its storage (and index row) go after the retention period. */
+export function endRun(store: ExecutionStore, env: Env, now: number): void {
+  store.setCleanup(now + retentionDays(env) * 86_400_000);
+}

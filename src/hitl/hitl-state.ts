@@ -399,14 +399,16 @@ export class HITLState extends DurableObject<Env> {
    */
   private soon(): void {
     const work = (async () => {
+      // After the answer has gone out, not before: the caller waits for nothing of this.
+      await new Promise((r) => setTimeout(r, 0));
       if (this.store.run()?.state.status === 'running') {
         this.continuing ??= this.continueRun().finally(() => (this.continuing = undefined));
         await this.continuing;
       }
       const run = this.store.run();
       if (!run) return;
-      await deliverDue(this.store, this.env, run.state.executionId, run.state.ensemble, Date.now());
-      await this.syncIndex();
+      // Side by side: the index never waits for a slow notification endpoint.
+      await Promise.all([deliverDue(this.store, this.env, run.state.executionId, run.state.ensemble, Date.now()), this.syncIndex()]);
       await this.schedule();
     })().catch((e) => log('after-commit-failed', { error: e instanceof Error ? e.message : String(e) }, 'warn'));
     this.ctx.waitUntil(work);

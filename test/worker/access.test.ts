@@ -1,7 +1,7 @@
 import { env } from 'cloudflare:test';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey as JoseKey } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { hitlApp, hitsAt, suspend, tokenOf } from './hitl-helpers';
+import { eventually, hitlApp, hitsAt, suspend, tokenOf } from './hitl-helpers';
 import { createApp } from '../../src/http/app';
 
 // Access signs with the team's key; the Worker fetches the public keys from ACCESS_CERTS_URL (the
@@ -123,11 +123,15 @@ describe('the inbox: what waits on a Cloudflare Access user, decidable in place'
     const second = await open('inbox-2', `      approvers: [${me}]\n      form: { rating: { type: integer, minimum: 1, maximum: 5, required: true } }`);
     await open('inbox-3', '      approvers: [someone-else@example.com]');
     const headers = await as(me.toUpperCase());
-    const list = await first.app.request('/inbox', { headers });
-    expect(list.status).toBe(200);
-    const body = (await list.json()) as any;
+    // The inbox lists from the executions index, which each object writes right after answering.
+    const body = await eventually(async () => {
+      const list = await first.app.request('/inbox', { headers });
+      expect(list.status).toBe(200);
+      const b = (await list.json()) as any;
+      expect(b.items.map((i: any) => i.executionId)).toEqual([second.id, first.id]);
+      return b;
+    });
     expect(body.viewer).toBe(me.toUpperCase());
-    expect(body.items.map((i: any) => i.executionId)).toEqual([second.id, first.id]);
     expect(body.items[0]).toMatchObject({ prompt: 'Ship it?', minApprovals: 1, approvals: 0, requestedSchema: { required: ['rating'] } });
 
     const page = await first.app.request('/inbox', { headers: { ...headers, accept: 'text/html' } });

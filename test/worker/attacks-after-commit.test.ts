@@ -20,8 +20,12 @@ describe('the safety net behind soon()', () => {
     const start = await app.run('r13-claim');
     expect(start.status).toBe(202);
     const id = start.body.executionId as string;
-    // begin() answered; soon() has claimed the webhook row and its send takes 3 s. The safety-net
-    // alarm (set to now before answering) runs meanwhile, as it would on a fresh instance.
+    // begin() answered; soon() claims the webhook row right after, and its send takes 3 s. The
+    // safety-net alarm runs meanwhile, as it would on a fresh instance.
+    await eventually(async () => {
+      const status = await inObject(stubOf(id), async (_i, state) => state.storage.sql.exec<{ status: string }>("SELECT status FROM outbox WHERE channel = 'webhook'").one().status);
+      expect(status).toBe('sending');
+    });
     await fireAlarm(id);
     const seen = await inObject(stubOf(id), async (_instance, state) => {
       const row = state.storage.sql.exec<{ status: string; next_at: number }>("SELECT status, next_at FROM outbox WHERE channel = 'webhook'").one();

@@ -30,10 +30,11 @@ describe('the executions index', () => {
     const app = gate(name, hook);
     const id = await suspend(app, name);
     const row = async () => (await list(app, `ensemble=${name}`)).body.executions[0];
-    expect(await row()).toMatchObject({ executionId: id, ensemble: name, status: 'suspended', pending: { step: 'review', approvers: ['ann@example.com', 'bob@example.com'] } });
+    // The object answers first and writes its index row right after (docs/hitl.md, the lifecycle).
+    await eventually(async () => expect(await row()).toMatchObject({ executionId: id, ensemble: name, status: 'suspended', pending: { step: 'review', approvers: ['ann@example.com', 'bob@example.com'] } }));
     const [hit] = await hitsAt(hook, 1);
     await app.decide(tokenOf(hit.json.approvers[0].callbackUrl), { approved: true });
-    expect((await row()).pending.approvers).toEqual(['bob@example.com']);
+    await eventually(async () => expect((await row()).pending.approvers).toEqual(['bob@example.com']));
     expect((await list(app, 'approver=ANN@example.com')).body.executions.some((e: any) => e.executionId === id)).toBe(false);
     expect((await list(app, 'approver=bob@example.com')).body.executions.some((e: any) => e.executionId === id)).toBe(true);
     await app.decide(tokenOf(hit.json.approvers[1].callbackUrl), { approved: true });
@@ -143,9 +144,13 @@ describe('operations', () => {
     await new Promise((r) => setTimeout(r, 50));
     await app.decide(tokenOf(hit.json.approvers[0].callbackUrl), { approved: true });
     await app.until(id, 'completed');
-    const stats = (await (await app.request('/stats?window=1h', { headers: auth })).json()) as any;
-    expect(stats.counts.completed).toBeGreaterThan(0);
-    expect(stats.decisions.count).toBeGreaterThan(0);
+    // The index learns the completion right after the object (docs/hitl.md, the lifecycle).
+    const stats = await eventually(async () => {
+      const s = (await (await app.request('/stats?window=1h', { headers: auth })).json()) as any;
+      expect(s.counts.completed).toBeGreaterThan(0);
+      expect(s.decisions.count).toBeGreaterThan(0);
+      return s;
+    });
     expect(stats.decisions.p50Ms).toBeGreaterThanOrEqual(50);
     expect(stats.decisions.p95Ms).toBeGreaterThanOrEqual(stats.decisions.p50Ms);
     expect((await app.request('/stats?window=soon', { headers: auth })).status).toBe(400);

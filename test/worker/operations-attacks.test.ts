@@ -6,7 +6,7 @@ import { createApp } from '../../src/http/app';
 import { EnsembleRegistry } from '../../src/ensemble/registry';
 import { retentionDays } from '../../src/executions/retention';
 import { appWith, auth } from './helpers';
-import { fireAlarm, hitlApp, hitsAt, suspend } from './hitl-helpers';
+import { eventually, fireAlarm, hitlApp, hitsAt, suspend } from './hitl-helpers';
 
 // Attacks on the operator side (console access, retention, stats) that an adversarial review found,
 // each kept as the behaviour that must hold; and what the review found holding.
@@ -96,8 +96,11 @@ describe('operations attacks found in review stay fixed', () => {
     await new Promise((r) => setTimeout(r, 1100));
     await fireAlarm(id);
     await app.until(id, 'completed');
-    const row = await env.DB!.prepare('SELECT outcome, closed_at - requested_at AS ms FROM approval_requests WHERE execution_id = ?').bind(id).first();
-    expect({ row, added: (await count()) - before }).toEqual({ row: expect.objectContaining({ outcome: 'timeout' }), added: 0 });
+    // The index learns the outcome right after the object does.
+    await eventually(async () => {
+      const row = await env.DB!.prepare('SELECT outcome, closed_at - requested_at AS ms FROM approval_requests WHERE execution_id = ?').bind(id).first();
+      expect({ row, added: (await count()) - before }).toEqual({ row: expect.objectContaining({ outcome: 'timeout' }), added: 0 });
+    });
   });
 
   it('D5: EXECUTION_RETENTION_DAYS="" (or blank) means 0 days, i.e. delete everything at once, not the default', () => {
@@ -143,8 +146,10 @@ describe('and what the review found holding (index)', () => {
     await hitsAt(hook, 1);
     await new Promise((r) => setTimeout(r, 1100));
     await hitsAt(hook, 2, id);
-    const row = ((await (await app.request(`/executions?ensemble=${name}`, { headers: auth })).json()) as any).executions[0];
-    expect(row.pending.approvers).toEqual(['a@example.com', 'Boss@Example.com']);
+    await eventually(async () => {
+      const row = ((await (await app.request(`/executions?ensemble=${name}`, { headers: auth })).json()) as any).executions[0];
+      expect(row.pending.approvers).toEqual(['a@example.com', 'Boss@Example.com']);
+    });
     const byBoss = ((await (await app.request('/executions?approver=boss@example.com', { headers: auth })).json()) as any).executions;
     expect(byBoss.some((e: any) => e.executionId === id)).toBe(true);
   });

@@ -54,8 +54,10 @@ export function executionStatements(db: D1Database, row: IndexRow, requests: Req
     db.prepare('DELETE FROM execution_approvers WHERE execution_id = ? AND ? >= (SELECT version FROM executions WHERE id = ?)').bind(row.id, row.version, row.id),
     ...[...new Set((row.pending?.approvers ?? []).map(normalizeIdentity))].map((a) =>
       db.prepare('INSERT OR IGNORE INTO execution_approvers (approver, execution_id) SELECT ?, ? WHERE ? >= (SELECT version FROM executions WHERE id = ?)').bind(a, row.id, row.version, row.id)),
+    // Versioned like the rest: an older write landing late must not reopen a closed request.
     ...requests.map((r) => db.prepare(`INSERT INTO approval_requests (execution_id, request_id, step, requested_at, closed_at, outcome) VALUES (?, ?, ?, ?, ?, ?)
-      ON CONFLICT (execution_id, request_id) DO UPDATE SET closed_at = excluded.closed_at, outcome = excluded.outcome`).bind(row.id, r.requestId, r.step, r.requestedAt, r.closedAt, r.outcome)),
+      ON CONFLICT (execution_id, request_id) DO UPDATE SET closed_at = excluded.closed_at, outcome = excluded.outcome
+      WHERE ? >= (SELECT version FROM executions WHERE id = ?)`).bind(row.id, r.requestId, r.step, r.requestedAt, r.closedAt, r.outcome, row.version, row.id)),
   ];
 }
 

@@ -85,7 +85,7 @@ export class HITLState extends DurableObject<Env> {
 
   /** What a repeated `begin` answers: the request the first one opened (its links only while it is open). */
   private async again(executionId: string): Promise<PendingView & { links?: { personal: { approver: string; url: string }[]; shared?: string } }> {
-    const request = this.store.openRequest() ?? this.store.latestRequest();
+    const request = this.store.firstRequest();
     if (!request) throw new Error(`execution ${executionId} holds no approval request`);
     if (!request.spec.returnLinks || !request.sealed || request.status !== 'pending') return pendingView(request);
     return { ...pendingView(request), links: this.linksOf(request, await unseal<SealedTokens>(this.env, executionId, request.sealed)) };
@@ -367,6 +367,8 @@ export class HITLState extends DurableObject<Env> {
     try {
       await writeExecution(db, rowOfObject(run, this.store.openRequest(), version), this.store.requestTimes());
       this.store.markIndexed(version);
+      // A newer version may have come (and its write failed) meanwhile: it must stay covered.
+      this.armIndexRetry();
     } catch (e) {
       this.store.setIndexRetry(Date.now() + INDEX_RETRY_MS);
       log('index-write-failed', { executionId: run.state.executionId, error: e instanceof Error ? e.message : String(e) });

@@ -208,8 +208,13 @@ export class ExecutionStore {
     return { version: Number(r?.index_version ?? 0), indexed: Number(r?.indexed_version ?? 0) };
   }
 
+  /**
+   * The index has `version`. A retry armed for a newer version stays armed: writes of one run can
+   * overlap (two decisions' follow-ups, the alarm), and an older one may land after a newer one failed.
+   */
   markIndexed(version: number): void {
-    this.sql.exec('UPDATE run SET indexed_version = MAX(indexed_version, ?), index_retry_at = NULL WHERE id = 1', version);
+    this.sql.exec(`UPDATE run SET indexed_version = MAX(indexed_version, ?1),
+      index_retry_at = CASE WHEN MAX(indexed_version, ?1) >= index_version THEN NULL ELSE index_retry_at END WHERE id = 1`, version);
   }
 
   setIndexRetry(at: number): void {
@@ -262,8 +267,9 @@ export class ExecutionStore {
     return this.request(this.one("SELECT * FROM request WHERE status = 'pending' ORDER BY id DESC LIMIT 1"));
   }
 
-  latestRequest(): RequestRow | undefined {
-    return this.request(this.one('SELECT * FROM request ORDER BY id DESC LIMIT 1'));
+  /** The request the run suspended with when it was begun (later steps open later ones). */
+  firstRequest(): RequestRow | undefined {
+    return this.request(this.one('SELECT * FROM request ORDER BY id ASC LIMIT 1'));
   }
 
   insertRequest(spec: ApprovalRequest, approval: ApprovalState, now: number, sealed: string): number {

@@ -13,7 +13,7 @@ import { LIMITS } from '../limits';
 import { deleteExecution, writeExecution } from '../executions/index-store';
 import { rowOfObject } from '../executions/from-object';
 import { configureLog, log } from '../log';
-import { decidable, linkDecider, pick, slackDecider, slackFacts, viewerMismatch, type SlackFacts } from './deciders';
+import { decidable, linkDecider, pick, slackFacts, viewerMismatch, type SlackFacts } from './deciders';
 import { transition, type Decider } from './machine';
 import type { Channel, DecisionBody, DelegationBody } from './request';
 import { commitRequest, openRequest, prepareRequest } from './links';
@@ -21,6 +21,7 @@ import { findListed } from '../identity/normalize';
 import { fail, ok, type Result } from './result';
 import { ExecutionStore, type RequestRow } from './store';
 import { delegatePlace, type DelegationView } from './delegation';
+import { decideInSlack, slackEligibility, type SlackHost } from './slack-decisions';
 import { endRun, finishRun, followUp, recordDecision, refreshMessages, type DecisionView, type RequestMeta } from './decisions';
 
 export type { DecisionView, RequestMeta } from './decisions';
@@ -197,22 +198,7 @@ export class HITLState extends DurableObject<Env> {
    * of it answers what the first delivery answered and records nothing.
    */
   async decideInSlack(requestId: number, names: string[], body: DecisionBody, interaction: string): Promise<Result<DecisionView & { repeated: boolean }>> {
-    if (!this.store.exists()) return fail('NOT_FOUND', 404, 'this approval request no longer exists');
-    const earlier = this.store.interaction(interaction) as DecisionView | undefined;
-    if (earlier) return ok({ ...earlier, repeated: true });
-    const found = this.store.requestById(requestId);
-    if (!found) return fail('NOT_FOUND', 404, 'this approval request no longer exists');
-    const facts = decidable(found) ? await slackFacts(this.env, found, slackDecider(names)) : { decider: slackDecider(names) };
-    // Read again after asking Slack: a retry of this interaction may have been recorded meanwhile.
-    const again = this.store.interaction(interaction) as DecisionView | undefined;
-    if (again) return ok({ ...again, repeated: true });
-    const request = this.store.requestById(requestId)!;
-    const { result, due } = recordDecision(this.store, this.store.run()!.state, request, facts.decider, body, { userAgent: 'slack' }, Date.now(), facts.requester);
-    // Only what was recorded is remembered: a refusal records nothing, and asking again (once the
-    // cause is gone) must be judged afresh. So the table grows only with decisions.
-    if (result.ok) this.store.saveInteraction(interaction, Date.now(), result.value);
-    await this.answerNow(due);
-    return result.ok ? ok({ ...result.value, repeated: false }) : result;
+    return decideInSlack(this.host(), requestId, names, body, interaction);
   }
 
   /**
@@ -220,17 +206,12 @@ export class HITLState extends DurableObject<Env> {
    * `repeated` when Slack retries the same click: the reason form is not opened twice.
    */
   async slackEligibility(requestId: number, names: string[], interaction: string): Promise<Result<{ ensemble: string; step: string; prompt: string; repeated: boolean }>> {
-    if (!this.store.exists()) return fail('NOT_FOUND', 404, 'this approval request no longer exists');
-    const request = this.store.requestById(requestId);
-    if (!request) return fail('NOT_FOUND', 404, 'this approval request no longer exists');
-    const about = { ensemble: this.store.run()!.state.ensemble, step: request.step, prompt: request.spec.prompt };
-    if (this.store.interaction(interaction) !== undefined) return ok({ ...about, repeated: true });
-    const facts = decidable(request) ? await slackFacts(this.env, request, slackDecider(names)) : { decider: slackDecider(names) };
-    const latest = this.store.requestById(requestId)!;
-    const result = transition(latest.approval, { type: 'decide', decider: facts.decider, approved: false, at: Date.now(), requester: facts.requester });
-    if (!result.ok) return fail(result.refusal.code, result.refusal.status, result.refusal.message, result.refusal.details);
-    this.store.saveInteraction(interaction, Date.now(), about);
-    return ok({ ...about, repeated: false });
+    return slackEligibility(this.host(), requestId, names, interaction);
+  }
+
+  /** What the entry points kept in their own modules need of this object. */
+  private host(): SlackHost {
+    return { store: this.store, env: this.env, answerNow: (due) => this.answerNow(due) };
   }
 
   async describe(): Promise<Result<ReturnType<typeof executionView>>> {

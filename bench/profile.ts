@@ -7,16 +7,10 @@
 // receiving it as its self time: read it against the total-time list.
 import { writeFileSync } from 'node:fs';
 import WebSocket from 'ws';
-import { approvalEnsemble, benchServer } from './support';
+import { approvalEnsemble, benchServer, flatEnsemble } from './support';
 
 const what = process.argv[2] === 'suspend' ? 'suspend' : 'flat';
 const total = Number(process.env.N ?? (what === 'flat' ? 1500 : 400));
-const flatEnsemble = `agents:
-${[1, 2, 3, 4, 5].map((i) => `  - name: s${i}
-    operation: code
-    config: { script: greet }
-    input: { name: "${i === 1 ? '${input.name}' : `\${s${i - 1}.output.message}`}" }`).join('\n')}
-`;
 const bench = await benchServer((url) => ({ 'bench-flat': flatEnsemble, 'bench-approval': approvalEnsemble(url, true) }));
 const path = what === 'flat' ? '/ensembles/bench-flat' : '/ensembles/bench-approval';
 const one = () => fetch(`${bench.server.url}${path}`, { method: 'POST', headers: bench.headers, body: '{"name":"bench"}' });

@@ -11,15 +11,9 @@
 // `wrangler dev`, run alternately with ours.
 // Flat run: a five-step code-only ensemble, requests per second at concurrency 8 and p50 latency.
 // Suspensions: requests per second of runs that suspend, and of the floor of any suspension.
-import { approvalEnsemble, benchServer, p50, startBaseline } from './support';
+import { approvalEnsemble, benchServer, flatEnsemble, p50, startBaseline } from './support';
 
 const N = Number(process.env.N ?? 30);
-const flatEnsemble = `agents:
-${[1, 2, 3, 4, 5].map((i) => `  - name: s${i}
-    operation: code
-    config: { script: greet }
-    input: { name: "${i === 1 ? '${input.name}' : `\${s${i - 1}.output.message}`}" }`).join('\n')}
-`;
 const bench = await benchServer((url) => ({ 'bench-flat': flatEnsemble, 'bench-approval': approvalEnsemble(url, true) }));
 const { server, headers, arrival, receiver } = bench;
 const workflows = await startBaseline('bench/baseline/wrangler.toml');

@@ -62,3 +62,11 @@ export async function startBaseline(config: string): Promise<{ url: string; stop
   }
   return { url, stop };
 }
+
+/** A five-step code-only ensemble (each step greets the previous one's message): a flat run. */
+export const flatEnsemble = `agents:
+${[1, 2, 3, 4, 5].map((i) => `  - name: s${i}
+    operation: code
+    config: { script: greet }
+    input: { name: "${i === 1 ? '${input.name}' : `\${s${i - 1}.output.message}`}" }`).join('\n')}
+`;

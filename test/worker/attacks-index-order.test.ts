@@ -1,11 +1,9 @@
-import { env, runInDurableObject } from 'cloudflare:test';
+import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { eventually, fireAlarm, hitlApp, received, stubOf, tokenOf } from './hitl-helpers';
+import { eventually, fireAlarm, hitlApp, indexSettled, inObject, received, stubOf, tokenOf } from './hitl-helpers';
 
 // Found in review: the executions index written by soon() (and the alarm) when two writes of one
 // execution overlap, an older write finishing after a newer one.
-
-const inObject = runInDurableObject as unknown as <T>(stub: unknown, fn: (instance: any, state: DurableObjectState) => Promise<T>) => Promise<T>;
 
 /** Replaces the object's D1 binding with one whose n-th batch() does what `plan[n]` says. */
 async function scriptD1(id: string, plan: ('slow' | 'fail' | 'ok')[]) {
@@ -25,13 +23,6 @@ async function scriptD1(id: string, plan: ('slow' | 'fail' | 'ok')[]) {
   });
 }
 
-async function settled(id: string) {
-  await eventually(async () => {
-    const v = await inObject(stubOf(id), async (instance) => instance.store.indexVersions());
-    expect(v.indexed).toBe(v.version);
-  });
-}
-
 async function open(name: string, hook: string, approvers: string, min: number) {
   const app = hitlApp(name, `agents:
   - name: approve
@@ -48,7 +39,7 @@ async function open(name: string, hook: string, approvers: string, min: number) 
     expect(hits).toHaveLength(1);
     return hits;
   });
-  await settled(id);
+  await indexSettled(id);
   const link = (who: string) => tokenOf(hit.json.approvers.find((a: any) => a.approver === who).callbackUrl);
   return { app, id, link };
 }
@@ -84,7 +75,7 @@ describe('overlapping index writes of one execution', () => {
     expect((await app.decide(link('b@example.com'), { approved: true })).body.status).toBe('approved');
     await app.until(id, 'completed');
     await new Promise((r) => setTimeout(r, 1500));
-    await settled(id);
+    await indexSettled(id);
     const execution = await env.DB!.prepare('SELECT status FROM executions WHERE id = ?').bind(id).first<{ status: string }>();
     const request = await env.DB!.prepare('SELECT outcome, closed_at FROM approval_requests WHERE execution_id = ?').bind(id).first<{ outcome: string | null; closed_at: number | null }>();
     // The object counts everything as indexed, so nothing would ever write this again: it must be right.

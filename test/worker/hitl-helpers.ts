@@ -1,4 +1,4 @@
-import { env, runDurableObjectAlarm } from 'cloudflare:test';
+import { env, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { expect } from 'vitest';
 import { appWith, auth, received } from './helpers';
 import { eventually } from '../support/wait';
@@ -10,6 +10,28 @@ export const fireAlarm = (executionId: string) => runDurableObjectAlarm(stubOf(e
 
 export { eventually } from '../support/wait';
 export { received };
+
+/** Runs `fn` inside the execution's object, with the instance (its store, env) and its state. */
+export const inObject = runInDurableObject as unknown as <T>(stub: unknown, fn: (instance: any, state: DurableObjectState) => Promise<T>) => Promise<T>;
+
+/** The run state and definition an execution's object holds: what a repeated `begin` would carry. */
+export function storedRun(executionId: string): Promise<{ state: unknown; definition: { file: string; source: string; hash: string } }> {
+  return inObject(stubOf(executionId), async (instance) => {
+    const run = instance.store.run();
+    return { state: run.state, definition: { file: run.file, source: run.source, hash: run.hash } };
+  });
+}
+
+/** The object's `begin` RPC, called directly (as a retried or concurrent call would). */
+export const beginOf = (executionId: string) => stubOf(executionId) as unknown as { begin: (definition: unknown, state: unknown) => Promise<any> };
+
+/** Waits until the object has written its latest version to the executions index. */
+export function indexSettled(executionId: string): Promise<void> {
+  return eventually(async () => {
+    const v = await inObject(stubOf(executionId), async (instance) => instance.store.indexVersions());
+    expect(v.indexed).toBe(v.version);
+  });
+}
 
 /**
  * Waits until the receiver holds exactly `count` requests at `path` (notifications). With an

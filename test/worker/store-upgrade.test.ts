@@ -1,12 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { runInDurableObject } from 'cloudflare:test';
 import { ADDED_COLUMNS, ExecutionStore } from '../../src/hitl/store';
-import { stubOf } from './hitl-helpers';
+import { inObject, stubOf } from './hitl-helpers';
 
 // A new object creates its complete tables in one batch (every suspension pays for it); an object
 // created by an earlier release is upgraded when it wakes. Both must end with the same tables.
-
-const inObject = runInDurableObject as unknown as (stub: unknown, fn: (instance: { ctx: DurableObjectState }) => Promise<void>) => Promise<void>;
 
 const layout = (sql: SqlStorage) => Object.fromEntries(
   sql.exec<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '\\_%' ESCAPE '\\' AND name != 'sqlite_sequence' ORDER BY name").toArray()
@@ -15,7 +12,7 @@ const layout = (sql: SqlStorage) => Object.fromEntries(
 
 describe('the object\'s tables', () => {
   it('an object from before the added columns is upgraded to exactly the tables a new object creates', async () => {
-    await inObject(stubOf(`exe_${crypto.randomUUID().replaceAll('-', '')}`), async ({ ctx }) => {
+    await inObject(stubOf(`exe_${crypto.randomUUID().replaceAll('-', '')}`), async (_instance, ctx) => {
       const sql = ctx.storage.sql;
       const store = new ExecutionStore(sql);
       store.create();

@@ -20,7 +20,7 @@ import { commitRequest, openRequest, prepareRequest } from './links';
 import { findListed } from '../identity/normalize';
 import { fail, ok, type Result } from './result';
 import { ExecutionStore, type RequestRow } from './store';
-import { delegatePlace, type DelegationView } from './delegation';
+import { delegatePlace, type DelegationHost, type DelegationView } from './delegation';
 import { decideInSlack, slackEligibility, type SlackHost } from './slack-decisions';
 import { endRun, finishRun, followUp, recordDecision, refreshMessages, type DecisionView, type RequestMeta } from './decisions';
 
@@ -179,17 +179,7 @@ export class HITLState extends DurableObject<Env> {
    * through the step's channels. The delegator's link is spent; the machine judges the rest.
    */
   async delegate(token: string, body: DelegationBody, meta: RequestMeta, viewer?: string): Promise<Result<DelegationView>> {
-    return delegatePlace({
-      store: this.store,
-      env: this.env,
-      find: (hash) => this.findToken(hash),
-      settle: async () => {
-        const { state } = this.store.run()!;
-        await deliverDue(this.store, this.env, state.executionId, state.ensemble, Date.now());
-        await this.syncIndex();
-        await this.schedule();
-      },
-    }, token, body, meta, viewer);
+    return delegatePlace(this.host(), token, body, meta, viewer);
   }
 
   /**
@@ -209,9 +199,20 @@ export class HITLState extends DurableObject<Env> {
     return slackEligibility(this.host(), requestId, names, interaction);
   }
 
-  /** What the entry points kept in their own modules need of this object. */
-  private host(): SlackHost {
-    return { store: this.store, env: this.env, answerNow: (due) => this.answerNow(due) };
+  /** What the entry points kept in their own modules (Slack, delegation) need of this object. */
+  private host(): SlackHost & DelegationHost {
+    return {
+      store: this.store,
+      env: this.env,
+      find: (hash) => this.findToken(hash),
+      answerNow: (due) => this.answerNow(due),
+      settle: async () => {
+        const { state } = this.store.run()!;
+        await deliverDue(this.store, this.env, state.executionId, state.ensemble, Date.now());
+        await this.syncIndex();
+        await this.schedule();
+      },
+    };
   }
 
   async describe(): Promise<Result<ReturnType<typeof executionView>>> {

@@ -1,8 +1,7 @@
 import type { MiddlewareHandler } from 'hono';
 import { AppError, UnauthorizedError } from '../errors';
+import { sha256 } from '../hitl/token';
 import type { AppEnv } from './types';
-
-const sha256 = async (s: string) => new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(s)));
 
 // The digest of the configured key, per key (an isolate's env does not change): every API call
 // compares against it, so it is computed once, not twice per request.

@@ -26,6 +26,16 @@ describe('management routes need the API key', () => {
     expect((await request('/ensembles', { headers: auth })).status).toBe(200);
   });
 
+  // The configured key's digest is cached per isolate: a rotated key must take effect at once.
+  it('a rotated API key: the old key is refused and the new one accepted from the next request on', async () => {
+    const app = createApp();
+    const as = (key: string, configured: string) => app.fetch(new Request('http://worker.test/ensembles', { headers: { authorization: `Bearer ${key}` } }), { ...env, API_KEY: configured });
+    expect((await as('key-one-0123456789', 'key-one-0123456789')).status).toBe(200);
+    expect((await as('key-one-0123456789', 'key-two-0123456789')).status).toBe(401);
+    expect((await as('key-two-0123456789', 'key-two-0123456789')).status).toBe(200);
+    expect((await as('key-two-0123456789', 'key-one-0123456789')).status).toBe(401);
+  });
+
   it('closed (503) when no API_KEY is configured', async () => {
     const app = createApp();
     const res = await app.fetch(new Request('http://w/ensembles', { headers: auth }), { ...env, API_KEY: undefined });

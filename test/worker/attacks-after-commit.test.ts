@@ -1,12 +1,10 @@
+import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { runInDurableObject } from 'cloudflare:test';
-import { eventually, fireAlarm, hitlApp, received, stubOf, tokenOf } from './hitl-helpers';
+import { beginOf, eventually, fireAlarm, hitlApp, indexSettled, inObject, received, storedRun, stubOf, tokenOf } from './hitl-helpers';
 
 // HITLState.soon() sends notifications and writes the index after the object has answered, outside
 // any alarm. If the isolate dies before soon() finishes, the alarm set before answering must still
 // bring everything about: these tests look at what that alarm would find at that moment.
-
-const inObject = runInDurableObject as unknown as <T>(stub: unknown, fn: (instance: any, state: DurableObjectState) => Promise<T>) => Promise<T>;
 
 describe('the safety net behind soon()', () => {
   it('a notification soon() claimed and is still sending stays covered by the alarm (it is re-sent if the isolate dies mid-send)', async () => {
@@ -56,10 +54,7 @@ describe('the safety net behind soon()', () => {
       return hits;
     });
     // Let the begin() work settle: index written, nothing pending.
-    await eventually(async () => {
-      const v = await inObject(stubOf(id), async (instance) => instance.store.indexVersions());
-      expect(v.indexed).toBe(v.version);
-    });
+    await indexSettled(id);
     // The isolate dies right after the object answers the next call: soon() never runs.
     await inObject(stubOf(id), async (instance) => { instance.soon = () => undefined; });
     const link = hit.json.approvers.find((a: any) => a.approver === 'a@example.com').callbackUrl;
@@ -83,12 +78,9 @@ describe('the safety net behind soon()', () => {
 `);
     const start = await app.run('r13-begin');
     expect(start.status).toBe(202);
-    const { state, definition } = await inObject(stubOf(start.body.executionId), async (instance) => {
-      const run = instance.store.run();
-      return { state: run.state, definition: { file: run.file, source: run.source, hash: run.hash } };
-    });
+    const { state, definition } = await storedRun(start.body.executionId);
     const other = `exe_${crypto.randomUUID().replaceAll('-', '')}`;
-    const stub = stubOf(other) as unknown as { begin: (d: unknown, s: unknown) => Promise<{ links: { personal: { url: string }[] } }> };
+    const stub = beginOf(other);
     const [a, b] = await Promise.all([stub.begin(definition, state), stub.begin(definition, state)]);
     expect(a.links.personal).toHaveLength(2);
     expect(b.links).toEqual(a.links);
@@ -110,12 +102,9 @@ describe('the safety net behind soon()', () => {
     const start = await app.run('r13-begin-again');
     expect(start.status).toBe(202);
     const id = start.body.executionId as string;
-    const { state, definition } = await inObject(stubOf(id), async (instance) => {
-      const run = instance.store.run();
-      return { state: run.state, definition: { file: run.file, source: run.source, hash: run.hash } };
-    });
+    const { state, definition } = await storedRun(id);
     // While it is open, a repeated begin answers the same links.
-    const stub = stubOf(id) as unknown as { begin: (d: unknown, s: unknown) => Promise<{ links?: { personal: { url: string }[] } }> };
+    const stub = beginOf(id);
     expect((await stub.begin(definition, state)).links).toEqual(start.body.pending.links);
     expect((await app.decide(tokenOf(start.body.pending.links.personal[0].url), { approved: true })).body.status).toBe('approved');
     await app.until(id, 'completed');
@@ -124,5 +113,29 @@ describe('the safety net behind soon()', () => {
     const requests = await inObject(stubOf(id), async (_i, s) => s.storage.sql.exec('SELECT id FROM request').toArray());
     expect({ status: after.body.status, requests: requests.length, links: again.links ?? null }).toEqual({ status: 'completed', requests: 1, links: null });
   });
+
+  // The index is written side by side with the notifications: a slow endpoint must not hold back
+  // what lists and /stats say.
+  it('a notification endpoint that takes 3 s does not delay the executions index', async () => {
+    const hook = `/slow/3000?k=${crypto.randomUUID()}`;
+    const app = hitlApp('r13-slowidx', `agents:
+  - name: approve
+    agent: hitl
+    inputs: { data: 1, prompt: Slow channel, approvers: [a@example.com], timeout: 3600 }
+    config: { notificationChannel: webhook, notificationConfig: { webhookUrl: "\${env.RECEIVER}${hook}" } }
+`);
+    const start = await app.run('r13-slowidx');
+    expect(start.status).toBe(202);
+    const id = start.body.executionId as string;
+    const row = await eventually(async () => {
+      const r = await env.DB!.prepare('SELECT status FROM executions WHERE id = ?').bind(id).first<{ status: string }>();
+      expect(r).not.toBeNull();
+      return r!;
+    }, 1500);
+    expect(row.status).toBe('suspended');
+    // ... while the webhook is still being sent.
+    const status = await inObject(stubOf(id), async (_i, state) => state.storage.sql.exec<{ status: string }>("SELECT status FROM outbox WHERE channel = 'webhook'").one().status);
+    expect(status).toBe('sending');
+  }, 20_000);
 });
 

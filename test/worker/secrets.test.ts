@@ -68,4 +68,22 @@ output: { echoed: "\${env.PARTNER_TOKEN}" }
     expect(JSON.stringify(done)).not.toContain(TOKEN);
     expect(JSON.stringify(await app.audit(id))).not.toContain(TOKEN);
   });
+
+  // The readable env is built once per env and shared by every step: a script that writes to its
+  // copy must neither fail nor change what later steps and later runs read.
+  it('a script that changes its env changes nothing for later steps or runs', async () => {
+    const name = `envcopy-${crypto.randomUUID().slice(0, 8)}`;
+    const seen: unknown[] = [];
+    const app = appWith({ [name]: `agents:
+  - name: a
+    operation: code
+    config: { script: meddle }
+  - name: b
+    operation: code
+    config: { script: meddle }
+` }, { meddle: { default: (ctx: { env: Record<string, string> }) => { seen.push(ctx.env.MEDDLED ?? null); ctx.env.MEDDLED = 'yes'; return { ok: true }; } } });
+    for (let i = 0; i < 2; i++) expect((await app.run(name)).body.status).toBe('completed');
+    expect(seen).toEqual([null, null, null, null]);
+  });
 });
+

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { createApp } from '../../src/http/app';
 import { EnsembleRegistry } from '../../src/ensemble/registry';
 import { auth } from './helpers';
-import { flatRowJson, ROW_BYTES } from '../../src/executions/from-object';
+import { flatRowJson, ROW_BYTES } from '../../src/executions/flat-runs';
 
 // Runs that never suspend live nowhere but the D1 index. Their rows now share one D1 batch per
 // 20 ms / 50 rows: one failed batch must not cost every run that happened to share it.

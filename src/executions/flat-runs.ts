@@ -73,13 +73,14 @@ function insertRows(db: D1Database, rows: Row[]): D1PreparedStatement {
 /** The most a summary of a run that never suspended takes in the index; beyond, steps keep only their status. */
 const SUMMARY_BYTES = 512 * 1024;
 /**
- * The most one row takes as it is sent: rows travel inside one JSON string (src/executions/
- * flat-runs.ts), where every `"` and `\` of a summary is escaped again, and D1 takes strings of up
- * to 2,000,000 bytes. A row over this keeps only names, statuses and error codes.
+ * The most one row takes as it is sent: rows travel inside one JSON string (`insertRows`), where
+ * every `"` and `\` of a summary is escaped again, and D1 takes strings of up to 2,000,000 bytes.
+ * A row over this keeps only names, statuses and error codes.
  */
 export const ROW_BYTES = 1_000_000;
 /** How much of an error message the smallest summary keeps. */
 const MESSAGE_CHARS = 1_000;
+const cut = (m: string) => (m.length > MESSAGE_CHARS ? `${m.slice(0, MESSAGE_CHARS)}…` : m);
 
 /**
  * The index row of a run that ended in the Worker without suspending (nothing else stores it), as
@@ -96,7 +97,6 @@ export function flatRowJson(state: RunState, now: number): string {
   if (utf8Length(json) > ROW_BYTES) {
     // What is left can only grow with the number of steps (each name is short): the run's outcome
     // and where it failed are kept, its data and long messages are not.
-    const cut = (m: string) => (m.length > MESSAGE_CHARS ? `${m.slice(0, MESSAGE_CHARS)}…` : m);
     json = row(JSON.stringify({
       input: null,
       output: null,
@@ -106,6 +106,6 @@ export function flatRowJson(state: RunState, now: number): string {
     }));
   }
   // Thousands of failed steps (a 256 KiB file can hold them): only the run's own outcome.
-  if (utf8Length(json) > ROW_BYTES) json = row(JSON.stringify({ input: null, output: null, steps: [], ...(state.error ? { error: { ...state.error, message: state.error.message.slice(0, MESSAGE_CHARS) } } : {}), truncated: true }));
+  if (utf8Length(json) > ROW_BYTES) json = row(JSON.stringify({ input: null, output: null, steps: [], ...(state.error ? { error: { ...state.error, message: cut(state.error.message) } } : {}), truncated: true }));
   return json;
 }

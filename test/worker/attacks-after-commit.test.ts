@@ -1,6 +1,6 @@
 import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { beginOf, eventually, fireAlarm, hitlApp, indexSettled, inObject, received, storedRun, stubOf, tokenOf } from './hitl-helpers';
+import { beginOf, eventually, fireAlarm, hitlApp, hitsAt, indexSettled, inObject, storedRun, stubOf, suspend, tokenOf } from './hitl-helpers';
 
 // HITLState.soon() sends notifications and writes the index after the object has answered, outside
 // any alarm. If the isolate dies before soon() finishes, the alarm set before answering must still
@@ -44,15 +44,8 @@ describe('the safety net behind soon()', () => {
     inputs: { data: 1, prompt: Two of two, approvers: [a@example.com, b@example.com], minApprovals: 2, timeout: 3600 }
     config: { notificationChannel: webhook, notificationConfig: { webhookUrl: "\${env.RECEIVER}${hook}" } }
 `);
-    const start = await app.run('r13-idx');
-    expect(start.status).toBe(202);
-    const id = start.body.executionId as string;
-    const [hit] = await eventually(async () => {
-      await fireAlarm(id);
-      const hits = (await received(hook)).filter((h) => h.json?.executionId === id);
-      expect(hits).toHaveLength(1);
-      return hits;
-    });
+    const id = await suspend(app, 'r13-idx');
+    const [hit] = await hitsAt(hook, 1, id);
     // Let the begin() work settle: index written, nothing pending.
     await indexSettled(id);
     // The isolate dies right after the object answers the next call: soon() never runs.

@@ -1,6 +1,6 @@
 import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { eventually, fireAlarm, hitlApp, indexSettled, inObject, received, stubOf, tokenOf } from './hitl-helpers';
+import { hitlApp, hitsAt, indexSettled, inObject, stubOf, suspend, tokenOf } from './hitl-helpers';
 
 // Found in review: the executions index written by soon() (and the alarm) when two writes of one
 // execution overlap, an older write finishing after a newer one.
@@ -30,15 +30,8 @@ async function open(name: string, hook: string, approvers: string, min: number) 
     inputs: { data: 1, prompt: Review, approvers: [${approvers}], minApprovals: ${min}, timeout: 3600 }
     config: { notificationChannel: webhook, notificationConfig: { webhookUrl: "\${env.RECEIVER}${hook}" } }
 `);
-  const start = await app.run(name);
-  expect(start.status).toBe(202);
-  const id = start.body.executionId as string;
-  const [hit] = await eventually(async () => {
-    await fireAlarm(id);
-    const hits = (await received(hook)).filter((h) => h.json?.executionId === id);
-    expect(hits).toHaveLength(1);
-    return hits;
-  });
+  const id = await suspend(app, name);
+  const [hit] = await hitsAt(hook, 1, id);
   await indexSettled(id);
   const link = (who: string) => tokenOf(hit.json.approvers.find((a: any) => a.approver === who).callbackUrl);
   return { app, id, link };

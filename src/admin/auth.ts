@@ -27,7 +27,7 @@ export const adminAuth: MiddlewareHandler<AppEnv & { Variables: { operator: Oper
   if (path === '/admin/login') return next();
   let operator: Operator | undefined;
   const bearer = bearerKey(c.req.header('authorization'));
-  if (bearer !== undefined && (await isApiKey(bearer, key))) operator = { by: 'key', name: 'API key' };
+  if (bearer !== undefined && isApiKey(bearer, key)) operator = { by: 'key', name: 'API key' };
   const session = readSession(c.req.header('cookie'));
   if (!operator && validSession(key, session)) operator = { by: 'session', principal: session, name: 'API key (signed in)' };
   // Access proves who someone is, not that they operate this Worker (approvers sign in through the

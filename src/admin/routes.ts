@@ -29,7 +29,7 @@ export const adminRoutes = new Hono<AdminEnv>()
   .post('/login', async (c) => {
     const form = await c.req.parseBody().catch(() => ({}) as Record<string, unknown>);
     const key = typeof form.key === 'string' ? form.key : '';
-    if (!(await isApiKey(key, c.env.API_KEY!))) return loginPage(c, 'That is not the API key.');
+    if (!isApiKey(key, c.env.API_KEY!)) return loginPage(c, 'That is not the API key.');
     c.header('set-cookie', sessionCookie(newSession(c.env.API_KEY!), secure(c.req.url)));
     return c.redirect('/admin', 303);
   })

@@ -36,6 +36,17 @@ describe('management routes need the API key', () => {
     expect((await as('key-two-0123456789', 'key-one-0123456789')).status).toBe(401);
   });
 
+  // The comparison is constant-time over bytes and needs equal lengths: every near miss is refused.
+  it('near misses of the key are refused: prefixes, extensions, one byte off, case, other encodings', async () => {
+    const app = createApp();
+    const key = 'key-one-0123456789';
+    const as = (presented: string) => app.fetch(new Request('http://worker.test/ensembles', { headers: { authorization: `Bearer ${presented}` } }), { ...env, API_KEY: key });
+    for (const near of [key.slice(0, -1), `${key}0`, `${key.slice(0, -1)}8`, key.toUpperCase(), `${key.slice(0, -1)}\u00e9`, `${key.slice(0, -2)}\u00e9`, 'k']) {
+      expect((await as(near)).status, near).toBe(401);
+    }
+    expect((await as(key)).status).toBe(200);
+  });
+
   it('closed (503) when no API_KEY is configured', async () => {
     const app = createApp();
     const res = await app.fetch(new Request('http://w/ensembles', { headers: auth }), { ...env, API_KEY: undefined });

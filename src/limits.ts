@@ -50,8 +50,12 @@ export function jsonBytes(value: unknown): number {
   return utf8Length(JSON.stringify(value) ?? 'null');
 }
 
+const NON_ASCII = /[^\x00-\x7f]/;
+
 /** UTF-8 length of a string, counted without encoding it (this runs on every step's record). */
 export function utf8Length(s: string): number {
+  // Most JSON is ASCII, where the length is the answer: one native scan instead of a JS loop.
+  if (!NON_ASCII.test(s)) return s.length;
   let bytes = s.length;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);

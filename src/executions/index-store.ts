@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { normalizeIdentity } from '../identity/normalize';
+import { flushFlatRuns } from './flat-runs';
 
 // The executions index in D1 (migrations/0002_executions.sql): written by each execution's
 // Durable Object (and by the Worker for runs that never suspend), read for lists, the console and
@@ -132,6 +133,7 @@ export async function listExecutions(db: D1Database, q: ListQuery, cursor?: { c:
   if (q.until) { where.push('e.created_at < ?'); params.push(Date.parse(q.until)); }
   if (q.approver) { where.push('e.id IN (SELECT execution_id FROM execution_approvers WHERE approver = ?)'); params.push(normalizeIdentity(q.approver)); }
   if (cursor) { where.push('(e.created_at < ? OR (e.created_at = ? AND e.id < ?))'); params.push(cursor.c, cursor.c, cursor.i); }
+  await flushFlatRuns(db);
   const sql = `SELECT e.id, e.ensemble, e.status, e.created_at, e.updated_at, e.pending_step, e.pending_approvers, e.expires_at, e.requested_at
     FROM executions e ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY e.created_at DESC, e.id DESC LIMIT ?`;
   const { results } = await db.prepare(sql).bind(...params, q.limit + 1).all<Row>();
@@ -142,6 +144,7 @@ export async function listExecutions(db: D1Database, q: ListQuery, cursor?: { c:
 
 /** One execution from the index: the listing plus, for runs that never suspended, their summary. */
 export async function getExecution(db: D1Database, id: string): Promise<(ListedExecution & { summary: unknown }) | undefined> {
+  await flushFlatRuns(db);
   const r = await db.prepare('SELECT * FROM executions WHERE id = ?').bind(id).first<Row>();
   return r ? { ...listed(r), summary: r.summary === null ? null : JSON.parse(String(r.summary)) } : undefined;
 }
@@ -149,6 +152,7 @@ export async function getExecution(db: D1Database, id: string): Promise<(ListedE
 /** Counts by status, what is pending, and how long decisions took over a window (closed requests). */
 export async function indexStats(db: D1Database, windowMs: number, now = Date.now()) {
   const since = now - windowMs;
+  await flushFlatRuns(db);
   const [byStatus, latency] = await db.batch<Row>([
     db.prepare('SELECT status, COUNT(*) AS n FROM executions GROUP BY status'),
     // Decided by people only: a timeout (also one that approves or rejects by policy) is no decision.

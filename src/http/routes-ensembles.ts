@@ -2,7 +2,7 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import { ValidationError } from '../errors';
 import { startRun } from '../runtime/start-run';
-import { indexFlatRun } from '../executions/flat-runs';
+import { flushFlatRuns, indexFlatRun } from '../executions/flat-runs';
 import { after } from './after';
 import { issueList, readBody } from './body';
 import type { AppEnv } from './types';
@@ -46,6 +46,10 @@ export const ensembleRoutes = new Hono<AppEnv>()
     });
     // A run that never suspended is in no Durable Object: the index is its only trace. Written
     // after the response (a failure here costs the listing, never the run).
-    if (result.status !== 202 && c.env.DB) await after(c, indexFlatRun(c.env.DB, result.state));
+    if (result.status !== 202 && c.env.DB) {
+      const waiting = after(c, indexFlatRun(c.env.DB, result.state));
+      // No execution context to wait for it after the answer (an app called directly): it goes now.
+      if (waiting) await Promise.all([waiting, flushFlatRuns(c.env.DB)]);
+    }
     return c.json(result.body, result.status);
   });

@@ -1,12 +1,13 @@
-import { env } from 'cloudflare:test';
+import { createExecutionContext, env, waitOnExecutionContext } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { createApp } from '../../src/http/app';
 import { EnsembleRegistry } from '../../src/ensemble/registry';
 import { auth } from './helpers';
 import { flatRowJson, ROW_BYTES } from '../../src/executions/flat-runs';
 
-// Runs that never suspend live nowhere but the D1 index. Their rows now share one D1 batch per
-// 20 ms / 50 rows: one failed batch must not cost every run that happened to share it.
+// Runs that never suspend live nowhere but the D1 index. Their rows share one D1 batch per
+// 100 ms / 50 rows: one failed batch must not cost every run that happened to share it, and the
+// isolate that ran a run must find it at once.
 
 describe('batched index rows of flat runs', () => {
   it('one transient D1 failure does not lose the rows of every run in the batch', async () => {
@@ -43,6 +44,24 @@ describe('batched index rows of flat runs', () => {
     }
     // Before batching, the failure cost the one run it hit; every run is the only record of itself.
     expect(found).toEqual(ids);
+  });
+
+  it('the isolate that ran a flat run lists it and finds it at once: a read writes the waiting rows first', async () => {
+    const name = `r13-ryw-${crypto.randomUUID().slice(0, 8)}`;
+    const registry = new EnsembleRegistry([{ file: `ensembles/${name}.yaml`, name, hash: 'h', source: 'agents:\n  - name: a\n    operation: code\n    config: { script: ok }\n' }], { ok: { default: () => ({ fine: true }) } });
+    const app = createApp(() => registry);
+    // With an execution context, as deployed: the answer leaves before the row is written.
+    const ctx = createExecutionContext();
+    const ran = await app.fetch(new Request(`http://worker.test/ensembles/${name}`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: '{}' }), env, ctx);
+    expect(ran.status).toBe(200);
+    const { executionId } = (await ran.json()) as { executionId: string };
+    const one = await app.fetch(new Request(`http://worker.test/executions/${executionId}`, { headers: auth }), env);
+    expect(one.status).toBe(200);
+    expect(await one.json()).toMatchObject({ executionId, status: 'completed', output: { a: { fine: true } } });
+    const second = await app.fetch(new Request(`http://worker.test/ensembles/${name}`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: '{}' }), env, ctx);
+    const listed = (await (await app.fetch(new Request(`http://worker.test/executions?ensemble=${name}`, { headers: auth }), env)).json()) as { executions: { executionId: string }[] };
+    expect(listed.executions.map((e) => e.executionId).sort()).toEqual([((await second.json()) as { executionId: string }).executionId, executionId].sort());
+    await waitOnExecutionContext(ctx);
   });
 
   // The rows of a batch travel as one JSON parameter that SQLite unpacks: every string a run can

@@ -138,7 +138,7 @@ describe('expression budgets', () => {
 describe('sizes are counted in UTF-8 bytes', () => {
   it('jsonBytes equals the encoded length for ASCII, accents, symbols, emoji and lone surrogates', async () => {
     const { jsonBytes, utf8Length } = await import('../../src/limits');
-    for (const value of ['abc', 'é', '€', '😀', '\ud800', 'a\udc00b', { k: 'x'.repeat(1000) + 'ü😀€' }, [1, null, true]]) {
+    for (const value of ['abc', '\x7f', '\x80', '\u07ff', '\u0800', 'é', '€', '😀', '\ud800', 'a\udc00b', { k: 'x'.repeat(1000) + 'ü😀€' }, [1, null, true]]) {
       expect(jsonBytes(value)).toBe(new TextEncoder().encode(JSON.stringify(value)).byteLength);
     }
     expect(utf8Length('\ud83d')).toBe(new TextEncoder().encode('\ud83d').byteLength);

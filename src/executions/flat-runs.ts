@@ -20,6 +20,8 @@ const BATCH_BYTES = 1_000_000;
 // concurrent requests of one isolate share one D1 round trip; each request keeps its isolate
 // alive (waitUntil) until the batch holding its row is written.
 let pending: Batch | undefined;
+// Every batch not yet written, the one taking rows and those on their way: what a read waits for.
+const unwritten = new Set<Batch>();
 
 interface Batch { db: D1Database; rows: Row[]; bytes: number; written: Promise<void>; send: () => void }
 
@@ -53,11 +55,10 @@ export function indexFlatRun(db: D1Database, state: RunState): Promise<void> {
  * Writes the rows this isolate holds for `db` now, and waits for them: a list, a lookup or the
  * stats in the isolate that ran a flat run see it. Other isolates see it within BATCH_MS.
  */
-export function flushFlatRuns(db: D1Database): Promise<void> {
-  if (!pending || pending.db !== db) return Promise.resolve();
-  const batch = pending;
-  batch.send();
-  return batch.written;
+export async function flushFlatRuns(db: D1Database): Promise<void> {
+  const mine = [...unwritten].filter((b) => b.db === db);
+  for (const b of mine) b.send();
+  await Promise.all(mine.map((b) => b.written));
 }
 
 function startBatch(db: D1Database, row: Row, size: number): Batch {
@@ -69,6 +70,7 @@ function startBatch(db: D1Database, row: Row, size: number): Batch {
     if (pending === batch) pending = undefined;
     send();
   } };
+  unwritten.add(batch);
   batch.written = (async () => {
     await due;
     clearTimeout(timer);
@@ -84,6 +86,8 @@ function startBatch(db: D1Database, row: Row, size: number): Batch {
           log('index-write-failed', { executionId: r.id, error: e instanceof Error ? e.message : String(e) }, 'warn');
         }
       }
+    } finally {
+      unwritten.delete(batch);
     }
   })();
   return batch;

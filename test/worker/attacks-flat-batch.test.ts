@@ -64,6 +64,35 @@ describe('batched index rows of flat runs', () => {
     await waitOnExecutionContext(ctx);
   });
 
+  it('a read while the batch holding a run is on its way to D1 waits for it too', async () => {
+    const name = `r13-inflight-${crypto.randomUUID().slice(0, 8)}`;
+    const registry = new EnsembleRegistry([{ file: `ensembles/${name}.yaml`, name, hash: 'h', source: 'agents:\n  - name: a\n    operation: code\n    config: { script: ok }\n' }], { ok: { default: () => ({ fine: true }) } });
+    const app = createApp(() => registry);
+    let release!: () => void;
+    const held = new Promise<void>((r) => { release = r; });
+    // The real database, whose writes (batches) wait until released; reads go through at once.
+    const DB = new Proxy(env.DB, {
+      get(target, key) {
+        if (key === 'batch') return async (statements: D1PreparedStatement[]) => { await held; return target.batch(statements); };
+        const value = Reflect.get(target, key);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const testEnv = { ...env, DB };
+    const ctx = createExecutionContext();
+    const ran = await app.fetch(new Request(`http://worker.test/ensembles/${name}`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: '{}' }), testEnv, ctx);
+    const { executionId } = (await ran.json()) as { executionId: string };
+    const get = () => app.fetch(new Request(`http://worker.test/executions/${executionId}`, { headers: auth }), testEnv);
+    const first = get(); // sends the batch, which D1 holds
+    await new Promise((r) => setTimeout(r, 20));
+    const second = get(); // the batch is on its way: this read must wait for it as well
+    await new Promise((r) => setTimeout(r, 20));
+    release();
+    expect((await first).status).toBe(200);
+    expect((await second).status).toBe(200);
+    await waitOnExecutionContext(ctx);
+  });
+
   // The rows of a batch travel as one JSON parameter that SQLite unpacks: every string a run can
   // produce must come back from GET /executions/:id exactly as the run answered it.
   it('a flat run\'s summary comes back exactly, whatever characters it holds', async () => {

@@ -52,13 +52,23 @@ export function indexFlatRun(db: D1Database, state: RunState): Promise<void> {
 }
 
 /**
- * Writes the rows this isolate holds for `db` now, and waits for them: a list, a lookup or the
- * stats in the isolate that ran a flat run see it. Other isolates see it within BATCH_MS.
+ * The longest a read waits for this isolate's rows: a D1 that fails slowly (a failed batch is
+ * retried row by row) or never answers delays a read by this much, then it reads without them.
+ */
+const FLUSH_WAIT_MS = 1_000;
+
+/**
+ * Writes the rows this isolate holds for `db` now, and waits for them (up to FLUSH_WAIT_MS): a
+ * list, a lookup or the stats in the isolate that ran a flat run see it. Other isolates see it
+ * within BATCH_MS.
  */
 export async function flushFlatRuns(db: D1Database): Promise<void> {
   const mine = [...unwritten].filter((b) => b.db === db);
+  if (mine.length === 0) return;
   for (const b of mine) b.send();
-  await Promise.all(mine.map((b) => b.written));
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([Promise.all(mine.map((b) => b.written)), new Promise((r) => { timer = setTimeout(r, FLUSH_WAIT_MS); })]);
+  clearTimeout(timer);
 }
 
 function startBatch(db: D1Database, row: Row, size: number): Batch {

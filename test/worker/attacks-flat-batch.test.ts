@@ -16,12 +16,16 @@ describe('batched index rows of flat runs', () => {
     const app = createApp(() => registry);
     const real = env.DB;
     let failures = 1;
+    let failedRows = 0;
     // The real database, whose next batch fails once (D1 answers "Network connection lost" now and then).
     const DB = new Proxy(real, {
       get(target, key) {
         if (key === 'batch') {
           return async (statements: D1PreparedStatement[]) => {
-            if (failures-- > 0) throw new Error('D1_ERROR: Network connection lost.');
+            if (failures-- > 0) {
+              failedRows = (JSON.parse(String((statements[0] as unknown as { params: unknown[] }).params[0])) as unknown[]).length;
+              throw new Error('D1_ERROR: Network connection lost.');
+            }
             return target.batch(statements);
           };
         }
@@ -30,14 +34,17 @@ describe('batched index rows of flat runs', () => {
       },
     });
     const testEnv = { ...env, DB };
+    // With an execution context, as deployed: rows wait after the answers, and share a batch.
+    const ctx = createExecutionContext();
     const run = async () => {
-      const res = await app.fetch(new Request(`http://worker.test/ensembles/${name}`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: '{}' }), testEnv);
+      const res = await app.fetch(new Request(`http://worker.test/ensembles/${name}`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: '{}' }), testEnv, ctx);
       expect(res.status).toBe(200);
       return ((await res.json()) as { executionId: string }).executionId;
     };
-    // Three concurrent runs of one isolate: their rows share a batch.
+    // Three concurrent runs of one isolate: their rows share a batch, the one that fails.
     const ids = await Promise.all([run(), run(), run()]);
-    await new Promise((r) => setTimeout(r, 200));
+    await waitOnExecutionContext(ctx);
+    expect(failedRows).toBe(3);
     const found = [];
     for (const id of ids) {
       if ((await app.fetch(new Request(`http://worker.test/executions/${id}`, { headers: auth }), testEnv)).status === 200) found.push(id);
@@ -91,6 +98,29 @@ describe('batched index rows of flat runs', () => {
     expect((await first).status).toBe(200);
     expect((await second).status).toBe(200);
     await waitOnExecutionContext(ctx);
+  });
+
+  it('a D1 write that never answers delays a read in that isolate by a second at most, never forever', async () => {
+    const name = `r13-hang-${crypto.randomUUID().slice(0, 8)}`;
+    const registry = new EnsembleRegistry([{ file: `ensembles/${name}.yaml`, name, hash: 'h', source: 'agents:\n  - name: a\n    operation: code\n    config: { script: ok }\n' }], { ok: { default: () => ({ fine: true }) } });
+    const app = createApp(() => registry);
+    // The real database, whose writes never come back; reads go through.
+    const DB = new Proxy(env.DB, {
+      get(target, key) {
+        if (key === 'batch') return () => new Promise(() => {});
+        const value = Reflect.get(target, key);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const testEnv = { ...env, DB };
+    expect((await app.fetch(new Request(`http://worker.test/ensembles/${name}`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: '{}' }), testEnv, createExecutionContext())).status).toBe(200);
+    const gaveUp = Symbol('no answer in 5 s');
+    const read = () => Promise.race([
+      app.fetch(new Request(`http://worker.test/executions?ensemble=${name}`, { headers: auth }), testEnv).then((r) => r.status),
+      new Promise((r) => setTimeout(() => r(gaveUp), 5000)),
+    ]);
+    expect(await read()).toBe(200);
+    expect(await read()).toBe(200); // and the next one: the stuck batch does not hold every read
   });
 
   // The rows of a batch travel as one JSON parameter that SQLite unpacks: every string a run can

@@ -17,90 +17,91 @@ const BATCH_ROWS = 50;
 const BATCH_BYTES = 1_000_000;
 
 // The rows of this isolate waiting for their batch. Module state on purpose: it is what lets
-// concurrent requests of one isolate share one D1 round trip; each request keeps its isolate
-// alive (waitUntil) until the batch holding its row is written.
+// concurrent requests of one isolate share one D1 round trip.
+//
+// Workers tie I/O to the request that started it: a batch is written only by the request that
+// opened it (its timer, in its context), and that request keeps the isolate alive (waitUntil)
+// until the batch is written. Another request never sends it, resolves its promises or awaits
+// them (that fails with "Cannot perform I/O on behalf of a different request"): it only adds
+// rows, which are plain data, and a read writes copies of the waiting rows itself.
 let pending: Batch | undefined;
-// Every batch not yet written, the one taking rows and those on their way: what a read waits for.
+// Every batch not yet written: the one taking rows and those on their way.
 const unwritten = new Set<Batch>();
 
-interface Batch { db: D1Database; rows: Row[]; bytes: number; written: Promise<void>; send: () => void }
+interface Batch { db: D1Database; rows: Row[]; bytes: number }
 
 /** A row and its JSON, serialized once: its size decides the batch, and it is what is sent. */
 interface Row { id: string; json: string }
 
 /**
  * Indexes a run that ended without suspending, after its answer. Rows of concurrent runs are
- * written together (one D1 batch per 100 ms, 50 rows or about 1 MB, whichever comes first), so a
- * busy isolate makes one round trip where it made fifty. A failed batch is written again row by
- * row; a row that still fails is logged. The run itself is unaffected.
+ * written together (one D1 batch per 100 ms, of up to 50 rows or about 1 MB), so a busy isolate
+ * makes one round trip where it made fifty. A failed batch is written again row by row; a row
+ * that still fails is logged. The run itself is unaffected.
+ *
+ * The promise is what the calling request must wait for (waitUntil): the write of the batch it
+ * opened, or nothing when its row joined a batch another request opened and will write.
  */
 export function indexFlatRun(db: D1Database, state: RunState): Promise<void> {
   const json = flatRowJson(state, Date.now());
   const row = { id: state.executionId, json };
   const size = utf8Length(json) + 1;
   if (pending && pending.db === db && pending.rows.length < BATCH_ROWS && pending.bytes + size <= BATCH_BYTES) {
-    const batch = pending;
-    batch.rows.push(row);
-    batch.bytes += size;
-    if (batch.rows.length === BATCH_ROWS) batch.send();
-    return batch.written;
+    pending.rows.push(row);
+    pending.bytes += size;
+    return Promise.resolve();
   }
-  pending?.send(); // a full batch, or one for another database: it goes now
-  const batch = startBatch(db, row, size);
+  const batch: Batch = { db, rows: [row], bytes: size };
   pending = batch;
-  return batch.written;
-}
-
-/**
- * The longest a read waits for this isolate's rows: a D1 that fails slowly (a failed batch is
- * retried row by row) or never answers delays a read by this much, then it reads without them.
- */
-const FLUSH_WAIT_MS = 1_000;
-
-/**
- * Writes the rows this isolate holds for `db` now, and waits for them (up to FLUSH_WAIT_MS): a
- * list, a lookup or the stats in the isolate that ran a flat run see it. Other isolates see it
- * within BATCH_MS.
- */
-export async function flushFlatRuns(db: D1Database): Promise<void> {
-  const mine = [...unwritten].filter((b) => b.db === db);
-  if (mine.length === 0) return;
-  for (const b of mine) b.send();
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  await Promise.race([Promise.all(mine.map((b) => b.written)), new Promise((r) => { timer = setTimeout(r, FLUSH_WAIT_MS); })]);
-  clearTimeout(timer);
-}
-
-function startBatch(db: D1Database, row: Row, size: number): Batch {
-  let send!: () => void;
-  const due = new Promise<void>((resolve) => { send = resolve; });
-  const timer = setTimeout(send, BATCH_MS);
-  const batch: Batch = { db, rows: [row], bytes: size, written: Promise.resolve(), send: () => {
-    // From here on the batch takes no more rows.
-    if (pending === batch) pending = undefined;
-    send();
-  } };
   unwritten.add(batch);
-  batch.written = (async () => {
-    await due;
-    clearTimeout(timer);
+  return (async () => {
+    await new Promise((r) => setTimeout(r, BATCH_MS));
     if (pending === batch) pending = undefined;
     try {
-      await db.batch([insertRows(db, batch.rows)]);
-    } catch {
-      // These runs exist nowhere else: one bad row or a passing D1 error must not lose the others.
-      for (const r of batch.rows) {
-        try {
-          await db.batch([insertRows(db, [r])]);
-        } catch (e) {
-          log('index-write-failed', { executionId: r.id, error: e instanceof Error ? e.message : String(e) }, 'warn');
-        }
-      }
+      await writeRows(db, batch.rows);
     } finally {
       unwritten.delete(batch);
     }
   })();
-  return batch;
+}
+
+/** Writes rows in one statement; if that fails, row by row, logging a row that still fails. */
+async function writeRows(db: D1Database, rows: Row[]): Promise<void> {
+  try {
+    await db.batch([insertRows(db, rows)]);
+  } catch {
+    // These runs exist nowhere else: one bad row or a passing D1 error must not lose the others.
+    for (const r of rows) {
+      try {
+        await db.batch([insertRows(db, [r])]);
+      } catch (e) {
+        log('index-write-failed', { executionId: r.id, error: e instanceof Error ? e.message : String(e) }, 'warn');
+      }
+    }
+  }
+}
+
+/**
+ * The longest a read waits to write this isolate's waiting rows: a D1 that fails slowly (rows
+ * are retried one by one) or never answers delays a read by this much, then it reads without them.
+ */
+const FLUSH_WAIT_MS = 1_000;
+
+/**
+ * Before a read of the index: writes, from the reading request, copies of the rows this isolate
+ * still holds for `db` (up to FLUSH_WAIT_MS), so a list, a lookup or the stats in the isolate that
+ * ran a flat run see it. Their batches still write them; the second insert of a row does nothing.
+ * Other isolates see a run within BATCH_MS.
+ */
+export async function flushFlatRuns(db: D1Database): Promise<void> {
+  const waiting = [...unwritten].filter((b) => b.db === db).map((b) => [...b.rows]);
+  if (waiting.length === 0) return;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([
+    (async () => { for (const rows of waiting) await writeRows(db, rows); })(),
+    new Promise((r) => { timer = setTimeout(r, FLUSH_WAIT_MS); }),
+  ]);
+  clearTimeout(timer);
 }
 
 /**

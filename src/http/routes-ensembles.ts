@@ -48,8 +48,9 @@ export const ensembleRoutes = new Hono<AppEnv>()
     // after the response (a failure here costs the listing, never the run).
     if (result.status !== 202 && c.env.DB) {
       const waiting = after(c, indexFlatRun(c.env.DB, result.state));
-      // No execution context to wait for it after the answer (an app called directly): it goes now.
-      if (waiting) await Promise.all([waiting, flushFlatRuns(c.env.DB)]);
+      // No execution context to wait for the batch after the answer (an app called directly):
+      // the row is written now instead (its batch writes it again; that insert does nothing).
+      if (waiting) await flushFlatRuns(c.env.DB);
     }
     return c.json(result.body, result.status);
   });

@@ -116,7 +116,7 @@ describe('batched index rows of flat runs', () => {
     expect((await app.fetch(new Request(`http://worker.test/ensembles/${name}`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: '{}' }), testEnv, createExecutionContext())).status).toBe(200);
     const gaveUp = Symbol('no answer in 5 s');
     const read = () => Promise.race([
-      app.fetch(new Request(`http://worker.test/executions?ensemble=${name}`, { headers: auth }), testEnv).then((r) => r.status),
+      Promise.resolve(app.fetch(new Request(`http://worker.test/executions?ensemble=${name}`, { headers: auth }), testEnv)).then((r) => r.status),
       new Promise((r) => setTimeout(() => r(gaveUp), 5000)),
     ]);
     expect(await read()).toBe(200);

@@ -89,16 +89,17 @@ const FLUSH_WAIT_MS = 1_000;
 
 /**
  * Before a read of the index: writes, from the reading request, copies of the rows this isolate
- * still holds for `db` (up to FLUSH_WAIT_MS), so a list, a lookup or the stats in the isolate that
- * ran a flat run see it. Their batches still write them; the second insert of a row does nothing.
- * Other isolates see a run within BATCH_MS.
+ * still holds for `db` (one statement per batch, waited for up to FLUSH_WAIT_MS), so a list, a
+ * lookup or the stats in the isolate that ran a flat run see it. Their batches still write them;
+ * the second insert of a row does nothing. Other isolates see a run once its batch is written.
  */
 export async function flushFlatRuns(db: D1Database): Promise<void> {
   const waiting = [...unwritten].filter((b) => b.db === db).map((b) => [...b.rows]);
   if (waiting.length === 0) return;
   let timer: ReturnType<typeof setTimeout> | undefined;
   await Promise.race([
-    (async () => { for (const rows of waiting) await writeRows(db, rows); })(),
+    // Copies: a failure here loses nothing (their batch still writes them, and logs what it loses).
+    db.batch(waiting.map((rows) => insertRows(db, rows))).catch(() => undefined),
     new Promise((r) => { timer = setTimeout(r, FLUSH_WAIT_MS); }),
   ]);
   clearTimeout(timer);

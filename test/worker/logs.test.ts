@@ -37,7 +37,7 @@ const run = async (vars: Record<string, unknown>) => {
   const res = await app.fetch(new Request(`http://worker.test/ensembles/${name}`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: '{}' }), { ...env, DB: broken, ...vars });
   expect(res.status).toBe(200);
   const { executionId } = (await res.json()) as { executionId: string };
-  await new Promise((r) => setTimeout(r, 100)); // the index batch is written 20 ms after the answer
+  await new Promise((r) => setTimeout(r, 300)); // the index batch is written 100 ms after the answer
   return executionId;
 };
 

@@ -11,8 +11,11 @@ export interface RegistryEntry {
   problems: Problem[];
 }
 
-/** A file of ensembles/, with the name its `ensemble:` line gives (known at build time, so loading can wait). */
-export type RegistryFile = SourceFile & { name?: string };
+/**
+ * A file of ensembles/, with what the build knows of it: the name its `ensemble:` line gives, and
+ * whether it loads (tools/gen-registry.mjs runs the same loader), so loading can wait.
+ */
+export type RegistryFile = SourceFile & { name?: string; valid?: boolean };
 
 interface Slot {
   name: string;
@@ -81,6 +84,21 @@ export class EnsembleRegistry {
   /** Every ensemble with its problems (loads those not loaded yet). */
   list(): RegistryEntry[] {
     return [...this.slots.values()].map((slot) => this.entry(slot));
+  }
+
+  /**
+   * How many files do not load (or repeat a name), for `GET /healthz`: from what the build
+   * recorded where it can, so a fresh isolate does not load every ensemble to answer it.
+   */
+  invalidCount(): number {
+    let n = 0;
+    for (const slot of this.slots.values()) {
+      if (slot.clash) n++;
+      else if (slot.entry) n += slot.entry.ensemble ? 0 : 1;
+      else if (slot.source.valid !== undefined) n += slot.source.valid ? 0 : 1;
+      else n += this.entry(slot).ensemble ? 0 : 1;
+    }
+    return n;
   }
 
   /** The current definition of `name`; 404 when unknown, 422 with every problem when it does not load. */

@@ -33,7 +33,7 @@ export const opsRoutes = new Hono<AppEnv>()
         checks.d1 = 'error';
       }
     }
-    const invalid = c.var.registry.list().filter((e) => e.problems.length > 0).length;
+    const invalid = c.var.registry.invalidCount();
     if (invalid) checks.ensembles = `${invalid} invalid (GET /ensembles)`;
     const healthy = checks.durableObjects === 'ok' && checks.apiKey === 'ok' && checks.d1 === 'ok';
     return c.json({ ok: healthy, checks }, healthy ? 200 : 503);

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect, it } from 'vitest';
 import { ensembleJsonSchema } from '../../src/ensemble/json-schema';
+import { projectCopy } from '../support/dev-server';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -25,6 +26,25 @@ it('npm run validate reports every problem with file:line:col and exits non-zero
   const good = spawnSync(process.execPath, ['tools/validate.mjs'], { cwd: root, encoding: 'utf8' });
   expect(good.status).toBe(0);
   expect(good.stdout).toMatch(/ok {2}ensembles\/hello\.yaml/);
+});
+
+it('the generated registry records whether each ensemble loads, as the Worker\'s loader decides', () => {
+  const dir = projectCopy();
+  try {
+    writeFileSync(join(dir, 'ensembles', 'zz-broken.yaml'), 'agents:\n  - name: a\n    operation: nope\n');
+    writeFileSync(join(dir, 'ensembles', 'zz-missing-script.yaml'), 'agents:\n  - name: a\n    operation: code\n    config: { script: not-there }\n');
+    const gen = spawnSync(process.execPath, ['tools/gen-registry.mjs'], { cwd: dir, encoding: 'utf8' });
+    expect(gen.status, gen.stderr).toBe(0);
+    const generated = readFileSync(join(dir, 'generated', 'registry.ts'), 'utf8');
+    const files = JSON.parse(/export const ensembleFiles: [^=]+= (\[[\s\S]*?\]);\n/.exec(generated)![1]!) as { file: string; valid?: boolean }[];
+    const valid = Object.fromEntries(files.map((f) => [f.file, f.valid]));
+    expect(valid['ensembles/zz-broken.yaml']).toBe(false);
+    expect(valid['ensembles/zz-missing-script.yaml']).toBe(false);
+    expect(valid['ensembles/hello.yaml']).toBe(true);
+    expect(files.every((f) => typeof f.valid === 'boolean')).toBe(true);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 it('the shipped Slack app manifest points at the interactions route and grants every scope the code uses', async () => {

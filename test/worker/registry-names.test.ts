@@ -47,3 +47,26 @@ describe('names known at build time agree with the loader', () => {
     expect(registry.get('pay').file).toBe('ensembles/pay.yaml');
   });
 });
+
+describe('GET /healthz counts invalid files without loading them all (a fresh isolate with 500 ensembles)', () => {
+  const bad = 'agents:\n  - name: a\n    operation: nope\n';
+  const files = { 'ensembles/good.yaml': `ensemble: good\n${steps}`, 'ensembles/bad.yaml': `ensemble: bad\n${bad}`, 'ensembles/again.yaml': `ensemble: good\n${steps}` };
+
+  it('without a record from the build, it loads the files and agrees with list()', () => {
+    const registry = registryOf(files);
+    expect(registry.invalidCount()).toBe(2); // bad.yaml, and the second file named good
+    expect(registry.invalidCount()).toBe(registry.list().filter((e) => e.problems.length > 0).length);
+  });
+
+  it('with the build\'s record, it loads nothing: a file recorded as loading is not parsed to count it', () => {
+    const recorded = (valid: boolean) => new EnsembleRegistry(Object.entries(files).map(([file, source]) => ({ file, source, hash: `h-${file}`, name: buildName(file, source), valid: file === 'ensembles/bad.yaml' ? valid : true })), scripts);
+    expect(recorded(false).invalidCount()).toBe(2);
+    // Recorded as loading (the build saw another version of it): counted from the record alone.
+    const trusting = recorded(true);
+    expect(trusting.invalidCount()).toBe(1);
+    // What the file is still decides everything else, and a loaded file counts as what it is.
+    expect(trusting.list().find((e) => e.file === 'ensembles/bad.yaml')!.problems.map((p) => p.code)).not.toEqual([]);
+    expect(trusting.invalidCount()).toBe(2);
+  });
+});
+

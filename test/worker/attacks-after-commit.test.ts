@@ -6,18 +6,23 @@ import { beginOf, eventually, fireAlarm, hitlApp, hitsAt, indexSettled, inObject
 // any alarm. If the isolate dies before soon() finishes, the alarm set before answering must still
 // bring everything about: these tests look at what that alarm would find at that moment.
 
-describe('the safety net behind soon()', () => {
-  it('a notification soon() claimed and is still sending stays covered by the alarm (it is re-sent if the isolate dies mid-send)', async () => {
-    const hook = `/slow/3000?k=${crypto.randomUUID()}`;
-    const app = hitlApp('r13-claim', `agents:
+/** Starts a run that suspends and notifies a webhook taking 3 s to answer; its execution id. */
+async function slowWebhookRun(name: string): Promise<string> {
+  const hook = `/slow/3000?k=${crypto.randomUUID()}`;
+  const app = hitlApp(name, `agents:
   - name: approve
     agent: hitl
     inputs: { data: 1, prompt: Slow channel, approvers: [a@example.com], timeout: 3600 }
     config: { notificationChannel: webhook, notificationConfig: { webhookUrl: "\${env.RECEIVER}${hook}" } }
 `);
-    const start = await app.run('r13-claim');
-    expect(start.status).toBe(202);
-    const id = start.body.executionId as string;
+  const start = await app.run(name);
+  expect(start.status).toBe(202);
+  return start.body.executionId as string;
+}
+
+describe('the safety net behind soon()', () => {
+  it('a notification soon() claimed and is still sending stays covered by the alarm (it is re-sent if the isolate dies mid-send)', async () => {
+    const id = await slowWebhookRun('r13-claim');
     // begin() answered; soon() claims the webhook row right after, and its send takes 3 s. The
     // safety-net alarm runs meanwhile, as it would on a fresh instance.
     await eventually(async () => {
@@ -110,16 +115,7 @@ describe('the safety net behind soon()', () => {
   // The index is written side by side with the notifications: a slow endpoint must not hold back
   // what lists and /stats say.
   it('a notification endpoint that takes 3 s does not delay the executions index', async () => {
-    const hook = `/slow/3000?k=${crypto.randomUUID()}`;
-    const app = hitlApp('r13-slowidx', `agents:
-  - name: approve
-    agent: hitl
-    inputs: { data: 1, prompt: Slow channel, approvers: [a@example.com], timeout: 3600 }
-    config: { notificationChannel: webhook, notificationConfig: { webhookUrl: "\${env.RECEIVER}${hook}" } }
-`);
-    const start = await app.run('r13-slowidx');
-    expect(start.status).toBe(202);
-    const id = start.body.executionId as string;
+    const id = await slowWebhookRun('r13-slowidx');
     const row = await eventually(async () => {
       const r = await env.DB!.prepare('SELECT status FROM executions WHERE id = ?').bind(id).first<{ status: string }>();
       expect(r).not.toBeNull();

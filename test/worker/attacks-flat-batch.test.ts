@@ -2,97 +2,84 @@ import { createExecutionContext, env, waitOnExecutionContext } from 'cloudflare:
 import { describe, expect, it } from 'vitest';
 import { createApp } from '../../src/http/app';
 import { EnsembleRegistry } from '../../src/ensemble/registry';
-import { auth } from './helpers';
+import { auth, dbWithWrites } from './helpers';
 import { flatRowJson, ROW_BYTES } from '../../src/executions/flat-runs';
 
 // Runs that never suspend live nowhere but the D1 index. Their rows share one D1 batch per
 // 100 ms / 50 rows: one failed batch must not cost every run that happened to share it, and the
 // isolate that ran a run must find it at once.
 
+/** A one-step flat ensemble of its own: run it, and read the index, with any env and context. */
+function flat(prefix: string) {
+  const name = `${prefix}-${crypto.randomUUID().slice(0, 8)}`;
+  const registry = new EnsembleRegistry([{ file: `ensembles/${name}.yaml`, name, hash: 'h', source: 'agents:\n  - name: a\n    operation: code\n    config: { script: ok }\n' }], { ok: { default: () => ({ fine: true }) } });
+  const app = createApp(() => registry);
+  return {
+    name,
+    run: (testEnv = env, ctx?: ExecutionContext) => Promise.resolve(app.fetch(new Request(`http://worker.test/ensembles/${name}`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: '{}' }), testEnv, ctx)),
+    read: (path: string, testEnv = env) => Promise.resolve(app.fetch(new Request(`http://worker.test${path}`, { headers: auth }), testEnv)),
+  };
+}
+const idOf = async (res: Response) => ((await res.json()) as { executionId: string }).executionId;
+
 describe('batched index rows of flat runs', () => {
   it('one transient D1 failure does not lose the rows of every run in the batch', async () => {
-    const name = `r13-flat-${crypto.randomUUID().slice(0, 8)}`;
-    const registry = new EnsembleRegistry([{ file: `ensembles/${name}.yaml`, name, hash: 'h', source: 'agents:\n  - name: a\n    operation: code\n    config: { script: ok }\n' }], { ok: { default: () => ({ fine: true }) } });
-    const app = createApp(() => registry);
-    const real = env.DB;
+    const { run, read } = flat('r13-flat');
     let failures = 1;
     let failedRows = 0;
     // The real database, whose next batch fails once (D1 answers "Network connection lost" now and then).
-    const DB = new Proxy(real, {
-      get(target, key) {
-        if (key === 'batch') {
-          return async (statements: D1PreparedStatement[]) => {
-            if (failures-- > 0) {
-              failedRows = (JSON.parse(String((statements[0] as unknown as { params: unknown[] }).params[0])) as unknown[]).length;
-              throw new Error('D1_ERROR: Network connection lost.');
-            }
-            return target.batch(statements);
-          };
-        }
-        const value = Reflect.get(target, key);
-        return typeof value === 'function' ? value.bind(target) : value;
-      },
+    const DB = dbWithWrites(async (real, statements) => {
+      if (failures-- > 0) {
+        failedRows = (JSON.parse(String((statements[0] as unknown as { params: unknown[] }).params[0])) as unknown[]).length;
+        throw new Error('D1_ERROR: Network connection lost.');
+      }
+      return real.batch(statements);
     });
     const testEnv = { ...env, DB };
     // With an execution context, as deployed: rows wait after the answers, and share a batch.
     const ctx = createExecutionContext();
-    const run = async () => {
-      const res = await app.fetch(new Request(`http://worker.test/ensembles/${name}`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: '{}' }), testEnv, ctx);
+    const one = async () => {
+      const res = await run(testEnv, ctx);
       expect(res.status).toBe(200);
-      return ((await res.json()) as { executionId: string }).executionId;
+      return idOf(res);
     };
     // Three concurrent runs of one isolate: their rows share a batch, the one that fails.
-    const ids = await Promise.all([run(), run(), run()]);
+    const ids = await Promise.all([one(), one(), one()]);
     await waitOnExecutionContext(ctx);
     expect(failedRows).toBe(3);
     const found = [];
-    for (const id of ids) {
-      if ((await app.fetch(new Request(`http://worker.test/executions/${id}`, { headers: auth }), testEnv)).status === 200) found.push(id);
-    }
+    for (const id of ids) if ((await read(`/executions/${id}`, testEnv)).status === 200) found.push(id);
     // Before batching, the failure cost the one run it hit; every run is the only record of itself.
     expect(found).toEqual(ids);
   });
 
   it('the isolate that ran a flat run lists it and finds it at once: a read writes the waiting rows first', async () => {
-    const name = `r13-ryw-${crypto.randomUUID().slice(0, 8)}`;
-    const registry = new EnsembleRegistry([{ file: `ensembles/${name}.yaml`, name, hash: 'h', source: 'agents:\n  - name: a\n    operation: code\n    config: { script: ok }\n' }], { ok: { default: () => ({ fine: true }) } });
-    const app = createApp(() => registry);
+    const { name, run, read } = flat('r13-ryw');
     // With an execution context, as deployed: the answer leaves before the row is written.
     const ctx = createExecutionContext();
-    const ran = await app.fetch(new Request(`http://worker.test/ensembles/${name}`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: '{}' }), env, ctx);
+    const ran = await run(env, ctx);
     expect(ran.status).toBe(200);
-    const { executionId } = (await ran.json()) as { executionId: string };
-    const one = await app.fetch(new Request(`http://worker.test/executions/${executionId}`, { headers: auth }), env);
+    const executionId = await idOf(ran);
+    const one = await read(`/executions/${executionId}`);
     expect(one.status).toBe(200);
     expect(await one.json()).toMatchObject({ executionId, status: 'completed', output: { a: { fine: true } } });
-    const second = await app.fetch(new Request(`http://worker.test/ensembles/${name}`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: '{}' }), env, ctx);
-    const listed = (await (await app.fetch(new Request(`http://worker.test/executions?ensemble=${name}`, { headers: auth }), env)).json()) as { executions: { executionId: string }[] };
-    expect(listed.executions.map((e) => e.executionId).sort()).toEqual([((await second.json()) as { executionId: string }).executionId, executionId].sort());
+    const second = await idOf(await run(env, ctx));
+    const listed = (await (await read(`/executions?ensemble=${name}`)).json()) as { executions: { executionId: string }[] };
+    expect(listed.executions.map((e) => e.executionId).sort()).toEqual([second, executionId].sort());
     await waitOnExecutionContext(ctx);
   });
 
-  it('a read while the batch holding a run is on its way to D1 waits for it too', async () => {
-    const name = `r13-inflight-${crypto.randomUUID().slice(0, 8)}`;
-    const registry = new EnsembleRegistry([{ file: `ensembles/${name}.yaml`, name, hash: 'h', source: 'agents:\n  - name: a\n    operation: code\n    config: { script: ok }\n' }], { ok: { default: () => ({ fine: true }) } });
-    const app = createApp(() => registry);
+  it('two reads while D1 holds every write of the run both find it once D1 answers', async () => {
+    const { run, read } = flat('r13-inflight');
     let release!: () => void;
     const held = new Promise<void>((r) => { release = r; });
-    // The real database, whose writes (batches) wait until released; reads go through at once.
-    const DB = new Proxy(env.DB, {
-      get(target, key) {
-        if (key === 'batch') return async (statements: D1PreparedStatement[]) => { await held; return target.batch(statements); };
-        const value = Reflect.get(target, key);
-        return typeof value === 'function' ? value.bind(target) : value;
-      },
-    });
-    const testEnv = { ...env, DB };
+    // The real database, whose writes wait until released; reads go through at once.
+    const testEnv = { ...env, DB: dbWithWrites(async (real, statements) => { await held; return real.batch(statements); }) };
     const ctx = createExecutionContext();
-    const ran = await app.fetch(new Request(`http://worker.test/ensembles/${name}`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: '{}' }), testEnv, ctx);
-    const { executionId } = (await ran.json()) as { executionId: string };
-    const get = () => app.fetch(new Request(`http://worker.test/executions/${executionId}`, { headers: auth }), testEnv);
-    const first = get(); // sends the batch, which D1 holds
+    const executionId = await idOf(await run(testEnv, ctx));
+    const first = read(`/executions/${executionId}`, testEnv); // writes its copy of the waiting row: held
     await new Promise((r) => setTimeout(r, 20));
-    const second = get(); // the batch is on its way: this read must wait for it as well
+    const second = read(`/executions/${executionId}`, testEnv); // the row is still not in D1: held too
     await new Promise((r) => setTimeout(r, 20));
     release();
     expect((await first).status).toBe(200);
@@ -101,26 +88,17 @@ describe('batched index rows of flat runs', () => {
   });
 
   it('a D1 write that never answers delays a read in that isolate by a second at most, never forever', async () => {
-    const name = `r13-hang-${crypto.randomUUID().slice(0, 8)}`;
-    const registry = new EnsembleRegistry([{ file: `ensembles/${name}.yaml`, name, hash: 'h', source: 'agents:\n  - name: a\n    operation: code\n    config: { script: ok }\n' }], { ok: { default: () => ({ fine: true }) } });
-    const app = createApp(() => registry);
+    const { name, run, read } = flat('r13-hang');
     // The real database, whose writes never come back; reads go through.
-    const DB = new Proxy(env.DB, {
-      get(target, key) {
-        if (key === 'batch') return () => new Promise(() => {});
-        const value = Reflect.get(target, key);
-        return typeof value === 'function' ? value.bind(target) : value;
-      },
-    });
-    const testEnv = { ...env, DB };
-    expect((await app.fetch(new Request(`http://worker.test/ensembles/${name}`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: '{}' }), testEnv, createExecutionContext())).status).toBe(200);
+    const testEnv = { ...env, DB: dbWithWrites(() => new Promise(() => {})) };
+    expect((await run(testEnv, createExecutionContext())).status).toBe(200);
     const gaveUp = Symbol('no answer in 5 s');
-    const read = () => Promise.race([
-      Promise.resolve(app.fetch(new Request(`http://worker.test/executions?ensemble=${name}`, { headers: auth }), testEnv)).then((r) => r.status),
+    const status = () => Promise.race([
+      read(`/executions?ensemble=${name}`, testEnv).then((r) => r.status),
       new Promise((r) => setTimeout(() => r(gaveUp), 5000)),
     ]);
-    expect(await read()).toBe(200);
-    expect(await read()).toBe(200); // and the next one: the stuck batch does not hold every read
+    expect(await status()).toBe(200);
+    expect(await status()).toBe(200); // and the next one: the stuck batch does not hold every read
   });
 
   // The rows of a batch travel as one JSON parameter that SQLite unpacks: every string a run can

@@ -31,3 +31,14 @@ export function appWith(files: Record<string, string>, scripts: ScriptRegistry =
     },
   };
 }
+
+/** The test database with its writes (`batch`) replaced, e.g. failing or held; reads go through. */
+export function dbWithWrites(batch: (real: D1Database, statements: D1PreparedStatement[]) => Promise<unknown>): D1Database {
+  return new Proxy(env.DB!, {
+    get(target, key) {
+      if (key === 'batch') return (statements: D1PreparedStatement[]) => batch(target, statements);
+      const value = Reflect.get(target, key);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}

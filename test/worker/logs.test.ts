@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createApp } from '../../src/http/app';
 import { EnsembleRegistry } from '../../src/ensemble/registry';
 import { configureLog } from '../../src/log';
-import { auth } from './helpers';
+import { auth, dbWithWrites } from './helpers';
 
 // One structured line per run (its outcome and duration), and LOG_LEVEL to keep only what went
 // wrong: every line costs its request, and far more under `wrangler dev`.
@@ -25,13 +25,7 @@ async function linesOf(fn: () => Promise<void>): Promise<{ level: string; event:
 }
 
 // A database whose writes always fail: the run is answered, its index row is lost with a warning.
-const broken = new Proxy(env.DB!, {
-  get(target, key) {
-    if (key === 'batch') return async () => { throw new Error('D1_ERROR: no such table'); };
-    const value = Reflect.get(target, key);
-    return typeof value === 'function' ? value.bind(target) : value;
-  },
-});
+const broken = dbWithWrites(async () => { throw new Error('D1_ERROR: no such table'); });
 
 const run = async (vars: Record<string, unknown>) => {
   const res = await app.fetch(new Request(`http://worker.test/ensembles/${name}`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: '{}' }), { ...env, DB: broken, ...vars });

@@ -7,7 +7,7 @@
 // without the one log line per run: under `wrangler dev` each `console.log` also goes through
 // wrangler's inspector proxy and its debug log file.
 import { readFileSync, readdirSync } from 'node:fs';
-import { approvalEnsemble, benchServer, flatEnsemble } from './support';
+import { approvalEnsemble, benchServer, flatEnsemble, load } from './support';
 
 const ticks = 100; // USER_HZ
 function cpuByName(): Map<string, number> {
@@ -29,10 +29,6 @@ function cpuByName(): Map<string, number> {
 
 const bench = await benchServer((url) => ({ 'bench-flat': flatEnsemble, 'bench-approval': approvalEnsemble(url, true) }));
 const url = bench.server.url;
-async function load(n: number, one: () => Promise<Response>) {
-  let next = 0;
-  await Promise.all(Array.from({ length: 8 }, async () => { while (next++ < n) { const r = await one(); await r.arrayBuffer(); if (!r.ok) throw new Error(String(r.status)); } }));
-}
 const cases: [string, () => Promise<Response>, number][] = [
   ['GET / (bare route)', () => fetch(`${url}/`), 1000],
   ['flat run (5 code steps)', () => fetch(`${url}/ensembles/bench-flat`, { method: 'POST', headers: bench.headers, body: '{"name":"bench"}' }), 1000],

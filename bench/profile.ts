@@ -7,20 +7,16 @@
 // receiving it as its self time: read it against the total-time list.
 import { writeFileSync } from 'node:fs';
 import WebSocket from 'ws';
-import { approvalEnsemble, benchServer, flatEnsemble } from './support';
+import { approvalEnsemble, benchServer, flatEnsemble, load } from './support';
 
 const what = process.argv[2] === 'suspend' ? 'suspend' : 'flat';
 const total = Number(process.env.N ?? (what === 'flat' ? 1500 : 400));
 const bench = await benchServer((url) => ({ 'bench-flat': flatEnsemble, 'bench-approval': approvalEnsemble(url, true) }));
 const path = what === 'flat' ? '/ensembles/bench-flat' : '/ensembles/bench-approval';
 const one = () => fetch(`${bench.server.url}${path}`, { method: 'POST', headers: bench.headers, body: '{"name":"bench"}' });
-async function load(n: number) {
-  let next = 0;
-  await Promise.all(Array.from({ length: 8 }, async () => { while (next++ < n) await (await one()).arrayBuffer(); }));
-}
 
 try {
-  await load(300); // warm up
+  await load(300, one); // warm up
   const [target] = (await (await fetch('http://127.0.0.1:9229/json')).json()) as { webSocketDebuggerUrl: string }[];
   const ws = new WebSocket(target!.webSocketDebuggerUrl);
   await new Promise((r) => ws.on('open', r));
@@ -31,7 +27,7 @@ try {
   await send('Profiler.enable');
   await send('Profiler.setSamplingInterval', { interval: 100 });
   await send('Profiler.start');
-  await load(total);
+  await load(total, one);
   const { profile } = await send('Profiler.stop');
   ws.close();
   writeFileSync('bench-profile.cpuprofile', JSON.stringify(profile));

@@ -34,6 +34,18 @@ export async function benchServer(ensembles: (receiverUrl: string) => Record<str
   };
 }
 
+/** `n` requests made by `make`, eight at a time; each answer is read, and one that is not ok throws. */
+export async function load(n: number, make: () => Promise<Response>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: 8 }, async () => {
+    while (next++ < n) {
+      const res = await make();
+      await res.arrayBuffer();
+      if (!res.ok) throw new Error(`${res.status}`);
+    }
+  }));
+}
+
 export const p50 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 /** An approval that posts to the receiver once it is decided (`notify` also sends it a webhook). */

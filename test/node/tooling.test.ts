@@ -33,6 +33,9 @@ it('the generated registry records whether each ensemble loads, as the Worker\'s
   try {
     writeFileSync(join(dir, 'ensembles', 'zz-broken.yaml'), 'agents:\n  - name: a\n    operation: nope\n');
     writeFileSync(join(dir, 'ensembles', 'zz-missing-script.yaml'), 'agents:\n  - name: a\n    operation: code\n    config: { script: not-there }\n');
+    // Hostile files: 10,000 levels deep, and over the size limit. The check still runs; they do not load.
+    writeFileSync(join(dir, 'ensembles', 'zz-deep.yaml'), `agents: ${'['.repeat(10_000)}${']'.repeat(10_000)}\n`);
+    writeFileSync(join(dir, 'ensembles', 'zz-huge.yaml'), `description: "${'x'.repeat(10 * 1024 * 1024)}"\nagents:\n  - name: a\n    operation: code\n    config: { script: greet }\n`);
     const gen = spawnSync(process.execPath, ['tools/gen-registry.mjs'], { cwd: dir, encoding: 'utf8' });
     expect(gen.status, gen.stderr).toBe(0);
     const generated = readFileSync(join(dir, 'generated', 'registry.ts'), 'utf8');
@@ -40,6 +43,8 @@ it('the generated registry records whether each ensemble loads, as the Worker\'s
     const valid = Object.fromEntries(files.map((f) => [f.file, f.valid]));
     expect(valid['ensembles/zz-broken.yaml']).toBe(false);
     expect(valid['ensembles/zz-missing-script.yaml']).toBe(false);
+    expect(valid['ensembles/zz-deep.yaml']).toBe(false);
+    expect(valid['ensembles/zz-huge.yaml']).toBe(false);
     expect(valid['ensembles/hello.yaml']).toBe(true);
     expect(files.every((f) => typeof f.valid === 'boolean')).toBe(true);
   } finally {

@@ -21,12 +21,7 @@ export function hashToken(token: string): string {
 
 /** `hashToken` through WebCrypto: the same hex digest, without node:crypto's per-call stream object. */
 export async function digestToken(token: string): Promise<string> {
-  return Buffer.from(await sha256(token)).toString('hex');
-}
-
-/** SHA-256 of a string's UTF-8 bytes, through WebCrypto. */
-export async function sha256(text: string): Promise<Uint8Array> {
-  return new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text)));
+  return Buffer.from(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(token))).toString('hex');
 }
 
 /** Constant-time comparison of two hex hashes. */

@@ -33,9 +33,10 @@ it('the generated registry records whether each ensemble loads, as the Worker\'s
   try {
     writeFileSync(join(dir, 'ensembles', 'zz-broken.yaml'), 'agents:\n  - name: a\n    operation: nope\n');
     writeFileSync(join(dir, 'ensembles', 'zz-missing-script.yaml'), 'agents:\n  - name: a\n    operation: code\n    config: { script: not-there }\n');
-    // Hostile files: 10,000 levels deep, and over the size limit. The check still runs; they do not load.
+    // Hostile files: 10,000 levels deep, and over the size limit of a file (256 KiB; a 10 MB file
+    // takes the same path, only slower). The check still runs; they do not load.
     writeFileSync(join(dir, 'ensembles', 'zz-deep.yaml'), `agents: ${'['.repeat(10_000)}${']'.repeat(10_000)}\n`);
-    writeFileSync(join(dir, 'ensembles', 'zz-huge.yaml'), `description: "${'x'.repeat(10 * 1024 * 1024)}"\nagents:\n  - name: a\n    operation: code\n    config: { script: greet }\n`);
+    writeFileSync(join(dir, 'ensembles', 'zz-huge.yaml'), `description: "${'x'.repeat(300 * 1024)}"\nagents:\n  - name: a\n    operation: code\n    config: { script: greet }\n`);
     const gen = spawnSync(process.execPath, ['tools/gen-registry.mjs'], { cwd: dir, encoding: 'utf8' });
     expect(gen.status, gen.stderr).toBe(0);
     const generated = readFileSync(join(dir, 'generated', 'registry.ts'), 'utf8');

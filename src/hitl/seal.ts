@@ -7,17 +7,37 @@ import type { Env } from '../env';
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
+// Keys are derived once per isolate (per secret and execution), not on every seal and unseal: an
+// object seals a request's links when it opens and unseals them for every notification. The
+// resolved keys are kept, never a pending promise (promises do not cross requests in workerd).
+let base: { secret: string; key: CryptoKey } | undefined;
+const derived = new Map<string, CryptoKey>();
+const DERIVED_KEPT = 256;
+
 async function keyFor(env: Env, executionId: string): Promise<CryptoKey> {
   const secret = (typeof env.HITL_TOKEN_SECRET === 'string' && env.HITL_TOKEN_SECRET) || env.API_KEY;
   if (!secret) throw new Error('HITL_TOKEN_SECRET or API_KEY must be set to seal approval links');
-  const base = await crypto.subtle.importKey('raw', encoder.encode(secret), 'HKDF', false, ['deriveKey']);
-  return crypto.subtle.deriveKey(
+  if (base?.secret !== secret) {
+    // A rotated secret: nothing derived from the old one is used again.
+    base = { secret, key: await crypto.subtle.importKey('raw', encoder.encode(secret), 'HKDF', false, ['deriveKey']) };
+    derived.clear();
+  }
+  const known = derived.get(executionId);
+  if (known) return known;
+  const { key: from, secret: of } = base;
+  const key = await crypto.subtle.deriveKey(
     { name: 'HKDF', hash: 'SHA-256', salt: encoder.encode('hitl-links-v1'), info: encoder.encode(executionId) },
-    base,
+    from,
     { name: 'AES-GCM', length: 256 },
     false,
     ['encrypt', 'decrypt'],
   );
+  // Kept only if the secret did not change while this one was derived.
+  if (base?.secret === of) {
+    if (derived.size >= DERIVED_KEPT) derived.delete(derived.keys().next().value!);
+    derived.set(executionId, key);
+  }
+  return key;
 }
 
 export async function seal(env: Env, executionId: string, value: unknown): Promise<string> {

@@ -137,6 +137,8 @@ export class ExecutionStore {
   private known = false;
   /** The last run state read, by its stored text: parsed (and validated) once, not on every read. */
   private parsed?: { text: string; state: RunState };
+  /** Each request's spec, by its stored text: written once, read on every delivery and lookup. */
+  private readonly specs = new Map<string, ApprovalRequest>();
 
   constructor(private readonly sql: SqlStorage, private readonly secrets: () => readonly string[] = () => []) {}
 
@@ -152,6 +154,7 @@ export class ExecutionStore {
   forget(): void {
     this.known = false;
     this.parsed = undefined;
+    this.specs.clear();
   }
 
   /** A new object's tables, complete: one statement batch, no checks (this is on every suspension). */
@@ -246,9 +249,13 @@ export class ExecutionStore {
 
   private request(r: Row | undefined): RequestRow | undefined {
     if (!r) return undefined;
+    const text = String(r.spec);
+    let spec = this.specs.get(text);
+    if (!spec) this.specs.set(text, (spec = ApprovalRequest.parse(JSON.parse(text))));
     return {
       id: Number(r.id), step: String(r.step),
-      spec: ApprovalRequest.parse(JSON.parse(String(r.spec))),
+      // Shared between reads, like the run state: callers never change it.
+      spec,
       approval: JSON.parse(String(r.approval)) as ApprovalState,
       status: String(r.status), createdAt: Number(r.created_at), expiresAt: Number(r.expires_at),
       sealed: r.sealed === null ? null : String(r.sealed),

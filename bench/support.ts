@@ -1,20 +1,30 @@
 // What the HTTP benchmarks share: a local receiver, `wrangler dev` on a copy of the project with
 // the benchmark's own ensembles, the API headers, and when a request reached the receiver.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, projectCopy, startDevServer } from '../test/support/dev-server';
 import { startReceiver } from '../test/support/receiver';
 
+/**
+ * `BENCH_INSPECTOR=off`: the same Worker in the same workerd, started through wrangler's API with
+ * its inspector off, instead of `wrangler dev`. Under `wrangler dev`, every `console.log` and every
+ * outbound `fetch` of the Worker is also sent to wrangler's inspector proxy (the `Network` events
+ * DevTools shows), which forwards each one to wrangler's Node process as a debug log line; no
+ * deployed Worker pays that. Both sides of every ratio run on the same server either way.
+ */
+export const inspectorOff = process.env.BENCH_INSPECTOR === 'off';
+
 /** `ensembles(receiverUrl)` gives the files to add (name -> YAML); they may post to the receiver. */
 export async function benchServer(ensembles: (receiverUrl: string) => Record<string, string>) {
   const receiver = await startReceiver();
   const project = projectCopy();
   for (const [name, source] of Object.entries(ensembles(receiver.url))) writeFileSync(join(project, 'ensembles', `${name}.yaml`), source);
-  const server = await startDevServer({ cwd: project, persistTo: mkdtempSync(join(tmpdir(), 'bench-')),
-    // LOG_LEVEL=warn npm run bench:round-trip: the same without a log line per run (README).
-    ...(process.env.LOG_LEVEL ? { vars: { LOG_LEVEL: process.env.LOG_LEVEL } } : {}) });
+  const persistTo = mkdtempSync(join(tmpdir(), 'bench-'));
+  // LOG_LEVEL=warn npm run bench:round-trip: the same without a log line per run (README).
+  const vars = process.env.LOG_LEVEL ? { LOG_LEVEL: process.env.LOG_LEVEL } : undefined;
+  const server = inspectorOff ? await withoutInspector(project, persistTo, vars) : await startDevServer({ cwd: project, persistTo, ...(vars ? { vars } : {}) });
   return {
     server,
     receiver,
@@ -32,6 +42,27 @@ export async function benchServer(ensembles: (receiverUrl: string) => Record<str
       await receiver.close();
     },
   };
+}
+
+/** The project at `cwd` as `npm start` prepares it (registry, local D1), served with no inspector. */
+async function withoutInspector(cwd: string, persistTo: string, vars: Record<string, string> = {}) {
+  const node = (args: string[]) => {
+    const r = spawnSync(process.execPath, args, { cwd, encoding: 'utf8', env: { ...process.env, CI: 'true', WRANGLER_SEND_METRICS: 'false' } });
+    if (r.status !== 0) throw new Error(`${args.join(' ')}: ${r.stderr}`);
+  };
+  node(['tools/gen-registry.mjs']);
+  node(['node_modules/wrangler/bin/wrangler.js', 'd1', 'migrations', 'apply', 'DB', '--local', '--persist-to', persistTo]);
+  const port = await freePort();
+  const apiKey = 'bench-api-key';
+  const bindings = Object.fromEntries(Object.entries({ API_KEY: apiKey, ...vars }).map(([k, value]) => [k, { type: 'plain_text' as const, value }]));
+  const { unstable_startWorker } = await import('wrangler');
+  const worker = await unstable_startWorker({
+    config: join(cwd, 'wrangler.toml'),
+    bindings,
+    dev: { inspector: false, server: { hostname: '127.0.0.1', port }, persist: persistTo, logLevel: 'error', watch: false },
+  });
+  await worker.ready;
+  return { url: `http://127.0.0.1:${port}`, apiKey, stop: () => worker.dispose() };
 }
 
 /** `n` requests made by `make`, eight at a time; each answer is read, and one that is not ok throws. */
@@ -61,6 +92,12 @@ ${notify ? `    config: { notificationChannel: webhook, notificationConfig: { we
 /** `wrangler dev` on another Worker (a baseline such as bench/baseline), on a free port. */
 export async function startBaseline(config: string): Promise<{ url: string; stop(): void }> {
   const port = await freePort();
+  if (inspectorOff) {
+    const { unstable_startWorker } = await import('wrangler');
+    const worker = await unstable_startWorker({ config, dev: { inspector: false, server: { hostname: '127.0.0.1', port }, persist: mkdtempSync(join(tmpdir(), 'baseline-')), logLevel: 'error', watch: false } });
+    await worker.ready;
+    return { url: `http://127.0.0.1:${port}`, stop: () => void worker.dispose() };
+  }
   const child = spawn(process.execPath, ['node_modules/wrangler/bin/wrangler.js', 'dev', '--config', config, '--port', String(port), '--ip', '127.0.0.1', '--persist-to', mkdtempSync(join(tmpdir(), 'baseline-'))], {
     stdio: 'ignore', detached: true, env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: 'true' },
   });

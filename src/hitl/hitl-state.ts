@@ -1,51 +1,34 @@
 import { DurableObject } from 'cloudflare:workers';
 import type { Env } from '../env';
-import { scripts } from '../../generated/registry';
-import { compileDefinition } from '../ensemble/registry';
 import { runSecrets } from '../runtime/public-env';
-import { advance } from '../runtime/engine';
-import { agents } from '../runtime/agents';
 import type { RunState } from '../runtime/run-state';
 import { deliverDue, type SealedTokens } from './deliver';
 import { unseal } from './seal';
 import { basePath, linksFor } from '../notify/notice';
-import { LIMITS } from '../limits';
-import { deleteExecution, writeExecution } from '../executions/index-store';
-import { rowOfObject } from '../executions/from-object';
-import { configureLog, log } from '../log';
+import { configureLog } from '../log';
 import { decidable, linkDecider, pick, slackFacts, viewerMismatch, type SlackFacts } from './deciders';
 import { transition, type Decider } from './machine';
 import type { Channel, DecisionBody, DelegationBody } from './request';
-import { commitRequest, openRequest, prepareRequest } from './links';
+import { commitRequest, prepareRequest } from './links';
 import { findListed } from '../identity/normalize';
 import { fail, ok, type Result } from './result';
 import { ExecutionStore, type RequestRow } from './store';
 import { delegatePlace, type DelegationHost, type DelegationView } from './delegation';
 import { decideInSlack, slackEligibility, type SlackHost } from './slack-decisions';
-import { endRun, finishRun, followUp, recordDecision, refreshMessages, type DecisionView, type RequestMeta } from './decisions';
+import { endRun, recordDecision, refreshMessages, type DecisionView, type RequestMeta } from './decisions';
+import { RunLifecycle } from './lifecycle';
+import { hashToken, sameHash } from './token';
+import { executionView, inboxItemOf, pendingView, tokenView, type InboxItem, type NotificationHealth, type PendingView, type TokenView } from './views';
 
 export type { DecisionView, RequestMeta } from './decisions';
 export type { InboxItem } from './views';
 export type { DelegationView } from './delegation';
-import { hashToken, sameHash } from './token';
-import { executionView, inboxItemOf, pendingView, tokenView, type InboxItem, type NotificationHealth, type PendingView, type TokenView } from './views';
 
 export interface StoredDefinition {
   file: string;
   source: string;
   hash: string;
 }
-
-
-
-// A failed write to the executions index is tried again this much later, by the alarm.
-const INDEX_RETRY_MS = 5_000;
-
-// After answering, the object does what is due itself; its alarm steps in this much later if it could not.
-const SAFETY_NET_MS = 5_000;
-
-// If the isolate dies while it continues a run, this alarm picks the run up again from its last checkpoint.
-const WATCHDOG_MS = 30_000;
 
 /**
  * One execution's durable home once it suspends (one object per execution, `idFromName(id)`).
@@ -54,8 +37,8 @@ const WATCHDOG_MS = 30_000;
  */
 export class HITLState extends DurableObject<Env> {
   private readonly store: ExecutionStore;
-  /** The run continuation in flight in this instance, so two alarm invocations never run steps side by side. */
-  private continuing?: Promise<void>;
+  /** What the object does on its own after answering: notifications, the index, the alarm, continuing. */
+  private readonly lifecycle: RunLifecycle;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -64,6 +47,7 @@ export class HITLState extends DurableObject<Env> {
     this.store = new ExecutionStore(ctx.storage.sql, () => runSecrets(env));
     // Objects created by an earlier release get the tables and columns added since.
     if (this.store.exists()) this.store.upgrade();
+    this.lifecycle = new RunLifecycle(ctx, this.store, () => this.env);
   }
 
   /** Takes over a run the Worker suspended: stores it, opens the approval request. */
@@ -79,7 +63,7 @@ export class HITLState extends DurableObject<Env> {
     this.store.insertRun(state, definition, now);
     const request = commitRequest(this.store, prepared);
     // The request is committed: answer now, and send its notifications and index it right after.
-    await this.answerNow();
+    await this.lifecycle.answerNow();
     // Links are bearer credentials: the caller gets them only when the step asks (returnLinks).
     return request.spec.returnLinks ? { ...pendingView(request), links: this.linksOf(request, prepared.tokens) } : pendingView(request);
   }
@@ -141,7 +125,7 @@ export class HITLState extends DurableObject<Env> {
     const spends = decider.via !== 'access' ? row.hash : undefined;
     const { result, due } = recordDecision(this.store, run.state, request, decider, body, meta, Date.now(), facts.requester, spends);
     // A final decision continues the run right away; the alarm is the safety net.
-    await this.answerNow(due);
+    await this.lifecycle.answerNow(due);
     return result;
   }
 
@@ -152,7 +136,6 @@ export class HITLState extends DurableObject<Env> {
   async inboxItem(viewer: string): Promise<InboxItem | undefined> {
     return inboxItemOf(this.store, viewer);
   }
-
 
   /** A decision from `/inbox` by a verified Cloudflare Access user (the Worker verified the assertion). */
   async decideAs(viewer: string, body: DecisionBody, meta: RequestMeta): Promise<Result<DecisionView>> {
@@ -169,7 +152,7 @@ export class HITLState extends DurableObject<Env> {
     // Read again after asking Slack: anything may have happened meanwhile.
     const request = this.store.requestById(found.id)!;
     const { result, due } = recordDecision(this.store, this.store.run()!.state, request, decider, body, meta, Date.now(), facts.requester);
-    await this.answerNow(due);
+    await this.lifecycle.answerNow(due);
     return result;
   }
 
@@ -205,13 +188,8 @@ export class HITLState extends DurableObject<Env> {
       store: this.store,
       env: this.env,
       find: (hash) => this.findToken(hash),
-      answerNow: (due) => this.answerNow(due),
-      settle: async () => {
-        const { state } = this.store.run()!;
-        await deliverDue(this.store, this.env, state.executionId, state.ensemble, Date.now());
-        await this.syncIndex();
-        await this.schedule();
-      },
+      answerNow: (due) => this.lifecycle.answerNow(due),
+      settle: () => this.lifecycle.settle(),
     };
   }
 
@@ -237,7 +215,7 @@ export class HITLState extends DurableObject<Env> {
     for (const channel of wanted) this.store.enqueue(request.id, channel, 'request', now);
     this.store.audit('renotify', { channels: wanted }, now, request.id);
     await deliverDue(this.store, this.env, run.state.executionId, run.state.ensemble, now);
-    await this.schedule();
+    await this.lifecycle.schedule();
     return ok({ executionId: run.state.executionId, step: request.step, notifications: this.store.notificationHealth(request.id) });
   }
 
@@ -263,34 +241,14 @@ export class HITLState extends DurableObject<Env> {
     this.store.saveState(state, now);
     this.store.audit('cancelled', { step: request.step, ...(reason ? { reason } : {}) }, now, request.id);
     endRun(this.store, this.env, now);
-    await this.syncIndex();
-    await this.schedule();
+    await this.lifecycle.syncIndex();
+    await this.lifecycle.schedule();
     return ok(executionView(this.store.run()!, undefined));
   }
 
   /** Timeouts, continuing the run, notifications and cleanup: whatever is due. */
   override async alarm(): Promise<void> {
-    if (!this.store.exists()) return;
-    const now = Date.now();
-    const run = this.store.run()!;
-    if (run.cleanupAt !== null && now >= run.cleanupAt) {
-      // Retention ended: the index forgets it too (the hourly purge catches a failed delete).
-      if (this.env.DB) await deleteExecution(this.env.DB, run.state.executionId).catch(() => undefined);
-      await this.ctx.storage.deleteAlarm();
-      await this.ctx.storage.deleteAll();
-      this.store.forget();
-      return;
-    }
-    const open = this.store.openRequest();
-    if (open) await followUp(this.store, this.env, run.state, open, now);
-    if (this.store.run()!.state.status === 'running') {
-      this.continuing ??= this.continueRun().finally(() => (this.continuing = undefined));
-      await this.continuing;
-    }
-    const latest = this.store.run()!;
-    await deliverDue(this.store, this.env, latest.state.executionId, latest.state.ensemble, Date.now());
-    await this.syncIndex();
-    await this.schedule();
+    await this.lifecycle.alarm();
   }
 
   private findToken(hash: string): Result<{ run: NonNullable<ReturnType<ExecutionStore['run']>>; request: RequestRow; row: NonNullable<ReturnType<ExecutionStore['token']>> }> {
@@ -300,114 +258,4 @@ export class HITLState extends DurableObject<Env> {
     const request = this.store.requestById(row.requestId)!;
     return ok({ run: this.store.run()!, request, row });
   }
-
-
-  private async continueRun(): Promise<void> {
-    const run = this.store.run()!;
-    // The watchdog re-runs a step whose isolate died mid-way, but not forever: a step that kills
-    // its isolate every time would otherwise repeat its side effect on every alarm.
-    const tries = this.store.noteResume(run.state.cursor);
-    if (tries > LIMITS.resumeAttempts) {
-      finishRun(this.store, this.env, { ...run.state, status: 'failed', error: { code: 'RESUME_EXHAUSTED', message: `the run was interrupted ${tries - 1} times at step ${run.state.cursor + 1} and is not tried again (its side effects may have happened)` } }, Date.now());
-      return;
-    }
-    await this.ctx.storage.setAlarm(Date.now() + WATCHDOG_MS);
-    let state: RunState;
-    try {
-      // The run's own definition, compiled from the source stored with it: not the registry of
-      // ensembles/, so a broken file there (or a deploy) does not touch runs already under way.
-      const ensemble = compileDefinition({ file: run.file, source: run.source, hash: run.hash }, scripts);
-      state = await advance(ensemble, run.state, {
-        env: this.env,
-        scripts,
-        agents,
-        secrets: runSecrets(this.env),
-        checkpoint: async (s) => this.store.saveState(s, Date.now()),
-      });
-    } catch (e) {
-      state = { ...run.state, status: 'failed', error: { code: 'RESUME_FAILED', message: e instanceof Error ? e.message : String(e) } };
-    }
-    const now = Date.now();
-    if (state.status === 'suspended') {
-      this.store.saveState(state, now);
-      await openRequest(this.store, this.env, state, now);
-    } else {
-      finishRun(this.store, this.env, state, now);
-    }
-  }
-
-  /**
-   * Brings this execution's row in the D1 index up to date when it lags. A failed write is tried
-   * again by the alarm (INDEX_RETRY_MS later); the object stays the source of truth meanwhile.
-   */
-  private async syncIndex(): Promise<void> {
-    const db = this.env.DB;
-    if (!db || !this.store.exists()) return;
-    const { version, indexed } = this.store.indexVersions();
-    if (indexed >= version) return;
-    const run = this.store.run()!;
-    try {
-      await writeExecution(db, rowOfObject(run, this.store.openRequest(), version), this.store.requestTimes());
-      this.store.markIndexed(version);
-      // A newer version may have come (and its write failed) meanwhile: it must stay covered.
-      this.armIndexRetry();
-    } catch (e) {
-      this.store.setIndexRetry(Date.now() + INDEX_RETRY_MS);
-      log('index-write-failed', { executionId: run.state.executionId, error: e instanceof Error ? e.message : String(e) });
-    }
-  }
-
-  /** If this instance goes away before the index is written, the alarm writes it (soon, not at expiry). */
-  private armIndexRetry(): void {
-    const { version, indexed } = this.store.indexVersions();
-    if (indexed < version) this.store.setIndexRetry(Date.now() + INDEX_RETRY_MS);
-  }
-
-  /**
-   * A change is committed (a request opened, a decision recorded): the caller answers now. The
-   * alarm is armed in the same synchronous block as the change (the index write included), and the
-   * follow-up work starts at once (`soon`).
-   */
-  private async answerNow(due?: number): Promise<void> {
-    this.armIndexRetry();
-    const armed = this.schedule(due, SAFETY_NET_MS);
-    this.soon();
-    await armed;
-  }
-
-  /**
-   * What is due right after a request: continue a run a decision just released, send what the
-   * outbox holds, write the index. Not awaited by the caller; the alarm (always set before) does
-   * the same if this instance goes away first, and outbox claims and index versions keep the two
-   * from doing anything twice.
-   */
-  private soon(): void {
-    const work = (async () => {
-      // After the answer has gone out, not before: the caller waits for nothing of this.
-      await new Promise((r) => setTimeout(r, 0));
-      if (this.store.run()?.state.status === 'running') {
-        this.continuing ??= this.continueRun().finally(() => (this.continuing = undefined));
-        await this.continuing;
-      }
-      const run = this.store.run();
-      if (!run) return;
-      // Side by side: the index never waits for a slow notification endpoint.
-      await Promise.all([deliverDue(this.store, this.env, run.state.executionId, run.state.ensemble, Date.now()), this.syncIndex()]);
-      await this.schedule();
-    })().catch((e) => log('after-commit-failed', { error: e instanceof Error ? e.message : String(e) }, 'warn'));
-    this.ctx.waitUntil(work);
-  }
-
-  /**
-   * Sets the alarm to the earliest due time (`soon` forces an immediate one). With `grace`, not
-   * earlier than that from now: `soon()` is about to do what is due, and the alarm only steps in
-   * if this instance goes away first (so the two do not race for the same work).
-   */
-  private async schedule(soon?: number, grace = 0): Promise<void> {
-    const due = [this.store.nextDue(), soon].filter((t): t is number => t !== undefined);
-    if (this.store.exists() && this.store.run()!.state.status === 'running') due.push(Date.now());
-    if (due.length) await this.ctx.storage.setAlarm(Math.max(Math.min(...due), Date.now() + grace));
-    else await this.ctx.storage.deleteAlarm();
-  }
 }
-

@@ -18,13 +18,13 @@ async function keyFor(env: Env, executionId: string): Promise<CryptoKey> {
   const secret = (typeof env.HITL_TOKEN_SECRET === 'string' && env.HITL_TOKEN_SECRET) || env.API_KEY;
   if (!secret) throw new Error('HITL_TOKEN_SECRET or API_KEY must be set to seal approval links');
   if (base?.secret !== secret) {
-    // A rotated secret: nothing derived from the old one is used again.
+    // The first call, or another secret: keys derived from the old one are no longer kept.
     base = { secret, key: await crypto.subtle.importKey('raw', encoder.encode(secret), 'HKDF', false, ['deriveKey']) };
     derived.clear();
   }
   const known = derived.get(executionId);
   if (known) return known;
-  const { key: from, secret: of } = base;
+  const from = base.key;
   const key = await crypto.subtle.deriveKey(
     { name: 'HKDF', hash: 'SHA-256', salt: encoder.encode('hitl-links-v1'), info: encoder.encode(executionId) },
     from,
@@ -33,8 +33,8 @@ async function keyFor(env: Env, executionId: string): Promise<CryptoKey> {
     ['encrypt', 'decrypt'],
   );
   // Kept only if the secret did not change while this one was derived.
-  if (base?.secret === of) {
-    if (derived.size >= DERIVED_KEPT) derived.delete(derived.keys().next().value!);
+  if (base?.secret === secret) {
+    if (!derived.has(executionId) && derived.size >= DERIVED_KEPT) derived.delete(derived.keys().next().value!);
     derived.set(executionId, key);
   }
   return key;

@@ -131,14 +131,26 @@ export interface OutboxRow {
 
 type Row = Record<string, SqlStorageValue>;
 
+/** Freezes a parsed value and everything in it: a shared read can then never be changed by one reader. */
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
 /** Typed access to one execution's SQLite tables. Every call is synchronous. */
 export class ExecutionStore {
   /** Once the run exists it exists until `forget` (retention deleted everything). */
   private known = false;
   /** The last run state read, by its stored text: parsed (and validated) once, not on every read. */
   private parsed?: { text: string; state: RunState };
-  /** Each request's spec, by its stored text: written once, read on every delivery and lookup. */
-  private readonly specs = new Map<string, ApprovalRequest>();
+  /**
+   * Request specs by id, with the text they were parsed from: a spec is written once and read on
+   * every delivery and lookup. Frozen, since every read shares it; a run's requests are few.
+   */
+  private readonly specs = new Map<number, { text: string; spec: ApprovalRequest }>();
 
   constructor(private readonly sql: SqlStorage, private readonly secrets: () => readonly string[] = () => []) {}
 
@@ -249,13 +261,13 @@ export class ExecutionStore {
 
   private request(r: Row | undefined): RequestRow | undefined {
     if (!r) return undefined;
+    const id = Number(r.id);
     const text = String(r.spec);
-    let spec = this.specs.get(text);
-    if (!spec) this.specs.set(text, (spec = ApprovalRequest.parse(JSON.parse(text))));
+    let cached = this.specs.get(id);
+    if (cached?.text !== text) this.specs.set(id, (cached = { text, spec: deepFreeze(ApprovalRequest.parse(JSON.parse(text))) }));
     return {
-      id: Number(r.id), step: String(r.step),
-      // Shared between reads, like the run state: callers never change it.
-      spec,
+      id, step: String(r.step),
+      spec: cached.spec,
       approval: JSON.parse(String(r.approval)) as ApprovalState,
       status: String(r.status), createdAt: Number(r.created_at), expiresAt: Number(r.expires_at),
       sealed: r.sealed === null ? null : String(r.sealed),

@@ -12,7 +12,7 @@ describe('sealed links', () => {
     const env = withSecret('one secret');
     const sealed = await seal(env, 'exe_a', links);
     expect(await unseal(env, 'exe_a', sealed)).toEqual(links);
-    // Twice: the second unseal takes the kept key.
+    // Twice, and after seal: every call after the first takes the kept key.
     expect(await unseal(env, 'exe_a', sealed)).toEqual(links);
     await expect(unseal(env, 'exe_b', sealed)).rejects.toThrow();
   });
@@ -34,7 +34,7 @@ describe('sealed links', () => {
     await expect(seal({} as Env, 'exe_k', links)).rejects.toThrow('HITL_TOKEN_SECRET or API_KEY must be set');
   });
 
-  it('more executions than the isolate keeps keys for: every one still opens, and only its own', async () => {
+  it('more executions than the isolate keeps keys for: every one still opens (the evicted ones derived again), and only its own', async () => {
     const env = withSecret('many');
     const ids = Array.from({ length: 300 }, (_, i) => `exe_${i}`);
     const sealed = await Promise.all(ids.map((id) => seal(env, id, { ...links, id })));

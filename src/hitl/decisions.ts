@@ -13,9 +13,10 @@ import type { ExecutionStore, RequestRow } from './store';
 
 // What a decision, a timeout, a reminder or the end of a run changes in an execution's storage:
 // synchronous effects of the approval state machine (src/hitl/machine.ts) on the ExecutionStore.
-// The object (hitl-state.ts) decides when they run and what follows (answering, the alarm, the
-// index). All of it is synchronous, but for an escalation in `followUp`, which seals the new
-// links first and judges the request as it is after that.
+// The object (hitl-state.ts) decides when they run; what follows an answer (the alarm,
+// notifications, the index, continuing the run) is in lifecycle.ts. All of it is synchronous, but
+// for an escalation in `followUp`, which seals the new links first and judges the request as it
+// is after that.
 
 export interface RequestMeta {
   ip?: string;

@@ -131,11 +131,17 @@ export interface OutboxRow {
 
 type Row = Record<string, SqlStorageValue>;
 
-/** Freezes a parsed value and everything in it: a shared read can then never be changed by one reader. */
+/**
+ * Freezes a parsed value and everything in it: a shared read can then never be changed by one
+ * reader. Without recursion, like `depthOf`, so no depth of stored data can overflow the stack.
+ */
 function deepFreeze<T>(value: T): T {
-  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const v of Object.values(value)) deepFreeze(v);
+  const stack: unknown[] = [value];
+  while (stack.length) {
+    const v = stack.pop();
+    if (v === null || typeof v !== 'object' || Object.isFrozen(v)) continue;
+    Object.freeze(v);
+    for (const child of Object.values(v)) stack.push(child);
   }
   return value;
 }

@@ -158,4 +158,20 @@ describe('request specs kept per object', () => {
       expect(store.requestById(one)!.spec).not.toBe(a.spec);
     });
   });
+
+  it('a stored spec 10,000 levels deep (steps refuse past 64; an old or hand-edited row) is read and frozen, no stack overflow', async () => {
+    const stub = stubOf(`spec-deep-${crypto.randomUUID()}`);
+    await runInDurableObject(stub, async (_instance, state) => {
+      const store = new ExecutionStore(state.storage.sql);
+      store.create();
+      const id = store.insertRequest(baseSpec(), approval, Date.now(), 'sealed');
+      const deep = JSON.stringify(baseSpec()).replace('"data":{"items":[1,2,3]}', `"data":${'{"a":'.repeat(10_000)}1${'}'.repeat(10_000)}`);
+      state.storage.sql.exec('UPDATE request SET spec = ? WHERE id = ?', deep, id);
+      const read = store.requestById(id)!;
+      let level: any = read.spec.data;
+      for (let i = 0; i < 9_999; i++) level = level.a;
+      expect(level).toEqual({ a: 1 });
+      expect(Object.isFrozen(level)).toBe(true);
+    });
+  });
 });

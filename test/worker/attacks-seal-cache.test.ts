@@ -134,19 +134,24 @@ const baseSpec = (over: Partial<ApprovalRequest> = {}): ApprovalRequest => Appro
 });
 const approval = { status: 'pending', approvers: ['a@example.com'], minApprovals: 1, expiresAt: Date.now() + 60_000, onTimeout: 'continue', approvals: [] } as never;
 
+/** A new object's store with one request, and a way to rewrite a spec the way an old row or a hand edit would. */
+async function withRequest(fn: (store: ExecutionStore, id: number, rewrite: (id: number, text: string) => void) => void): Promise<void> {
+  await runInDurableObject(stubOf(`spec-${crypto.randomUUID()}`), async (_instance, state) => {
+    const store = new ExecutionStore(state.storage.sql);
+    store.create();
+    fn(store, store.insertRequest(baseSpec(), approval, Date.now(), 'sealed'), (id, text) => state.storage.sql.exec('UPDATE request SET spec = ? WHERE id = ?', text, id));
+  });
+}
+
 describe('request specs kept per object', () => {
   it('each request reads its own spec, parsed again when its text changes, frozen against writes through a shared read', async () => {
-    const stub = stubOf(`spec-cache-${crypto.randomUUID()}`);
-    await runInDurableObject(stub, async (_instance, state) => {
-      const store = new ExecutionStore(state.storage.sql);
-      store.create();
-      const one = store.insertRequest(baseSpec(), approval, Date.now(), 'sealed');
+    await withRequest((store, one, rewrite) => {
       const two = store.insertRequest(baseSpec(), approval, Date.now(), 'sealed');
       const a = store.requestById(one)!;
       expect(store.requestById(one)!.spec).toBe(a.spec);
       expect(store.firstRequest()!.spec).toBe(a.spec);
       // Not stale: a different stored text gives its own parse, and the other request keeps its own.
-      state.storage.sql.exec('UPDATE request SET spec = ? WHERE id = ?', JSON.stringify(baseSpec({ prompt: 'Changed?' })), two);
+      rewrite(two, JSON.stringify(baseSpec({ prompt: 'Changed?' })));
       expect(store.requestById(two)!.spec.prompt).toBe('Changed?');
       expect(store.requestById(one)!.spec.prompt).toBe('Ship?');
       // A write through one read would be seen by every later read: the shared spec refuses it.
@@ -160,13 +165,9 @@ describe('request specs kept per object', () => {
   });
 
   it('a stored spec 10,000 levels deep (steps refuse past 64; an old or hand-edited row) is read and frozen, no stack overflow', async () => {
-    const stub = stubOf(`spec-deep-${crypto.randomUUID()}`);
-    await runInDurableObject(stub, async (_instance, state) => {
-      const store = new ExecutionStore(state.storage.sql);
-      store.create();
-      const id = store.insertRequest(baseSpec(), approval, Date.now(), 'sealed');
+    await withRequest((store, id, rewrite) => {
       const deep = JSON.stringify(baseSpec()).replace('"data":{"items":[1,2,3]}', `"data":${'{"a":'.repeat(10_000)}1${'}'.repeat(10_000)}`);
-      state.storage.sql.exec('UPDATE request SET spec = ? WHERE id = ?', deep, id);
+      rewrite(id, deep);
       const read = store.requestById(id)!;
       let level: any = read.spec.data;
       for (let i = 0; i < 9_999; i++) level = level.a;

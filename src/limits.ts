@@ -33,6 +33,14 @@ export const LIMITS = {
   expressionStringChars: 1_000_000,
   /** The most items any array an expression builds may hold. */
   expressionArrayItems: 100_000,
+  /**
+   * All that the expressions of one template build together, as JSON characters with every shared
+   * part counted as often as it would be written: one step's input (all its keys, siblings reading
+   * siblings included), its config, its condition, or the run's output. The same million as one
+   * value: a step's input is stored within 256 KiB anyway, so this bounds the memory and time of
+   * building it, whatever way the values are composed (src/expression/budget.ts).
+   */
+  renderedChars: 1_000_000,
   /** Approvers (and escalateTo) of one hitl step: each gets a link, all kept sealed in one value. */
   approvers: 500,
   /** All decisions of one approval request (names, feedback, reasons), as stored and as the step's output. */

@@ -7,10 +7,86 @@ import { LIMITS } from '../limits';
 
 /** A value an expression built that is over budget. */
 export class ExpressionLimitError extends ExpressionError {
-  constructor(what: string, source?: string) {
+  /** Where in the step (input key, output key) the budget ran out, once known. */
+  where?: string;
+  constructor(readonly what: string, source?: string) {
     super(`${what} (expression limit: strings up to ${LIMITS.expressionStringChars} characters, arrays up to ${LIMITS.expressionArrayItems} items)`, source, 'EXPRESSION_LIMIT');
   }
+
+  /** The same refusal, naming the place (`input 'l20'`); the innermost place wins. */
+  at(where: string): ExpressionLimitError {
+    if (this.where !== undefined) return this;
+    const e = new ExpressionLimitError(`${where}: ${this.what}`, this.source);
+    e.where = where;
+    return e;
+  }
 }
+
+/**
+ * What a value costs as text: its JSON length, with every shared part counted each time it would
+ * be written. One budget spans one whole template (a step's input, its config, its condition, the
+ * run's output): every value its expressions build is measured as it is built and charged against
+ * `LIMITS.renderedChars`, so no way of composing values (sibling keys reading each other, arrays of
+ * the same array, repeated templates, coercion to text) grows past it, in memory or in time.
+ *
+ * Sizes are memoized per object, so a value that doubles at each level while sharing its parts
+ * (`l2: ${[l1, l1]}`) is measured in time linear in its distinct parts, not in what it would print.
+ * Values are never mutated while a template renders (no allowed method mutates), so a size, once
+ * known, stays right for the life of the budget.
+ */
+export class Budget {
+  private readonly sizes = new WeakMap<object, number>();
+  private spent = 0;
+
+  constructor(readonly limit: number = LIMITS.renderedChars) {}
+
+  /** The JSON length of `value` (strings with their quotes, numbers as 24), shared parts counted each time. */
+  sizeOf(value: unknown): number {
+    if (value === null || typeof value !== 'object') return scalarSize(value);
+    const known = this.sizes.get(value);
+    if (known !== undefined) return known;
+    // Post-order without recursion: a value built by expressions may be nested deeper than any stack.
+    const open = new Set<object>();
+    const stack: object[] = [value];
+    while (stack.length) {
+      const node = stack[stack.length - 1]!;
+      if (this.sizes.has(node)) { stack.pop(); continue; }
+      const children = Array.isArray(node) ? node : Object.values(node);
+      if (!open.has(node)) {
+        open.add(node);
+        for (const child of children) {
+          if (child === null || typeof child !== 'object' || this.sizes.has(child)) continue;
+          if (open.has(child)) throw new ExpressionLimitError('a value contains itself');
+          stack.push(child);
+        }
+        continue;
+      }
+      stack.pop();
+      open.delete(node);
+      let total = 2 + Math.max(0, children.length - 1);
+      for (const child of children) total += child !== null && typeof child === 'object' ? this.sizes.get(child)! : scalarSize(child);
+      if (!Array.isArray(node)) for (const key of Object.keys(node)) total += key.length + 3;
+      // Saturate: a size past any budget is only ever compared, never printed.
+      this.sizes.set(node, Math.min(total, Number.MAX_SAFE_INTEGER));
+    }
+    return this.sizes.get(value)!;
+  }
+
+  /** Throws unless one value of `chars` fits what a single value may be. */
+  check(chars: number, source?: string): void {
+    checkLength(chars, source);
+  }
+
+  /** Charges a finished value against the whole template's budget. */
+  charge(value: unknown, source?: string): void {
+    this.spent += this.sizeOf(value);
+    if (this.spent > this.limit) {
+      throw new ExpressionLimitError(`together with the values before it, this would build ${this.spent} characters (limit ${this.limit} for one step's input, config or output)`, source);
+    }
+  }
+}
+
+const scalarSize = (v: unknown): number => (typeof v === 'string' ? v.length + 2 : 24);
 
 function checkLength(chars: number, source?: string): void {
   if (chars > LIMITS.expressionStringChars) throw new ExpressionLimitError(`would build a string of ${chars} characters`, source);
@@ -100,11 +176,13 @@ export function callArrayMethod(target: unknown[], method: string, args: unknown
   return withinBudget(fn.apply(target, args), source);
 }
 
-/** `a + b` within budget: two strings (or a string and anything) are sized before they are joined. */
-export function plus(a: unknown, b: unknown, source?: string): unknown {
-  if (typeof a === 'string' || typeof b === 'string') {
-    const size = (v: unknown) => (typeof v === 'string' ? v.length : estimateChars(v));
-    checkLength(size(a) + size(b), source);
-  }
+const textual = (v: unknown) => typeof v === 'string' || (v !== null && typeof v === 'object');
+
+/**
+ * `a + b` within budget. Whenever the result is text (a string on either side, or an array or
+ * object, which `+` turns into text: `[s, s, s] + 1`), both sides are sized before anything is built.
+ */
+export function plus(a: unknown, b: unknown, budget: Budget, source?: string): unknown {
+  if (textual(a) || textual(b)) checkLength(budget.sizeOf(a) + budget.sizeOf(b), source);
   return (a as number) + (b as number);
 }

@@ -1,7 +1,7 @@
 import { ExpressionError } from '../errors';
 import { parse, HYPHEN_STANDIN, type Node } from './parser';
 import { LIMITS } from '../limits';
-import { callArrayMethod, callStringMethod, plus, withinBudget } from './budget';
+import { Budget, callArrayMethod, callStringMethod, plus, withinBudget } from './budget';
 import { arrayMethods, callable, forbiddenNames, globals, stringMethods } from './functions';
 
 /** Resolves a root identifier (`input`, `env`, a step name, a sibling input) at evaluation time. */
@@ -18,7 +18,8 @@ export interface CompiledExpression {
   readonly envWhole: boolean;
   /** The fields read directly on each root by name (`step.output`, `step['status']`). */
   readonly rootFields: ReadonlyMap<string, ReadonlySet<string>>;
-  evaluate(scope: Scope): unknown;
+  /** Evaluates against `scope`; what it builds is charged to `budget` (a new one when none is given). */
+  evaluate(scope: Scope, budget?: Budget): unknown;
 }
 
 /** A problem found while compiling; `index` is the offset in the expression text. */
@@ -31,7 +32,7 @@ export class ExpressionCompileError extends Error {
   }
 }
 
-type Evaluator = (scope: Scope) => unknown;
+type Evaluator = (scope: Scope, budget: Budget) => unknown;
 interface Context {
   source: string;
   roots: Set<string>;
@@ -90,7 +91,6 @@ const binary: Record<string, (a: unknown, b: unknown) => unknown> = {
   '<=': (a, b) => (a as number) <= (b as number),
   '>': (a, b) => (a as number) > (b as number),
   '>=': (a, b) => (a as number) >= (b as number),
-  '+': (a, b) => plus(a, b),
   '-': (a, b) => (a as number) - (b as number),
   '*': (a, b) => (a as number) * (b as number),
   '/': (a, b) => (a as number) / (b as number),
@@ -107,6 +107,12 @@ function staticKey(node: Node, ctx: Context): string {
   const name = node.type === 'Identifier' ? String(node.name) : String((node as { value?: unknown }).value);
   if (forbiddenNames.has(name)) fail(ctx, `access to '${name}' is not allowed`, name);
   return name;
+}
+
+/** A call's result, measured like a literal: `l.concat(l)` shares its items as `[l, l]` does. */
+function measured(value: unknown, b: Budget, source: string): unknown {
+  if (value !== null && typeof value === 'object') b.check(b.sizeOf(value), source);
+  return value;
 }
 
 const handlers = {
@@ -151,60 +157,66 @@ const handlers = {
     }
     if (node.computed) {
       const property = compileNode(node.property as Node, ctx);
-      return (scope) => getMember(object(scope), property(scope));
+      return (scope, b) => getMember(object(scope, b), property(scope, b));
     }
     const key = staticKey(node.property as Node, ctx);
-    return (scope) => getMember(object(scope), key);
+    return (scope, b) => getMember(object(scope, b), key);
   },
   CallExpression: (node, ctx) => {
     const args = (node.arguments as Node[]).map((a) => compileNode(a, ctx));
     const callee = node.callee as Node;
-    const evalArgs = (scope: Scope) => args.map((a) => a(scope));
+    const evalArgs = (scope: Scope, b: Budget) => args.map((a) => a(scope, b));
     if (callee.type === 'MemberExpression' && !callee.computed) {
       const object = compileNode(callee.object as Node, ctx);
       const method = staticKey(callee.property as Node, ctx);
-      return (scope) => {
-        const target = object(scope);
-        if (typeof target === 'string' && stringMethods.has(method)) return callStringMethod(target, method, evalArgs(scope), ctx.source);
-        if (Array.isArray(target) && arrayMethods.has(method)) return callArrayMethod(target, method, evalArgs(scope), ctx.source);
+      return (scope, b) => {
+        const target = object(scope, b);
+        if (typeof target === 'string' && stringMethods.has(method)) return measured(callStringMethod(target, method, evalArgs(scope, b), ctx.source), b, ctx.source);
+        if (Array.isArray(target) && arrayMethods.has(method)) return measured(callArrayMethod(target, method, evalArgs(scope, b), ctx.source), b, ctx.source);
         const fn = getMember(target, method);
         if (!callable.has(fn)) throw new ExpressionError(`'${method}' is not an allowed function`, ctx.source);
-        return withinBudget((fn as (...a: unknown[]) => unknown)(...evalArgs(scope)), ctx.source);
+        return measured(withinBudget((fn as (...a: unknown[]) => unknown)(...evalArgs(scope, b)), ctx.source), b, ctx.source);
       };
     }
     const fn = compileNode(callee, ctx);
-    return (scope) => {
-      const f = fn(scope);
+    return (scope, b) => {
+      const f = fn(scope, b);
       if (!callable.has(f)) throw new ExpressionError('not an allowed function', ctx.source);
-      return withinBudget((f as (...a: unknown[]) => unknown)(...evalArgs(scope)), ctx.source);
+      return measured(withinBudget((f as (...a: unknown[]) => unknown)(...evalArgs(scope, b)), ctx.source), b, ctx.source);
     };
   },
   UnaryExpression: (node, ctx) => {
     const op = unary[String(node.operator)];
     if (!op) fail(ctx, `operator '${String(node.operator)}' is not supported`, String(node.operator));
     const arg = compileNode(node.argument as Node, ctx);
-    return (scope) => op(arg(scope));
+    return (scope, b) => op(arg(scope, b));
   },
   BinaryExpression: (node, ctx) => {
     const operator = String(node.operator);
     const left = compileNode(node.left as Node, ctx);
     const right = compileNode(node.right as Node, ctx);
-    if (operator === '&&') return (scope) => left(scope) && right(scope);
-    if (operator === '||') return (scope) => left(scope) || right(scope);
-    if (operator === '??') return (scope) => left(scope) ?? right(scope);
+    if (operator === '&&') return (scope, b) => left(scope, b) && right(scope, b);
+    if (operator === '||') return (scope, b) => left(scope, b) || right(scope, b);
+    if (operator === '??') return (scope, b) => left(scope, b) ?? right(scope, b);
+    if (operator === '+') return (scope, b) => plus(left(scope, b), right(scope, b), b, ctx.source);
     const op = binary[operator];
     if (!op) fail(ctx, `operator '${operator}' is not supported`, operator);
-    return (scope) => op(left(scope), right(scope));
+    return (scope, b) => op(left(scope, b), right(scope, b));
   },
   ConditionalExpression: (node, ctx) => {
     const test = compileNode(node.test as Node, ctx);
     const yes = compileNode(node.consequent as Node, ctx);
     const no = compileNode(node.alternate as Node, ctx);
-    return (scope) => (test(scope) ? yes(scope) : no(scope));
+    return (scope, b) => (test(scope, b) ? yes(scope, b) : no(scope, b));
   },
   ArrayExpression: (node, ctx) => {
     const items = (node.elements as (Node | null)[]).map((e) => (e ? compileNode(e, ctx) : () => undefined));
-    return (scope) => items.map((item) => item(scope));
+    return (scope, b) => {
+      const out = items.map((item) => item(scope, b));
+      // Measured as built: `[l1, l1]` of a large `l1` is refused here, not when it is printed.
+      b.check(b.sizeOf(out), ctx.source);
+      return out;
+    };
   },
   ObjectExpression: (node, ctx) => {
     const entries = (node.properties as Node[]).map((p) => {
@@ -213,13 +225,14 @@ const handlers = {
       const value = p.shorthand ? compileNode(p.key as Node, ctx) : compileNode(p.value as Node, ctx);
       return [key, value] as const;
     });
-    return (scope) => {
+    return (scope, b) => {
       const out: Record<string, unknown> = {};
       for (const [key, value] of entries) {
-        const k = String(key(scope));
+        const k = String(key(scope, b));
         if (forbiddenNames.has(k)) throw new ExpressionError(`key '${k}' is not allowed`, ctx.source);
-        out[k] = value(scope);
+        out[k] = value(scope, b);
       }
+      b.check(b.sizeOf(out), ctx.source);
       return out;
     };
   },
@@ -245,7 +258,8 @@ export function compileExpression(source: string, hyphenatedNames: readonly stri
     throw new ExpressionCompileError(`expression is nested too deeply (more than ${LIMITS.expressionDepth} levels): move the logic into a code step`, 0);
   }
   const ctx: Context = { source, roots: new Set(), envNames: new Set(), envWhole: false, rootFields: new Map() };
-  const evaluate = compileNode(ast, ctx);
+  const evaluator = compileNode(ast, ctx);
+  const evaluate = (scope: Scope, budget: Budget = new Budget()) => evaluator(scope, budget);
   return { source, roots: ctx.roots, envNames: ctx.envNames, envWhole: ctx.envWhole, rootFields: ctx.rootFields, evaluate };
 }
 

@@ -2,6 +2,7 @@ import { compileExpression, type CompiledExpression, type Scope } from './compil
 import { splitTemplate, UnterminatedExpressionError } from './scan';
 import { ExpressionSyntaxError } from './parser';
 import { ExpressionCompileError } from './compile';
+import { Budget, ExpressionLimitError } from './budget';
 
 /**
  * A value from an ensemble file with its expressions compiled: the shape is kept, strings that
@@ -107,17 +108,57 @@ export function stringify(value: unknown): string {
   return String(value);
 }
 
-const renderers = {
-  const: (t, _scope) => t.value,
-  expr: (t, scope) => t.expr.evaluate(scope),
-  interp: (t, scope) => t.parts.map((p) => (typeof p === 'string' ? p : stringify(p.evaluate(scope)))).join(''),
-  array: (t, scope) => t.items.map((item) => renderTemplate(item, scope)),
-  object: (t, scope) => Object.fromEntries(t.entries.map(([k, v]) => [k, renderTemplate(v, scope)])),
-} satisfies { [K in Template['kind']]: (t: Extract<Template, { kind: K }>, scope: Scope) => unknown };
+type Renderer<T> = (t: T, scope: Scope, budget: Budget, path: string) => unknown;
 
-/** Evaluates a compiled template against a scope. */
-export function renderTemplate(template: Template, scope: Scope): unknown {
-  return (renderers[template.kind] as (t: Template, s: Scope) => unknown)(template, scope);
+const renderers = {
+  const: (t, _scope, budget) => {
+    budget.charge(t.value);
+    return t.value;
+  },
+  expr: (t, scope, budget) => {
+    const value = t.expr.evaluate(scope, budget);
+    budget.charge(value, t.expr.source);
+    return value;
+  },
+  interp: (t, scope, budget) => {
+    // Every part is sized before the text is joined: 200 × `${a}` in one string is refused before
+    // it exists, and so is an object part before it is turned into JSON.
+    let chars = 0;
+    const texts = t.parts.map((p) => {
+      if (typeof p === 'string') {
+        chars += p.length;
+        return p;
+      }
+      const value = p.evaluate(scope, budget);
+      chars += typeof value === 'string' ? value.length : budget.sizeOf(value);
+      budget.check(chars, p.source);
+      return stringify(value);
+    });
+    const text = texts.join('');
+    budget.charge(text);
+    return text;
+  },
+  array: (t, scope, budget, path) => t.items.map((item, i) => renderAt(item, scope, budget, `${path}[${i}]`)),
+  object: (t, scope, budget, path) => Object.fromEntries(t.entries.map(([k, v]) => [k, renderAt(v, scope, budget, path ? `${path}.${k}` : k)])),
+} satisfies { [K in Template['kind']]: Renderer<Extract<Template, { kind: K }>> };
+
+function renderAt(template: Template, scope: Scope, budget: Budget, path: string): unknown {
+  try {
+    return (renderers[template.kind] as Renderer<Template>)(template, scope, budget, path);
+  } catch (e) {
+    // The innermost place names the refusal: `output.summary`, not just `output`.
+    if (e instanceof ExpressionLimitError) throw e.at(path || 'value');
+    throw e;
+  }
+}
+
+/**
+ * Evaluates a compiled template against a scope. Everything its expressions build is charged to
+ * one budget (a new one unless given), so the template as a whole stays within
+ * `LIMITS.renderedChars`; `path` names where a refusal happened (`output`, `input.summary`).
+ */
+export function renderTemplate(template: Template, scope: Scope, budget = new Budget(), path = ''): unknown {
+  return renderAt(template, scope, budget, path);
 }
 
 /** Every root identifier a template reads, e.g. to check step references at load time. */

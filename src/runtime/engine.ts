@@ -154,7 +154,7 @@ export function completeSuspendedStep(state: RunState, output: unknown, at: Date
 function finish(ensemble: Ensemble, state: RunState, env: Env, secrets: readonly string[]): RunState {
   try {
     const output = redact(ensemble.output
-      ? renderTemplate(ensemble.output, runScope(state, env))
+      ? renderTemplate(ensemble.output, runScope(state, env), undefined, 'output')
       : Object.fromEntries(state.steps.filter((r) => r.status === 'completed').map((r) => [r.name, r.output])), secrets);
     const bytes = jsonBytes(output);
     if (bytes > LIMITS.stepOutputBytes) throw new StepError('OUTPUT_TOO_LARGE', `the run's output is ${bytes} bytes (limit ${LIMITS.stepOutputBytes})`);
@@ -179,14 +179,14 @@ async function runStep(step: CompiledStep, state: RunState, deps: EngineDeps, na
   let input: unknown = null;
   let attempts = 0;
   try {
-    if (step.condition && !renderTemplate(step.condition, scope)) return done('skipped', null, null);
+    if (step.condition && !renderTemplate(step.condition, scope, undefined, 'condition')) return done('skipped', null, null);
     input = renderInput(step.input, scope, names);
     const inputBytes = jsonBytes(input);
     if (inputBytes > LIMITS.stepInputBytes) {
       input = null;
       throw new StepError('INPUT_TOO_LARGE', `the input of step '${step.name}' is ${inputBytes} bytes (limit ${LIMITS.stepInputBytes})`);
     }
-    const config = renderTemplate(step.config, scope);
+    const config = renderTemplate(step.config, scope, undefined, 'config');
     if (step.kind === 'agent') {
       const agent = deps.agents[step.agent];
       if (!agent) throw new StepError('AGENT_UNAVAILABLE', `agent '${step.agent}' is not available`);

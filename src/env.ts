@@ -26,8 +26,6 @@ declare global {
       LOG_LEVEL?: string;
       /** Local development (set by `npm start`): the console channel prints links. */
       HITL_DEV?: string;
-      /** Env names that are configuration, not secrets (comma-separated): not redacted from run data. */
-      HITL_PUBLIC_VARS?: string;
       /** Slack app mode: bot token (chat:write, users:read, users:read.email) and request signing secret. */
       SLACK_BOT_TOKEN?: string;
       SLACK_SIGNING_SECRET?: string;

@@ -42,6 +42,16 @@ export class UnauthorizedError extends AppError {
   }
 }
 
+/**
+ * The platform failed under a request (storage, a Durable Object that did not answer): nothing was
+ * kept, and the same request may be sent again after `retryAfterS` (503 with Retry-After).
+ */
+export class UnavailableError extends AppError {
+  constructor(code: string, message: string, details?: unknown, readonly retryAfterS = 1, options?: { cause?: unknown }) {
+    super(code, message, 503, details, options);
+  }
+}
+
 /** An ensemble that failed to load; `details` lists every problem with file:line:col. */
 export class EnsembleInvalidError extends AppError {
   constructor(name: string, problems: unknown) {

@@ -5,6 +5,7 @@ import { purgeIndex } from './executions/retention';
 import { configureLog } from './log';
 
 export { HITLState } from './hitl/hitl-state';
+export { AdminGuard } from './admin/guard';
 
 const app = createApp();
 

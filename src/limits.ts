@@ -49,6 +49,27 @@ export const LIMITS = {
   valueDepth: 64,
   /** Times the watchdog re-runs the same step after the isolate died mid-step; then `RESUME_EXHAUSTED`. */
   resumeAttempts: 3,
+  /**
+   * Sign-in to the console (`POST /admin/login`): wrong keys from one client (IP) within the
+   * window before that client is locked out, and from everyone before everyone is. An API key
+   * has at least 128 bits, but nothing should be guessable at the speed of a loop; the bearer
+   * header (scripts, the CLI) is not throttled by this, so a lockout never shuts operators out.
+   */
+  loginWindowMs: 15 * 60_000,
+  loginFailuresPerClient: 5,
+  loginLockoutMs: 15 * 60_000,
+  loginFailuresAll: 50,
+  loginLockoutAllMs: 5 * 60_000,
+  /**
+   * `Idempotency-Key` on `POST /ensembles/:name`: how long a finished start is remembered (its
+   * answer replayed), and how long a start under way holds its key before a retry may run it
+   * again (a Worker that died mid-run never finishes it; a run's own steps time out well before).
+   */
+  idempotencyKeyMs: 24 * 3_600_000,
+  startClaimMs: 5 * 60_000,
+  idempotencyKeyChars: 255,
+  /** Console sessions kept at once (the oldest give way). */
+  adminSessions: 1000,
   /** Refused decision attempts audited per request and channel. */
   refusalsAudited: 50,
 } as const;

@@ -30,16 +30,28 @@ const MIN_SECRET_LENGTH = 8;
 export const REDACTED = '[redacted]';
 
 /**
- * The values to redact from run data: every string in env except configuration, wrangler.toml
- * [vars] (`publicVars`) and names listed in `HITL_PUBLIC_VARS` (comma-separated). Longest first, so
- * a secret that contains another is replaced whole.
+ * The env names that are configuration, not secrets: this product's settings, the names of
+ * wrangler.toml [vars] (`vars`, with the names its own HITL_PUBLIC_VARS lists, from the build), and
+ * the names the deployment's `HITL_PUBLIC_VARS` lists (comma-separated). Every other name in env is
+ * a secret: usable only where the Worker consumes it (docs/ensembles.md#secrets).
  */
-export function secretValues(env: Env, publicVars: readonly string[]): string[] {
-  const extra = typeof env.HITL_PUBLIC_VARS === 'string' ? env.HITL_PUBLIC_VARS.split(',').map((s) => s.trim()) : [];
-  const open = new Set([...CONFIGURATION, ...publicVars, ...extra]);
+export function publicNames(vars: readonly string[], listed: unknown): Set<string> {
+  const extra = typeof listed === 'string' ? listed.split(',').map((s) => s.trim()).filter(Boolean) : [];
+  return new Set([...CONFIGURATION, ...vars, ...extra]);
+}
+
+/**
+ * The values to redact from run data: every string in env whose name is not public (above), as
+ * written and as a URL would carry it. Longest first, so a secret that contains another is
+ * replaced whole. A secret can only reach run data verbatim (the loader refuses any other use),
+ * so its exact text is what an echo would hold.
+ */
+export function secretValues(env: Env, open: ReadonlySet<string>): string[] {
   const values = new Set<string>();
   for (const [name, value] of Object.entries(env)) {
-    if (typeof value === 'string' && value.length >= MIN_SECRET_LENGTH && !open.has(name)) values.add(value);
+    if (typeof value !== 'string' || value.length < MIN_SECRET_LENGTH || open.has(name)) continue;
+    values.add(value);
+    values.add(encodeURIComponent(value));
   }
   return [...values].sort((a, b) => b.length - a.length);
 }

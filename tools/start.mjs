@@ -40,7 +40,6 @@ const localDefaults = {
   SLACK_WEBHOOK_URL: 'http://127.0.0.1:8799/slack',
   CONTENT_TEAM: 'content-team@example.com',
   ESCALATION_EMAIL: 'escalations@example.com',
-  HITL_PUBLIC_VARS: 'ADMIN_EMAIL,APPROVAL_WEBHOOK_URL,CONTENT_TEAM,ESCALATION_EMAIL',
 };
 for (const [name, value] of Object.entries(localDefaults)) if (!given(name)) extraArgs.push('--var', `${name}:${value}`);
 if (!modelConfigured) console.log('No model provider configured: operation think uses the echo provider (replies with the prompt).');

@@ -6,6 +6,9 @@ import { fileURLToPath } from 'node:url';
 import { loadEnsemble } from '../src/ensemble/loader';
 import { formatProblem } from '../src/ensemble/problem';
 import { scriptKey } from '../src/operations/script-name';
+import { publicNames } from '../src/secrets';
+// @ts-expect-error a plain .mjs helper shared with the registry generator
+import { publicVarNames } from './wrangler-vars.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const args = process.argv.slice(2);
@@ -26,6 +29,10 @@ const scripts = new Set(
   walk(join(root, 'scripts'), /\.(m?[jt]s)$/).filter((p) => !p.endsWith('.d.ts')).map((p) => scriptKey(relative(join(root, 'scripts'), p))),
 );
 
+// Env names that are configuration: wrangler.toml's [vars] and its HITL_PUBLIC_VARS, plus a
+// HITL_PUBLIC_VARS in the environment of this command (what a deployment sets elsewhere).
+const publicEnv = publicNames(publicVarNames(join(root, 'wrangler.toml')) as string[], process.env.HITL_PUBLIC_VARS);
+
 let bad = 0;
 const names = new Map<string, string>();
 for (const path of files) {
@@ -44,7 +51,7 @@ for (const path of files) {
     continue;
   }
   // The loader never throws: every problem, however pathological the file, is a line below.
-  const result = loadEnsemble({ file, source }, { scripts });
+  const result = loadEnsemble({ file, source }, { scripts, publicEnv });
   const problems = result.ok ? [] : [...result.problems];
   const name = result.ok ? result.ensemble.name : result.name;
   if (names.has(name)) problems.push({ file, line: 1, column: 1, code: 'duplicate-ensemble', message: `ensemble '${name}' is also defined in ${names.get(name)}` });

@@ -5,7 +5,8 @@ import { crossSite, ownOrigins } from '../http/same-site';
 import { bearerKey, isApiKey } from '../http/auth';
 import { normalizeIdentity } from '../identity/normalize';
 import type { AppEnv } from '../http/types';
-import { readSession, validCsrf, validSession } from './session';
+import { readSession, signedSession, validCsrf } from './session';
+import { guardOf } from './guard';
 
 /** Who is using the console, and the principal their CSRF token is bound to (none for a bearer key). */
 export interface Operator {
@@ -27,15 +28,17 @@ export const adminAuth: MiddlewareHandler<AppEnv & { Variables: { operator: Oper
   if (path === '/admin/login') return next();
   let operator: Operator | undefined;
   const bearer = bearerKey(c.req.header('authorization'));
-  if (bearer !== undefined && isApiKey(bearer, key)) operator = { by: 'key', name: 'API key' };
+  if (bearer !== undefined && isApiKey(bearer, key)) operator = { by: 'key', name: 'using the API key (bearer header)' };
   const session = readSession(c.req.header('cookie'));
-  if (!operator && validSession(key, session)) operator = { by: 'session', principal: session, name: 'API key (signed in)' };
+  const hash = operator ? undefined : signedSession(key, session);
+  // Signed by this key and not expired, and still signed in (signing out deletes its row).
+  if (hash && await guardOf(c.env).active(hash)) operator = { by: 'session', principal: session, name: 'signed in with the API key' };
   // Access proves who someone is, not that they operate this Worker (approvers sign in through the
   // same Access): only identities listed in ADMIN_EMAILS are operators.
   const admins = typeof c.env.ADMIN_EMAILS === 'string' ? c.env.ADMIN_EMAILS.split(',').map((e) => normalizeIdentity(e)).filter(Boolean) : [];
   if (!operator && accessConfig(c.env) && admins.length) {
     const email = await accessIdentity(c.env, c.req.raw.headers);
-    if (email && admins.includes(normalizeIdentity(email))) operator = { by: 'access', principal: email, name: email };
+    if (email && admins.includes(normalizeIdentity(email))) operator = { by: 'access', principal: email, name: `signed in as ${email}` };
   }
   if (!operator) {
     if (c.req.method === 'GET') return c.redirect('/admin/login', 303);

@@ -13,16 +13,16 @@ const when = (iso?: string) => {
   return html`<span title="${iso}">${s >= 0 ? `${text} ago` : `in ${text}`}</span>`;
 };
 
-const nav = (operator: string, csrf?: string) => html`<p class="muted"><a href="/admin">Approvals and runs</a> · signed in as ${operator}${csrf
+const nav = (operator: string, csrf?: string) => html`<p class="muted"><a href="/admin">Approvals and runs</a> · ${operator}${csrf
   ? html` · <form method="post" action="/admin/logout" style="display:inline"><input type="hidden" name="csrf" value="${csrf}"><button class="link">Sign out</button></form>` : ''}</p>`;
 
-export function loginPage(c: Context, error?: string) {
+export function loginPage(c: Context, error?: string, status: 401 | 429 = 401) {
   return page(c, 'Console: sign in', html`<h1>Sign in to the console</h1>
 ${error ? html`<p class="warn">${error}</p>` : ''}
 <form method="post" action="/admin/login">
 <label for="key">API key</label><input type="password" id="key" name="key" required autocomplete="current-password">
 <div class="actions"><button type="submit" class="approve">Sign in</button></div>
-</form><p class="muted">The key is the Worker's API_KEY (npm start prints it). The session lasts 8 hours.</p>`, error ? 401 : 200);
+</form><p class="muted">The key is the Worker's API_KEY (npm start prints it). The session lasts 8 hours.</p>`, error ? status : 200);
 }
 
 export interface Filters { status?: string; ensemble?: string; approver?: string }

@@ -10,7 +10,8 @@ import { errorPage } from '../pages/review';
 import { log } from '../log';
 import { adminAuth, type Operator } from './auth';
 import { homePage, loginPage, runPage, type Filters } from './pages';
-import { csrfToken, newSession, sessionCookie } from './session';
+import { csrfToken, newSession, readSession, sessionCookie, signedSession } from './session';
+import { guardOf } from './guard';
 
 type AdminEnv = AppEnv & { Variables: { operator: Operator } };
 
@@ -29,11 +30,22 @@ export const adminRoutes = new Hono<AdminEnv>()
   .post('/login', async (c) => {
     const form = await c.req.parseBody().catch(() => ({}) as Record<string, unknown>);
     const key = typeof form.key === 'string' ? form.key : '';
-    if (!isApiKey(key, c.env.API_KEY!)) return loginPage(c, 'That is not the API key.');
-    c.header('set-cookie', sessionCookie(newSession(c.env.API_KEY!), secure(c.req.url)));
+    const session = newSession(c.env.API_KEY!);
+    // The guard decides in one call: a lockout refuses even the right key until it ends.
+    const client = c.req.header('cf-connecting-ip') ?? 'unknown';
+    const outcome = await guardOf(c.env).login(client, isApiKey(key, c.env.API_KEY!), session.hash, session.expiresAt);
+    if (!outcome.ok && outcome.reason === 'locked') {
+      c.header('retry-after', String(outcome.retryAfterS));
+      return loginPage(c, `Too many wrong keys ${outcome.scope === 'client' ? 'from here' : 'in a short time'}: signing in is closed for ${Math.ceil(outcome.retryAfterS / 60)} minute(s). Scripts can still use the key as a bearer header.`, 429);
+    }
+    if (!outcome.ok) return loginPage(c, 'That is not the API key.');
+    c.header('set-cookie', sessionCookie(session.value, secure(c.req.url)));
     return c.redirect('/admin', 303);
   })
-  .post('/logout', (c) => {
+  .post('/logout', async (c) => {
+    // Ends the session where it is kept, not only in this browser: the old cookie stops working.
+    const hash = signedSession(c.env.API_KEY!, readSession(c.req.header('cookie')));
+    if (hash) await guardOf(c.env).logout(hash);
     c.header('set-cookie', sessionCookie('', secure(c.req.url), 0));
     return c.redirect('/admin/login', 303);
   })

@@ -1,7 +1,8 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 
-// The console's session: a cookie `<expiry>.<HMAC>` signed with a key derived from the API key, so
-// rotating the key ends every session. CSRF tokens are derived from the same key and the session.
+// The console's session: a cookie `<id>.<expiry>.<HMAC>` signed with a key derived from the API key,
+// so rotating the key ends every session, and whose id (its SHA-256) is a row of the AdminGuard
+// object, so signing out ends it at once. CSRF tokens are derived from the key and the session.
 
 const COOKIE = 'hitl_admin';
 const TTL_MS = 8 * 3_600_000;
@@ -15,19 +16,25 @@ function same(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
-/** A new session cookie value, valid for 8 hours. */
-export function newSession(apiKey: string, now = Date.now()): string {
-  const expires = String(now + TTL_MS);
-  return `${expires}.${sign(apiKey, `session:${expires}`)}`;
+/** A new session: its cookie value (valid for 8 hours), the id's hash to store, and its expiry. */
+export function newSession(apiKey: string, now = Date.now()): { value: string; hash: string; expiresAt: number } {
+  const id = randomBytes(18).toString('base64url');
+  const expiresAt = now + TTL_MS;
+  return { value: `${id}.${expiresAt}.${sign(apiKey, `session:${id}.${expiresAt}`)}`, hash: sessionHash(id), expiresAt };
 }
 
-/** True when `value` is a session this key signed and it has not expired. */
-export function validSession(apiKey: string, value: string | undefined, now = Date.now()): boolean {
-  if (!value || value.length > 200) return false;
-  const [expires, mac] = value.split('.');
-  if (!expires || !mac || !/^\d{10,16}$/.test(expires) || Number(expires) < now) return false;
-  return same(mac, sign(apiKey, `session:${expires}`));
+/**
+ * The stored hash of a session this key signed and that has not expired (undefined otherwise);
+ * whether it is still signed in is the AdminGuard's to say.
+ */
+export function signedSession(apiKey: string, value: string | undefined, now = Date.now()): string | undefined {
+  if (!value || value.length > 200) return undefined;
+  const [id, expires, mac, extra] = value.split('.');
+  if (extra !== undefined || !id || !expires || !mac || !/^[A-Za-z0-9_-]{24}$/.test(id) || !/^\d{10,16}$/.test(expires) || Number(expires) < now) return undefined;
+  return same(mac, sign(apiKey, `session:${id}.${expires}`)) ? sessionHash(id) : undefined;
 }
+
+const sessionHash = (id: string) => createHash('sha256').update(id).digest('base64url');
 
 /** The CSRF token of a principal (a session cookie value, or an Access email): forms carry it back. */
 export const csrfToken = (apiKey: string, principal: string) => sign(apiKey, `csrf:${principal}`);

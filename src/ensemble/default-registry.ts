@@ -1,10 +1,15 @@
 import { ensembleFiles, scripts } from '../../generated/registry';
+import type { Env } from '../env';
+import { publicEnvNames } from '../runtime/public-env';
 import { EnsembleRegistry } from './registry';
 
 let registry: EnsembleRegistry | undefined;
 
-/** The registry of the files under ensembles/ and scripts/, built on first use in this isolate. */
-export function defaultRegistry(): EnsembleRegistry {
-  registry ??= new EnsembleRegistry(ensembleFiles, scripts);
+/**
+ * The registry of the files under ensembles/ and scripts/, built on first use in this isolate
+ * (an isolate's env does not change: which env names are configuration is known then).
+ */
+export function defaultRegistry(env: Env): EnsembleRegistry {
+  registry ??= new EnsembleRegistry(ensembleFiles, scripts, publicEnvNames(env));
   return registry;
 }

@@ -4,7 +4,8 @@ import type { z } from 'zod';
 import { compileTemplate, forEachExpression, isStatic, type Path, type Template, type TemplateProblem } from '../expression/template';
 import { operations } from '../operations/registry';
 import type { ConfigProblem } from '../operations/operation';
-import { agentChecks } from '../hitl/check';
+import { agentChecks, agentCredentials } from '../hitl/check';
+import { checkSecretUses, type CredentialPaths } from './secret-uses';
 import { liftExpressions, restoreValue } from './lift';
 import { SourceLocator } from './locate';
 import { EnsembleFile, InputDeclaration, Retry, Step, type StepFile } from './schema';
@@ -27,6 +28,12 @@ export interface SourceFile {
 export interface LoadOptions {
   /** Script keys available to `operation: code` (`auto-approve` for scripts/auto-approve.ts). */
   scripts: ReadonlySet<string>;
+  /**
+   * Env names that are configuration (src/secrets.ts): any other name read by an expression is a
+   * secret, usable only in a credential field. Left out only to recompile the definition a stored
+   * run started on, which was checked when the run started.
+   */
+  publicEnv?: ReadonlySet<string>;
 }
 
 export type LoadResult = { ok: true; ensemble: Ensemble } | { ok: false; name: string; problems: Problem[] };
@@ -151,6 +158,16 @@ function load(src: SourceFile, options: LoadOptions): LoadResult {
       ? new Set(Object.keys((step[inputKey] ?? {}) as object))
       : new Set<string>();
 
+    if (options.publicEnv) {
+      const credentials: CredentialPaths = step.agent !== undefined ? agentCredentials[step.agent] ?? [] : operations[step.operation!]?.credentials ?? [];
+      const rules = { publicEnv: options.publicEnv, credentials: [], storedAsWritten: false };
+      const uses = [
+        ...(condition ? checkSecretUses(condition, [...at, 'condition'], 'condition', rules) : []),
+        ...checkSecretUses(config, [...at, 'config'], 'config', { ...rules, credentials, storedAsWritten: step.agent !== undefined }),
+        ...checkSecretUses(input, [...at, inputKey], inputKey, rules),
+      ];
+      for (const p of uses) report(locator.offsetInExpression(p.path, p.ordinal, p.offset), 'expression', p.message);
+    }
     const refs = { earlier, all: allNames, self: step.name, namesUncertain };
     if (condition) checkReferences(condition, [...at, 'condition'], refs, locator, report);
     checkReferences(config, [...at, 'config'], refs, locator, report);
@@ -182,6 +199,11 @@ function load(src: SourceFile, options: LoadOptions): LoadResult {
   let output: Template | undefined;
   if (file.output !== undefined) {
     output = compile(file.output, ['output']);
+    if (options.publicEnv) {
+      for (const p of checkSecretUses(output, ['output'], 'output', { publicEnv: options.publicEnv, credentials: [], storedAsWritten: false })) {
+        report(locator.offsetInExpression(p.path, p.ordinal, p.offset), 'expression', p.message);
+      }
+    }
     checkReferences(output, ['output'], { earlier: allNames, all: allNames, namesUncertain }, locator, report);
   }
 

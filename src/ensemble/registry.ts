@@ -3,6 +3,7 @@ import type { ScriptRegistry } from '../runtime/context';
 import type { Ensemble } from './ensemble';
 import { loadEnsemble, type SourceFile } from './loader';
 import type { Problem } from './problem';
+import { publicNames } from '../secrets';
 
 export interface RegistryEntry {
   name: string;
@@ -37,7 +38,11 @@ export class EnsembleRegistry {
   private readonly byHash = new Map<string, Ensemble>();
   private readonly scriptKeys: ReadonlySet<string>;
 
-  constructor(files: readonly RegistryFile[], readonly scripts: ScriptRegistry) {
+  /**
+   * `publicEnv`: the env names that are configuration (src/secrets.ts); the default is the
+   * strictest, this product's own settings only, so every other name read is a secret.
+   */
+  constructor(files: readonly RegistryFile[], readonly scripts: ScriptRegistry, private readonly publicEnv: ReadonlySet<string> = publicNames([], undefined)) {
     this.scriptKeys = new Set(Object.keys(scripts));
     for (const file of files) {
       let name = file.name;
@@ -56,7 +61,7 @@ export class EnsembleRegistry {
   }
 
   private load(file: RegistryFile): RegistryEntry {
-    const result = loadEnsemble(file, { scripts: this.scriptKeys });
+    const result = loadEnsemble(file, { scripts: this.scriptKeys, publicEnv: this.publicEnv });
     const entry: RegistryEntry = result.ok
       ? { name: result.ensemble.name, file: file.file, ensemble: result.ensemble, problems: [] }
       : { name: result.name, file: file.file, problems: result.problems };

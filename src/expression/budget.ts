@@ -74,7 +74,7 @@ export class Budget {
 
   /** Throws unless one value of `chars` fits what a single value may be. */
   check(chars: number, source?: string): void {
-    checkLength(chars, source);
+    if (chars > LIMITS.expressionStringChars) throw new ExpressionLimitError(`would build a value of ${chars} characters as text`, source);
   }
 
   /** Charges a finished value against the whole template's budget. */

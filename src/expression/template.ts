@@ -213,3 +213,27 @@ export function forEachExpression(
       break;
   }
 }
+
+/** The template at `path` inside `template` (object keys and array indices), if there is one. */
+export function templateAt(template: Template, path: readonly (string | number)[]): Template | undefined {
+  let t: Template | undefined = template;
+  for (const key of path) {
+    if (!t) return undefined;
+    if (t.kind === 'object') t = t.entries.find(([k]) => k === String(key))?.[1];
+    else if (t.kind === 'array') t = t.items[Number(key)];
+    else if (t.kind === 'const') {
+      const v: unknown = t.value;
+      const next = v !== null && typeof v === 'object' ? (v as Record<string, unknown>)[String(key)] : undefined;
+      t = next === undefined ? undefined : { kind: 'const', value: next };
+    } else return undefined;
+  }
+  return t;
+}
+
+/** A string template as it was written (`${env.HOOK}/path`), or undefined for anything else. */
+export function writtenText(template: Template): string | undefined {
+  if (template.kind === 'expr') return `\${${template.expr.source}}`;
+  if (template.kind === 'interp') return template.parts.map((p) => (typeof p === 'string' ? p : `\${${p.source}}`)).join('');
+  if (template.kind === 'const' && typeof template.value === 'string') return template.value;
+  return undefined;
+}

@@ -179,7 +179,10 @@ export const hitlAgent: Agent = {
         if (!one.ok) throw new StepError('INVALID_HITL_INPUT', `form field '${name}': the default ${JSON.stringify(field.default)} ${one.issues[0]!.message}`);
       }
     }
-    const notification = c.notificationConfig ?? {};
+    // A webhook URL that holds a secret is kept as written (`${env.HOOK}`): it is completed only
+    // when a notification is sent (src/hitl/credentials.ts), so the secret is never stored.
+    const writtenHook = ctx.written?.(['notificationConfig', 'webhookUrl']);
+    const notification = writtenHook === undefined ? c.notificationConfig ?? {} : { ...c.notificationConfig, webhookUrl: writtenHook };
     const env = ctx.env;
     const baseUrl = (notification.baseUrl || (typeof env.PUBLIC_BASE_URL === 'string' && env.PUBLIC_BASE_URL) || ctx.origin || 'http://127.0.0.1:8787').replace(/\/+$/, '');
     return {
@@ -205,6 +208,7 @@ export const hitlAgent: Agent = {
       ...(form ? { form } : {}),
       onReject,
       allowDelegation: i.allowDelegation ?? c.allowDelegation ?? true,
+      ...(writtenHook === undefined ? {} : { writtenCredentials: ['webhookUrl' as const] }),
     };
   },
 };

@@ -14,3 +14,8 @@ export interface AgentCheckInput {
 export const agentChecks: Partial<Record<AgentName, (step: AgentCheckInput) => ConfigProblem[]>> = {
   hitl: checkHitlStep,
 };
+
+/** Where an agent's config may use a secret: the notification webhook (kept as written until sent). */
+export const agentCredentials: Partial<Record<AgentName, readonly (readonly string[])[]>> = {
+  hitl: [['notificationConfig', 'webhookUrl']],
+};

@@ -9,6 +9,7 @@ import type { Channel } from './request';
 import { unseal } from './seal';
 import type { ExecutionStore, OutboxRow, RequestRow } from './store';
 import { accessConfig } from '../identity/access';
+import { notificationSettings } from './credentials';
 
 /** The open request's tokens, as sealed in `request.sealed`. */
 export interface SealedTokens {
@@ -99,7 +100,7 @@ async function deliverOne(store: ExecutionStore, env: Env, executionId: string, 
     // An update carries no links: buttons of a Slack app message are not bearer links.
     const tokens = update ? { personal: [] } : await unseal<SealedTokens>(env, executionId, request.sealed!);
     const notice = buildNotice(request, tokens, ensemble, executionId, env, row.kind as ApprovalNotice['kind'], row.recipients);
-    const receipt = await channel.send(notice, { env, config: request.spec.notification, posted: store.messages(request.id, row.channel) });
+    const receipt = await channel.send(notice, { env, config: notificationSettings(request.spec, env), posted: store.messages(request.id, row.channel) });
     if (receipt) store.insertMessage(request.id, row.channel, receipt.ref);
     store.outboxResult(row.id, 'sent', attempt, row.nextAt);
     // What was just posted or updated shows the request as it was when this began: if a decision

@@ -32,7 +32,7 @@ export type FormField = z.infer<typeof FormField>;
 export const FormSpec = z.record(
   z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'form field names are letters, digits and _')
     // `constructor`, `toString`, `__proto__`...: every object already answers to those names.
-    .refine((name) => !(name in Object.prototype), { message: 'this name cannot name a form field: every object already has it (constructor, toString, __proto__...)' }),
+    .refine((name) => !(name in Object.prototype) && name !== 'prototype', { message: 'this name cannot name a form field: every object already has it (constructor, toString, __proto__, prototype...)' }),
   FormField,
 )
   .refine((f) => Object.keys(f).length <= 20, 'a form has at most 20 fields');

@@ -17,6 +17,7 @@ import { delegatePlace, type DelegationHost, type DelegationView } from './deleg
 import { decideInSlack, slackEligibility, type SlackHost } from './slack-decisions';
 import { endRun, recordDecision, refreshMessages, type DecisionView, type RequestMeta } from './decisions';
 import { RunLifecycle } from './lifecycle';
+import { StartClaims, type Claim } from './start-claim';
 import { hashToken, sameHash } from './token';
 import { executionView, inboxItemOf, pendingView, tokenView, type InboxItem, type NotificationHealth, type PendingView, type TokenView } from './views';
 
@@ -39,6 +40,8 @@ export class HITLState extends DurableObject<Env> {
   private readonly store: ExecutionStore;
   /** What the object does on its own after answering: notifications, the index, the alarm, continuing. */
   private readonly lifecycle: RunLifecycle;
+  /** Starts sent with an Idempotency-Key that reached this execution. */
+  private readonly claims: StartClaims;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -48,6 +51,7 @@ export class HITLState extends DurableObject<Env> {
     // Objects created by an earlier release get the tables and columns added since.
     if (this.store.exists()) this.store.upgrade();
     this.lifecycle = new RunLifecycle(ctx, this.store, () => this.env);
+    this.claims = new StartClaims(ctx.storage.sql);
   }
 
   /** Takes over a run the Worker suspended: stores it, opens the approval request. */
@@ -59,9 +63,19 @@ export class HITLState extends DurableObject<Env> {
     // A run this object already holds is never begun again (a retried call, or two at once): the
     // answer is the request the first call opened, open or already decided, and nothing is written.
     if (this.store.exists() || !prepared) return this.again(state.executionId);
-    this.store.create();
-    this.store.insertRun(state, definition, now);
-    const request = commitRequest(this.store, prepared);
+    // All or nothing: a storage failure anywhere in here leaves no table, run, request, token or
+    // outbox row behind (the Worker answers 503 and the start can be sent again).
+    let request: RequestRow;
+    try {
+      request = this.ctx.storage.transactionSync(() => {
+        this.store.create();
+        this.store.insertRun(state, definition, now);
+        return commitRequest(this.store, prepared);
+      });
+    } catch (e) {
+      this.store.forget();
+      throw e;
+    }
     // The request is committed: answer now, and send its notifications and index it right after.
     await this.lifecycle.answerNow();
     // Links are bearer credentials: the caller gets them only when the step asks (returnLinks).
@@ -246,8 +260,35 @@ export class HITLState extends DurableObject<Env> {
     return ok(executionView(this.store.run()!, undefined));
   }
 
+  /**
+   * A start sent with an `Idempotency-Key` (this execution's id derives from it): claims it, or
+   * says how it stands. A run that suspended answers with its request, as the first start did.
+   */
+  async claimStart(executionId: string, bodyHash: string): Promise<Claim> {
+    const claim = this.claims.claim(bodyHash, this.store.exists(), Date.now());
+    if (claim.kind !== 'begun') return claim;
+    const { state } = this.store.run()!;
+    return { kind: 'replay', status: 202, body: JSON.stringify({ executionId, ensemble: state.ensemble, status: 'suspended', pending: await this.again(executionId) }) };
+  }
+
+  /** The claimed start finished without suspending: its answer is replayed to retries for a day. */
+  async finishStart(status: number, body: unknown): Promise<void> {
+    const forgetAt = this.claims.finish(status, body, Date.now());
+    if (!this.store.exists() && (await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(forgetAt);
+  }
+
+  /** The claimed start failed before anything was kept: a retry with the same key runs it again. */
+  async releaseStart(): Promise<void> {
+    this.claims.release();
+  }
+
   /** Timeouts, continuing the run, notifications and cleanup: whatever is due. */
   override async alarm(): Promise<void> {
+    if (!this.store.exists()) {
+      // Only the answer of a start that never suspended: forgotten once its key expires.
+      if (this.claims.expired(Date.now())) await this.ctx.storage.deleteAll();
+      return;
+    }
     await this.lifecycle.alarm();
   }
 

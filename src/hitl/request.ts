@@ -55,6 +55,8 @@ export const ApprovalRequest = z.object({
   /** `any`: one rejection rejects; `impossible`: only once minApprovals is out of reach. */
   onReject: z.enum(['any', 'impossible']).default('any'),
   allowDelegation: z.boolean().default(true),
+  /** Fields of `notification` kept as written because they use a secret; completed when sent. */
+  writtenCredentials: z.array(z.enum(['webhookUrl'])).optional(),
 });
 export type ApprovalRequest = z.infer<typeof ApprovalRequest>;
 
@@ -97,6 +99,12 @@ export const HitlOutput = z.object({
 });
 export type HitlOutput = z.infer<typeof HitlOutput>;
 
+/**
+ * A key of a form answer. `__proto__`, `constructor` and `prototype` are refused like any field the
+ * form does not have: a plain object would drop `__proto__` silently, and no form has them.
+ */
+const FieldKey = z.string().refine((k) => !['__proto__', 'constructor', 'prototype'].includes(k), { message: 'is not a field of this form' });
+
 /** The body of `POST /callback/:token`, JSON or form. Forms send strings, hence the coercion. */
 export const DecisionBody = z.object({
   approved: z.union([
@@ -107,7 +115,7 @@ export const DecisionBody = z.object({
   reason: z.string().max(10_000).optional(),
   approver: z.string().trim().min(1).max(320).optional(),
   /** Answers to the step's form (a page sends them as `response.<field>`). */
-  response: z.record(z.string(), z.unknown()).optional(),
+  response: z.record(FieldKey, z.unknown()).optional(),
 });
 export type DecisionBody = z.infer<typeof DecisionBody>;
 
@@ -123,7 +131,9 @@ function gatherResponse(raw: unknown): unknown {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return raw;
   const entries = Object.entries(raw as Record<string, unknown>);
   if (!entries.some(([k]) => k.startsWith('response.'))) return raw;
-  const response: Record<string, unknown> = {};
+  // No prototype: `response.__proto__` becomes a key like any other (and is then refused), not the
+  // object's prototype.
+  const response: Record<string, unknown> = Object.create(null);
   const rest: Record<string, unknown> = {};
   for (const [k, v] of entries) {
     if (k.startsWith('response.')) response[k.slice('response.'.length)] = v;

@@ -17,11 +17,11 @@ import { inboxRoutes } from './routes-inbox';
 import type { AppEnv } from './types';
 
 /** The Worker's HTTP API. `registry` is injectable so tests can run ensembles of their own. */
-export function createApp(registry: () => EnsembleRegistry = defaultRegistry) {
+export function createApp(registry: (env: AppEnv['Bindings']) => EnsembleRegistry = defaultRegistry) {
   const app = new Hono<AppEnv>();
   app.use(async (c, next) => {
     configureLog(c.env.LOG_LEVEL);
-    c.set('registry', registry());
+    c.set('registry', registry(c.env));
     await next();
   });
   // Decisions are small; run inputs may be larger. Beyond the limit: 413 in the usual envelope.

@@ -49,7 +49,30 @@ export async function readBody<S extends z.ZodType>(c: Context, schema: S, form 
   if (depthOf(raw, LIMITS.jsonDepth) > LIMITS.jsonDepth) {
     throw new AppError('TOO_DEEP', `request body is nested more than ${LIMITS.jsonDepth} levels deep`, 400);
   }
+  const proto = protoKeyPath(raw);
+  if (proto !== undefined) {
+    // zod (like any plain object) drops a `__proto__` key without a word: refused instead, so that
+    // nothing a client sends is silently lost (a form answer named `__proto__`, say).
+    throw new ValidationError('request body is invalid', [{ path: proto, code: 'unrecognized_keys', message: "'__proto__' is not accepted as a key" }]);
+  }
   return validated(schema, raw);
+}
+
+/**
+ * Where the first own `__proto__` key of a parsed body is (`response.__proto__`), if any; a page's
+ * form field named `response.__proto__` counts too (it becomes that key once gathered).
+ */
+function protoKeyPath(raw: unknown): string | undefined {
+  const stack: [unknown, string][] = [[raw, '']];
+  while (stack.length) {
+    const [v, path] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (Object.hasOwn(v, '__proto__')) return path ? `${path}.__proto__` : '__proto__';
+    const dotted = Object.keys(v).find((k) => k.endsWith('.__proto__'));
+    if (dotted !== undefined) return path ? `${path}.${dotted}` : dotted;
+    for (const [k, x] of Object.entries(v)) if (x !== null && typeof x === 'object') stack.push([x, path ? `${path}.${k}` : k]);
+  }
+  return undefined;
 }
 
 /** `raw` checked against `schema`: 400 with every zod issue when it does not match. */

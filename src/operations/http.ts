@@ -41,6 +41,7 @@ export const http = defineOperation({
     idempotencyKey: z.union([z.string().min(1).max(255), z.literal(false)]).optional()
       .describe('the Idempotency-Key header; default `<executionId>:<step>`, the same on every attempt and re-run; false sends none'),
   }),
+  credentials: [['url'], ['headers', '*']],
   check(config) {
     // Durations are strings zod cannot judge: "soon" must not wait until the step runs to fail.
     return (['timeout', 'backoff'] as const).flatMap((key) => {

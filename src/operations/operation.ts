@@ -24,6 +24,11 @@ export interface Operation<S extends z.ZodObject = z.ZodObject> {
   readonly config: S;
   /** The config as editors see it in the JSON Schema, when it is more precise than `config` (default `config`). */
   readonly editorSchema?: z.ZodType;
+  /**
+   * Config fields where a secret may be used (`${env.TOKEN}`, verbatim): the ones this operation
+   * consumes itself and never records, such as an http step's `url` and `headers.*`.
+   */
+  readonly credentials?: readonly (readonly string[])[];
   /** Extra load-time checks on the static part of the config (e.g. the script exists). */
   check?(config: Record<string, unknown>, ctx: LoadContext): ConfigProblem[];
   run(ctx: StepContext<z.infer<S>>): Promise<unknown>;

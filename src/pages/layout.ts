@@ -46,7 +46,7 @@ pre.diff{white-space:pre-wrap;word-break:break-all}pre.diff ins,pre.diff del,pre
 @media (max-width:480px){table.data,table.data tbody,table.data tr,table.data th,table.data td{display:block;width:auto}
 table.data th{border-bottom:0;padding-bottom:0}h1{font-size:1.25rem}}`;
 
-export type PageStatus = 200 | 400 | 401 | 403 | 404 | 409 | 410 | 413 | 500 | 503;
+export type PageStatus = 200 | 400 | 401 | 403 | 404 | 409 | 410 | 413 | 500 | 503 | 429;
 
 /** A complete HTML page; every interpolated value is escaped by hono's `html`. */
 export function page(c: Context, title: string, body: HtmlEscapedString | Promise<HtmlEscapedString>, status: PageStatus = 200) {

@@ -9,6 +9,11 @@ export interface AgentContext {
   execution: ExecutionInfo;
   /** Origin of the request that started the run (default base of links). */
   origin?: string;
+  /**
+   * A credential field of the config (path inside it) as written, when it uses a secret: such a
+   * field is stored as written and completed only when it is used, so the secret is never stored.
+   */
+  written?: (path: readonly string[]) => string | undefined;
 }
 
 /** A built-in agent. `hitl` is the only one: it never returns an output, it suspends the run. */

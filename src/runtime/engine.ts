@@ -2,7 +2,9 @@ import { AppError, StepError } from '../errors';
 import type { Env } from '../env';
 import type { AgentName } from '../ensemble/schema';
 import type { CompiledStep, Ensemble } from '../ensemble/ensemble';
-import { renderTemplate } from '../expression/template';
+import { forEachExpression, renderTemplate, templateAt, writtenText, type Template } from '../expression/template';
+import { publicEnvNames } from './public-env';
+import { isInfraSecret } from '../secrets';
 import { operations } from '../operations/registry';
 import type { Agent } from './agent';
 import type { ScriptRegistry } from './context';
@@ -190,7 +192,8 @@ async function runStep(step: CompiledStep, state: RunState, deps: EngineDeps, na
     if (step.kind === 'agent') {
       const agent = deps.agents[step.agent];
       if (!agent) throw new StepError('AGENT_UNAVAILABLE', `agent '${step.agent}' is not available`);
-      const request = agent.prepare({ step: step.name, config, input, env: deps.env, execution: executionInfo(state), origin: state.origin });
+      const written = (path: readonly string[]) => secretFieldAsWritten(step.config, path, publicEnvNames(deps.env));
+      const request = agent.prepare({ step: step.name, config, input, env: deps.env, execution: executionInfo(state), origin: state.origin, written });
       return { ...done('suspended', input, { status: 'pending' }), suspend: request };
     }
     const op = operations[step.operation];
@@ -210,4 +213,15 @@ async function runStep(step: CompiledStep, state: RunState, deps: EngineDeps, na
     const code = e instanceof AppError ? e.code : 'STEP_FAILED';
     return done('failed', input, null, { error: { code, message: errorMessage(e) }, ...(attempts > 1 ? { attempts } : {}) });
   }
+}
+
+/** The field at `path` of a config template as written, when it reads a secret (else undefined). */
+function secretFieldAsWritten(config: Template, path: readonly string[], publicEnv: ReadonlySet<string>): string | undefined {
+  const field = templateAt(config, path);
+  if (!field) return undefined;
+  let secret = false;
+  forEachExpression(field, [], (expr) => {
+    for (const name of expr.envNames) if (!publicEnv.has(name) && !isInfraSecret(name)) secret = true;
+  });
+  return secret ? writtenText(field) : undefined;
 }

@@ -8,11 +8,14 @@ import type { RunState } from './run-state';
 import { agents } from './agents';
 import { runSecrets } from './public-env';
 import { log } from '../log';
+import { UnavailableError } from '../errors';
 
 export interface StartOptions {
   env: Env;
   scripts: ScriptRegistry;
   origin: string;
+  /** The execution id to use (derived from an Idempotency-Key); a new one otherwise. */
+  executionId?: string;
 }
 
 /** The API's view of a run that finished (or failed) without suspending. */
@@ -36,7 +39,7 @@ export async function startRun(ensemble: Ensemble, input: Record<string, unknown
   // line costs the request, and a line at the end can carry the duration and the outcome.
   const started = Date.now();
   const initial: RunState = {
-    executionId: newExecutionId(),
+    executionId: options.executionId ?? newExecutionId(),
     ensemble: ensemble.name,
     hash: ensemble.hash,
     input,
@@ -49,7 +52,16 @@ export async function startRun(ensemble: Ensemble, input: Record<string, unknown
   const state = await advance(ensemble, initial, { env: options.env, scripts: options.scripts, agents, secrets: runSecrets(options.env) });
   if (state.status === 'suspended') {
     const stub = options.env.HITL_STATE.get(options.env.HITL_STATE.idFromName(state.executionId));
-    const pending = await stub.begin({ file: ensemble.file, source: ensemble.source, hash: ensemble.hash }, state);
+    let pending;
+    try {
+      pending = await stub.begin({ file: ensemble.file, source: ensemble.source, hash: ensemble.hash }, state);
+    } catch (e) {
+      // The object kept nothing (begin writes all or nothing) or, if only its answer was lost, holds
+      // the run: either way the client learns which execution it was, and that it may retry (with
+      // the same Idempotency-Key it gets this execution back, whichever happened).
+      log('run-not-stored', { executionId: state.executionId, ensemble: ensemble.name, error: e instanceof Error ? e.message : String(e) }, 'warn');
+      throw new UnavailableError('RUN_NOT_STORED', 'the run suspended but could not be stored just now: send the request again (with an Idempotency-Key header to be sure of one run)', { executionId: state.executionId }, 1, { cause: e });
+    }
     log('run-suspended', { executionId: state.executionId, ensemble: ensemble.name, step: state.suspension?.step, durationMs: Date.now() - started });
     return { status: 202, body: { executionId: state.executionId, ensemble: ensemble.name, status: 'suspended', pending }, state };
   }

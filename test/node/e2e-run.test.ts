@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -7,12 +7,52 @@ import { projectCopy, startDevServer, type DevServer } from '../support/dev-serv
 import { waitFor } from '../support/wait';
 
 let server: DevServer;
+let project: string;
 
 beforeAll(async () => {
-  server = await startDevServer({ persistTo: mkdtempSync(join(tmpdir(), 'ens-e2e-')) });
+  // A copy of the project, with the worst value builder of the hostile corpus among its ensembles.
+  project = projectCopy();
+  copyFileSync('test/fixtures/hostile/sibling-array-doubling.yaml', join(project, 'ensembles', 'zz-doubling.yaml'));
+  writeFileSync(join(project, 'scripts', 'small.ts'), 'export default () => ({ ok: true });\n');
+  // A prompt and data that come from the caller: what an attacker would fill with terminal escapes.
+  writeFileSync(join(project, 'ensembles', 'zz-escapes.yaml'), 'agents:\n  - name: ask\n    agent: hitl\n    inputs: { prompt: "${input.p}", data: "${input.p}", approvers: ["${input.who}"] }\n');
+  server = await startDevServer({ persistTo: mkdtempSync(join(tmpdir(), 'ens-e2e-')), cwd: project });
 });
 afterAll(async () => {
   await server?.stop();
+  if (project) rmSync(project, { recursive: true, force: true });
+});
+
+it('a run that builds a value doubling per level is refused at once, and every other route keeps answering meanwhile', async () => {
+  // Before: this ensemble grew workerd to 1.8 GB and every route answered 503 until a restart.
+  // The bound: /healthz answers within 2 s at every poll while the runs go on (documented in
+  // docs/ensembles.md, Expressions).
+  let polling = true;
+  const polls: number[] = [];
+  const poller = (async () => {
+    while (polling) {
+      const started = Date.now();
+      const res = await fetch(`${server.url}/healthz`, { signal: AbortSignal.timeout(10_000) });
+      expect(res.status).toBe(200);
+      polls.push(Date.now() - started);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  })();
+  const input = JSON.stringify({ s: 'x'.repeat(250_000), t: 'yyyyyyyyyy' });
+  for (let i = 0; i < 5; i++) {
+    const res = await fetch(`${server.url}/ensembles/zz-doubling`, {
+      method: 'POST', headers: { authorization: `Bearer ${server.apiKey}`, 'content-type': 'application/json' }, body: input,
+    });
+    expect(res.status).toBe(422);
+    const body = (await res.json()) as any;
+    expect(body.error.details).toMatchObject({ step: 's', code: 'EXPRESSION_LIMIT' });
+    expect(body.error.details.message).toMatch(/^input\.l\d+: /);
+  }
+  polling = false;
+  await poller;
+  expect(polls.length).toBeGreaterThan(0);
+  expect(Math.max(...polls)).toBeLessThan(2000);
+  expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
 });
 
 it('npm start serves the example ensembles over HTTP with the API key', async () => {
@@ -78,6 +118,24 @@ it('the CLI runs, lists, shows, audits, re-notifies and cancels against npm star
   expect(hitl(['audit', id]).out).toMatch(/renotify/);
   expect(hitl(['cancel', id, '--reason', 'duplicate']).out).toBe(`${id} cancelled\n`);
   expect(JSON.parse(hitl(['show', id, '--json']).out).status).toBe('cancelled');
+});
+
+it('the CLI prints server text without terminal controls (tables, show, audit, errors); --json stays exact', () => {
+  const hostile = '\u001b]0;pwned\u0007\u001b[2J\u009b31mHello\u001b[0m\u202eevil';
+  const ran = hitl(['run', 'zz-escapes', JSON.stringify({ p: hostile, who: 'boss@example.com' }), '--json']);
+  expect(ran.code, ran.err).toBe(0);
+  const id = (JSON.parse(ran.out) as { executionId: string }).executionId;
+  for (const args of [['show', id], ['list', '--ensemble', 'zz-escapes'], ['audit', id], ['run', 'zz-escapes', JSON.stringify({ p: hostile, who: 'x@example.com' })]]) {
+    const out = hitl(args);
+    expect(out.code, out.err).toBe(0);
+    expect(out.out, args.join(' ')).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e]/);
+  }
+  expect(hitl(['show', id]).out).toContain('Hello');
+  // An error body from the server is printed the same way.
+  const err = hitl(['show', `exe_${'0'.repeat(32)}\u001b[2J`]);
+  expect(err.err).not.toContain('\u001b');
+  // JSON is exact: the escapes are there, escaped as JSON escapes them.
+  expect(JSON.parse(hitl(['show', id, '--json']).out).pending.prompt).toBe(hostile);
 });
 
 it('the CLI says plainly when the key is wrong, the server is down, or the usage is off', () => {

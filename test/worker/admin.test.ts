@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { env } from 'cloudflare:test';
+import { LIMITS } from '../../src/limits';
 import { newSession } from '../../src/admin/session';
 import { auth } from './helpers';
 import { hitlApp, suspend } from './hitl-helpers';
@@ -18,11 +20,16 @@ const setup = async () => {
   return { app, id, name };
 };
 
-const login = async (app: Awaited<ReturnType<typeof setup>>['app']) => {
-  const res = await app.request('/admin/login', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `key=${KEY}` });
+// Each test signs in from a client (IP) of its own: sign-in is throttled per client.
+const client = () => `198.51.100.${Math.floor(Math.random() * 250) + 1}`;
+const signIn = (app: Awaited<ReturnType<typeof setup>>['app'], key: string, ip: string) =>
+  app.request('/admin/login', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', 'cf-connecting-ip': ip }, body: `key=${encodeURIComponent(key)}` });
+
+const login = async (app: Awaited<ReturnType<typeof setup>>['app'], ip = client()) => {
+  const res = await signIn(app, KEY, ip);
   expect(res.status).toBe(303);
   const cookie = res.headers.get('set-cookie')!;
-  expect(cookie).toMatch(/^hitl_admin=\d+\.[\w-]+; Path=\/admin; HttpOnly; SameSite=Strict; Max-Age=28800$/);
+  expect(cookie).toMatch(/^hitl_admin=[\w-]{24}\.\d+\.[\w-]+; Path=\/admin; HttpOnly; SameSite=Strict; Max-Age=28800$/);
   return cookie.split(';')[0]!;
 };
 
@@ -34,7 +41,7 @@ describe('the operator console', () => {
     const anon = await app.request('/admin');
     expect(anon.status).toBe(303);
     expect(anon.headers.get('location')).toBe('/admin/login');
-    const wrong = await app.request('/admin/login', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'key=guess' });
+    const wrong = await signIn(app, 'guess', client());
     expect(wrong.status).toBe(401);
     expect(wrong.headers.get('set-cookie')).toBeNull();
     const cookie = await login(app);
@@ -51,11 +58,53 @@ describe('the operator console', () => {
     expect(page).toMatch(/<td>suspended<\/td>|<td>review<\/td>/);
   });
 
-  it('a tampered or expired session is no session', async () => {
+  it('a tampered, expired, foreign or never-opened session is no session', async () => {
     const { app } = await setup();
-    for (const cookie of ['hitl_admin=9999999999999.forged', `hitl_admin=${newSession(KEY, Date.now() - 9 * 3_600_000)}`, `hitl_admin=${newSession('another-key')}`]) {
+    // Signed with the right key but never opened by a sign-in: not a row of the guard, so refused.
+    const minted = newSession(KEY).value;
+    for (const cookie of ['hitl_admin=9999999999999.forged', `hitl_admin=${newSession(KEY, Date.now() - 9 * 3_600_000).value}`, `hitl_admin=${newSession('another-key').value}`, `hitl_admin=${minted}`]) {
       expect((await app.request('/admin', { headers: { cookie } })).status).toBe(303);
     }
+  });
+
+  it('signing out ends the session on the server: the old cookie neither reads the console nor cancels a run', async () => {
+    const { app, id } = await setup();
+    const cookie = await login(app);
+    const csrf = await csrfIn(await app.request(`/admin/executions/${id}`, { headers: { cookie } }));
+    const other = await login(app);
+    const out = await app.request('/admin/logout', { method: 'POST', headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' }, body: `csrf=${csrf}` });
+    expect(out.status).toBe(303);
+    expect(out.headers.get('set-cookie')).toMatch(/^hitl_admin=; .*Max-Age=0/);
+    // The browser forgot it; a copy of it (kept by whoever had it) is refused from now on.
+    expect((await app.request('/admin', { headers: { cookie } })).status).toBe(303);
+    const cancel = await app.request(`/admin/executions/${id}/cancel`, { method: 'POST', headers: { cookie, 'content-type': 'application/x-www-form-urlencoded', origin: 'http://worker.test' }, body: `csrf=${csrf}&reason=stolen` });
+    expect(cancel.status).toBe(401);
+    expect((await app.execution(id)).body.status).toBe('suspended');
+    // Another session stays signed in.
+    expect((await app.request('/admin', { headers: { cookie: other } })).status).toBe(200);
+  });
+
+  it('sign-in is throttled: after 5 wrong keys from one client it answers 429 with Retry-After, even to the right key', async () => {
+    const { app } = await setup();
+    const ip = client();
+    for (let i = 0; i < 5; i++) expect((await signIn(app, `guess-${i}`, ip)).status).toBe(401);
+    const locked = await signIn(app, KEY, ip);
+    expect(locked.status).toBe(429);
+    expect(Number(locked.headers.get('retry-after'))).toBeGreaterThan(800);
+    expect(locked.headers.get('set-cookie')).toBeNull();
+    expect(await locked.text()).toContain('Too many wrong keys from here');
+    // Another client is not locked out by this one; the bearer header still works for scripts.
+    await login(app, client());
+    expect((await app.request('/admin', { headers: auth })).status).toBe(200);
+  });
+
+  it('concurrent guesses are counted one by one: of 40 at once from one client, at most 5 are judged, the rest are 429', async () => {
+    const { app } = await setup();
+    const ip = client();
+    const answers = await Promise.all(Array.from({ length: 40 }, (_, i) => signIn(app, `guess-${i}`, ip)));
+    const statuses = answers.map((r) => r.status);
+    expect(statuses.filter((s) => s === 401)).toHaveLength(5);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(35);
   });
 
   it('forms need the CSRF token and this site: without either nothing happens', async () => {
@@ -81,5 +130,17 @@ describe('the operator console', () => {
     const res = await app.request(`/admin/executions/${id}/notify`, { method: 'POST', headers: auth });
     expect(res.status).toBe(303);
     expect((await app.audit(id)).some((e) => e.type === 'renotify')).toBe(true);
+  });
+
+  it('wrong keys from many clients close sign-in for everyone for a while (a guard of its own here)', async () => {
+    const guard = env.ADMIN_GUARD.get(env.ADMIN_GUARD.idFromName(`test-${crypto.randomUUID()}`));
+    const now = Date.now();
+    for (let i = 0; i < LIMITS.loginFailuresAll; i++) expect(await guard.login(`203.0.113.${i}`, false, 'h', now + 1000, now)).toEqual({ ok: false, reason: 'wrong-key' });
+    expect(await guard.login('192.0.2.1', true, 'h1', now + 1000, now + 1)).toMatchObject({ ok: false, reason: 'locked', scope: 'everyone' });
+    expect(await guard.active('h1', now + 2)).toBe(false);
+    // Once the lockout has passed, the right key signs in again.
+    const later = now + LIMITS.loginLockoutAllMs + 1;
+    expect(await guard.login('192.0.2.1', true, 'h2', later + 1000, later)).toEqual({ ok: true });
+    expect(await guard.active('h2', later + 1)).toBe(true);
   });
 });

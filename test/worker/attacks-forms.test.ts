@@ -43,6 +43,24 @@ describe('review 12: forms', () => {
     expect(r.ok).toBe(false);
   });
 
+  it('an answer with a __proto__, constructor or prototype key is 400 like any unknown field, in JSON and from a page', async () => {
+    const { app, tokens } = await open('rv21-proto', `      approvers: [lead@example.com, second@example.com]
+      minApprovals: 2
+      form: { note: { type: string } }`);
+    const token = tokens['lead@example.com']!;
+    for (const body of ['{"approved":true,"response":{"note":"x","__proto__":{"polluted":1}}}', '{"approved":true,"response":{"constructor":"x"}}', '{"approved":true,"response":{"prototype":"x"}}']) {
+      const res = await app.request(`/callback/${token}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      expect(res.status, body).toBe(400);
+      expect(JSON.stringify(await res.json())).toMatch(/__proto__|constructor|prototype/);
+    }
+    const page = await app.request(`/callback/${token}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'approved=true&response.note=x&response.__proto__=y' });
+    expect(page.status).toBe(400);
+    // Nothing was decided: the link still decides, once.
+    expect((await app.decide(token, { approved: true, response: { note: 'fine' } })).status).toBe(200);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    expect(FormSpec.safeParse({ prototype: { type: 'string' } }).success).toBe(false);
+  });
+
   it('a required checkbox is needed to approve (JSON that leaves it out is 400)', async () => {
     const { app, tokens } = await open('rv12-reqbool', `      approvers: [lead@example.com]
       form: { confirm: { type: boolean, required: true, title: I checked the IBAN } }`);

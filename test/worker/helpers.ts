@@ -2,6 +2,7 @@ import { env } from 'cloudflare:test';
 import { createApp } from '../../src/http/app';
 import { EnsembleRegistry } from '../../src/ensemble/registry';
 import type { ScriptRegistry } from '../../src/runtime/context';
+import { publicEnvNames } from '../../src/runtime/public-env';
 
 export const API_KEY = 'test-api-key';
 export const auth = { authorization: `Bearer ${API_KEY}` };
@@ -17,6 +18,7 @@ export function appWith(files: Record<string, string>, scripts: ScriptRegistry =
   const registry = new EnsembleRegistry(
     Object.entries(files).map(([name, source]) => ({ file: `ensembles/${name}.yaml`, source, hash: `h-${name}-${source.length}` })),
     scripts,
+    publicEnvNames(env),
   );
   const app = createApp(() => registry);
   const testEnv = env;

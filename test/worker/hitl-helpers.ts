@@ -22,6 +22,11 @@ export function storedRun(executionId: string): Promise<{ state: unknown; defini
   });
 }
 
+/** The stored spec of an execution's first approval request, as the object keeps it. */
+export function requestSpecOf(executionId: string): Promise<any> {
+  return inObject(stubOf(executionId), async (_instance, state) => JSON.parse(String(state.storage.sql.exec('SELECT spec FROM request ORDER BY id LIMIT 1').one().spec)));
+}
+
 /** The object's `begin` RPC, called directly (as a retried or concurrent call would). */
 export const beginOf = (executionId: string) => stubOf(executionId) as unknown as { begin: (definition: unknown, state: unknown) => Promise<any> };
 

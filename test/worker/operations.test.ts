@@ -91,7 +91,7 @@ describe('email', () => {
   });
 
   it('refuses a missing or malformed address', async () => {
-    const { run } = appWith({ e: `agents:\n  - name: m\n    operation: email\n    config: { to: "\${env.NOPE}", subject: x }\n` });
+    const { run } = appWith({ e: `agents:\n  - name: m\n    operation: email\n    config: { to: "\${input.nope}", subject: x }\n` });
     const missing = (await run('e')).body.error.details;
     expect(missing).toMatchObject({ step: 'm', code: 'INVALID_CONFIG' });
     expect(missing.message).toContain('to:');

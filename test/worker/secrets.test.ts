@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { loadEnsemble } from '../../src/ensemble/loader';
 import { formatProblem } from '../../src/ensemble/problem';
-import { appWith } from './helpers';
-import { hitlApp, hitsAt, received, suspend, tokenOf } from './hitl-helpers';
+import { env } from 'cloudflare:test';
+import { appWith, auth } from './helpers';
+import { hitlApp, hitsAt, received, requestSpecOf, storedRun, suspend, tokenOf } from './hitl-helpers';
+import { publicEnvNames } from '../../src/runtime/public-env';
 
 // PARTNER_TOKEN is a test secret (not in wrangler.toml [vars], not in HITL_PUBLIC_VARS).
 const TOKEN = 'partner-token-4f1c9e2b7a';
@@ -28,45 +30,93 @@ describe('secrets stay secret', () => {
     ]);
   });
 
-  it('another secret works in a header and is [redacted] in the result, even when the endpoint echoes it', async () => {
+  it('a secret works in an http url and header; an endpoint that echoes it gets [redacted] in the result', async () => {
     const path = `/echo-${crypto.randomUUID()}`;
     const app = appWith({ partner: `agents:
   - name: call
     operation: http
     config:
-      url: "\${env.RECEIVER}${path}"
+      url: "\${env.RECEIVER}${path}/\${env.PARTNER_TOKEN}"
       headers: { authorization: "Bearer \${env.PARTNER_TOKEN}" }
-      body: { token: "\${env.PARTNER_TOKEN}", note: "sent with \${env.PARTNER_TOKEN}" }
+      body: { note: plain }
 ` });
     const res = await app.run('partner');
     expect(res.status).toBe(200);
     const [hit] = await received(path);
     expect(hit.headers.authorization).toBe(`Bearer ${TOKEN}`);
-    expect(hit.json).toEqual({ token: TOKEN, note: `sent with ${TOKEN}` });
+    expect(hit.path).toBe(`${path}/${TOKEN}`);
     expect(JSON.stringify(res.body)).not.toContain(TOKEN);
-    expect(res.body.output.call.body.body).toEqual({ token: '[redacted]', note: 'sent with [redacted]' });
+    expect(res.body.output.call.body.path).toBe(`${path}/[redacted]`);
   });
 
-  it('a secret in approval data is redacted in the stored run, the notification, the review link and the audit', async () => {
-    const hook = `/sec-${crypto.randomUUID()}`;
-    const app = hitlApp('leaky', `agents:
+  // The issue's leaks: a secret changed by a method, joined, sliced, or put in a subject line, a
+  // prompt, data, metadata, a form default, a step input, a condition or the output. Each is a
+  // load problem naming the setting that would make the name public; none of them runs.
+  it('a secret anywhere but a credential field, or changed in any way, is a load problem, and nothing runs', async () => {
+    const source = `agents:
+  - name: call
+    operation: http
+    condition: \${env.PARTNER_TOKEN.length > 3}
+    config:
+      url: "\${env.RECEIVER}/x"
+      headers: { a: "\${env.PARTNER_TOKEN.toUpperCase()}", b: "\${env.PARTNER_TOKEN.slice(0, 5)}\${env.PARTNER_TOKEN.slice(5)}", c: "\${[env.PARTNER_TOKEN].join(' ')}" }
+      body: { token: "\${env.PARTNER_TOKEN}" }
+    input: { t: "$env.PARTNER_TOKEN" }
   - name: approve
     agent: hitl
-    inputs: { data: { key: "\${env.PARTNER_TOKEN}" }, prompt: "Uses \${env.PARTNER_TOKEN}", approvers: [a@example.com] }
-    config: { notificationChannel: webhook, notificationConfig: { webhookUrl: "\${env.RECEIVER}${hook}" } }
-output: { echoed: "\${env.PARTNER_TOKEN}" }
+    inputs:
+      prompt: "Uses \${env.PARTNER_TOKEN}"
+      data: { key: "\${env.PARTNER_TOKEN}" }
+      metadata: { k: "\${env.PARTNER_TOKEN}" }
+      form: { note: { type: string, default: "\${env.PARTNER_TOKEN}" } }
+    config:
+      notificationChannel: email
+      notificationConfig: { subject: "Subj \${env.PARTNER_TOKEN}", to: a@example.com, webhookUrl: "\${env.RECEIVER}/\${env.PARTNER_TOKEN}/\${input.who}" }
+output: { echoed: "\${env.PARTNER_TOKEN.split('').join(' ')}" }
+`;
+    const r = loadEnsemble({ file: 'ensembles/leak.yaml', source }, { scripts: new Set(), publicEnv: publicEnvNames(env) });
+    const problems = r.ok ? [] : r.problems.map(formatProblem);
+    const at = (line: number) => problems.filter((p) => p.startsWith(`ensembles/leak.yaml:${line}:`));
+    // Content positions: the condition, the body, the input, prompt, data, metadata, form default, subject, output.
+    for (const line of [4, 8, 9, 13, 14, 15, 16, 19, 20]) {
+      expect(at(line).some((p) => /env\.PARTNER_TOKEN is a secret, and a secret can be used only where the Worker itself consumes it .* list it in HITL_PUBLIC_VARS/.test(p)), `line ${line}: ${problems.join('\n')}`).toBe(true);
+    }
+    // Credential fields, but the secret changed: upper-cased, sliced, joined.
+    expect(at(7).filter((p) => /use it as it is/.test(p))).toHaveLength(4);
+    // A webhook URL kept as written may read env alone.
+    expect(at(19).some((p) => /webhookUrl uses a secret, so it is built from env alone .* 'input' cannot be read/.test(p))).toBe(true);
+    // Through the API: 422 with every problem, and the secret in none of them.
+    const app = appWith({ leak: source });
+    const res = await app.run('leak', { who: 'x' });
+    expect(res.status).toBe(422);
+    expect(res.body.error.code).toBe('ENSEMBLE_INVALID');
+    expect(JSON.stringify(res.body)).not.toContain(TOKEN);
+    expect(JSON.stringify(res.body).toUpperCase()).not.toContain(TOKEN.toUpperCase());
+  });
+
+  it('a secret in a webhook URL is stored as written and completed only when the notification is sent', async () => {
+    const hook = `/sec-${crypto.randomUUID()}`;
+    const app = hitlApp('hooked', `agents:
+  - name: approve
+    agent: hitl
+    inputs: { data: { amount: 5 }, prompt: "Pay?", approvers: [a@example.com] }
+    config: { notificationChannel: webhook, notificationConfig: { webhookUrl: "\${env.RECEIVER}${hook}/\${env.PARTNER_TOKEN}" } }
 `);
-    const id = await suspend(app, 'leaky');
-    const [hit] = await hitsAt(hook, 1);
-    expect(hit.body).not.toContain(TOKEN);
-    expect(hit.json.approvalData).toEqual({ key: '[redacted]' });
+    const id = await suspend(app, 'hooked');
+    const [hit] = await hitsAt(`${hook}/${TOKEN}`, 1);
+    expect(hit.json.approvalData).toEqual({ amount: 5 });
+    const stored = await storedRun(id);
+    expect(JSON.stringify(stored)).not.toContain(TOKEN);
+    const spec = await requestSpecOf(id);
+    expect(spec.notification.webhookUrl).toBe(`\${env.RECEIVER}${hook}/\${env.PARTNER_TOKEN}`);
+    expect(JSON.stringify(spec)).not.toContain(TOKEN);
+    // Re-sent later (another isolate would do the same): completed again from env.
+    expect((await app.request(`/executions/${id}/notify`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: '{}' })).status).toBe(200);
+    await hitsAt(`${hook}/${TOKEN}`, 2);
     const token = tokenOf(hit.json.approvers[0].callbackUrl);
     expect(JSON.stringify((await app.inspect(token)).body)).not.toContain(TOKEN);
-    await app.decide(token, { approved: true });
-    const done = await app.until(id, 'completed');
-    expect(done.output).toEqual({ echoed: '[redacted]' });
-    expect(JSON.stringify(done)).not.toContain(TOKEN);
     expect(JSON.stringify(await app.audit(id))).not.toContain(TOKEN);
+    expect(JSON.stringify(await (await app.request(`/executions/${id}`, { headers: auth })).json())).not.toContain(TOKEN);
   });
 
   // The readable env is built once per env and shared by every step: a script that writes to its

@@ -1,3 +1,4 @@
+/// <reference types="vite/client" />
 import { describe, expect, it } from 'vitest';
 import { appWith } from './helpers';
 import { Budget } from '../../src/expression/budget';

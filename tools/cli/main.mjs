@@ -8,6 +8,7 @@ import { list } from './list.mjs';
 import { notify } from './notify.mjs';
 import { run } from './run.mjs';
 import { show } from './show.mjs';
+import { terminalSafe } from './terminal.mjs';
 
 const commands = { list, show, audit, cancel, notify, run };
 const usage = `usage: npm run hitl -- <command> [options]
@@ -41,8 +42,10 @@ if (!name || flags.help || !commands[name]) {
 }
 try {
   const out = await commands[name](client(String(flags.url ?? process.env.HITL_URL ?? 'http://127.0.0.1:8787')), { args: rest, flags });
-  console.log(out);
+  // Tables and text hold what the server sent: stripped of terminal controls. JSON is exact (its
+  // strings escape every control character).
+  console.log(flags.json ? out : terminalSafe(out));
 } catch (e) {
-  console.error(`error: ${e instanceof Error ? e.message : String(e)}`);
+  console.error(terminalSafe(`error: ${e instanceof Error ? e.message : String(e)}`));
   process.exit(1);
 }

@@ -1,4 +1,5 @@
-// `npm run screenshots`: the review page in each state, as approvers see it, for docs/approvals.md.
+// `npm run screenshots`: the review page in each state, as approvers see it, for docs/approvals.md,
+// and the operator console (docs/deploy.md).
 // Starts the Worker (wrangler dev on a copy of the project), a local receiver standing in for
 // MailChannels, and Chromium; makes runs in every state; writes docs/screenshots/*.png.
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
@@ -77,6 +78,20 @@ async function main() {
     const cancelled = await run('blog-review', { title: 'Launch day', body: POST, editor: 'editor@example.com' });
     await api(`/executions/${cancelled.executionId}/cancel`, { reason: 'superseded' });
     await shoot('review-cancelled-phone', cancelled.link, phone);
+
+    // The operator console, signed in with the API key: the list, and one run waiting on people.
+    const expense = (await (await api('/ensembles/expense-approval', { amount: 4820.5, category: 'travel', manager_email: 'manager@example.com' })).json()) as { executionId: string };
+    const consoleShot = async (name: string, path: string, viewport: { width: number; height: number }) => {
+      const context = await browser.newContext({ viewport, deviceScaleFactor: 1, extraHTTPHeaders: { authorization: `Bearer ${server.apiKey}` } });
+      const page = await context.newPage();
+      await page.goto(`${server.url}${path}`);
+      await page.screenshot({ path: join(out, `${name}.png`), fullPage: true });
+      await context.close();
+      console.log(`wrote docs/screenshots/${name}.png`);
+    };
+    await consoleShot('console-laptop', '/admin', laptop);
+    await consoleShot('console-run-laptop', `/admin/executions/${expense.executionId}`, laptop);
+    await consoleShot('console-run-phone', `/admin/executions/${expense.executionId}`, phone);
   } finally {
     await browser.close();
     await server.stop();

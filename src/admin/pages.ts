@@ -1,9 +1,14 @@
 import type { Context } from 'hono';
-import { html } from 'hono/html';
+import { html, raw } from 'hono/html';
 import type { ListedExecution } from '../executions/index-store';
+import type { DataFormat } from '../hitl/request';
 import { page } from '../pages/layout';
+import { dataHtml } from '../pages/render-data';
+import { localeOf } from '../pages/review';
 
-// The console's pages: server-rendered, no script, every value escaped by hono's `html`.
+// The console's pages: server-rendered, no script, every value escaped by hono's `html`. Tables
+// wrap only between words (never inside one), long ids are shortened with the whole id on hover,
+// and a table wider than a phone scrolls inside its own box, never the page.
 
 const when = (iso?: string) => {
   if (!iso) return '';
@@ -13,8 +18,21 @@ const when = (iso?: string) => {
   return html`<span title="${iso}">${s >= 0 ? `${text} ago` : `in ${text}`}</span>`;
 };
 
-const nav = (operator: string, csrf?: string) => html`<p class="muted"><a href="/admin">Approvals and runs</a> · ${operator}${csrf
-  ? html` · <form method="post" action="/admin/logout" style="display:inline"><input type="hidden" name="csrf" value="${csrf}"><button class="link">Sign out</button></form>` : ''}</p>`;
+/** An execution id shortened to what fits a column; the whole id on hover and when copied. */
+const shortId = (id: string) => html`<span class="id" title="${id}">${id}</span>`;
+const badge = (status: string) => html`<span class="badge ${status}">${status}</span>`;
+/**
+ * Text that may wrap between its words only: each word is kept whole, so `approve-expense` or an
+ * email with hyphens never breaks at a hyphen. A word wider than its column widens the table,
+ * which then scrolls inside its own box.
+ */
+const words = (text: string) => text.split(/(\s+)/).filter(Boolean).map((w) => (/^\s+$/.test(w) ? ' ' : html`<span class="nw">${w}</span>`));
+const grid = (head: string[], rows: unknown, cls: string) =>
+  html`<div class="scroll"><table class="grid ${cls}"><thead><tr>${head.map((h) => html`<th>${h}</th>`)}</tr></thead><tbody>${rows}</tbody></table></div>`;
+
+// A div, not a p: a form cannot sit inside a paragraph (the parser would close it before).
+const nav = (operator: string, csrf?: string) => html`<div class="muted topnav"><a href="/admin">Approvals and runs</a> · ${operator}${csrf
+  ? html` · <form method="post" action="/admin/logout"><input type="hidden" name="csrf" value="${csrf}"><button class="link">Sign out</button></form>` : ''}</div>`;
 
 export function loginPage(c: Context, error?: string, status: 401 | 429 = 401) {
   return page(c, 'Console: sign in', html`<h1>Sign in to the console</h1>
@@ -27,53 +45,74 @@ ${error ? html`<p class="warn">${error}</p>` : ''}
 
 export interface Filters { status?: string; ensemble?: string; approver?: string }
 
+const runCell = (e: ListedExecution) => html`<a href="/admin/executions/${e.executionId}">${words(e.ensemble)}</a><br>${shortId(e.executionId)}`;
+
 export function homePage(c: Context, o: { operator: string; csrf?: string; pending: ListedExecution[]; runs: ListedExecution[]; next: string | null; filters: Filters }) {
   const qs = (extra: Record<string, string>) => new URLSearchParams({ ...Object.fromEntries(Object.entries(o.filters).filter(([, v]) => v)), ...extra }).toString();
   return page(c, 'Console', html`${nav(o.operator, o.csrf)}
 <h1>Waiting for people</h1>
-${o.pending.length === 0 ? html`<p class="muted">Nothing is waiting.</p>` : html`<table class="pending"><thead><tr><th>Run</th><th>Step</th><th>Waiting on</th><th>Since</th><th>Expires</th></tr></thead><tbody>
-${o.pending.map((e) => html`<tr><td><a href="/admin/executions/${e.executionId}">${e.ensemble}</a><br><span class="muted">${e.executionId}</span></td><td>${e.pending?.step}</td><td>${e.pending?.approvers.join(', ') || 'anyone with the link'}</td><td>${when(e.pending?.since)}</td><td>${when(e.pending?.expiresAt)}</td></tr>`)}
-</tbody></table>`}
+${o.pending.length === 0 ? html`<p class="muted">Nothing is waiting.</p>` : grid(['Run', 'Step', 'Waiting on', 'Since', 'Expires'],
+    o.pending.map((e) => html`<tr><td>${runCell(e)}</td><td>${words(e.pending?.step ?? '')}</td><td>${words(e.pending?.approvers.join(', ') || 'anyone with the link')}</td><td class="nowrap">${when(e.pending?.since)}</td><td class="nowrap">${when(e.pending?.expiresAt)}</td></tr>`), 'pending')}
 <h2>All runs</h2>
 <form method="get" action="/admin" class="filters">
-<label for="status">Status</label><select id="status" name="status"><option value="">any</option>${['running', 'suspended', 'completed', 'failed', 'cancelled'].map((s) => html`<option${o.filters.status === s ? ' selected' : ''}>${s}</option>`)}</select>
-<label for="ensemble">Ensemble</label><input type="text" id="ensemble" name="ensemble" value="${o.filters.ensemble ?? ''}">
-<label for="approver">Waiting on</label><input type="text" id="approver" name="approver" value="${o.filters.approver ?? ''}">
-<div class="actions"><button type="submit">Filter</button></div></form>
-<table class="runs"><thead><tr><th>Run</th><th>Status</th><th>Started</th><th>Updated</th></tr></thead><tbody>
-${o.runs.map((e) => html`<tr><td><a href="/admin/executions/${e.executionId}">${e.ensemble}</a><br><span class="muted">${e.executionId}</span></td><td>${e.status}</td><td>${when(e.createdAt)}</td><td>${when(e.updatedAt)}</td></tr>`)}
-</tbody></table>
-${o.next ? html`<p><a href="/admin?${qs({ cursor: o.next })}">Older runs</a></p>` : ''}`);
+<div><label for="status">Status</label><select id="status" name="status"><option value="">any</option>${['running', 'suspended', 'completed', 'failed', 'cancelled'].map((s) => html`<option${o.filters.status === s ? ' selected' : ''}>${s}</option>`)}</select></div>
+<div><label for="ensemble">Ensemble</label><input type="text" id="ensemble" name="ensemble" value="${o.filters.ensemble ?? ''}"></div>
+<div><label for="approver">Waiting on</label><input type="text" id="approver" name="approver" value="${o.filters.approver ?? ''}"></div>
+<button type="submit" class="plain">Filter</button></form>
+${grid(['Run', 'Status', 'Started', 'Updated'], o.runs.map((e) => html`<tr><td>${runCell(e)}</td><td>${badge(e.status)}</td><td class="nowrap">${when(e.createdAt)}</td><td class="nowrap">${when(e.updatedAt)}</td></tr>`), 'runs')}
+${o.next ? html`<p><a href="/admin?${qs({ cursor: o.next })}">Older runs</a></p>` : ''}`, 200, 'console');
 }
+
+interface Decision { approver: string; approved: boolean; timestamp: string; via?: string; reason?: string; verified?: boolean }
 
 interface RunView {
   executionId: string; ensemble: string; status: string; createdAt: string; updatedAt: string;
+  input?: unknown;
+  output?: unknown;
   error?: { code: string; message: string; step?: string };
-  steps: { name: string; status: string; startedAt: string; durationMs: number; error?: { code: string; message: string } }[];
-  pending: null | { step: string; prompt: string; approvers: string[]; minApprovals: number; approvals: { approver: string; approved: boolean; timestamp: string; via?: string; reason?: string }[]; expiresAt: string; notifications?: { channel: string; status: string; attempts: number; lastError: string | null }[] };
+  steps: { name: string; status: string; startedAt: string; durationMs: number; output?: unknown; error?: { code: string; message: string } }[];
+  pending: null | {
+    step: string; prompt: string; approvers: string[]; minApprovals: number; approvals: Decision[]; expiresAt: string;
+    data?: unknown; format?: DataFormat; metadata?: Record<string, unknown>; waitingOn?: string[];
+    notifications?: { channel: string; status: string; attempts: number; lastError: string | null }[];
+  };
+}
+
+const shown = (v: unknown) => v !== null && v !== undefined && !(typeof v === 'object' && Object.keys(v).length === 0);
+
+function waiting(c: Context, r: RunView, csrf: unknown) {
+  const p = r.pending!;
+  const locale = localeOf(c);
+  const decided = p.approvals.map((a) => html`<li>${a.approved ? html`<span class="ok">approved</span>` : html`<span class="no">rejected</span>`} by <strong>${a.approver}</strong>${a.verified === false ? html` <span class="muted">(typed name)</span>` : ''} · ${when(a.timestamp)}${a.reason ? html` · ${a.reason}` : ''}</li>`);
+  const open = (p.waitingOn ?? []).map((a) => html`<li><span class="muted">not decided yet:</span> ${a}</li>`);
+  return html`<h2>Waiting: ${p.step}</h2><div class="prompt">${p.prompt}</div>
+<p>${p.approvals.filter((a) => a.approved).length} of ${p.minApprovals} approvals · expires ${when(p.expiresAt)}${p.approvers.length ? '' : ' · anyone with the link may decide'}</p>
+${decided.length || open.length ? html`<ul class="decisions">${decided}${open}</ul>` : ''}
+<h3>Under review</h3>${raw(dataHtml(p.data ?? null, p.format ?? 'auto', locale))}
+${shown(p.metadata) ? html`<h3>Context</h3>${raw(dataHtml(p.metadata, 'auto', locale))}` : ''}
+${(p.notifications ?? []).length ? grid(['Channel', 'Delivery', 'Attempts', 'Last error'], (p.notifications ?? []).map((n) => html`<tr><td>${n.channel}</td><td>${badge(n.status)}</td><td>${n.attempts}</td><td>${words(n.lastError ?? '')}</td></tr>`), 'notifications') : ''}
+<div class="ops">
+<form method="post" action="/admin/executions/${r.executionId}/notify">${csrf}<button type="submit" class="plain">Re-send notifications</button></form>
+<form method="post" action="/admin/executions/${r.executionId}/cancel">${csrf}<input type="text" name="reason" placeholder="Reason (optional)" maxlength="2000" aria-label="Reason for cancelling"><button type="submit" class="danger">Cancel run</button></form>
+</div>`;
 }
 
 export function runPage(c: Context, o: { operator: string; csrf?: string; run: RunView; audit: { seq: number; at: string; type: string; detail: unknown }[]; notice?: string }) {
   const r = o.run;
+  const locale = localeOf(c);
   const csrf = o.csrf ? html`<input type="hidden" name="csrf" value="${o.csrf}">` : '';
   return page(c, `Run ${r.executionId}`, html`${nav(o.operator, o.csrf)}
-<h1>${r.ensemble}: ${r.status}</h1>
-<p class="muted">${r.executionId} · started ${when(r.createdAt)} · updated ${when(r.updatedAt)}</p>
+<h1>${r.ensemble} ${badge(r.status)}</h1>
+<p class="muted"><code>${r.executionId}</code> · started ${when(r.createdAt)} · updated ${when(r.updatedAt)}</p>
 ${o.notice ? html`<p class="note">${o.notice}</p>` : ''}
 ${r.error ? html`<p class="warn">${r.error.step ? `${r.error.step}: ` : ''}${r.error.code}: ${r.error.message}</p>` : ''}
-${r.pending ? html`<h2>Waiting: ${r.pending.step}</h2><div class="prompt">${r.pending.prompt}</div>
-<p>Approvers: ${r.pending.approvers.join(', ') || 'anyone with the link'} · ${r.pending.approvals.filter((a) => a.approved).length} of ${r.pending.minApprovals} approvals · expires ${when(r.pending.expiresAt)}</p>
-${(r.pending.notifications ?? []).length ? html`<table class="notifications"><thead><tr><th>Channel</th><th>Delivery</th><th>Attempts</th><th>Last error</th></tr></thead><tbody>${(r.pending.notifications ?? []).map((n) => html`<tr><td>${n.channel}</td><td>${n.status}</td><td>${n.attempts}</td><td>${n.lastError ?? ''}</td></tr>`)}</tbody></table>` : ''}
-<div class="actions">
-<form method="post" action="/admin/executions/${r.executionId}/notify">${csrf}<button type="submit" class="approve">Re-send notifications</button></form>
-<form method="post" action="/admin/executions/${r.executionId}/cancel">${csrf}<input type="text" name="reason" placeholder="Reason (optional)" maxlength="2000" aria-label="Reason"><button type="submit" class="reject">Cancel run</button></form>
-</div>` : ''}
+${r.pending ? waiting(c, r, csrf) : ''}
+${shown(r.input) ? html`<h2>Input</h2>${raw(dataHtml(r.input, 'auto', locale))}` : ''}
 <h2>Steps</h2>
-<table class="steps"><thead><tr><th>Step</th><th>Status</th><th>Started</th><th>Took</th><th>Error</th></tr></thead><tbody>
-${r.steps.map((s) => html`<tr><td>${s.name}</td><td>${s.status}</td><td>${when(s.startedAt)}</td><td>${s.durationMs} ms</td><td>${s.error ? `${s.error.code}: ${s.error.message}` : ''}</td></tr>`)}
-</tbody></table>
+${grid(['Step', 'Status', 'Started', 'Took', 'Result'], r.steps.map((s) => html`<tr><td>${words(s.name)}</td><td>${badge(s.status)}</td><td class="nowrap">${when(s.startedAt)}</td><td class="nowrap">${s.durationMs} ms</td>
+<td>${s.error ? words(`${s.error.code}: ${s.error.message}`) : shown(s.output) ? html`<details><summary>output</summary>${raw(dataHtml(s.output, 'auto', locale))}</details>` : ''}</td></tr>`), 'steps')}
+${shown(r.output) ? html`<h2>Output</h2>${raw(dataHtml(r.output, 'auto', locale))}` : ''}
 <h2>Audit log</h2>
-${o.audit.length ? html`<table class="audit"><thead><tr><th>#</th><th>When</th><th>Event</th><th>Detail</th></tr></thead><tbody>
-${o.audit.map((e) => html`<tr><td>${e.seq}</td><td>${when(e.at)}</td><td>${e.type}</td><td><code>${JSON.stringify(e.detail)}</code></td></tr>`)}
-</tbody></table>` : html`<p class="muted">This run never suspended, so it has no audit log.</p>`}`);
+${o.audit.length ? grid(['#', 'When', 'Event', 'Detail'], o.audit.map((e) => html`<tr><td>${e.seq}</td><td class="nowrap">${when(e.at)}</td><td>${words(e.type)}</td><td><code>${words(JSON.stringify(e.detail, null, 1).replace(/\n\s*/g, ' ').slice(0, 2000))}</code></td></tr>`), 'audit')
+    : html`<p class="muted">This run never suspended, so it has no audit log.</p>`}`, 200, 'console');
 }

@@ -1,6 +1,6 @@
 import { ensembleFiles, scripts } from '../../generated/registry';
 import type { Env } from '../env';
-import { publicEnvNames } from '../runtime/public-env';
+import { publicEnvNames } from '../runtime/env-secrets';
 import { EnsembleRegistry } from './registry';
 
 let registry: EnsembleRegistry | undefined;

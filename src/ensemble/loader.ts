@@ -174,8 +174,13 @@ function load(src: SourceFile, options: LoadOptions): LoadResult {
     checkReferences(input, [...at, inputKey], { ...refs, siblings }, locator, report);
     if (input.kind === 'object') checkSiblingCycles(input, [...at, inputKey], siblings, earlier, locator, report);
 
-    // Without a valid operation or agent there is no config to check against.
-    const configProblems = (step.operation === undefined) !== (step.agent === undefined) ? checkStepConfig(step, config, input, options) : [];
+    // Without a valid operation or agent there is no config to check against; with `config:`
+    // misspelt (`confg:`), the misspelling is the one problem (reported by the schema), not also
+    // every key the config lacks.
+    const rawStep = rawAgents[index];
+    const misspeltConfig = step.config === undefined && isPlainObject(rawStep)
+      && Object.keys(rawStep).some((k) => !(k in Step.shape) && suggest(k, Object.keys(Step.shape)) === 'config');
+    const configProblems = (step.operation === undefined) !== (step.agent === undefined) && !misspeltConfig ? checkStepConfig(step, config, input, options) : [];
     for (const p of configProblems) {
       const path = [...at, ...(p.path[0] === 'inputs' ? [inputKey, ...p.path.slice(1)] : p.path)];
       report(locator.offsetOf(path, p.atKey), p.code ?? 'config', p.message);

@@ -1,6 +1,6 @@
 import { DurableObject } from 'cloudflare:workers';
 import type { Env } from '../env';
-import { runSecrets } from '../runtime/public-env';
+import { runSecrets } from '../runtime/env-secrets';
 import type { RunState } from '../runtime/run-state';
 import { deliverDue, type SealedTokens } from './deliver';
 import { unseal } from './seal';
@@ -251,7 +251,9 @@ export class HITLState extends DurableObject<Env> {
     if (!result.ok) return fail(result.refusal.code, result.refusal.status, result.refusal.message, result.refusal.details);
     this.store.saveApproval(request.id, result.state);
     refreshMessages(this.store, request.id, now);
-    const state: RunState = { ...run.state, status: 'cancelled', suspension: undefined };
+    // The step that waited ends as the run does: `cancelled`, never left reading `suspended`.
+    const steps = run.state.steps.map((r) => (r.name === request.step && r.status === 'suspended' ? { ...r, status: 'cancelled' as const, output: null, durationMs: now - Date.parse(r.startedAt) } : r));
+    const state: RunState = { ...run.state, steps, status: 'cancelled', suspension: undefined };
     this.store.saveState(state, now);
     this.store.audit('cancelled', { step: request.step, ...(reason ? { reason } : {}) }, now, request.id);
     endRun(this.store, this.env, now);

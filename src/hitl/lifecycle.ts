@@ -1,7 +1,7 @@
 import type { Env } from '../env';
 import { scripts } from '../../generated/registry';
 import { compileDefinition } from '../ensemble/registry';
-import { runSecrets } from '../runtime/public-env';
+import { runSecrets } from '../runtime/env-secrets';
 import { advance } from '../runtime/engine';
 import { agents } from '../runtime/agents';
 import type { RunState } from '../runtime/run-state';

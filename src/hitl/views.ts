@@ -21,6 +21,18 @@ export function pendingView(request: RequestRow) {
 
 export type PendingView = ReturnType<typeof pendingView>;
 
+/** What an operator reads of an open request: the data under review, and who has not decided yet. */
+function underReview(request: RequestRow) {
+  const { approvals, approvers } = request.approval;
+  return {
+    data: request.spec.data,
+    format: request.spec.format,
+    metadata: request.spec.metadata ?? {},
+    // A typed name does not count as that person having decided (as for reminders).
+    waitingOn: approvers.filter((a) => !hasDecided(approvals, a, true)),
+  };
+}
+
 export type NotificationHealth = ReturnType<ExecutionStore['notificationHealth']>;
 
 export function executionView(run: RunRow, open: RequestRow | undefined, notifications: NotificationHealth = []) {
@@ -35,7 +47,7 @@ export function executionView(run: RunRow, open: RequestRow | undefined, notific
     ...(s.error ? { error: s.error } : {}),
     // How the open request's notifications fared, per channel: `failed` means retries gave up
     // (POST /executions/:id/notify sends them again).
-    pending: open && s.status === 'suspended' ? { ...pendingView(open), notifications } : null,
+    pending: open && s.status === 'suspended' ? { ...pendingView(open), ...underReview(open), notifications } : null,
     createdAt: iso(run.createdAt),
     updatedAt: iso(run.updatedAt),
   };

@@ -50,8 +50,12 @@ export const callbackRoutes = new Hono<AppEnv>()
         const view = unwrap((await stub.delegate(token, validated(DelegationBody, raw), meta, viewer)) as Result<DelegationView>);
         return isForm ? delegatedPage(c, view) : c.json(view);
       }
-      const view = unwrap((await stub.decide(token, validated(DecisionBody, raw), meta, viewer)) as Result<DecisionView>);
-      return isForm ? resultPage(c, view) : c.json(view);
+      const body = validated(DecisionBody, raw);
+      const view = unwrap((await stub.decide(token, body, meta, viewer)) as Result<DecisionView>);
+      if (!isForm) return c.json(view);
+      // The page repeats what was decided on: read back through the (now spent) link, which reads only.
+      const seen = (await stub.inspect(token, viewer)) as Result<TokenView>;
+      return resultPage(c, view, undefined, seen.ok ? { prompt: seen.value.prompt, data: seen.value.data, format: seen.value.format, reason: body.reason, feedback: body.feedback } : undefined);
     } catch (e) {
       if (isForm && e instanceof AppError) return errorPage(c, e);
       throw e;

@@ -54,8 +54,11 @@ export const inboxRoutes = new Hono<AppEnv>()
       }
       const body = validated(DecisionBody, await readBody(c, CallbackBody, true));
       const meta = { ip: c.req.header('cf-connecting-ip') ?? undefined, userAgent: c.req.header('user-agent') ?? undefined, fromHtml: isForm };
-      const view = unwrap((await executionStub(c.env, c.req.param('executionId')).decideAs(viewer, body, meta)) as Result<DecisionView>);
-      return isForm ? resultPage(c, view, '/inbox') : c.json(view);
+      const stub = executionStub(c.env, c.req.param('executionId'));
+      // What the person decides on, read before deciding (afterwards it no longer waits on them).
+      const item = isForm ? ((await stub.inboxItem(viewer)) as InboxItem | undefined) : undefined;
+      const view = unwrap((await stub.decideAs(viewer, body, meta)) as Result<DecisionView>);
+      return isForm ? resultPage(c, view, '/inbox', item && { prompt: item.prompt, data: item.data, format: item.format, reason: body.reason, feedback: body.feedback }) : c.json(view);
     } catch (e) {
       if (isForm && e instanceof AppError) return errorPage(c, e);
       throw e;

@@ -3,7 +3,7 @@ import { html, raw } from 'hono/html';
 import type { InboxItem } from '../hitl/hitl-state';
 import { page } from './layout';
 import { dataHtml } from './render-data';
-import { fieldsHtml, zoneOf } from './review';
+import { fieldsHtml, localeOf, zoneOf } from './review';
 import { timeHtml } from './time';
 
 /**
@@ -18,7 +18,7 @@ ${items.map((item) => html`<article class="card">
 <p class="eyebrow">${item.ensemble} · ${item.step}</p>
 <div class="prompt">${item.prompt}</div>
 <p class="facts">${item.approvals} of ${item.minApprovals} approval${item.minApprovals === 1 ? '' : 's'} · expires ${timeHtml(Date.parse(item.expiresAt), zone)}${item.requester ? html` · requested by ${item.requester}` : ''}</p>
-<details><summary>Details</summary>${raw(dataHtml(item.data, item.format))}${Object.keys(item.metadata).length ? raw(dataHtml(item.metadata, 'auto')) : ''}</details>
+<details><summary>Details</summary>${raw(dataHtml(item.data, item.format, localeOf(c)))}${Object.keys(item.metadata).length ? raw(dataHtml(item.metadata, 'auto', localeOf(c))) : ''}</details>
 <form method="post" action="/inbox/${item.executionId}">
 ${fieldsHtml(item.requestedSchema, item.executionId)}
 <label for="feedback-${item.executionId}">Feedback <span class="muted">(optional)</span></label><input type="text" id="feedback-${item.executionId}" name="feedback" maxlength="10000">

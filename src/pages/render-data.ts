@@ -9,27 +9,48 @@ import { escapeHtml, prettyJson, truncate } from '../notify/escape';
  * Everything from the data is escaped; Markdown allows no raw HTML, no images and only
  * http(s)/mailto links.
  */
-export function dataHtml(data: unknown, format: DataFormat): string {
+export function dataHtml(data: unknown, format: DataFormat, locale = 'en-US'): string {
   if (format === 'json') return `<pre class="json">${escapeHtml(prettyJson(data))}</pre>`;
-  return value(data, format, 0);
+  return value(data, format, 0, locale);
+}
+
+// One formatter per locale and kind, per isolate (a handful of locales in practice; bounded anyway).
+const formatters = new Map<string, Intl.NumberFormat>();
+
+/**
+ * A number as the reader writes it (`4,820.50` in en, `4.820,50` in de): fractions with at least
+ * two digits, as amounts are read, and never fewer digits than the value has. The exact value is
+ * in the element's title.
+ */
+export function formatNumber(n: number, locale: string): string {
+  const kind = Number.isInteger(n) ? 'int' : 'frac';
+  const key = `${locale}|${kind}`;
+  let f = formatters.get(key);
+  if (!f) {
+    f = new Intl.NumberFormat(locale, kind === 'int' ? { maximumFractionDigits: 0 } : { minimumFractionDigits: 2, maximumFractionDigits: 20 });
+    if (formatters.size > 64) formatters.clear();
+    formatters.set(key, f);
+  }
+  return f.format(n);
 }
 
 const MAX_DEPTH = 8;
 const MAX_ITEMS = 200;
 
-function value(v: unknown, format: DataFormat, depth: number): string {
+function value(v: unknown, format: DataFormat, depth: number, locale: string): string {
   if (v === null || v === undefined) return '<span class="muted">(none)</span>';
   if (typeof v === 'string') return text(v, format);
+  if (typeof v === 'number' && Number.isFinite(v)) return `<span class="scalar num" title="${escapeHtml(String(v))}">${escapeHtml(formatNumber(v, locale))}</span>`;
   if (typeof v === 'number' || typeof v === 'boolean') return `<span class="scalar">${escapeHtml(String(v))}</span>`;
   if (depth >= MAX_DEPTH) return `<pre class="json">${escapeHtml(prettyJson(v))}</pre>`;
   if (Array.isArray(v)) {
     if (v.length === 0) return '<span class="muted">(empty list)</span>';
-    const items = v.slice(0, MAX_ITEMS).map((item) => `<li>${value(item, format, depth + 1)}</li>`).join('');
+    const items = v.slice(0, MAX_ITEMS).map((item) => `<li>${value(item, format, depth + 1, locale)}</li>`).join('');
     return `<ul class="list">${items}${v.length > MAX_ITEMS ? `<li class="muted">… ${v.length - MAX_ITEMS} more</li>` : ''}</ul>`;
   }
   const entries = Object.entries(v as Record<string, unknown>);
   if (entries.length === 0) return '<span class="muted">(empty)</span>';
-  const rows = entries.slice(0, MAX_ITEMS).map(([k, item]) => `<tr><th scope="row">${escapeHtml(label(k))}</th><td>${value(item, format, depth + 1)}</td></tr>`).join('');
+  const rows = entries.slice(0, MAX_ITEMS).map(([k, item]) => `<tr><th scope="row">${escapeHtml(label(k))}</th><td>${value(item, format, depth + 1, locale)}</td></tr>`).join('');
   return `<table class="data"><tbody>${rows}${entries.length > MAX_ITEMS ? `<tr><td colspan="2" class="muted">… ${entries.length - MAX_ITEMS} more</td></tr>` : ''}</tbody></table>`;
 }
 

@@ -3,6 +3,7 @@ import { html, raw } from 'hono/html';
 import type { AppError } from '../errors';
 import type { DecisionView, DelegationView } from '../hitl/hitl-state';
 import type { TokenView } from '../hitl/views';
+import type { DataFormat } from '../hitl/request';
 import type { FormField } from '../hitl/form';
 import { prettyJson } from '../notify/escape';
 import { findListed, sameIdentity } from '../identity/normalize';
@@ -14,6 +15,21 @@ const VIA: Record<string, string> = { link: 'personal link', shared: 'typed name
 
 /** The reader's time zone as Cloudflare places their IP (UTC when unknown). */
 export const zoneOf = (c: Context): string | undefined => (c.req.raw as { cf?: { timezone?: unknown } }).cf?.timezone as string | undefined;
+
+/** The reader's locale, from the first language their browser asks for that Intl knows (else en-US). */
+export function localeOf(c: Context): string {
+  for (const part of (c.req.header('accept-language') ?? '').split(',').slice(0, 8)) {
+    const tag = part.split(';')[0]!.trim();
+    if (!tag || tag === '*' || tag.length > 35) continue;
+    try {
+      const [canonical] = Intl.getCanonicalLocales(tag);
+      if (canonical && Intl.NumberFormat.supportedLocalesOf(canonical).length) return canonical;
+    } catch {
+      // Not a language tag: try the next.
+    }
+  }
+  return 'en-US';
+}
 
 type Tone = 'pending' | 'approved' | 'rejected' | 'closed';
 
@@ -45,10 +61,10 @@ ${view.delegations.map((d) => html`<li>${d.from} handed their place to <strong>$
 
 function field(name: string, f: FormField, scope = '') {
   const id = `f-${scope ? `${scope}-` : ''}${name}`;
-  const label = html`<label for="${id}">${f.title ?? name}${f.required ? '' : html` <span class="muted">(optional)</span>`}</label>${f.description ? html`<p class="muted hint">${f.description}</p>` : ''}`;
+  const label = html`<label for="${id}">${f.title ?? name}${f.required ? html` <span class="req">(required)</span>` : html` <span class="muted">(optional)</span>`}</label>${f.description ? html`<p class="muted hint">${f.description}</p>` : ''}`;
   const fieldName = `response.${name}`;
   if (f.type === 'boolean') {
-    return html`<label class="check"><input type="checkbox" id="${id}" name="${fieldName}" ${f.default === true ? 'checked' : ''}> ${f.title ?? name}</label>${f.description ? html`<p class="muted hint">${f.description}</p>` : ''}`;
+    return html`<label class="check"><input type="checkbox" id="${id}" name="${fieldName}" ${f.default === true ? 'checked' : ''}> ${f.title ?? name}${f.required ? html` <span class="req">(required to approve)</span>` : ''}</label>${f.description ? html`<p class="muted hint">${f.description}</p>` : ''}`;
   }
   if (f.enum) {
     return html`${label}<select id="${id}" name="${fieldName}" ${f.required ? 'required' : ''}>
@@ -151,9 +167,9 @@ ${open ? html`expires ${timeHtml(Date.parse(view.expiresAt), zone)}` : html`clos
 </header>
 <div class="prompt">${view.prompt}</div>
 ${open && bar ? html`<p class="warn">${bar}</p>` : ''}
-<section><h2>Details</h2>${raw(dataHtml(view.data, view.format))}
+<section><h2>Details</h2>${raw(dataHtml(view.data, view.format, localeOf(c)))}
 <details class="raw"><summary>Raw JSON</summary><pre class="json">${prettyJson(view.data)}</pre></details></section>
-${Object.keys(view.metadata).length ? html`<section><h2>Context</h2>${raw(dataHtml(view.metadata, 'auto'))}</section>` : ''}
+${Object.keys(view.metadata).length ? html`<section><h2>Context</h2>${raw(dataHtml(view.metadata, 'auto', localeOf(c)))}</section>` : ''}
 ${open && !bar ? html`<section><h2>Your decision</h2>${form(view, preselect)}</section>` : ''}
 <section><h2>Decisions</h2>${decisions(view, zone)}
 <p class="muted">Approvers: ${view.approvers.length ? view.approvers.join(', ') : 'anyone with this link (they state a name)'}${view.requester ? html` · requested by ${view.requester}, who cannot decide it` : ''}</p></section>
@@ -177,13 +193,24 @@ function fieldsOf(schema: Record<string, unknown> | null): Record<string, FormFi
   return Object.fromEntries(Object.entries(properties).map(([name, f]) => [name, { ...f, required: required.has(name) }]));
 }
 
-export function resultPage(c: Context, view: DecisionView, back?: string) {
+/** What was decided on, repeated on the page that confirms a decision. */
+export interface DecidedOn {
+  prompt: string;
+  data: unknown;
+  format: DataFormat;
+  reason?: string;
+  feedback?: string;
+}
+
+export function resultPage(c: Context, view: DecisionView, back?: string, on?: DecidedOn) {
   const outcome = view.status === 'pending'
     ? `The request still needs more approvals (${view.approvals.filter((a) => a.approved).length} so far).`
     : `The request is now ${view.status}.`;
   const tone: Tone = view.status === 'approved' ? 'approved' : view.status === 'rejected' ? 'rejected' : 'pending';
   return page(c, 'Decision recorded', html`<header class="status ${tone}"><p class="eyebrow">${view.step}</p><h1>Decision recorded</h1>
-<p>You <strong>${view.decision.approved ? 'approved' : 'rejected'}</strong> as ${view.decision.approver}. ${outcome}</p></header>
+<p>You <strong>${view.decision.approved ? 'approved' : 'rejected'}</strong> as ${view.decision.approver}. ${outcome}</p>
+${on?.reason ? html`<p>Your reason: ${on.reason}</p>` : ''}${on?.feedback ? html`<div class="text">${on.feedback}</div>` : ''}</header>
+${on ? html`<div class="prompt">${on.prompt}</div><section><h2>What you decided on</h2>${raw(dataHtml(on.data, on.format, localeOf(c)))}</section>` : ''}
 <p class="muted">Execution ${view.executionId} · ${timeHtml(Date.parse(view.decision.at), zoneOf(c))}. ${back ? html`<a href="${back}">Back to your inbox</a>` : 'You can close this page.'}</p>`);
 }
 

@@ -3,7 +3,7 @@ import type { Env } from '../env';
 import type { AgentName } from '../ensemble/schema';
 import type { CompiledStep, Ensemble } from '../ensemble/ensemble';
 import { forEachExpression, renderTemplate, templateAt, writtenText, type Template } from '../expression/template';
-import { publicEnvNames } from './public-env';
+import { publicEnvNames } from './env-secrets';
 import { isInfraSecret } from '../secrets';
 import { operations } from '../operations/registry';
 import type { Agent } from './agent';

@@ -2,7 +2,7 @@ import { z } from 'zod';
 
 export const StepRecord = z.object({
   name: z.string(),
-  status: z.enum(['completed', 'skipped', 'failed', 'suspended']),
+  status: z.enum(['completed', 'skipped', 'failed', 'suspended', 'cancelled']),
   input: z.unknown(),
   output: z.unknown(),
   startedAt: z.string(),

@@ -6,7 +6,7 @@ import type { ScriptRegistry } from './context';
 import { advance } from './engine';
 import type { RunState } from './run-state';
 import { agents } from './agents';
-import { runSecrets } from './public-env';
+import { runSecrets } from './env-secrets';
 import { log } from '../log';
 import { UnavailableError } from '../errors';
 

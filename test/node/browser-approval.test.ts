@@ -163,17 +163,64 @@ describe('approvers in a real browser', () => {
     const row = page.locator('table.pending tr', { hasText: executionId });
     expect(await row.innerText()).toContain('ops-boss@example.com');
     await Promise.all([page.waitForNavigation(), row.locator('a').click()]);
-    expect(await page.locator('h1').innerText()).toBe('expense-approval: suspended');
+    expect(await page.locator('h1').innerText()).toBe('expense-approval suspended');
     expect(await page.locator('table.audit').innerText()).toContain('suspended');
+    // What is being approved, and who has not decided.
+    expect(await page.locator('body').innerText()).toContain('not decided yet: ops-boss@example.com');
+    expect(await page.locator('button.danger').innerText()).toBe('Cancel run');
     await Promise.all([page.waitForNavigation(), page.click('text=Re-send notifications')]);
     expect(await page.locator('body').innerText()).toContain('Notifications sent again.');
     await page.fill('input[name=reason]', 'wrong amount');
     await Promise.all([page.waitForNavigation(), page.click('text=Cancel run')]);
-    expect(await page.locator('h1').innerText()).toBe('expense-approval: cancelled');
+    expect(await page.locator('h1').innerText()).toBe('expense-approval cancelled');
+    expect(await page.locator('table.steps').innerText()).toMatch(/approve-expense\s+cancelled/);
     expect(await page.locator('table.audit').innerText()).toContain('wrong amount');
     await page.screenshot({ path: join(tmpdir(), 'console.png'), fullPage: true });
     await context.close();
   });
+});
+
+/** Words of table cells that the browser laid out over more than one line (broken inside the word). */
+const brokenWords = () => {
+  const broken: string[] = [];
+  for (const cell of document.querySelectorAll('table.grid td, table.grid th')) {
+    const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+    for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+      const text = n.textContent ?? '';
+      for (const m of text.matchAll(/\S+/g)) {
+        const range = document.createRange();
+        range.setStart(n, m.index!);
+        range.setEnd(n, m.index! + m[0].length);
+        const lines = new Set([...range.getClientRects()].filter((r) => r.width > 0).map((r) => Math.round(r.top)));
+        if (lines.size > 1) broken.push(m[0]);
+      }
+    }
+  }
+  return broken;
+};
+
+describe('the operator console reads at a glance', () => {
+  for (const viewport of [{ width: 390, height: 844 }, { width: 1280, height: 800 }]) {
+    it(`at ${viewport.width}×${viewport.height}: no word broken in a table cell, no sideways page scroll, the amount under review shown`, async () => {
+      const start = await api('/ensembles/expense-approval', { method: 'POST', body: JSON.stringify({ amount: 4820.5, category: 'conference travel and lodging', manager_email: 'a-rather-long-manager-address@example.com' }) });
+      const { executionId } = (await start.json()) as { executionId: string };
+      const context = await browser.newContext({ viewport, javaScriptEnabled: false, locale: 'en-US', extraHTTPHeaders: { authorization: `Bearer ${server.apiKey}`, 'accept-language': 'en-US' } });
+      const page = await context.newPage();
+      for (const path of ['/admin', `/admin/executions/${executionId}`]) {
+        await page.goto(`${server.url}${path}`);
+        expect(await page.evaluate(brokenWords), path).toEqual([]);
+        const { scroll, width } = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, width: window.innerWidth }));
+        expect(scroll, `${path} scrolls sideways`).toBeLessThanOrEqual(width);
+      }
+      const body = await page.locator('body').innerText();
+      expect(body).toContain('4,820.50');
+      expect(body).toContain('not decided yet: a-rather-long-manager-address@example.com');
+      // Ids are shortened in tables, whole on hover.
+      await page.goto(`${server.url}/admin`);
+      expect(await page.locator(`span.id[title="${executionId}"]`).first().count()).toBe(1);
+      await context.close();
+    });
+  }
 });
 
 /** Markdown an attacker might write into a post: none of it may run, load or link anywhere unsafe. */

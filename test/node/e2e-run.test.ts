@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -136,6 +136,47 @@ it('the CLI prints server text without terminal controls (tables, show, audit, e
   expect(err.err).not.toContain('\u001b');
   // JSON is exact: the escapes are there, escaped as JSON escapes them.
   expect(JSON.parse(hitl(['show', id, '--json']).out).pending.prompt).toBe(hostile);
+});
+
+/** Splits a shell command line as sh would for these simple lines (quotes, no expansions). */
+const shellWords = (line: string) => [...line.matchAll(/'([^']*)'|"([^"]*)"|(\S+)/g)].map((m) => m[1] ?? m[2] ?? m[3]!);
+
+it("README's CLI examples run as written against the examples (exe_… is a suspended expense-approval run)", () => {
+  const readme = readFileSync('README.md', 'utf8');
+  const block = /## Command line[\s\S]*?```sh\n([\s\S]*?)```/.exec(readme)![1]!;
+  const lines = block.split('\n').map((l) => l.replace(/\s+#.*$/, '').trim()).filter((l) => l.startsWith('npm run hitl -- '));
+  expect(lines.length).toBeGreaterThanOrEqual(8);
+  const started = hitl(['run', 'expense-approval', '{"amount":120,"category":"travel","manager_email":"boss@example.com"}', '--json']);
+  const id = (JSON.parse(started.out) as { executionId: string }).executionId;
+  for (const line of lines) {
+    const args = shellWords(line.slice('npm run hitl -- '.length)).map((a) => (a === 'exe_…' ? id : a));
+    const r = hitl(args);
+    expect(r.code, `${line}\n${r.err}`).toBe(0);
+  }
+});
+
+it('the CLI prints every detail of a refusal, in words and with --json; help is help', () => {
+  const plain = hitl(['run', 'hello']);
+  expect(plain.code).toBe(1);
+  expect(plain.err).toContain("INVALID_INPUT: input does not match the inputs of 'hello'");
+  expect(plain.err).toMatch(/\n {2}name: /);
+  const json = hitl(['run', 'hello', '--json']);
+  expect(json.code).toBe(1);
+  const envelope = JSON.parse(json.out) as { error: { code: string; details: { path: string }[] } };
+  expect(envelope.error.code).toBe('INVALID_INPUT');
+  expect(envelope.error.details.map((d) => d.path)).toContain('name');
+  for (const args of [['help'], ['--help']]) {
+    const help = hitl(args);
+    expect(help.code).toBe(0);
+    expect(help.out).toContain('usage: npm run hitl -- <command>');
+  }
+});
+
+it('show keeps a multi-line prompt readable: its lines indented under the label', () => {
+  const ran = hitl(['run', 'zz-escapes', JSON.stringify({ p: 'Line one\nLine two', who: 'boss@example.com' }), '--json']);
+  const id = (JSON.parse(ran.out) as { executionId: string }).executionId;
+  const out = hitl(['show', id]).out;
+  expect(out).toContain('prompt: Line one\n        Line two');
 });
 
 it('the CLI says plainly when the key is wrong, the server is down, or the usage is off', () => {

@@ -2,7 +2,7 @@ import { env } from 'cloudflare:test';
 import { createApp } from '../../src/http/app';
 import { EnsembleRegistry } from '../../src/ensemble/registry';
 import type { ScriptRegistry } from '../../src/runtime/context';
-import { publicEnvNames } from '../../src/runtime/public-env';
+import { publicEnvNames } from '../../src/runtime/env-secrets';
 
 export const API_KEY = 'test-api-key';
 export const auth = { authorization: `Bearer ${API_KEY}` };

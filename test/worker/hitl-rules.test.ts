@@ -185,6 +185,10 @@ describe('links and bodies', () => {
     const cancel = await app.request(`/executions/${id}/cancel`, { method: 'POST', headers: auth, body: JSON.stringify({ reason: 'no longer needed' }) });
     expect(cancel.status).toBe(200);
     expect(((await cancel.json()) as any).status).toBe('cancelled');
+    // The step that waited reads cancelled too, not suspended.
+    const cancelled = (await app.execution(id)).body;
+    expect(cancelled.steps.at(-1)).toMatchObject({ status: 'cancelled', output: null });
+    expect(JSON.stringify(cancelled.steps)).not.toContain('suspended');
     const after = await app.decide(token, { approved: true });
     expect(after.status).toBe(410);
     expect(after.body.error.code).toBe('CANCELLED');

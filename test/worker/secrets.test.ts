@@ -4,7 +4,7 @@ import { formatProblem } from '../../src/ensemble/problem';
 import { env } from 'cloudflare:test';
 import { appWith, auth } from './helpers';
 import { hitlApp, hitsAt, received, requestSpecOf, storedRun, suspend, tokenOf } from './hitl-helpers';
-import { publicEnvNames } from '../../src/runtime/public-env';
+import { publicEnvNames } from '../../src/runtime/env-secrets';
 
 // PARTNER_TOKEN is a test secret (not in wrangler.toml [vars], not in HITL_PUBLIC_VARS).
 const TOKEN = 'partner-token-4f1c9e2b7a';

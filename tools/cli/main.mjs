@@ -13,11 +13,13 @@ import { terminalSafe } from './terminal.mjs';
 const commands = { list, show, audit, cancel, notify, run };
 const usage = `usage: npm run hitl -- <command> [options]
   list [--status s] [--ensemble e] [--approver a] [--limit n] [--cursor c]
-  show <executionId>
-  audit <executionId>
+                                  executions, newest first: what waits on whom
+  show <executionId>              its steps, what it waits on, notification health
+  audit <executionId>             its audit log
   cancel <executionId> [--reason text]
-  notify <executionId> [--channel c]...
-  run <ensemble> [json]
+  notify <executionId> [--channel c]...   send its notifications again
+  run <ensemble> [json]           start a run with this input
+  help                            this text
 options: --url http://127.0.0.1:8787 (the Worker), --json (machine-readable output)
 the API key comes from API_KEY, else .dev.vars`;
 
@@ -36,9 +38,13 @@ function parse(argv) {
 
 const { args, flags } = parse(process.argv.slice(2));
 const [name, ...rest] = args;
-if (!name || flags.help || !commands[name]) {
-  console.error(name && !commands[name] ? `unknown command '${name}'\n${usage}` : usage);
-  process.exit(name || flags.help ? (flags.help ? 0 : 2) : 2);
+if (flags.help || name === 'help') {
+  console.log(usage);
+  process.exit(0);
+}
+if (!name || !commands[name]) {
+  console.error(name ? `unknown command '${terminalSafe(name)}'\n${usage}` : usage);
+  process.exit(2);
 }
 try {
   const out = await commands[name](client(String(flags.url ?? process.env.HITL_URL ?? 'http://127.0.0.1:8787')), { args: rest, flags });
@@ -46,6 +52,8 @@ try {
   // strings escape every control character).
   console.log(flags.json ? out : terminalSafe(out));
 } catch (e) {
-  console.error(terminalSafe(`error: ${e instanceof Error ? e.message : String(e)}`));
+  // --json: the API's error envelope as it came (details included), for scripts; else the same in words.
+  if (flags.json && e instanceof CliError && e.envelope) console.log(JSON.stringify(e.envelope, null, 2));
+  else console.error(terminalSafe(`error: ${e instanceof Error ? e.message : String(e)}`));
   process.exit(1);
 }

@@ -41,6 +41,12 @@ export const LIMITS = {
    * building it, whatever way the values are composed (src/expression/budget.ts).
    */
   renderedChars: 1_000_000,
+  /**
+   * All that one template's expressions may build while it renders, kept or dropped (the text
+   * behind a `.length`, each step of a chain): bounds its time as `renderedChars` bounds its
+   * result. Four values of the largest size.
+   */
+  renderedWorkChars: 4_000_000,
   /** Approvers (and escalateTo) of one hitl step: each gets a link, all kept sealed in one value. */
   approvers: 500,
   /** All decisions of one approval request (names, feedback, reasons), as stored and as the step's output. */
@@ -62,11 +68,11 @@ export const LIMITS = {
   loginLockoutAllMs: 5 * 60_000,
   /**
    * `Idempotency-Key` on `POST /ensembles/:name`: how long a finished start is remembered (its
-   * answer replayed), and how long a start under way holds its key before a retry may run it
-   * again (a Worker that died mid-run never finishes it; a run's own steps time out well before).
+   * answer replayed), and how long a start under way holds its key without news (renewed after
+   * every step; longer than any one step may take, so only a Worker that died lets it lapse).
    */
   idempotencyKeyMs: 24 * 3_600_000,
-  startClaimMs: 5 * 60_000,
+  startLeaseMs: 15 * 60_000,
   idempotencyKeyChars: 255,
   /** Console sessions kept at once (the oldest give way). */
   adminSessions: 1000,

@@ -52,8 +52,22 @@ export function secretValues(env: Env, open: ReadonlySet<string>): string[] {
     if (typeof value !== 'string' || value.length < MIN_SECRET_LENGTH || open.has(name)) continue;
     values.add(value);
     values.add(encodeURIComponent(value));
+    // A secret that is a URL (an incoming-webhook address) holds its credential in its path or
+    // query: an endpoint echoing only those parts, or the URL as a parser normalised it, is caught too.
+    for (const part of urlParts(value)) if (part.length >= MIN_SECRET_LENGTH) values.add(part);
   }
   return [...values].sort((a, b) => b.length - a.length);
+}
+
+function urlParts(value: string): string[] {
+  if (!/^https?:\/\//i.test(value)) return [];
+  try {
+    const url = new URL(value);
+    const rest = url.pathname + url.search;
+    return rest.length > 1 ? [url.href, rest, decodeURIComponent(rest)] : [url.href];
+  } catch {
+    return [];
+  }
 }
 
 /** A copy of `value` with every occurrence of a secret replaced by `[redacted]` (strings and keys). */

@@ -1,4 +1,4 @@
-// Writes docs/ensemble.schema.json from the zod schema (test/node/schema-sync.test.ts keeps it in sync).
+// Writes docs/ensemble.schema.json from the zod schema (test/node/tooling.test.ts checks it is current).
 import { writeFileSync } from 'node:fs';
 import { ensembleJsonSchema } from '../src/ensemble/json-schema';
 

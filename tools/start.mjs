@@ -5,11 +5,14 @@ import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { startDevReceiver } from './dev-receiver.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 process.chdir(root);
 const args = process.argv.slice(2);
-const env = { ...process.env, WRANGLER_SEND_METRICS: 'false' };
+// No metrics, and no fetch of Cloudflare's `Request.cf` sample at start (offline it fails with a stack
+// trace; request.cf then holds a placeholder).
+const env = { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false' };
 const wrangler = ['node_modules/wrangler/bin/wrangler.js'];
 
 let apiKey;
@@ -32,12 +35,21 @@ const extraArgs = modelConfigured ? [] : ['--var', 'THINK_PROVIDER:echo'];
 
 // Local development values (not in wrangler.toml, so `wrangler deploy` never ships them): the
 // examples' receivers and recipients, unless given. HITL_DEV makes the console channel print links.
+const portArg = args.findIndex((a) => a === '--port' || a.startsWith('--port='));
+const port = portArg === -1 ? '8787' : args[portArg].includes('=') ? args[portArg].split('=')[1] : args[portArg + 1];
+// The examples' endpoints (webhooks, payment API, CMS, GitHub) answer on this port, 12 above the
+// Worker's, from tools/dev-receiver.mjs; a value you give wins.
+const receiverPort = Number(port) + 12;
+const receiver = `http://127.0.0.1:${receiverPort}`;
 const given = (name) => args.some((a) => a.startsWith(`${name}:`)) || new RegExp(`^${name}\\s*=`, 'm').test(devVars);
 const localDefaults = {
   HITL_DEV: 'true',
   ADMIN_EMAIL: 'admin@example.com',
-  APPROVAL_WEBHOOK_URL: 'http://127.0.0.1:8799/approval-webhook',
-  SLACK_WEBHOOK_URL: 'http://127.0.0.1:8799/slack',
+  APPROVAL_WEBHOOK_URL: `${receiver}/approval-webhook`,
+  SLACK_WEBHOOK_URL: `${receiver}/slack`,
+  PAYMENT_API_URL: `${receiver}/payments/process`,
+  CMS_PUBLISH_URL: `${receiver}/cms/publish`,
+  GITHUB_API_URL: `${receiver}/github`,
   CONTENT_TEAM: 'content-team@example.com',
   ESCALATION_EMAIL: 'escalations@example.com',
 };
@@ -57,11 +69,14 @@ const migrate = spawnSync(process.execPath, [...wrangler, 'd1', 'migrations', 'a
 });
 if (migrate.status !== 0) console.warn('D1 migrations did not apply (see above); data steps may fail.');
 
-const portArg = args.findIndex((a) => a === '--port' || a.startsWith('--port='));
-const port = portArg === -1 ? '8787' : args[portArg].includes('=') ? args[portArg].split('=')[1] : args[portArg + 1];
 if (apiKey) {
   console.log(`\nAPI_KEY=${apiKey}\nTry:\n  curl -s -X POST http://127.0.0.1:${port}/ensembles/hello \\\n    -H "Authorization: Bearer ${apiKey}" -H 'content-type: application/json' \\\n    -d '{"name":"Ada","shout":true}'\n`);
 }
+
+await startDevReceiver(receiverPort);
+console.log(`The examples' endpoints and webhooks answer on ${receiver} (each call is printed as [receiver]).`);
+// wrangler runs the [build] step once more when its file watcher is ready and says a file changed.
+console.log("(wrangler rebuilds once when its file watcher is ready: its line 'The file src,ensembles,scripts changed' is that, not an edit.)");
 
 // Every argument goes to wrangler dev as given; ours only where the caller gave none.
 const ipGiven = args.some((a) => a === '--ip' || a.startsWith('--ip='));

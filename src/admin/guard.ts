@@ -39,7 +39,10 @@ export class AdminGuard extends DurableObject<Env> {
     this.sql.exec('DELETE FROM lockout WHERE until <= ?', now);
     for (const [who, scope] of [[client, 'client'], ['*', 'everyone']] as const) {
       const lock = this.sql.exec<{ until: number }>('SELECT until FROM lockout WHERE client = ?', who).toArray()[0];
-      if (lock) return { ok: false, reason: 'locked', retryAfterS: Math.max(1, Math.ceil((lock.until - now) / 1000)), scope };
+      // Everyone's lockout closes sign-in to clients that guessed wrong in the window: a client
+      // with a clean record still signs in (so strangers cannot lock the operator out), and a new
+      // one has a single guess.
+      if (lock && (scope === 'client' || this.failedRecently(client))) return { ok: false, reason: 'locked', retryAfterS: Math.max(1, Math.ceil((lock.until - now) / 1000)), scope };
     }
     if (keyOk) {
       this.sql.exec('DELETE FROM failure WHERE client = ?', client);
@@ -56,9 +59,15 @@ export class AdminGuard extends DurableObject<Env> {
     return { ok: false, reason: 'wrong-key' };
   }
 
+  private failedRecently(client: string): boolean {
+    return this.sql.exec('SELECT 1 FROM failure WHERE client = ? LIMIT 1', client).toArray().length > 0
+      || this.sql.exec('SELECT 1 FROM lockout WHERE client = ?', client).toArray().length > 0;
+  }
+
   private lock(who: string, until: number): void {
     this.sql.exec('INSERT OR REPLACE INTO lockout (client, until) VALUES (?, ?)', who, until);
-    this.sql.exec('DELETE FROM failure WHERE client = ?', who);
+    if (who !== '*') this.sql.exec('DELETE FROM failure WHERE client = ?', who);
+    else this.sql.exec("DELETE FROM failure WHERE client = '*'");
   }
 
   /** True while the session is signed in (not signed out, not expired). */
@@ -74,3 +83,18 @@ export class AdminGuard extends DurableObject<Env> {
 
 /** The deployment's one guard object. */
 export const guardOf = (env: Env) => env.ADMIN_GUARD.get(env.ADMIN_GUARD.idFromName('admin'));
+
+/**
+ * Who a sign-in attempt counts against: its IP (Cloudflare's `CF-Connecting-IP`), with an IPv6
+ * address taken by its /64, the block one subscriber usually holds (else each address would be a
+ * new client).
+ */
+export function clientOf(ip: string | undefined): string {
+  if (!ip) return 'unknown';
+  if (!ip.includes(':')) return ip.slice(0, 64);
+  const [head = '', tail = ''] = ip.toLowerCase().split('::');
+  const left = head ? head.split(':') : [];
+  const right = tail ? tail.split(':') : [];
+  const groups = ip.includes('::') ? [...left, ...Array(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right] : left;
+  return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, '')).join(':')}::/64`;
+}

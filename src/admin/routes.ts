@@ -11,7 +11,7 @@ import { log } from '../log';
 import { adminAuth, type Operator } from './auth';
 import { homePage, loginPage, runPage, type Filters } from './pages';
 import { csrfToken, newSession, readSession, sessionCookie, signedSession } from './session';
-import { guardOf } from './guard';
+import { clientOf, guardOf } from './guard';
 
 type AdminEnv = AppEnv & { Variables: { operator: Operator } };
 
@@ -32,7 +32,7 @@ export const adminRoutes = new Hono<AdminEnv>()
     const key = typeof form.key === 'string' ? form.key : '';
     const session = newSession(c.env.API_KEY!);
     // The guard decides in one call: a lockout refuses even the right key until it ends.
-    const client = c.req.header('cf-connecting-ip') ?? 'unknown';
+    const client = clientOf(c.req.header('cf-connecting-ip'));
     const outcome = await guardOf(c.env).login(client, isApiKey(key, c.env.API_KEY!), session.hash, session.expiresAt);
     if (!outcome.ok && outcome.reason === 'locked') {
       c.header('retry-after', String(outcome.retryAfterS));

@@ -1,4 +1,5 @@
-const UNITS: Record<string, number> = {
+/** Every unit a duration string may carry, in milliseconds (the JSON Schema's pattern is built from these). */
+export const UNITS: Readonly<Record<string, number>> = {
   ms: 1, millisecond: 1, milliseconds: 1,
   s: 1000, sec: 1000, secs: 1000, second: 1000, seconds: 1000,
   m: 60_000, min: 60_000, mins: 60_000, minute: 60_000, minutes: 60_000,

@@ -10,57 +10,126 @@ const OPTIONS = { target: 'draft-7', io: 'input', unrepresentable: 'any' } as co
 /** Annotations editors show on hover; on a wrapped value they belong to the wrapper. */
 const ANNOTATIONS = ['title', 'description', 'default', 'examples'] as const;
 
-const EXPRESSION: Json = {
-  type: 'string',
-  pattern: '\\$\\{|^\\$env\\.[A-Za-z_][A-Za-z0-9_]*$',
-  description: 'A `${...}` expression (or "$env.NAME"), evaluated when the step runs.',
-};
+const ref = (name: string): Json => ({ $ref: `#/definitions/${name}` });
+const EXPRESSION = ref('expression');
+
+/** Keys a mapping may carry, and which of them it must. */
+interface Keys { properties: Record<string, Json>; required: string[] }
+
+/** A kind of step: the key that names it, its config and input, its input's spellings (offered first, first). */
+interface Kind { key: 'operation' | 'agent'; name: string; config: Json; input: Json; spellings: readonly [string, string] }
 
 /**
  * The JSON Schema for editors (yaml-language-server), generated from the zod schemas the loader
  * itself uses: the file, each step, each operation's config (`editorSchema` where an operation has
  * a more precise one) and the `hitl` agent's inputs and config, so it cannot drift from them.
  * Values under config, input(s) and output may be `${...}` expressions wherever they sit.
+ *
+ * Keys that exclude each other (`operation` or `agent`, `input` or `inputs`, `output` or `outputs`)
+ * are `oneOf` branches that each list only the keys they allow: an editor completes from the branch
+ * the mapping matches, so it offers no key that would make it invalid, and each step kind carries
+ * exactly one `config` schema (no generic one beside it).
  */
 export function ensembleJsonSchema(): Json {
-  const root = z.toJSONSchema(EnsembleFile, OPTIONS) as Json;
-  const properties = root.properties as Record<string, Json>;
-  properties.output = { ...properties.output, description: 'Evaluated when the run completes: the run\'s output (synonym: outputs).' };
-  properties.outputs = { description: 'Synonym of output (the conductor docs\' spelling).' };
-
-  const step = (properties.agents!.items ?? {}) as Json;
-  const stepProps = step.properties as Record<string, Json>;
-  stepProps.operation = {
-    ...stepProps.operation,
-    enum: [...operationNames, 'hitl'],
-    description: `${String(stepProps.operation!.description ?? '')} \`operation: hitl\` is accepted as \`agent: hitl\`.`.trim(),
-  };
-  step.oneOf = [{ required: ['operation'] }, { required: ['agent'] }];
-  step.not = { required: ['input', 'inputs'] };
-  step.allOf = [
-    ...operationNames.map((name) => {
-      const op = operations[name];
-      return {
-        if: { properties: { operation: { const: name } }, required: ['operation'] },
-        then: { properties: { config: part(op.editorSchema ?? op.config) } },
-      };
-    }),
-    {
-      if: { anyOf: [
-        { properties: { agent: { const: 'hitl' } }, required: ['agent'] },
-        { properties: { operation: { const: 'hitl' } }, required: ['operation'] },
-      ] },
-      // The whole inputs may be one expression (`inputs: ${input.gate}`): its keys are checked when the step runs.
-      then: { properties: { config: part(HitlConfig), inputs: { anyOf: [part(HitlInput), EXPRESSION] }, input: { anyOf: [part(HitlInput), EXPRESSION] } } },
+  const { $schema, ...root } = z.toJSONSchema(EnsembleFile, OPTIONS) as Json;
+  const { output, agents, ...fileKeys } = root.properties as Record<string, Json>;
+  const definitions: Record<string, Json> = {
+    expression: {
+      type: 'string',
+      pattern: '\\$\\{|^\\$env\\.[A-Za-z_][A-Za-z0-9_]*$',
+      description: 'A `${...}` expression (or "$env.NAME"), evaluated when the step runs.',
     },
-  ];
-  const { $schema, ...rest } = root;
-  return {
+    ...stepDefinitions(agents!.items as Json),
+  };
+  const branches = closedBranches(
+    { properties: { ...fileKeys, agents: { ...agents, items: ref('step') } }, required: root.required as string[] },
+    synonyms(
+      ['output', { ...output, description: 'Evaluated when the run completes: the run\'s output (synonym: outputs).' }],
+      ['outputs', { description: 'Synonym of output (the conductor docs\' spelling).' }],
+    ),
+  );
+  return withMarkdown(scalarsMerged({
     $schema,
     title: 'Ensemble',
     description: 'An ensemble: agents (steps) run in order; `${...}` expressions allowed in values. See docs/ensembles.md.',
-    ...rest,
+    type: 'object',
+    oneOf: branches,
+    definitions,
+  }));
+}
+
+/** The step (`step`) as one branch per kind and input spelling, and the schemas its branches share. */
+function stepDefinitions(step: Json): Record<string, Json> {
+  const { operation, agent, config, input, inputs, ...common } = step.properties as Record<string, Json>;
+  const definitions: Record<string, Json> = {};
+  const share = (name: string, schema: Json) => {
+    definitions[name] = schema;
+    return ref(name);
   };
+  const shared = Object.fromEntries(Object.entries(common).map(([key, schema]) => [key, share(`step-${key}`, schema)]));
+  const configOf = (kind: string, schema: Json) => share(`${kind}-config`, { description: config!.description, ...schema });
+  const hitlInput: Json = { anyOf: [share('hitl-input', part(HitlInput)), EXPRESSION] };
+  const hitl = { config: configOf('hitl', part(HitlConfig)), input: hitlInput };
+  const kinds: Kind[] = [
+    ...operationNames.map((name): Kind => ({
+      key: 'operation',
+      name,
+      config: configOf(name, part(operations[name].editorSchema ?? operations[name].config)),
+      input: {},
+      spellings: ['input', 'inputs'],
+    })),
+    // hitl is written with `inputs` (spec 004's spelling): offered first.
+    { key: 'agent', name: 'hitl', ...hitl, spellings: ['inputs', 'input'] },
+    { key: 'operation', name: 'hitl', ...hitl, spellings: ['inputs', 'input'] },
+  ];
+  const describeKind = (key: 'operation' | 'agent') => key === 'operation'
+    ? `${String(operation!.description)} \`operation: hitl\` is accepted as \`agent: hitl\`.`
+    : String(agent!.description);
+  const { required } = step as { required: string[] };
+  const order = Object.keys(step.properties as Json);
+  const described = (key: string, schema: Json): Json => ({ description: (key === 'input' ? input : inputs)!.description, ...schema });
+  const branches = kinds.flatMap(({ key, name, config: kindConfig, input: kindInput, spellings: [first, second] }) => closedBranches(
+    { properties: { ...shared, [key]: { description: describeKind(key), const: name }, config: kindConfig }, required: [...required, key] },
+    synonyms([first, described(first, kindInput)], [second, described(second, kindInput)]),
+  ));
+  const chooseKind = [{ required: ['operation'] }, { required: ['agent'] }];
+  // A step whose kind is not written yet matches this branch alone, so an editor offers `operation`
+  // or `agent` (and the keys every step has) rather than every kind's `config`. It names the kind
+  // keys without their values and comes last, so that a step with a kind (even a wrong one, or two)
+  // is judged by the kinds' branches ("must be code | http | ...", "agent is not allowed").
+  const unchosen: Json = {
+    type: 'object',
+    properties: { ...shared, operation: { type: 'string', description: describeKind('operation') }, agent: { type: 'string', description: describeKind('agent') } },
+    required,
+    additionalProperties: false,
+    not: { anyOf: chooseKind },
+  };
+  definitions.step = {
+    type: 'object',
+    anyOf: chooseKind,
+    oneOf: [...branches, unchosen].map((branch) => ({ ...branch, properties: inOrder(branch.properties as Record<string, Json>, order) })),
+  };
+  return definitions;
+}
+
+/** Two spellings of one key: the first may be absent, the second must be present, so exactly one branch matches. */
+function synonyms([first, a]: [string, Json], [second, b]: [string, Json]): Keys[] {
+  return [{ properties: { [first]: a }, required: [] }, { properties: { [second]: b }, required: [second] }];
+}
+
+/** The `oneOf` branches of a mapping: the keys of `base` with each alternative, each closed to other keys. */
+function closedBranches(base: Keys, alternatives: Keys[]): Json[] {
+  return alternatives.map((alt) => ({
+    type: 'object',
+    properties: { ...base.properties, ...alt.properties },
+    required: [...base.required, ...alt.required],
+    additionalProperties: false,
+  }));
+}
+
+/** Properties in the order the zod schema declares them (what an editor lists first). */
+function inOrder(properties: Record<string, Json>, order: string[]): Record<string, Json> {
+  return Object.fromEntries(order.filter((k) => k in properties).map((k) => [k, properties[k]!]));
 }
 
 /** One operation's or agent's config or input: a mapping whose values may each be `${...}`. */
@@ -91,4 +160,58 @@ function expressionsAllowed(node: Json, wrap = true): Json {
     }
   }
   return { ...wrapper, anyOf: [out, EXPRESSION] };
+}
+
+/** The keywords that judge only values of one type: on a value of another type they pass. */
+const TYPE_KEYWORDS: Record<string, string[]> = {
+  number: ['minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum', 'multipleOf'],
+  integer: ['minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum', 'multipleOf'],
+  string: ['minLength', 'maxLength', 'pattern', 'format'],
+};
+const MESSAGES = ['errorMessage', 'patternErrorMessage'];
+
+/**
+ * `anyOf: [{ type: number, minimum }, { type: string, pattern }]` as one `{ type: [number, string],
+ * minimum, pattern }` (the same values pass: each keyword judges only its own type). An editor then
+ * reports the keyword a value breaks ("below the exclusive minimum", the pattern's message), where
+ * from two branches it reports the first branch's type ("Expected number" for "1 fortnight").
+ */
+function scalarsMerged(node: Json): Json {
+  const out: Json = {};
+  for (const [key, value] of Object.entries(node)) {
+    if (DATA.has(key) || value === null || typeof value !== 'object') out[key] = value;
+    else if (MAPS.has(key)) out[key] = Object.fromEntries(Object.entries(value).map(([k, v]) => [k, isObject(v) ? scalarsMerged(v) : v]));
+    else if (Array.isArray(value)) out[key] = value.map((v) => (isObject(v) ? scalarsMerged(v) : v));
+    else out[key] = scalarsMerged(value as Json);
+  }
+  const branches = out.anyOf;
+  if (!Array.isArray(branches) || branches.length < 2) return out;
+  const types = branches.map((b: Json) => b.type);
+  const mergeable = types.every((t) => typeof t === 'string' && t in TYPE_KEYWORDS) && new Set(types).size === types.length
+    && branches.every((b: Json) => Object.keys(b).every((k) => k === 'type' || TYPE_KEYWORDS[b.type as string]!.includes(k) || MESSAGES.includes(k)))
+    && MESSAGES.every((m) => branches.filter((b: Json) => m in b).length <= 1);
+  if (!mergeable) return out;
+  const { anyOf: _, ...rest } = out;
+  return Object.assign(rest, ...branches.map(({ type: __, ...keywords }: Json) => keywords), { type: types });
+}
+
+/** Keywords whose values are data, not schemas: never rewritten. */
+const DATA = new Set(['default', 'examples', 'enum', 'const', 'required']);
+/** Keywords whose values map names to schemas (a property may be called `default`). */
+const MAPS = new Set(['properties', 'definitions', 'patternProperties']);
+
+/**
+ * Every description also as `markdownDescription`, which yaml-language-server renders as Markdown on
+ * hover and in completion; from `description` alone it escapes the backticks and shows them.
+ */
+function withMarkdown(node: Json): Json {
+  const out: Json = {};
+  for (const [key, value] of Object.entries(node)) {
+    if (DATA.has(key) || value === null || typeof value !== 'object') out[key] = value;
+    else if (MAPS.has(key)) out[key] = Object.fromEntries(Object.entries(value).map(([k, v]) => [k, isObject(v) ? withMarkdown(v) : v]));
+    else if (Array.isArray(value)) out[key] = value.map((v) => (isObject(v) ? withMarkdown(v) : v));
+    else out[key] = withMarkdown(value as Json);
+  }
+  if (typeof node.description === 'string') out.markdownDescription = node.description;
+  return out;
 }

@@ -163,7 +163,7 @@ function load(src: SourceFile, options: LoadOptions): LoadResult {
       const rules = { publicEnv: options.publicEnv, credentials: [], storedAsWritten: false };
       const uses = [
         ...(condition ? checkSecretUses(condition, [...at, 'condition'], 'condition', rules) : []),
-        ...checkSecretUses(config, [...at, 'config'], 'config', { ...rules, credentials, storedAsWritten: step.agent !== undefined }),
+        ...checkSecretUses(config, [...at, 'config'], 'config', { ...rules, credentials, storedAsWritten: step.agent !== undefined, destination: step.agent === undefined ? operations[step.operation!]?.destination : undefined }),
         ...checkSecretUses(input, [...at, inputKey], inputKey, rules),
       ];
       for (const p of uses) report(locator.offsetInExpression(p.path, p.ordinal, p.offset), 'expression', p.message);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { UNITS } from './duration';
 
 /**
  * The ensemble file format. This schema is the source of truth: types are derived from it and
@@ -12,8 +13,33 @@ export const StepName = z
   .string()
   .regex(/^[A-Za-z0-9_-]+$/, 'step names use letters, digits, _ and - only');
 
-/** Milliseconds as a number, or a string such as "500ms", "30s", "24h", "7 days". */
-export const Duration = z.union([z.number().nonnegative(), z.string().min(1)]);
+/** Every unit parseDuration reads (longest first, so `ms` is not read as `m`), in any case. */
+const DURATION_UNITS = Object.keys(UNITS).sort((a, b) => b.length - a.length).join('|');
+const anyCase = (source: string) => source.replace(/[a-z]/g, (c) => `[${c}${c.toUpperCase()}]`);
+
+/**
+ * A duration string as parseDuration reads it: a number and an optional unit ("500ms", "30s",
+ * "24h", "7 days", "90 Minutes"); `positive` also refuses a zero ("0s"). A JSON Schema pattern has
+ * no flags, hence the spelt-out cases.
+ */
+export function durationPattern(positive = false): string {
+  const number = positive ? '(\\d*[1-9]\\d*(\\.\\d+)?|\\d+\\.\\d*[1-9]\\d*)' : '\\d+(\\.\\d+)?';
+  return `^\\s*${number}\\s*(${anyCase(DURATION_UNITS)})?\\s*$`;
+}
+
+/** What an editor says of a value that is no duration (yaml-language-server's `errorMessage`). */
+export const notADuration = (unit: 'seconds' | 'milliseconds') =>
+  `Not a duration: a number of ${unit}, or a number and a unit such as "30s", "24h" or "7 days".`;
+
+/**
+ * Milliseconds as a number, or a string such as "500ms", "30s", "24h", "7 days". The pattern and
+ * message are metadata for editors only: the loader judges the string with parseDuration, whose
+ * message says how to write one, so what the runtime accepts (and what it says) is unchanged.
+ */
+export const Duration = z.union([
+  z.number().nonnegative(),
+  z.string().min(1).meta({ pattern: durationPattern(), errorMessage: notADuration('milliseconds') }),
+]);
 
 export const Retry = z.strictObject({
   attempts: z.number().int().min(1).max(10).describe('total attempts, including the first'),

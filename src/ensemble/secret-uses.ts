@@ -1,4 +1,4 @@
-import { forEachExpression, type Path, type Template } from '../expression/template';
+import { forEachExpression, templateAt, type Path, type Template } from '../expression/template';
 import type { CompiledExpression } from '../expression/compile';
 import { isInfraSecret } from '../secrets';
 
@@ -9,6 +9,12 @@ import { isInfraSecret } from '../secrets';
 export type CredentialPaths = readonly (readonly string[])[];
 
 export interface SecretRules {
+  /**
+   * The field whose value says where the credentials go (an http step's `url`): when the step uses
+   * a secret, its scheme and host must be fixed in the file (literal text or env), never built
+   * from the run's input or steps, or the caller of a run could send the secret anywhere.
+   */
+  destination?: readonly string[];
   /** Env names that are configuration (src/secrets.ts): usable anywhere. */
   publicEnv: ReadonlySet<string>;
   /** Where this template's values are consumed by the Worker, relative to `base` (empty: nowhere). */
@@ -52,10 +58,12 @@ const where = (rel: Path, what: string) => (rel.length ? `${what}.${rel.join('.'
 export function checkSecretUses(template: Template, base: Path, what: string, rules: SecretRules): SecretProblem[] {
   const problems: SecretProblem[] = [];
   const strings = new Map<string, { usesSecret: boolean; others: SecretProblem[] }>();
+  let usesAnySecret = false;
   forEachExpression(template, base, (expr, exprPath, ordinal) => {
     const rel = exprPath.slice(base.length);
     const credential = isCredentialPath(rules.credentials, rel);
     const secrets = [...expr.envNames].filter((n) => !rules.publicEnv.has(n) && !isInfraSecret(n));
+    if (secrets.length) usesAnySecret = true;
     if (credential && rules.storedAsWritten) {
       const key = JSON.stringify(exprPath);
       const entry = strings.get(key) ?? { usesSecret: false, others: [] };
@@ -74,5 +82,33 @@ export function checkSecretUses(template: Template, base: Path, what: string, ru
     }
   });
   for (const { usesSecret, others } of strings.values()) if (usesSecret) problems.push(...others);
+  if (usesAnySecret && rules.destination) problems.push(...fixedDestination(template, base, what, rules.destination));
   return problems;
 }
+
+/**
+ * Problems when the destination field lets anything but the file decide the scheme and host:
+ * everything up to the first `/` after `scheme://` (or after a leading env value, taken to be an
+ * origin such as `${env.API_BASE}`) must be literal text or env.
+ */
+function fixedDestination(template: Template, base: Path, what: string, destination: readonly string[]): SecretProblem[] {
+  const field = templateAt(template, destination);
+  if (!field || field.kind === 'const') return [];
+  const parts = field.kind === 'interp' ? field.parts : field.kind === 'expr' ? [field.expr] : [];
+  let prefix = '';
+  let ordinal = 0;
+  for (const part of parts) {
+    if (ORIGIN_FIXED.test(prefix)) return [];
+    if (typeof part === 'string') { prefix += part; continue; }
+    if ([...part.roots].some((r) => r !== 'env')) {
+      const root = [...part.roots].find((r) => r !== 'env')!;
+      return [{ path: [...base, ...destination], ordinal, offset: Math.max(0, part.source.indexOf(root)), message: `${where([...destination], what)} decides where this step's secrets are sent, so its scheme and host come from the file (text or env), not from '${root}': write the origin out, e.g. "https://api.example.com/orders/\${${part.source}}"` }];
+    }
+    prefix += '\u0000';
+    ordinal++;
+  }
+  return [];
+}
+
+// `https://host/` written out, or an env value (a stand-in character) followed by `/`.
+const ORIGIN_FIXED = /^(?:[a-z][a-z0-9+.-]*:\/\/[^/\u0000]+\/|\u0000\/)/i;

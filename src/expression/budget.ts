@@ -36,7 +36,10 @@ export class ExpressionLimitError extends ExpressionError {
  */
 export class Budget {
   private readonly sizes = new WeakMap<object, number>();
+  private readonly texts = new WeakMap<object, number>();
   private spent = 0;
+  /** Characters (and items) built so far, kept or not: what the template has cost to evaluate. */
+  private built = 0;
 
   constructor(readonly limit: number = LIMITS.renderedChars) {}
 
@@ -75,6 +78,54 @@ export class Budget {
   /** Throws unless one value of `chars` fits what a single value may be. */
   check(chars: number, source?: string): void {
     if (chars > LIMITS.expressionStringChars) throw new ExpressionLimitError(`would build a value of ${chars} characters as text`, source);
+  }
+
+  /**
+   * The length of `String(value)`, what `+` makes of it: an array joins its items' text with
+   * commas (null and undefined as nothing), any other object is `[object Object]`. Memoized like
+   * `sizeOf`, so a value built of shared parts is measured in time linear in its distinct parts.
+   */
+  textSizeOf(value: unknown): number {
+    if (value === null || value === undefined) return 9;
+    if (typeof value === 'string') return value.length;
+    if (typeof value !== 'object') return 24;
+    if (!Array.isArray(value)) return 15;
+    const known = this.texts.get(value);
+    if (known !== undefined) return known;
+    const open = new Set<object>();
+    const stack: unknown[][] = [value];
+    const item = (v: unknown) => (v === null || v === undefined ? 0 : Array.isArray(v) ? this.texts.get(v)! : this.textSizeOf(v));
+    while (stack.length) {
+      const node = stack[stack.length - 1]!;
+      if (this.texts.has(node)) { stack.pop(); continue; }
+      if (!open.has(node)) {
+        open.add(node);
+        for (const child of node) {
+          if (!Array.isArray(child) || this.texts.has(child)) continue;
+          if (open.has(child)) throw new ExpressionLimitError('a value contains itself');
+          stack.push(child);
+        }
+        continue;
+      }
+      stack.pop();
+      open.delete(node);
+      let total = Math.max(0, node.length - 1);
+      for (const child of node) total += item(child);
+      this.texts.set(node, Math.min(total, Number.MAX_SAFE_INTEGER));
+    }
+    return this.texts.get(value)!;
+  }
+
+  /**
+   * Counts work: `n` characters (or items) just built, kept or not. A template may build
+   * `LIMITS.renderedWorkChars` in all, so six hundred keys each building and dropping a large
+   * string (`${(a + a + a).length}`) cost no more time than a few.
+   */
+  work(n: number, source?: string): void {
+    this.built += n;
+    if (this.built > LIMITS.renderedWorkChars) {
+      throw new ExpressionLimitError(`this template's expressions built ${this.built} characters in all (limit ${LIMITS.renderedWorkChars}, intermediate values included)`, source);
+    }
   }
 
   /** Charges a finished value against the whole template's budget. */
@@ -183,6 +234,10 @@ const textual = (v: unknown) => typeof v === 'string' || (v !== null && typeof v
  * object, which `+` turns into text: `[s, s, s] + 1`), both sides are sized before anything is built.
  */
 export function plus(a: unknown, b: unknown, budget: Budget, source?: string): unknown {
-  if (textual(a) || textual(b)) checkLength(budget.sizeOf(a) + budget.sizeOf(b), source);
+  if (textual(a) || textual(b)) {
+    const chars = budget.textSizeOf(a) + budget.textSizeOf(b);
+    checkLength(chars, source);
+    budget.work(chars, source);
+  }
   return (a as number) + (b as number);
 }

@@ -109,9 +109,25 @@ function staticKey(node: Node, ctx: Context): string {
   return name;
 }
 
-/** A call's result, measured like a literal: `l.concat(l)` shares its items as `[l, l]` does. */
+/** Operands an operator will turn into text (arrays, objects): their text is sized and counted first. */
+function coerced(b: Budget, source: string, ...values: unknown[]): void {
+  let chars = 0;
+  for (const v of values) if (v !== null && typeof v === 'object') chars += b.textSizeOf(v);
+  if (chars === 0) return;
+  b.check(chars, source);
+  b.work(chars, source);
+}
+
+/**
+ * A call's result, measured like a literal (`l.concat(l)` shares its items as `[l, l]` does), and
+ * counted as work: a string it built by its length, an array or object by its items.
+ */
 function measured(value: unknown, b: Budget, source: string): unknown {
-  if (value !== null && typeof value === 'object') b.check(b.sizeOf(value), source);
+  if (typeof value === 'string') b.work(value.length, source);
+  else if (value !== null && typeof value === 'object') {
+    b.check(b.sizeOf(value), source);
+    b.work(Array.isArray(value) ? value.length : Object.keys(value).length, source);
+  }
   return value;
 }
 
@@ -189,7 +205,12 @@ const handlers = {
     const op = unary[String(node.operator)];
     if (!op) fail(ctx, `operator '${String(node.operator)}' is not supported`, String(node.operator));
     const arg = compileNode(node.argument as Node, ctx);
-    return (scope, b) => op(arg(scope, b));
+    if (node.operator === '!') return (scope, b) => op(arg(scope, b));
+    return (scope, b) => {
+      const v = arg(scope, b);
+      coerced(b, ctx.source, v);
+      return op(v);
+    };
   },
   BinaryExpression: (node, ctx) => {
     const operator = String(node.operator);
@@ -201,7 +222,14 @@ const handlers = {
     if (operator === '+') return (scope, b) => plus(left(scope, b), right(scope, b), b, ctx.source);
     const op = binary[operator];
     if (!op) fail(ctx, `operator '${operator}' is not supported`, operator);
-    return (scope, b) => op(left(scope, b), right(scope, b));
+    if (operator === '===' || operator === '!==') return (scope, b) => op(left(scope, b), right(scope, b));
+    // Every other operator turns an array or object into text first (`[a, a] < 1`): sized before.
+    return (scope, b) => {
+      const l = left(scope, b);
+      const r = right(scope, b);
+      coerced(b, ctx.source, l, r);
+      return op(l, r);
+    };
   },
   ConditionalExpression: (node, ctx) => {
     const test = compileNode(node.test as Node, ctx);
@@ -215,6 +243,7 @@ const handlers = {
       const out = items.map((item) => item(scope, b));
       // Measured as built: `[l1, l1]` of a large `l1` is refused here, not when it is printed.
       b.check(b.sizeOf(out), ctx.source);
+      b.work(out.length, ctx.source);
       return out;
     };
   },
@@ -233,6 +262,7 @@ const handlers = {
         out[k] = value(scope, b);
       }
       b.check(b.sizeOf(out), ctx.source);
+      b.work(entries.length, ctx.source);
       return out;
     };
   },

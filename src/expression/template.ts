@@ -135,6 +135,7 @@ const renderers = {
       return stringify(value);
     });
     const text = texts.join('');
+    budget.work(text.length);
     budget.charge(text);
     return text;
   },
@@ -230,10 +231,17 @@ export function templateAt(template: Template, path: readonly (string | number)[
   return t;
 }
 
-/** A string template as it was written (`${env.HOOK}/path`), or undefined for anything else. */
-export function writtenText(template: Template): string | undefined {
-  if (template.kind === 'expr') return `\${${template.expr.source}}`;
-  if (template.kind === 'interp') return template.parts.map((p) => (typeof p === 'string' ? p : `\${${p.source}}`)).join('');
-  if (template.kind === 'const' && typeof template.value === 'string') return template.value;
+/** A piece of a string as written: literal text, or the source of one `${...}` expression. */
+export type WrittenPart = string | { expr: string };
+
+/**
+ * A string template as written, as parts (`["https://", { expr: "env.HOOK" }, "/x"]`), or
+ * undefined for anything else. Parts, not text: literal text that reads like `${...}` (written
+ * `$${...}`) stays text, and can never be taken for an expression later.
+ */
+export function writtenParts(template: Template): WrittenPart[] | undefined {
+  if (template.kind === 'expr') return [{ expr: template.expr.source }];
+  if (template.kind === 'interp') return template.parts.map((p) => (typeof p === 'string' ? p : { expr: p.source }));
+  if (template.kind === 'const' && typeof template.value === 'string') return [template.value];
   return undefined;
 }

@@ -7,11 +7,25 @@ import { normalizeIdentity } from '../identity/normalize';
 import { LIMITS } from '../limits';
 import { didYouMean, suggest } from '../ensemble/suggest';
 import { plainIssue, valueAt } from '../ensemble/issue-words';
+import { durationPattern, notADuration } from '../ensemble/schema';
 import { Channel, dataFormats, NotificationConfig, onTimeoutPolicies, type ApprovalRequest } from './request';
 import { FormField, FormSpec, readResponse } from './form';
 
 const MAX_TIMEOUT_MS = 365 * 86_400_000;
+/** What a stored webhookUrl reads when it is kept as written (`writtenCredentials`). */
+const WRITTEN = '(kept as written: completed when sent)';
 const DEFAULT_TIMEOUT_MS = 86_400_000;
+
+/**
+ * A wait in the unit of its style: a number is seconds in inputs and milliseconds in config. The
+ * bounds and the pattern are metadata for editors: the loader refuses a wait of 0 or less, over 365
+ * days or without a known unit with its own message (checkHitlStep), so the runtime accepts and
+ * says exactly what it did.
+ */
+const wait = (unit: 's' | 'ms') => z.union([
+  z.number().meta({ exclusiveMinimum: 0, maximum: unit === 's' ? MAX_TIMEOUT_MS / 1000 : MAX_TIMEOUT_MS }),
+  z.string().meta({ pattern: durationPattern(true), errorMessage: notADuration(unit === 's' ? 'seconds' : 'milliseconds') }),
+]);
 
 /**
  * inputs style (spec "Inputs"): data, prompt, approvers, timeout (s), minApprovals, metadata.
@@ -23,19 +37,19 @@ export const HitlInput = z.strictObject({
   approvalData: z.unknown().optional().meta({ description: 'Synonym of `data` (the name spec 004\'s config style uses).' }),
   prompt: z.string().optional().meta({ description: 'The question approvers answer.', default: 'Approval required', examples: ['Publish this post?'] }),
   approvers: z.unknown().optional().meta({ description: 'Who may decide: emails, names or `slack:U…` ids. Each gets a personal link; with none, one shared link is made.', examples: [['lead@example.com', 'ops@example.com']] }),
-  timeout: z.union([z.number(), z.string()]).optional().meta({ description: 'How long to wait: a number is SECONDS in inputs, or a string with its unit ("30m", "24h", "7 days"). At most 365 days.', default: 86400, examples: [3600, '24h'] }),
+  timeout: wait('s').optional().meta({ description: 'How long to wait: a number is SECONDS in inputs, or a string with its unit ("30m", "24h", "7 days"). At most 365 days.', default: 86400, examples: [3600, '24h'] }),
   minApprovals: z.number().int().min(1).optional().meta({ description: 'Distinct approvals needed. May be an expression, e.g. `${Math.ceil(approvers.length / 2)}`.', default: 1, examples: [2] }),
   metadata: z.record(z.string(), z.unknown()).optional().meta({ description: 'Facts shown beside the data (amount, customer...).', examples: [{ amount: '${quote.output.total}' }] }),
   onTimeout: z.enum(onTimeoutPolicies).optional().meta({ description: 'What the timeout means: continue (the step completes with status timeout), approve, reject, fail the run, or escalate (add escalateTo and wait another `timeout`).', default: 'continue' }),
-  ...followUps(),
+  ...followUps('s'),
 });
 
 /** Reminders, escalation and separation of duties: accepted in inputs and in config. */
-function followUps() {
+function followUps(unit: 's' | 'ms') {
   return {
-    remindAfter: z.union([z.number(), z.string()]).optional().meta({ description: 'Re-notify approvers who have not decided after this long (seconds in inputs, ms in config, or "4h").', examples: ['4h'] }),
+    remindAfter: wait(unit).optional().meta({ description: 'Re-notify approvers who have not decided after this long (seconds in inputs, ms in config, or "4h").', examples: ['4h'] }),
     reminders: z.number().int().min(0).max(20).optional().meta({ description: 'How many reminders at most (with remindAfter).', default: 1 }),
-    escalateAfter: z.union([z.number(), z.string()]).optional().meta({ description: 'Add `escalateTo` as approvers and notify them after this long.', examples: ['12h'] }),
+    escalateAfter: wait(unit).optional().meta({ description: 'Add `escalateTo` as approvers and notify them after this long.', examples: ['12h'] }),
     escalateTo: z.unknown().optional().meta({ description: 'Approvers added on escalation.', examples: [['director@example.com']] }),
     requester: z.string().optional().meta({ description: 'Separation of duties: this identity cannot decide, and typed names are refused.', examples: ['${input.author}'] }),
     requireVerified: z.boolean().optional().meta({ description: 'Accept only verified decisions: personal links, the Slack app, Cloudflare Access (no typed names on a shared link).', default: false }),
@@ -50,14 +64,14 @@ function followUps() {
 /** config style (spec "Actions"): action, timeout (ms), notificationChannel, notificationConfig. */
 export const HitlConfig = z.strictObject({
   action: z.literal('suspend').optional().meta({ description: 'The only action: suspend the run until approvers decide.', default: 'suspend' }),
-  timeout: z.union([z.number(), z.string()]).optional().meta({ description: 'How long to wait: a number is MILLISECONDS in config, or a string with its unit ("24h").', default: 86400000, examples: [86400000, '24h'] }),
+  timeout: wait('ms').optional().meta({ description: 'How long to wait: a number is MILLISECONDS in config, or a string with its unit ("24h").', default: 86400000, examples: [86400000, '24h'] }),
   notificationChannel: z.union([Channel, z.array(Channel)]).optional().meta({ description: 'Where approvers are told: slack, email, webhook, console, or a list of them. Default: email when approvers are emails and email is configured, else console.', examples: ['email', ['email', 'slack']] }),
   notificationConfig: z.strictObject(NotificationConfig.shape).optional().meta({ description: 'Settings of the channels (webhook URL, email recipients, Slack channel, link base URL).' }),
   prompt: z.string().optional().meta({ description: 'The question approvers answer (also accepted under inputs).', default: 'Approval required' }),
   approvers: z.unknown().optional().meta({ description: 'Who may decide (also accepted under inputs).' }),
   minApprovals: z.number().int().min(1).optional().meta({ description: 'Distinct approvals needed.', default: 1 }),
   onTimeout: z.enum(onTimeoutPolicies).optional().meta({ description: 'What the timeout means (see inputs.onTimeout).', default: 'continue' }),
-  ...followUps(),
+  ...followUps('ms'),
 });
 
 /**
@@ -182,7 +196,7 @@ export const hitlAgent: Agent = {
     // A webhook URL that holds a secret is kept as written (`${env.HOOK}`): it is completed only
     // when a notification is sent (src/hitl/credentials.ts), so the secret is never stored.
     const writtenHook = ctx.written?.(['notificationConfig', 'webhookUrl']);
-    const notification = writtenHook === undefined ? c.notificationConfig ?? {} : { ...c.notificationConfig, webhookUrl: writtenHook };
+    const notification = writtenHook === undefined ? c.notificationConfig ?? {} : { ...c.notificationConfig, webhookUrl: WRITTEN };
     const env = ctx.env;
     const baseUrl = (notification.baseUrl || (typeof env.PUBLIC_BASE_URL === 'string' && env.PUBLIC_BASE_URL) || ctx.origin || 'http://127.0.0.1:8787').replace(/\/+$/, '');
     return {
@@ -208,7 +222,7 @@ export const hitlAgent: Agent = {
       ...(form ? { form } : {}),
       onReject,
       allowDelegation: i.allowDelegation ?? c.allowDelegation ?? true,
-      ...(writtenHook === undefined ? {} : { writtenCredentials: ['webhookUrl' as const] }),
+      ...(writtenHook === undefined ? {} : { writtenCredentials: { webhookUrl: writtenHook } }),
     };
   },
 };

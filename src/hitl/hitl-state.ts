@@ -263,20 +263,22 @@ export class HITLState extends DurableObject<Env> {
   }
 
   /**
-   * A start sent with an `Idempotency-Key` (this execution's id derives from it): claims it, or
-   * says how it stands. A run that suspended answers with its request, as the first start did.
+   * A start sent with an `Idempotency-Key` (this object is named after the ensemble and the key,
+   * not after an execution): claims it, or says how it stands.
    */
-  async claimStart(executionId: string, bodyHash: string): Promise<Claim> {
-    const claim = this.claims.claim(bodyHash, this.store.exists(), Date.now());
-    if (claim.kind !== 'begun') return claim;
-    const { state } = this.store.run()!;
-    return { kind: 'replay', status: 202, body: JSON.stringify({ executionId, ensemble: state.ensemble, status: 'suspended', pending: await this.again(executionId) }) };
+  async claimStart(bodyHash: string): Promise<Claim> {
+    return this.claims.claim(bodyHash, Date.now());
   }
 
-  /** The claimed start finished without suspending: its answer is replayed to retries for a day. */
-  async finishStart(status: number, body: unknown): Promise<void> {
+  /** The claimed start is still running (after each of its steps). */
+  async renewStart(): Promise<void> {
+    this.claims.renew(Date.now());
+  }
+
+  /** The claimed start answered: the same answer is replayed to retries for a day. */
+  async finishStart(status: number, body: string): Promise<void> {
     const forgetAt = this.claims.finish(status, body, Date.now());
-    if (!this.store.exists() && (await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(forgetAt);
+    if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(forgetAt);
   }
 
   /** The claimed start failed before anything was kept: a retry with the same key runs it again. */
@@ -287,8 +289,9 @@ export class HITLState extends DurableObject<Env> {
   /** Timeouts, continuing the run, notifications and cleanup: whatever is due. */
   override async alarm(): Promise<void> {
     if (!this.store.exists()) {
-      // Only the answer of a start that never suspended: forgotten once its key expires.
+      // An Idempotency-Key's object: forgotten once its key expires.
       if (this.claims.expired(Date.now())) await this.ctx.storage.deleteAll();
+      else await this.ctx.storage.setAlarm(Date.now() + 3_600_000);
       return;
     }
     await this.lifecycle.alarm();

@@ -55,8 +55,11 @@ export const ApprovalRequest = z.object({
   /** `any`: one rejection rejects; `impossible`: only once minApprovals is out of reach. */
   onReject: z.enum(['any', 'impossible']).default('any'),
   allowDelegation: z.boolean().default(true),
-  /** Fields of `notification` kept as written because they use a secret; completed when sent. */
-  writtenCredentials: z.array(z.enum(['webhookUrl'])).optional(),
+  /**
+   * Fields of `notification` kept as written because they use a secret (literal text and the
+   * source of each env-only expression); completed from env when a notification is sent.
+   */
+  writtenCredentials: z.object({ webhookUrl: z.array(z.union([z.string(), z.object({ expr: z.string() })])).optional() }).optional(),
 });
 export type ApprovalRequest = z.infer<typeof ApprovalRequest>;
 

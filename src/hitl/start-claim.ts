@@ -1,56 +1,68 @@
 import { LIMITS } from '../limits';
+import { newExecutionId } from '../runtime/execution-id';
 
 /**
- * How a start sent with an `Idempotency-Key` stands, as the execution's object remembers it (the
- * execution id is derived from the key, so every retry reaches the same object). The claim is a
- * table of its own: it does not make the object hold a run (`ExecutionStore.exists`).
+ * A start sent with an `Idempotency-Key`, as the object named after (ensemble, key) remembers it.
+ * The execution itself gets a new random id, kept here: every retry with the key learns it, and a
+ * key used again once it has expired starts a new execution, never one with a reused id.
  */
 export type Claim =
-  | { kind: 'claimed' }
-  | { kind: 'replay'; status: number; /** The answer as JSON text. */ body: string }
-  | { kind: 'begun' }
-  | { kind: 'busy'; retryAfterS: number }
-  | { kind: 'mismatch' };
+  | { kind: 'claimed'; executionId: string }
+  | { kind: 'replay'; executionId: string; status: number; /** The first answer, as JSON text. */ body: string }
+  | { kind: 'busy'; executionId: string; retryAfterS: number }
+  | { kind: 'mismatch'; executionId: string };
 
 const SCHEMA = `CREATE TABLE IF NOT EXISTS start_claim (
   id INTEGER PRIMARY KEY CHECK (id = 1),
+  execution_id TEXT NOT NULL,
   body_hash TEXT NOT NULL,
-  status INTEGER,                  -- the answer's HTTP status once the start finished; NULL while it runs
-  response TEXT,                   -- the answer, for a replay (a run that never suspended)
-  at INTEGER NOT NULL,             -- when the start was claimed
+  status INTEGER,                  -- the first answer's HTTP status once the start finished; NULL while it runs
+  response TEXT,                   -- the first answer, replayed to retries
+  lease_until INTEGER NOT NULL,    -- while the start runs: until when it holds the key
   expires_at INTEGER NOT NULL      -- when the object forgets the key
 )`;
+
+type Row = { execution_id: string; body_hash: string; status: number | null; response: string | null; lease_until: number; expires_at: number };
 
 export class StartClaims {
   constructor(private readonly sql: SqlStorage) {}
 
-  private row() {
+  private row(): Row | undefined {
     if (this.sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'start_claim'").toArray().length === 0) return undefined;
-    return this.sql.exec<{ body_hash: string; status: number | null; response: string | null; at: number; expires_at: number }>('SELECT * FROM start_claim WHERE id = 1').toArray()[0];
+    return this.sql.exec<Row>('SELECT * FROM start_claim WHERE id = 1').toArray()[0];
   }
 
   /**
-   * Claims the start (synchronous, so two requests with one key cannot both claim it), or says
-   * how it stands: finished (replay its answer), begun (the run suspended: the object answers for
-   * it), under way in another request (busy), or claimed with another body (mismatch).
+   * Claims the start (synchronous: two requests with one key cannot both claim it), or says how
+   * it stands: finished (replay its first answer), under way in another request (busy), or the
+   * key was used for another input (mismatch).
    */
-  claim(bodyHash: string, begun: boolean, now: number): Claim {
+  claim(bodyHash: string, now: number): Claim {
     const row = this.row();
     if (row && row.expires_at > now) {
-      if (row.body_hash !== bodyHash) return { kind: 'mismatch' };
-      if (begun) return { kind: 'begun' };
-      if (row.status !== null) return { kind: 'replay', status: row.status, body: row.response ?? 'null' };
-      // A start whose Worker died mid-run never finishes: after a while, the key may run again.
-      if (now - row.at < LIMITS.startClaimMs) return { kind: 'busy', retryAfterS: Math.max(1, Math.ceil((row.at + LIMITS.startClaimMs - now) / 1000)) };
-    } else if (begun) return { kind: 'begun' };
+      const executionId = row.execution_id;
+      if (row.body_hash !== bodyHash) return { kind: 'mismatch', executionId };
+      if (row.status !== null) return { kind: 'replay', executionId, status: row.status, body: row.response ?? 'null' };
+      // The lease is renewed after every step; one that ran out is a Worker that died mid-run.
+      if (now < row.lease_until) return { kind: 'busy', executionId, retryAfterS: Math.max(1, Math.min(60, Math.ceil((row.lease_until - now) / 1000))) };
+      this.sql.exec('UPDATE start_claim SET lease_until = ? WHERE id = 1', now + LIMITS.startLeaseMs);
+      return { kind: 'claimed', executionId };
+    }
+    const executionId = newExecutionId();
     this.sql.exec(SCHEMA);
-    this.sql.exec('INSERT OR REPLACE INTO start_claim (id, body_hash, status, response, at, expires_at) VALUES (1, ?, NULL, NULL, ?, ?)', bodyHash, now, now + LIMITS.idempotencyKeyMs);
-    return { kind: 'claimed' };
+    this.sql.exec('INSERT OR REPLACE INTO start_claim (id, execution_id, body_hash, status, response, lease_until, expires_at) VALUES (1, ?, ?, NULL, NULL, ?, ?)',
+      executionId, bodyHash, now + LIMITS.startLeaseMs, now + LIMITS.idempotencyKeyMs);
+    return { kind: 'claimed', executionId };
   }
 
-  /** The start finished without suspending: its answer is kept for replays until the key expires. */
-  finish(status: number, body: unknown, now: number): number {
-    this.sql.exec('UPDATE start_claim SET status = ?, response = ?, expires_at = ? WHERE id = 1', status, JSON.stringify(body), now + LIMITS.idempotencyKeyMs);
+  /** The start is still running: it keeps the key a while longer. */
+  renew(now: number): void {
+    if (this.row()?.status === null) this.sql.exec('UPDATE start_claim SET lease_until = ? WHERE id = 1', now + LIMITS.startLeaseMs);
+  }
+
+  /** The start answered: that answer is replayed to retries until the key expires (returned). */
+  finish(status: number, body: string, now: number): number {
+    this.sql.exec('UPDATE start_claim SET status = ?, response = ?, expires_at = ? WHERE id = 1', status, body, now + LIMITS.idempotencyKeyMs);
     return now + LIMITS.idempotencyKeyMs;
   }
 
@@ -59,7 +71,7 @@ export class StartClaims {
     if (this.row()) this.sql.exec('DELETE FROM start_claim WHERE id = 1');
   }
 
-  /** True when the object holds nothing but an expired claim (its storage can go). */
+  /** True when the object holds an expired claim (its storage can go). */
   expired(now: number): boolean {
     const row = this.row();
     return row !== undefined && row.expires_at <= now;

@@ -43,6 +43,44 @@ export function truncate(value: string, max: number): string {
   return chars.length <= max ? value : `${chars.slice(0, Math.max(0, max - 1)).join('')}…`;
 }
 
+/**
+ * Cuts text to `max` UTF-16 code units, never splitting a surrogate pair, marking the cut. Slack
+ * states its limits in "characters" without saying which; an astral character (most emoji) is one
+ * code point but two units, so text cut in units is within the limit however Slack counts (3,000
+ * code points of text can be 3,063 units or more).
+ */
+export function truncateUnits(value: string, max: number): string {
+  if (value.length <= max) return value;
+  let end = Math.max(0, max - 1);
+  // Cutting between the two halves of a pair would leave a lone surrogate (shown as U+FFFD).
+  if (end > 0 && /[\uD800-\uDBFF]/.test(value[end - 1]!)) end--;
+  return `${value.slice(0, end)}…`;
+}
+
+/**
+ * `escape(value)`, cut to `max` UTF-16 units. The text is cut before it is escaped, so a cut never
+ * falls inside what escaping wrote (`&gt…` shown literally), and only as much as its escaped form
+ * needs. Escaping never shortens a longer prefix (a character is replaced by one or more, a
+ * zero-width space is added only after a whole word), so the longest prefix that fits is found by
+ * halving.
+ *
+ * @example escapedWithin('a > b', 8, escapeMrkdwn) // 'a &gt; b' (8 units); with max 6: 'a …', never 'a &gt…'
+ */
+export function escapedWithin(value: string, max: number, escape: (text: string) => string): string {
+  const whole = escape(value);
+  if (whole.length <= max) return whole;
+  const points = Array.from(value);
+  const fits = (count: number) => escape(points.slice(0, count).join('')).length + 1 <= max;
+  let low = 0;
+  let high = points.length - 1;
+  while (low < high) {
+    const mid = Math.ceil((low + high) / 2);
+    if (fits(mid)) low = mid;
+    else high = mid - 1;
+  }
+  return max < 1 ? '' : `${escape(points.slice(0, low).join(''))}…`;
+}
+
 /** A header value without line breaks or control characters (no header injection through a subject or name). */
 export const headerSafe = (value: string) => oneLine(value).trim();
 

@@ -1,14 +1,16 @@
 import type { ActionsBlock, Button, KnownBlock } from '@slack/types';
 import type { NotificationChannel } from './channel';
 import { NotifyError, postJson } from './channel';
-import { escapeMrkdwn, escapePlainSlack, prettyJson, relativeTime, truncate } from './escape';
+import { escapedWithin, escapeMrkdwn, escapePlainSlack, prettyJson, relativeTime, truncateUnits } from './escape';
 import { dataText } from '../pages/render-data';
 import type { ApprovalNotice } from './notice';
 import { PostedMessage, slackApi, slackAppConfigured } from './slack-api';
 import { actionValue } from './slack-ref';
 
-// Slack Block Kit limits: header text 150, section text 3000, field 2000 (10 fields),
-// button text 75, button url 3000, button value 2000, 50 blocks; we stay well inside them.
+// Slack Block Kit limits: header text 150, section text 3000, field 2000 (10 fields), button text
+// 75, button url 3000, button value 2000, 50 blocks; we stay inside them. Lengths are UTF-16 units
+// (truncateUnits), and user text is cut before it is escaped, to fit once escaped (escapedWithin).
+const LIMIT = { header: 150, section: 3_000, field: 2_000, fallback: 3_000 } as const;
 const PREVIEW = 2_500;
 
 const OUTCOME: Record<Exclude<ApprovalNotice['status'], 'pending'>, string> = {
@@ -59,10 +61,18 @@ function actions(n: ApprovalNotice, mode: SlackMode): ActionsBlock | undefined {
 function decisions(n: ApprovalNotice): KnownBlock | undefined {
   if (n.approvals.length === 0) return undefined;
   // One line per decision, whatever the text holds: a reason cannot draw lines that look like decisions.
-  const oneLine = (text: string, max: number) => truncate(text.replace(/[\r\n\u0085\u2028\u2029\t]+/g, ' ').trim(), max);
+  const oneLine = (text: string, max: number) => escapedWithin(text.replace(/[\r\n\u0085\u2028\u2029\t]+/g, ' ').trim(), max, escapeMrkdwn);
   const lines = n.approvals.slice(0, 20).map((a) =>
-    `${a.approved ? ':white_check_mark:' : ':x:'} ${escapeMrkdwn(oneLine(a.approver, 200))} (${a.via ? VIA[a.via] : a.verified ? 'verified' : 'not verified'})${a.reason ? ` — reason: “${escapeMrkdwn(oneLine(a.reason, 300))}”` : ''}`);
-  return { type: 'section', text: { type: 'mrkdwn', text: truncate(lines.join('\n'), 3000), verbatim: true } };
+    `${a.approved ? ':white_check_mark:' : ':x:'} ${oneLine(a.approver, 200)} (${a.via ? VIA[a.via] : a.verified ? 'verified' : 'not verified'})${a.reason ? ` — reason: “${oneLine(a.reason, 300)}”` : ''}`);
+  return { type: 'section', text: { type: 'mrkdwn', text: wholeLines(lines, LIMIT.section), verbatim: true } };
+}
+
+/** As many whole lines as fit in `max` units, then how many were left out: no cut inside a line's markup. */
+function wholeLines(lines: string[], max: number): string {
+  const more = (left: number) => (left ? `\n…and ${left} more` : '');
+  let kept = 0;
+  while (kept < lines.length && lines.slice(0, kept + 1).join('\n').length + more(lines.length - kept - 1).length <= max) kept++;
+  return `${lines.slice(0, kept).join('\n')}${more(lines.length - kept)}`;
 }
 
 /**
@@ -76,26 +86,34 @@ export function slackMessage(n: ApprovalNotice, mode: SlackMode = 'links') {
   const metadata = Object.entries(n.metadata ?? {}).slice(0, 10);
   const heading = title(n);
   const plainHeading = heading.replace(/:\w+: /, '');
+  const emoji = `${heading.split(' ')[0]} `;
   const blocks: KnownBlock[] = [
-    { type: 'header', text: { type: 'plain_text', text: truncate(`${plainHeading}: ${n.ensemble} / ${n.step}`, 150), emoji: true } },
-    { type: 'section', text: { type: 'mrkdwn', text: truncate(`${heading.split(' ')[0]} ${escapeMrkdwn(n.prompt)}`, 3000), verbatim: true } },
+    { type: 'header', text: { type: 'plain_text', text: truncateUnits(`${plainHeading}: ${n.ensemble} / ${n.step}`, LIMIT.header), emoji: true } },
+    { type: 'section', text: { type: 'mrkdwn', text: `${emoji}${escapedWithin(n.prompt, LIMIT.section - emoji.length, escapeMrkdwn)}`, verbatim: true } },
     {
       type: 'context',
+      // Bounded by construction (an id of ours, a count, a date): nothing here to cut.
       elements: [
-        { type: 'mrkdwn', verbatim: true, text: truncate(`Execution \`${escapeMrkdwn(n.executionId)}\` · needs ${n.minApprovals} approval(s) · ${n.status === 'pending' ? 'expires' : 'expiry was'} <!date^${expiresUnix}^{date_short_pretty} {time}|${fallbackDate}>${n.status === 'pending' ? ` (${relativeTime(n.expiresAt)})` : ''}`, 3000) },
+        { type: 'mrkdwn', verbatim: true, text: `Execution \`${escapedWithin(n.executionId, 100, escapeMrkdwn)}\` · needs ${n.minApprovals} approval(s) · ${n.status === 'pending' ? 'expires' : 'expiry was'} <!date^${expiresUnix}^{date_short_pretty} {time}|${fallbackDate}>${n.status === 'pending' ? ` (${relativeTime(n.expiresAt)})` : ''}` },
       ],
     },
-    { type: 'rich_text', elements: [{ type: 'rich_text_preformatted', elements: [{ type: 'text', text: n.format === 'json' ? truncate(prettyJson(n.data), PREVIEW) : dataText(n.data, PREVIEW) }] }] },
+    // Rich text is shown as written (no escaping), so only its length is bounded.
+    { type: 'rich_text', elements: [{ type: 'rich_text_preformatted', elements: [{ type: 'text', text: truncateUnits(n.format === 'json' ? prettyJson(n.data) : dataText(n.data, PREVIEW), PREVIEW) }] }] },
   ];
   if (metadata.length) {
     blocks.push({
       type: 'section',
-      fields: metadata.map(([k, v]) => ({ type: 'mrkdwn' as const, verbatim: true, text: truncate(`*${escapeMrkdwn(k)}*\n${escapeMrkdwn(typeof v === 'string' ? v : JSON.stringify(v) ?? 'null')}`, 2000) })),
+      fields: metadata.map(([k, v]) => {
+        const key = `*${escapedWithin(k, 100, escapeMrkdwn)}*\n`;
+        return { type: 'mrkdwn' as const, verbatim: true, text: `${key}${escapedWithin(typeof v === 'string' ? v : JSON.stringify(v) ?? 'null', LIMIT.field - key.length, escapeMrkdwn)}` };
+      }),
     });
   }
   if (n.approvers.length) {
+    // The inbox link is markup of ours: the approvers are cut to leave it whole.
     const inbox = n.inboxUrl && n.status === 'pending' ? ` · <${n.inboxUrl}|Everything waiting on you>` : '';
-    blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', verbatim: true, text: truncate(`Approvers: ${escapeMrkdwn(n.approvers.join(', '))}${inbox}`, 3000) }] });
+    const label = 'Approvers: ';
+    blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', verbatim: true, text: `${label}${escapedWithin(n.approvers.join(', '), LIMIT.section - label.length - inbox.length, escapeMrkdwn)}${inbox}` }] });
   }
   const decided = decisions(n);
   if (decided) blocks.push(decided);
@@ -103,7 +121,8 @@ export function slackMessage(n: ApprovalNotice, mode: SlackMode = 'links') {
   if (act) blocks.push(act);
   else if (n.status !== 'pending') blocks.push({ type: 'section', text: { type: 'mrkdwn', text: `*${heading}*` } });
   // The fallback text shows in notifications, where clients link URLs on their own: those are broken too.
-  return { text: truncate(`${plainHeading}: ${escapePlainSlack(n.ensemble)} / ${escapePlainSlack(n.step)}: ${escapePlainSlack(n.prompt)}`, 3000), blocks };
+  const about = `${plainHeading}: ${escapedWithin(n.ensemble, 100, escapePlainSlack)} / ${escapedWithin(n.step, 100, escapePlainSlack)}: `;
+  return { text: `${about}${escapedWithin(n.prompt, LIMIT.fallback - about.length, escapePlainSlack)}`, blocks };
 }
 
 const SlackRef = PostedMessage;

@@ -1,8 +1,8 @@
-import type { IAdaptiveCard, IFact, IOpenUrlAction, ITextBlock } from '@microsoft/teams.cards';
+import type { IAdaptiveCard, IContainer, IFact, IOpenUrlAction, ITextBlock } from '@microsoft/teams.cards';
 import { NotifyError, postJson, type NotificationChannel } from './channel';
 import { noticeHeading, type ApprovalNotice } from './notice';
 import { dataText } from '../pages/render-data';
-import { oneLine, truncate, wellFormed } from './escape';
+import { oneLine, prettyJson, truncate, wellFormed } from './escape';
 
 /**
  * Microsoft Teams: an Adaptive Card posted to a Teams incoming webhook (or a Workflows "post to a
@@ -28,20 +28,47 @@ export function escapeTeams(value: string): string {
 
 const text = (value: string, extra: Partial<ITextBlock> = {}): ITextBlock => ({ type: 'TextBlock', text: value, wrap: true, ...extra });
 
-/** Text as Teams gets it: well-formed (a lone surrogate would be 6 bytes of JSON escape) and escaped. */
+/** Text as Teams gets it: cut, then escaped (a cut never splits an escape), well-formed (a lone surrogate would be 6 bytes of JSON escape). */
 const clean = (value: string, max: number) => escapeTeams(truncate(oneLine(wellFormed(value)), max));
 
-/** How much of each part a card shows; smaller budgets until the card fits. */
-interface Budget { data: number; prompt: number; facts: number; fact: number }
+/**
+ * How much of each part a card shows; smaller budgets until the card fits. `lines` bounds the data
+ * preview's blocks (about 100 bytes of JSON each besides their text).
+ */
+interface Budget { data: number; lines: number; prompt: number; facts: number; fact: number }
 const BUDGETS: Budget[] = [
-  { data: 3_000, prompt: 1_000, facts: 10, fact: 200 },
-  { data: 1_500, prompt: 1_000, facts: 10, fact: 200 },
-  { data: 500, prompt: 500, facts: 5, fact: 100 },
-  { data: 0, prompt: 200, facts: 0, fact: 0 },
+  { data: 3_000, lines: 60, prompt: 1_000, facts: 10, fact: 200 },
+  { data: 1_500, lines: 30, prompt: 1_000, facts: 10, fact: 200 },
+  { data: 500, lines: 12, prompt: 500, facts: 5, fact: 100 },
+  { data: 0, lines: 0, prompt: 200, facts: 0, fact: 0 },
 ];
+
+const NBSP = '\u00a0';
+
+/**
+ * The data preview, one TextBlock per line. Teams renders a TextBlock as one paragraph: its line
+ * breaks and leading spaces collapse, which flattened nested data into a run-on line. Separate
+ * blocks keep the lines, and no-break spaces (which do not collapse) keep the indentation.
+ */
+function dataPreview(n: ApprovalNotice, budget: Budget): IContainer | undefined {
+  if (budget.data === 0 || budget.lines === 0) return undefined;
+  const preview = n.format === 'json' ? truncate(prettyJson(n.data), budget.data) : dataText(n.data, budget.data);
+  // Every line kept, blank ones too (a paragraph break in Markdown data).
+  const all = wellFormed(preview).split(/\r\n|[\n\r\v\f\u0085\u2028\u2029]/);
+  const lines = all.length > budget.lines ? [...all.slice(0, budget.lines - 1), '…'] : all;
+  return {
+    type: 'Container',
+    items: lines.map((line) => {
+      const [, indent, rest] = /^( *)(.*)$/.exec(line.replace(/[\u0000-\u001f\u007f]/g, ' '))!;
+      // An empty block may be dropped by a client: an empty line stays a (blank) line.
+      return text(`${NBSP.repeat(indent!.length)}${escapeTeams(rest!)}` || NBSP, { fontType: 'Monospace', size: 'Small', isSubtle: true, spacing: 'None' });
+    }),
+  };
+}
 
 /** The card for a notice, its parts cut to `budget` (the first, largest, by default). */
 export function teamsCard(n: ApprovalNotice, budget: Budget = BUDGETS[0]!): IAdaptiveCard {
+  const preview = dataPreview(n, budget);
   const link = n.shared ?? n.personal[0];
   const facts: IFact[] = [
     { title: 'Ensemble', value: clean(n.ensemble, 100) },
@@ -68,11 +95,11 @@ export function teamsCard(n: ApprovalNotice, budget: Budget = BUDGETS[0]!): IAda
       text(noticeHeading(n.kind), { size: 'Medium', weight: 'Bolder' }),
       text(escapeTeams(truncate(wellFormed(n.prompt), budget.prompt).replace(/[\u0000-\u0009\u000b-\u001f\u007f]/g, ' '))),
       { type: 'FactSet', facts },
-      ...(budget.data > 0 ? [text(escapeTeams(wellFormed(dataText(n.data, budget.data))), { fontType: 'Monospace', size: 'Small', isSubtle: true })] : []),
+      ...(preview ? [preview] : []),
       text('Opening a link decides nothing: you confirm on the page.', { size: 'Small', isSubtle: true }),
     ],
     actions,
-  } as IAdaptiveCard;
+  } satisfies IAdaptiveCard;
 }
 
 /** The webhook body: one message with the card attached. */

@@ -42,6 +42,7 @@ export const http = defineOperation({
       .describe('the Idempotency-Key header; default `<executionId>:<step>`, the same on every attempt and re-run; false sends none'),
   }),
   credentials: [['url'], ['headers', '*']],
+  destination: ['url'],
   check(config) {
     // Durations are strings zod cannot judge: "soon" must not wait until the step runs to fail.
     return (['timeout', 'backoff'] as const).flatMap((key) => {

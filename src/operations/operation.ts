@@ -29,6 +29,8 @@ export interface Operation<S extends z.ZodObject = z.ZodObject> {
    * consumes itself and never records, such as an http step's `url` and `headers.*`.
    */
   readonly credentials?: readonly (readonly string[])[];
+  /** The config field that says where those credentials go (its origin must be fixed in the file). */
+  readonly destination?: readonly string[];
   /** Extra load-time checks on the static part of the config (e.g. the script exists). */
   check?(config: Record<string, unknown>, ctx: LoadContext): ConfigProblem[];
   run(ctx: StepContext<z.infer<S>>): Promise<unknown>;

@@ -1,5 +1,6 @@
 import type { Env } from '../env';
 import type { ExecutionInfo } from './context';
+import type { WrittenPart } from '../expression/template';
 
 export interface AgentContext {
   step: string;
@@ -13,7 +14,7 @@ export interface AgentContext {
    * A credential field of the config (path inside it) as written, when it uses a secret: such a
    * field is stored as written and completed only when it is used, so the secret is never stored.
    */
-  written?: (path: readonly string[]) => string | undefined;
+  written?: (path: readonly string[]) => WrittenPart[] | undefined;
 }
 
 /** A built-in agent. `hitl` is the only one: it never returns an output, it suspends the run. */

@@ -2,7 +2,7 @@ import { AppError, StepError } from '../errors';
 import type { Env } from '../env';
 import type { AgentName } from '../ensemble/schema';
 import type { CompiledStep, Ensemble } from '../ensemble/ensemble';
-import { forEachExpression, renderTemplate, templateAt, writtenText, type Template } from '../expression/template';
+import { forEachExpression, renderTemplate, templateAt, writtenParts, type Template, type WrittenPart } from '../expression/template';
 import { publicEnvNames } from './env-secrets';
 import { isInfraSecret } from '../secrets';
 import { operations } from '../operations/registry';
@@ -216,12 +216,12 @@ async function runStep(step: CompiledStep, state: RunState, deps: EngineDeps, na
 }
 
 /** The field at `path` of a config template as written, when it reads a secret (else undefined). */
-function secretFieldAsWritten(config: Template, path: readonly string[], publicEnv: ReadonlySet<string>): string | undefined {
+function secretFieldAsWritten(config: Template, path: readonly string[], publicEnv: ReadonlySet<string>): WrittenPart[] | undefined {
   const field = templateAt(config, path);
   if (!field) return undefined;
   let secret = false;
   forEachExpression(field, [], (expr) => {
     for (const name of expr.envNames) if (!publicEnv.has(name) && !isInfraSecret(name)) secret = true;
   });
-  return secret ? writtenText(field) : undefined;
+  return secret ? writtenParts(field) : undefined;
 }

@@ -14,8 +14,10 @@ export interface StartOptions {
   env: Env;
   scripts: ScriptRegistry;
   origin: string;
-  /** The execution id to use (derived from an Idempotency-Key); a new one otherwise. */
+  /** The execution id to use (kept with an Idempotency-Key); a new one otherwise. */
   executionId?: string;
+  /** Called after every step the Worker runs (an Idempotency-Key's claim is renewed). */
+  afterStep?: () => Promise<unknown>;
 }
 
 /** The API's view of a run that finished (or failed) without suspending. */
@@ -49,7 +51,8 @@ export async function startRun(ensemble: Ensemble, input: Record<string, unknown
     cursor: 0,
     steps: [],
   };
-  const state = await advance(ensemble, initial, { env: options.env, scripts: options.scripts, agents, secrets: runSecrets(options.env) });
+  const afterStep = options.afterStep;
+  const state = await advance(ensemble, initial, { env: options.env, scripts: options.scripts, agents, secrets: runSecrets(options.env), ...(afterStep ? { checkpoint: async () => { await afterStep(); } } : {}) });
   if (state.status === 'suspended') {
     const stub = options.env.HITL_STATE.get(options.env.HITL_STATE.idFromName(state.executionId));
     let pending;

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -89,6 +89,21 @@ it('with no model configured, npm start answers operation think with the echo pr
   expect(server.output()).toContain('No model provider configured: operation think uses the echo provider');
 });
 
+it("every example runs with the input README gives it, and answers as README says", async () => {
+  const readme = readFileSync('README.md', 'utf8');
+  const rows = [...readme.matchAll(/^\| `([a-z-]+)` \| `(\{.*\})` \| (\d{3}): (.*) \|$/gm)];
+  expect(rows.length).toBeGreaterThanOrEqual(14);
+  const listed = new Set(rows.map((r) => r[1]));
+  for (const file of readdirSync('ensembles')) expect(listed, `README gives no input for ${file}`).toContain(file.replace(/\.yaml$/, ''));
+  for (const [, name, input, status, says] of rows) {
+    const res = await fetch(`${server.url}/ensembles/${name}`, { method: 'POST', headers: { authorization: `Bearer ${server.apiKey}`, 'content-type': 'application/json' }, body: input });
+    const body = (await res.json()) as any;
+    expect(res.status, `${name} ${input}: ${JSON.stringify(body).slice(0, 300)}`).toBe(Number(status));
+    if (name === 'transaction-approval' && says!.startsWith('low risk')) expect(body.output).toEqual({ auto: true, approved: true, processed: true });
+    if (name === 'transaction-approval' && says!.startsWith('high risk')) expect(body.pending).toMatchObject({ step: 'manual-review', approvers: ['risk@example.com', 'finance@example.com'] });
+  }
+});
+
 /** The CLI as a user runs it (`npm run hitl -- ...` is `node tools/cli/main.mjs ...`). */
 const hitl = (args: string[], key = server.apiKey) => {
   const r = spawnSync(process.execPath, ['tools/cli/main.mjs', ...args, '--url', server.url], { encoding: 'utf8', env: { ...process.env, API_KEY: key } });
@@ -121,7 +136,7 @@ it('the CLI runs, lists, shows, audits, re-notifies and cancels against npm star
 });
 
 it('the CLI prints server text without terminal controls (tables, show, audit, errors); --json stays exact', () => {
-  const hostile = '\u001b]0;pwned\u0007\u001b[2J\u009b31mHello\u001b[0m\u202eevil';
+  const hostile = '\u001b]0;pwned\u0007\u001b[2J\u009b31mHello\u001b[0m\u202eevil\rFAKE ROW';
   const ran = hitl(['run', 'zz-escapes', JSON.stringify({ p: hostile, who: 'boss@example.com' }), '--json']);
   expect(ran.code, ran.err).toBe(0);
   const id = (JSON.parse(ran.out) as { executionId: string }).executionId;
@@ -134,8 +149,12 @@ it('the CLI prints server text without terminal controls (tables, show, audit, e
   // An error body from the server is printed the same way.
   const err = hitl(['show', `exe_${'0'.repeat(32)}\u001b[2J`]);
   expect(err.err).not.toContain('\u001b');
-  // JSON is exact: the escapes are there, escaped as JSON escapes them.
-  expect(JSON.parse(hitl(['show', id, '--json']).out).pending.prompt).toBe(hostile);
+  // A carriage return in the text cannot fake a line of its own.
+  expect(hitl(['show', id]).out).not.toMatch(/^FAKE ROW/m);
+  // JSON is exact: the escapes are there, as \u escapes (C1 controls and bidi overrides too).
+  const json = hitl(['show', id, '--json']).out;
+  expect(json).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e]/);
+  expect(JSON.parse(json).pending.prompt).toBe(hostile);
 });
 
 /** Splits a shell command line as sh would for these simple lines (quotes, no expansions). */

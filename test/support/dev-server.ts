@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { cpSync, mkdtempSync, symlinkSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
@@ -33,11 +33,14 @@ export interface DevServer {
  */
 export async function startDevServer(options: { persistTo: string; vars?: Record<string, string>; port?: number; cwd?: string }): Promise<DevServer> {
   const port = options.port ?? (await freePort());
+  // A copy of the project unless one is given: wrangler reads the `.dev.vars` of the folder it
+  // runs in, and a developer's own secrets must never change what a test sees.
+  const cwd = options.cwd ?? projectCopy();
   const apiKey = 'e2e-api-key';
   const vars = Object.entries({ API_KEY: apiKey, ...options.vars }).flatMap(([k, v]) => ['--var', `${k}:${v}`]);
   // --ip is passed through like every argument (npm start adds its own only when none is given).
   const child: ChildProcess = spawn(process.execPath, ['tools/start.mjs', '--port', String(port), '--ip', '127.0.0.1', '--persist-to', options.persistTo, ...vars], {
-    cwd: options.cwd ?? root,
+    cwd,
     env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: 'true' },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
@@ -69,6 +72,7 @@ export async function startDevServer(options: { persistTo: string; vars?: Record
       try { process.kill(-child.pid!, signal); } catch { /* gone */ }
       await exited;
       if (signal === 'SIGKILL') spawnSync('pkill', ['-9', '-f', `--port ${port}`]);
+      if (!options.cwd) rmSync(cwd, { recursive: true, force: true });
     },
   };
 }

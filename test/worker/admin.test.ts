@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { env } from 'cloudflare:test';
 import { LIMITS } from '../../src/limits';
+import { clientOf } from '../../src/admin/guard';
 import { newSession } from '../../src/admin/session';
 import { auth } from './helpers';
 import { hitlApp, suspend } from './hitl-helpers';
@@ -55,7 +56,8 @@ describe('the operator console', () => {
     const page = await run.text();
     expect(page).toContain('Check &lt;b&gt;this&lt;/b&gt;');
     expect(page).toContain('Re-send notifications');
-    expect(page).toMatch(/<td>suspended<\/td>|<td>review<\/td>/);
+    expect(page).toMatch(/<span class="badge suspended">suspended<\/span>/);
+    expect(page).toContain('<span class="nw">review</span>');
   });
 
   it('a tampered, expired, foreign or never-opened session is no session', async () => {
@@ -132,15 +134,29 @@ describe('the operator console', () => {
     expect((await app.audit(id)).some((e) => e.type === 'renotify')).toBe(true);
   });
 
-  it('wrong keys from many clients close sign-in for everyone for a while (a guard of its own here)', async () => {
+  it('wrong keys from many clients close sign-in to every client that guessed wrong; a clean client still signs in', async () => {
     const guard = env.ADMIN_GUARD.get(env.ADMIN_GUARD.idFromName(`test-${crypto.randomUUID()}`));
     const now = Date.now();
     for (let i = 0; i < LIMITS.loginFailuresAll; i++) expect(await guard.login(`203.0.113.${i}`, false, 'h', now + 1000, now)).toEqual({ ok: false, reason: 'wrong-key' });
-    expect(await guard.login('192.0.2.1', true, 'h1', now + 1000, now + 1)).toMatchObject({ ok: false, reason: 'locked', scope: 'everyone' });
+    // One of the guessers, even with the right key: refused until the lockout ends.
+    expect(await guard.login('203.0.113.7', true, 'h1', now + 1000, now + 1)).toMatchObject({ ok: false, reason: 'locked', scope: 'everyone' });
     expect(await guard.active('h1', now + 2)).toBe(false);
-    // Once the lockout has passed, the right key signs in again.
-    const later = now + LIMITS.loginLockoutAllMs + 1;
-    expect(await guard.login('192.0.2.1', true, 'h2', later + 1000, later)).toEqual({ ok: true });
-    expect(await guard.active('h2', later + 1)).toBe(true);
+    // A new client: one guess, then it is refused too.
+    expect(await guard.login('192.0.2.9', false, 'h', now + 1000, now + 3)).toEqual({ ok: false, reason: 'wrong-key' });
+    expect(await guard.login('192.0.2.9', true, 'h3', now + 1000, now + 4)).toMatchObject({ ok: false, reason: 'locked', scope: 'everyone' });
+    // The operator's clean client signs in: strangers cannot lock them out.
+    expect(await guard.login('192.0.2.1', true, 'h2', now + 1000, now + 5)).toEqual({ ok: true });
+    expect(await guard.active('h2', now + 6)).toBe(true);
+    // Once the lockout has passed, a guesser with the right key signs in again.
+    const later = now + LIMITS.loginLockoutMs + 1;
+    expect(await guard.login('203.0.113.7', true, 'h4', later + 1000, later)).toEqual({ ok: true });
+  });
+
+  it('an IPv6 client is its /64: rotating addresses inside it does not reset the count', () => {
+    expect(clientOf('2001:db8:1:2:aaaa::1')).toBe('2001:db8:1:2::/64');
+    expect(clientOf('2001:0db8:0001:0002:ffff:ffff:ffff:ffff')).toBe('2001:db8:1:2::/64');
+    expect(clientOf('2001:db8::1')).toBe('2001:db8:0:0::/64');
+    expect(clientOf('198.51.100.7')).toBe('198.51.100.7');
+    expect(clientOf(undefined)).toBe('unknown');
   });
 });

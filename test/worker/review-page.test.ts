@@ -21,8 +21,8 @@ async function open(name: string) {
   return { app, token: tokenOf(hit.json.approvers[0].callbackUrl) };
 }
 
-const page = (app: Awaited<ReturnType<typeof open>>['app'], token: string, language: string) =>
-  app.request(`/callback/${token}`, { headers: { accept: 'text/html', 'accept-language': language } }).then((r) => r.text());
+const page = async (app: Awaited<ReturnType<typeof open>>['app'], token: string, language: string) =>
+  (await app.request(`/callback/${token}`, { headers: { accept: 'text/html', 'accept-language': language } })).text();
 
 describe('the review page', () => {
   it("shows numbers in the reader's locale, with the exact value on hover", async () => {

@@ -108,7 +108,7 @@ output: { echoed: "\${env.PARTNER_TOKEN.split('').join(' ')}" }
     const stored = await storedRun(id);
     expect(JSON.stringify(stored)).not.toContain(TOKEN);
     const spec = await requestSpecOf(id);
-    expect(spec.notification.webhookUrl).toBe(`\${env.RECEIVER}${hook}/\${env.PARTNER_TOKEN}`);
+    expect(spec.writtenCredentials.webhookUrl).toEqual([{ expr: 'env.RECEIVER' }, `${hook}/`, { expr: 'env.PARTNER_TOKEN' }]);
     expect(JSON.stringify(spec)).not.toContain(TOKEN);
     // Re-sent later (another isolate would do the same): completed again from env.
     expect((await app.request(`/executions/${id}/notify`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: '{}' })).status).toBe(200);
@@ -117,6 +117,40 @@ output: { echoed: "\${env.PARTNER_TOKEN.split('').join(' ')}" }
     expect(JSON.stringify((await app.inspect(token)).body)).not.toContain(TOKEN);
     expect(JSON.stringify(await app.audit(id))).not.toContain(TOKEN);
     expect(JSON.stringify(await (await app.request(`/executions/${id}`, { headers: auth })).json())).not.toContain(TOKEN);
+  });
+
+  it('a secret that is a whole URL is redacted also where an endpoint echoes only its path', async () => {
+    const app = appWith({ hooked: `agents:\n  - name: call\n    operation: http\n    config: { url: "\${env.PARTNER_HOOK}", body: { hi: 1 } }\n` });
+    const res = await app.run('hooked');
+    expect(res.status).toBe(200);
+    expect(res.body.output.call.body.path).toBe('[redacted]');
+    expect(JSON.stringify(res.body)).not.toContain('T0SECRET');
+  });
+
+  it('literal text in a stored webhookUrl stays literal when the URL is completed ($${...} is never evaluated)', async () => {
+    const hook = `/lit-${crypto.randomUUID()}`;
+    const app = hitlApp('literal', `agents:
+  - name: approve
+    agent: hitl
+    inputs: { data: 1, prompt: "Pay?", approvers: [a@example.com] }
+    config: { notificationChannel: webhook, notificationConfig: { webhookUrl: "\${env.RECEIVER}${hook}/\${env.PARTNER_TOKEN}?lit=$\${JSON.stringify(env)}" } }
+`);
+    await suspend(app, 'literal');
+    const [hit] = await hitsAt(`${hook}/${TOKEN}`, 1);
+    expect(decodeURIComponent(hit.path)).toBe(`${hook}/${TOKEN}?lit=\${JSON.stringify(env)}`);
+  });
+
+  it("an http step that uses a secret sends it only to a host written in the file, never one the run's input names", () => {
+    const load = (url: string) => {
+      const r = loadEnsemble({ file: 'ensembles/d.yaml', source: `agents:\n  - name: call\n    operation: http\n    config:\n      url: "${url}"\n      headers: { authorization: "Bearer \${env.PARTNER_TOKEN}" }\n` }, { scripts: new Set(), publicEnv: publicEnvNames(env) });
+      return r.ok ? [] : r.problems.map((p) => p.message);
+    };
+    for (const url of ['\${input.base}/orders', 'https://\${input.host}/orders', '\${input.scheme}://api.example.com/x', 'https://api.example.com\${input.path}']) {
+      expect(load(url), url).toEqual([expect.stringMatching(/config\.url decides where this step's secrets are sent, so its scheme and host come from the file/)]);
+    }
+    for (const url of ['https://api.example.com/orders/\${input.id}', '\${env.RECEIVER}/orders/\${input.id}?q=\${input.q}', 'https://api.example.com/x']) {
+      expect(load(url), url).toEqual([]);
+    }
   });
 
   // The readable env is built once per env and shared by every step: a script that writes to its

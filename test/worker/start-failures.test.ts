@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { env } from 'cloudflare:test';
 import { appWith, auth, received } from './helpers';
 import { fireAlarm, hitsAt, inObject, stubOf } from './hitl-helpers';
-import { idempotentExecutionId } from '../../src/runtime/execution-id';
+import { ExecutionStore } from '../../src/hitl/store';
+import { RunLifecycle } from '../../src/hitl/lifecycle';
+import { StartClaims } from '../../src/hitl/start-claim';
 
 // A start whose storage fails answers 503 (never 500), keeps nothing, and can be sent again; with
 // an Idempotency-Key, every retry is the same execution.
@@ -18,28 +20,30 @@ const start = (app: ReturnType<typeof appWith>, name: string, key: string | unde
   app.request(`/ensembles/${name}`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json', ...(key === undefined ? {} : { 'idempotency-key': key }) }, body: JSON.stringify(input) });
 
 /**
- * Makes the object's `n`th SQL statement inside `begin`'s write (from creating the tables to the
- * answer) throw as a full disk would. Returns how many statements that write made (when n = 0).
+ * Makes the `n`th SQL statement of the next `begin`'s write (from creating the tables to the
+ * answer) throw as a full disk would; with n = 0 it only counts them (read with the function
+ * returned). Patches the classes the objects share with this test (one isolate), once.
  */
-async function failStatement(executionId: string, n: number): Promise<() => Promise<number>> {
-  return inObject(stubOf(executionId), async (instance) => {
-    const real = instance.store.sql;
-    let armed = false;
-    let count = 0;
-    instance.store.sql = new Proxy(real, {
+function failNextBegin(n: number): () => number {
+  const realCreate = ExecutionStore.prototype.create;
+  const realAnswer = RunLifecycle.prototype.answerNow;
+  let count = 0;
+  ExecutionStore.prototype.create = function (this: any) {
+    ExecutionStore.prototype.create = realCreate;
+    const real = this.sql;
+    const restore = () => { this.sql = real; RunLifecycle.prototype.answerNow = realAnswer; };
+    this.sql = new Proxy(real, {
       get: (target, key) => key === 'exec'
         ? (...args: unknown[]) => {
-          if (armed && ++count === n) throw new Error('SQLITE_FULL: database or disk is full');
+          if (++count === n) { restore(); throw new Error('SQLITE_FULL: database or disk is full'); }
           return target.exec(...args);
         }
         : Reflect.get(target, key),
     });
-    const create = instance.store.create.bind(instance.store);
-    instance.store.create = () => { armed = true; create(); };
-    const answer = instance.lifecycle.answerNow.bind(instance.lifecycle);
-    instance.lifecycle.answerNow = (...a: unknown[]) => { armed = false; return answer(...a); };
-    return async () => count;
-  });
+    RunLifecycle.prototype.answerNow = function (this: any, ...a: unknown[]) { restore(); return realAnswer.apply(this, a as []); };
+    return realCreate.call(this);
+  };
+  return () => count;
 }
 
 const tablesOf = (executionId: string) => inObject(stubOf(executionId), async (_i, state) =>
@@ -51,31 +55,31 @@ describe('a start whose storage fails', () => {
     const hook = `/sf-${crypto.randomUUID()}`;
     const app = appWith({ [name]: gate(name, hook) });
     // How many statements a successful begin writes, counted on a run of its own.
-    const probeKey = `probe-${crypto.randomUUID()}`;
-    const count = await failStatement(await idempotentExecutionId(name, probeKey), 0);
-    expect((await start(app, name, probeKey)).status).toBe(202);
-    const statements = await count();
+    const count = failNextBegin(0);
+    expect((await start(app, name, `probe-${crypto.randomUUID()}`)).status).toBe(202);
+    const statements = count();
     expect(statements).toBeGreaterThanOrEqual(4);
     for (let n = 1; n <= statements; n++) {
       const key = `k-${n}-${crypto.randomUUID()}`;
-      const id = await idempotentExecutionId(name, key);
-      await failStatement(id, n);
+      failNextBegin(n);
       const res = await start(app, name, key);
       expect(res.status, `statement ${n} of ${statements}`).toBe(503);
       expect(res.headers.get('retry-after')).toBe('1');
       const body = (await res.json()) as any;
-      expect(body.error).toMatchObject({ code: 'RUN_NOT_STORED', details: { executionId: id } });
+      expect(body.error.code).toBe('RUN_NOT_STORED');
+      const id = body.error.details.executionId as string;
       // Nothing half-made: no run, request, token or outbox table; no index row.
-      expect(await tablesOf(id), `statement ${n}`).not.toContain('run');
-      expect(await tablesOf(id)).not.toContain('request');
+      const tables = await tablesOf(id);
+      for (const table of ['run', 'request', 'token', 'outbox']) expect(tables, `statement ${n}`).not.toContain(table);
       const row = await env.DB!.prepare('SELECT id FROM executions WHERE id = ?').bind(id).first();
       expect(row).toBeNull();
-      // The same key once storage works: the run starts, under the same execution id.
-      await inObject(stubOf(id), async (instance) => { instance.store.sql = instance.ctx.storage.sql; });
+      // The same key once storage works: the run starts, and the key now names it for good.
       const again = await start(app, name, key);
       expect(again.status).toBe(202);
-      expect(((await again.json()) as any).executionId).toBe(id);
-      await fireAlarm(id);
+      const started = ((await again.json()) as any).executionId as string;
+      await fireAlarm(started);
+      const replay = await start(app, name, key);
+      expect(((await replay.json()) as any).executionId).toBe(started);
     }
     // One notification per run that started (the probe and each retry), none for a failed start.
     await hitsAt(hook, statements + 1);
@@ -136,6 +140,39 @@ describe('Idempotency-Key on POST /ensembles/:name', () => {
     release();
     expect((await first).status).toBe(200);
     expect(calls).toBe(1);
+  });
+
+  it('the same input with its keys in another order is the same start', async () => {
+    const name = `iko-${crypto.randomUUID().slice(0, 8)}`;
+    const app = appWith({ [name]: `agents:\n  - name: a\n    operation: code\n    config: { script: ok }\n` }, { ok: { default: () => ({}) } });
+    const key = crypto.randomUUID();
+    const first = await app.request(`/ensembles/${name}`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json', 'idempotency-key': key }, body: '{"a":1,"b":{"c":2,"d":3}}' });
+    const second = await app.request(`/ensembles/${name}`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json', 'idempotency-key': key }, body: '{"b":{"d":3,"c":2},"a":1}' });
+    expect(second.status).toBe(200);
+    expect(second.headers.get('idempotent-replayed')).toBe('true');
+    expect(((await second.json()) as any).executionId).toBe(((await first.json()) as any).executionId);
+  });
+
+  it('storage failing where the key is kept: 503 before the run (nothing ran), and after it the answer still goes out', async () => {
+    let calls = 0;
+    const name = `ikx-${crypto.randomUUID().slice(0, 8)}`;
+    const app = appWith({ [name]: `agents:\n  - name: a\n    operation: code\n    config: { script: count }\n` }, { count: { default: () => ({ n: ++calls }) } });
+    const claim = StartClaims.prototype.claim;
+    StartClaims.prototype.claim = function () { StartClaims.prototype.claim = claim; throw new Error('SQLITE_FULL: database or disk is full'); };
+    const before = await start(app, name, crypto.randomUUID());
+    expect(before.status).toBe(503);
+    expect(before.headers.get('retry-after')).toBe('1');
+    expect(((await before.json()) as any).error.code).toBe('START_UNAVAILABLE');
+    expect(calls).toBe(0);
+    const finish = StartClaims.prototype.finish;
+    StartClaims.prototype.finish = () => { throw new Error('SQLITE_FULL: database or disk is full'); };
+    try {
+      const after = await start(app, name, crypto.randomUUID());
+      expect(after.status).toBe(200);
+      expect(((await after.json()) as any).output).toEqual({ a: { n: 1 } });
+    } finally {
+      StartClaims.prototype.finish = finish;
+    }
   });
 
   it('a key that is empty, too long or not printable ASCII is 400', async () => {

@@ -8,7 +8,7 @@ import { list } from './list.mjs';
 import { notify } from './notify.mjs';
 import { run } from './run.mjs';
 import { show } from './show.mjs';
-import { terminalSafe } from './terminal.mjs';
+import { terminalJson, terminalSafe } from './terminal.mjs';
 
 const commands = { list, show, audit, cancel, notify, run };
 const usage = `usage: npm run hitl -- <command> [options]
@@ -48,12 +48,12 @@ if (!name || !commands[name]) {
 }
 try {
   const out = await commands[name](client(String(flags.url ?? process.env.HITL_URL ?? 'http://127.0.0.1:8787')), { args: rest, flags });
-  // Tables and text hold what the server sent: stripped of terminal controls. JSON is exact (its
-  // strings escape every control character).
-  console.log(flags.json ? out : terminalSafe(out));
+  // Tables and text hold what the server sent: stripped of terminal controls. JSON stays exact,
+  // with the controls JSON.stringify leaves raw written as \u escapes.
+  console.log(flags.json ? terminalJson(out) : terminalSafe(out));
 } catch (e) {
   // --json: the API's error envelope as it came (details included), for scripts; else the same in words.
-  if (flags.json && e instanceof CliError && e.envelope) console.log(JSON.stringify(e.envelope, null, 2));
+  if (flags.json && e instanceof CliError && e.envelope) console.log(terminalJson(JSON.stringify(e.envelope, null, 2)));
   else console.error(terminalSafe(`error: ${e instanceof Error ? e.message : String(e)}`));
   process.exit(1);
 }

@@ -11,7 +11,7 @@ export async function show(call, { args, flags }) {
   if (e.pending) {
     lines.push(`waiting: ${e.pending.step}, ${e.pending.approvals.length}/${e.pending.minApprovals} approvals, expires ${ago(e.pending.expiresAt)}`);
     // A prompt of several lines keeps them, indented under its label.
-    lines.push(`prompt: ${String(e.pending.prompt).replace(/\r?\n/g, '\n        ')}`);
+    lines.push(`prompt: ${String(e.pending.prompt).replace(/\r\n?|\n/g, '\n        ')}`);
     lines.push(`approvers: ${e.pending.approvers.join(', ') || 'anyone with the link'}`);
     if (e.pending.waitingOn?.length) lines.push(`not decided yet: ${e.pending.waitingOn.join(', ')}`);
     for (const n of e.pending.notifications ?? []) lines.push(`notification ${n.channel}: ${n.status} after ${n.attempts} attempt(s)${n.lastError ? ` (${n.lastError})` : ''}`);

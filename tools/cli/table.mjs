@@ -1,7 +1,7 @@
 /** A plain text table: columns padded to the widest cell, for terminals. */
 export function table(rows, columns) {
   // One row per line: a cell's own line breaks are shown as ⏎.
-  const cells = rows.map((r) => columns.map(([, get]) => String(get(r) ?? '').replace(/\r?\n/g, ' ⏎ ')));
+  const cells = rows.map((r) => columns.map(([, get]) => String(get(r) ?? '').replace(/\r\n?|\n/g, ' ⏎ ')));
   const widths = columns.map(([title], i) => Math.max(title.length, ...cells.map((c) => c[i].length)));
   const line = (values) => values.map((v, i) => v.padEnd(widths[i])).join('  ').trimEnd();
   return [line(columns.map(([t]) => t)), ...cells.map(line)].join('\n');

@@ -13,3 +13,12 @@ const CONTROLS = /[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/g;
 export function terminalSafe(text) {
   return String(text).replace(/\r\n?/g, '\n').replace(ESCAPES, '').replace(C1_SEQUENCES, '').replace(CONTROLS, '');
 }
+
+/**
+ * JSON text for a terminal or a pipe: still exactly the value (it parses back the same), with the
+ * characters JSON.stringify leaves as they are but a terminal acts on (C1 controls such as CSI
+ * and OSC, bidi overrides) written as \u escapes. They can only stand inside JSON strings.
+ */
+export function terminalJson(text) {
+  return String(text).replace(/[\x7f-\x9f\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}

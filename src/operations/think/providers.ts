@@ -90,9 +90,28 @@ export const providers: Record<ProviderName, Provider> = {
     if (!text) throw new StepError('MODEL_ERROR', 'anthropic answer has no text content');
     return text;
   },
-  /** Development only (THINK_PROVIDER=echo, set by `npm start` when no model is configured): replies with the prompt. */
-  echo: async (_env, req) => req.prompt,
+  /**
+   * Development only (THINK_PROVIDER=echo, set by `npm start` when no model is configured): replies
+   * with the prompt, or, when the prompt ends with a JSON object (`Assess risk for ${input.x}`),
+   * with that object, so an example's input can say what the model would have answered.
+   */
+  echo: async (_env, req) => echoReply(req.prompt),
 };
+
+/** The JSON object a prompt ends with (the first `{` from which the rest parses), else the prompt. */
+export function echoReply(prompt: string): string {
+  // A few braces at most: a prompt full of them must not cost a parse per brace.
+  for (let at = prompt.indexOf('{'), tries = 0; at !== -1 && tries < 16; at = prompt.indexOf('{', at + 1), tries++) {
+    const rest = prompt.slice(at).trim();
+    try {
+      const value: unknown = JSON.parse(rest);
+      if (value !== null && typeof value === 'object' && !Array.isArray(value)) return rest;
+    } catch {
+      // Not from here: try the next brace.
+    }
+  }
+  return prompt;
+}
 
 /**
  * The provider of a step: `config.provider`, else THINK_PROVIDER, else the first configured of the

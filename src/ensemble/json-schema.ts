@@ -170,20 +170,30 @@ const TYPE_KEYWORDS: Record<string, string[]> = {
 };
 const MESSAGES = ['errorMessage', 'patternErrorMessage'];
 
+/** Keywords whose values are data, not schemas: never rewritten. */
+const DATA = new Set(['default', 'examples', 'enum', 'const', 'required']);
+/** Keywords whose values map names to schemas (a property may be called `default`). */
+const MAPS = new Set(['properties', 'definitions', 'patternProperties']);
+
+/** `node` with `fn` applied to every schema in it, innermost first; data keywords are left as they are. */
+function eachSchema(node: Json, fn: (schema: Json) => Json): Json {
+  const out: Json = {};
+  for (const [key, value] of Object.entries(node)) {
+    if (DATA.has(key) || value === null || typeof value !== 'object') out[key] = value;
+    else if (MAPS.has(key)) out[key] = Object.fromEntries(Object.entries(value).map(([k, v]) => [k, isObject(v) ? eachSchema(v, fn) : v]));
+    else if (Array.isArray(value)) out[key] = value.map((v) => (isObject(v) ? eachSchema(v, fn) : v));
+    else out[key] = eachSchema(value as Json, fn);
+  }
+  return fn(out);
+}
+
 /**
  * `anyOf: [{ type: number, minimum }, { type: string, pattern }]` as one `{ type: [number, string],
  * minimum, pattern }` (the same values pass: each keyword judges only its own type). An editor then
  * reports the keyword a value breaks ("below the exclusive minimum", the pattern's message), where
  * from two branches it reports the first branch's type ("Expected number" for "1 fortnight").
  */
-function scalarsMerged(node: Json): Json {
-  const out: Json = {};
-  for (const [key, value] of Object.entries(node)) {
-    if (DATA.has(key) || value === null || typeof value !== 'object') out[key] = value;
-    else if (MAPS.has(key)) out[key] = Object.fromEntries(Object.entries(value).map(([k, v]) => [k, isObject(v) ? scalarsMerged(v) : v]));
-    else if (Array.isArray(value)) out[key] = value.map((v) => (isObject(v) ? scalarsMerged(v) : v));
-    else out[key] = scalarsMerged(value as Json);
-  }
+const scalarsMerged = (node: Json): Json => eachSchema(node, (out) => {
   const branches = out.anyOf;
   if (!Array.isArray(branches) || branches.length < 2) return out;
   const types = branches.map((b: Json) => b.type);
@@ -193,25 +203,10 @@ function scalarsMerged(node: Json): Json {
   if (!mergeable) return out;
   const { anyOf: _, ...rest } = out;
   return Object.assign(rest, ...branches.map(({ type: __, ...keywords }: Json) => keywords), { type: types });
-}
-
-/** Keywords whose values are data, not schemas: never rewritten. */
-const DATA = new Set(['default', 'examples', 'enum', 'const', 'required']);
-/** Keywords whose values map names to schemas (a property may be called `default`). */
-const MAPS = new Set(['properties', 'definitions', 'patternProperties']);
+});
 
 /**
  * Every description also as `markdownDescription`, which yaml-language-server renders as Markdown on
  * hover and in completion; from `description` alone it escapes the backticks and shows them.
  */
-function withMarkdown(node: Json): Json {
-  const out: Json = {};
-  for (const [key, value] of Object.entries(node)) {
-    if (DATA.has(key) || value === null || typeof value !== 'object') out[key] = value;
-    else if (MAPS.has(key)) out[key] = Object.fromEntries(Object.entries(value).map(([k, v]) => [k, isObject(v) ? withMarkdown(v) : v]));
-    else if (Array.isArray(value)) out[key] = value.map((v) => (isObject(v) ? withMarkdown(v) : v));
-    else out[key] = withMarkdown(value as Json);
-  }
-  if (typeof node.description === 'string') out.markdownDescription = node.description;
-  return out;
-}
+const withMarkdown = (node: Json): Json => eachSchema(node, (out) => (typeof out.description === 'string' ? { ...out, markdownDescription: out.description } : out));

@@ -4,6 +4,7 @@
 // stdin: {"files":[{"file","source"}],"scripts":["name"],"publicVars":["NAME"]}; stdout: [true|false, ...] in order.
 import { readFileSync } from 'node:fs';
 import { loadEnsemble } from '../src/ensemble/loader';
+import { stepKinds } from '../src/kinds';
 import { publicNames } from '../src/secrets';
 
 const input = JSON.parse(readFileSync(0, 'utf8')) as { files: { file: string; source: string }[]; scripts: string[]; publicVars: string[] };
@@ -11,4 +12,4 @@ const scripts = new Set(input.scripts);
 // The names wrangler.toml makes public; a deployment's own HITL_PUBLIC_VARS may add more, which
 // the Worker takes into account when it loads the files itself.
 const publicEnv = publicNames(input.publicVars, undefined);
-process.stdout.write(JSON.stringify(input.files.map((f) => loadEnsemble(f, { scripts, publicEnv }).ok)));
+process.stdout.write(JSON.stringify(input.files.map((f) => loadEnsemble(f, { kinds: stepKinds, scripts, publicEnv }).ok)));

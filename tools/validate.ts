@@ -4,6 +4,7 @@ import { readFileSync, readdirSync, existsSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadEnsemble } from '../src/ensemble/loader';
+import { stepKinds } from '../src/kinds';
 import { formatProblem } from '../src/ensemble/problem';
 import { scriptKey } from '../src/operations/script-name';
 import { publicNames } from '../src/secrets';
@@ -51,7 +52,7 @@ for (const path of files) {
     continue;
   }
   // The loader never throws: every problem, however pathological the file, is a line below.
-  const result = loadEnsemble({ file, source }, { scripts, publicEnv });
+  const result = loadEnsemble({ file, source }, { kinds: stepKinds, scripts, publicEnv });
   const problems = result.ok ? [] : [...result.problems];
   const name = result.ok ? result.ensemble.name : result.name;
   if (names.has(name)) problems.push({ file, line: 1, column: 1, code: 'duplicate-ensemble', message: `ensemble '${name}' is also defined in ${names.get(name)}` });

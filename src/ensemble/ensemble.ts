@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import type { Template } from '../expression/template';
-import type { AgentName, InputDeclaration, OperationName } from './schema';
+import type { InputDeclaration } from './schema';
 
 /** A loaded, validated ensemble with every expression compiled: what runs execute. */
 export interface Ensemble {
@@ -16,15 +16,18 @@ export interface Ensemble {
   output?: Template;
 }
 
-export type CompiledStep = {
+export interface CompiledStep {
   name: string;
+  /** The kind's name (`http`, `hitl`) and the key that named it (`operation: http`, `agent: hitl`). */
+  kind: string;
+  key: 'operation' | 'agent';
   index: number;
   condition?: Template;
   config: Template;
   input: Template;
   onError: 'fail' | 'continue';
   retry?: { attempts: number; backoffMs: number };
-} & ({ kind: 'operation'; operation: OperationName } | { kind: 'agent'; agent: AgentName });
+}
 
 /** Root names every expression can read besides earlier steps. */
 export const reservedNames: ReadonlySet<string> = new Set([

@@ -1,7 +1,6 @@
 import { z } from 'zod';
-import { EnsembleFile, operationNames } from './schema';
-import { operations } from '../operations/registry';
-import { HitlConfig, HitlInput } from '../hitl/agent';
+import { EnsembleFile } from './schema';
+import type { StepKinds } from '../runtime/step-kind';
 
 type Json = Record<string, unknown>;
 
@@ -30,7 +29,7 @@ interface Kind { key: 'operation' | 'agent'; name: string; config: Json; input: 
  * the mapping matches, so it offers no key that would make it invalid, and each step kind carries
  * exactly one `config` schema (no generic one beside it).
  */
-export function ensembleJsonSchema(): Json {
+export function ensembleJsonSchema(kinds: StepKinds): Json {
   const { $schema, ...root } = z.toJSONSchema(EnsembleFile, OPTIONS) as Json;
   const { output, agents, ...fileKeys } = root.properties as Record<string, Json>;
   const definitions: Record<string, Json> = {
@@ -39,7 +38,7 @@ export function ensembleJsonSchema(): Json {
       pattern: '\\$\\{|^\\$env\\.[A-Za-z_][A-Za-z0-9_]*$',
       description: 'A `${...}` expression (or "$env.NAME"), evaluated when the step runs.',
     },
-    ...stepDefinitions(agents!.items as Json),
+    ...stepDefinitions(agents!.items as Json, kinds),
   };
   const branches = closedBranches(
     { properties: { ...fileKeys, agents: { ...agents, items: ref('step') } }, required: root.required as string[] },
@@ -59,7 +58,7 @@ export function ensembleJsonSchema(): Json {
 }
 
 /** The step (`step`) as one branch per kind and input spelling, and the schemas its branches share. */
-function stepDefinitions(step: Json): Record<string, Json> {
+function stepDefinitions(step: Json, table: StepKinds): Record<string, Json> {
   const { operation, agent, config, input, inputs, ...common } = step.properties as Record<string, Json>;
   const definitions: Record<string, Json> = {};
   const share = (name: string, schema: Json) => {
@@ -68,20 +67,12 @@ function stepDefinitions(step: Json): Record<string, Json> {
   };
   const shared = Object.fromEntries(Object.entries(common).map(([key, schema]) => [key, share(`step-${key}`, schema)]));
   const configOf = (kind: string, schema: Json) => share(`${kind}-config`, { description: config!.description, ...schema });
-  const hitlInput: Json = { anyOf: [share('hitl-input', part(HitlInput)), EXPRESSION] };
-  const hitl = { config: configOf('hitl', part(HitlConfig)), input: hitlInput };
-  const kinds: Kind[] = [
-    ...operationNames.map((name): Kind => ({
-      key: 'operation',
-      name,
-      config: configOf(name, part(operations[name].editorSchema ?? operations[name].config)),
-      input: {},
-      spellings: ['input', 'inputs'],
-    })),
-    // hitl is written with `inputs` (spec 004's spelling): offered first.
-    { key: 'agent', name: 'hitl', ...hitl, spellings: ['inputs', 'input'] },
-    { key: 'operation', name: 'hitl', ...hitl, spellings: ['inputs', 'input'] },
-  ];
+  const kinds: Kind[] = Object.entries(table).flatMap(([name, kind]): Kind[] => {
+    const input: Json = kind.input ? { anyOf: [share(`${name}-input`, part(kind.input)), EXPRESSION] } : {};
+    const one = { name, config: configOf(name, part(kind.editorSchema ?? kind.config)), input, spellings: (kind.inputsFirst ? ['inputs', 'input'] : ['input', 'inputs']) as Kind['spellings'] };
+    // An agent is also accepted as `operation: <name>` (the conductor docs write `operation: hitl`).
+    return kind.key === 'agent' ? [{ key: 'agent', ...one }, { key: 'operation', ...one }] : [{ key: 'operation', ...one }];
+  });
   const describeKind = (key: 'operation' | 'agent') => key === 'operation'
     ? `${String(operation!.description)} \`operation: hitl\` is accepted as \`agent: hitl\`.`
     : String(agent!.description);

@@ -2,10 +2,8 @@ import { LineCounter, parseDocument, visit } from 'yaml';
 import { yamlMistakes } from './yaml-errors';
 import type { z } from 'zod';
 import { compileTemplate, forEachExpression, isStatic, type Path, type Template, type TemplateProblem } from '../expression/template';
-import { operations } from '../operations/registry';
-import type { ConfigProblem } from '../operations/operation';
-import { agentChecks, agentCredentials } from '../hitl/check';
-import { checkSecretUses, type CredentialPaths } from './secret-uses';
+import type { StepKind, StepKinds } from '../runtime/step-kind';
+import { checkSecretUses } from './secret-uses';
 import { liftExpressions, restoreValue } from './lift';
 import { SourceLocator } from './locate';
 import { EnsembleFile, InputDeclaration, Retry, Step, type StepFile } from './schema';
@@ -26,6 +24,8 @@ export interface SourceFile {
 }
 
 export interface LoadOptions {
+  /** The kinds of step this deployment runs (src/kinds.ts), by name. */
+  kinds: StepKinds;
   /** Script keys available to `operation: code` (`auto-approve` for scripts/auto-approve.ts). */
   scripts: ReadonlySet<string>;
   /**
@@ -158,12 +158,12 @@ function load(src: SourceFile, options: LoadOptions): LoadResult {
       ? new Set(Object.keys((step[inputKey] ?? {}) as object))
       : new Set<string>();
 
+    const kind = kindOf(step, options.kinds);
     if (options.publicEnv) {
-      const credentials: CredentialPaths = step.agent !== undefined ? agentCredentials[step.agent] ?? [] : operations[step.operation!]?.credentials ?? [];
       const rules = { publicEnv: options.publicEnv, credentials: [], storedAsWritten: false };
       const uses = [
         ...(condition ? checkSecretUses(condition, [...at, 'condition'], 'condition', rules) : []),
-        ...checkSecretUses(config, [...at, 'config'], 'config', { ...rules, credentials, storedAsWritten: step.agent !== undefined, destination: step.agent === undefined ? operations[step.operation!]?.destination : undefined }),
+        ...checkSecretUses(config, [...at, 'config'], 'config', { ...rules, credentials: kind?.credentials ?? [], storedAsWritten: !!kind?.storesCredentials, destination: kind?.destination }),
         ...checkSecretUses(input, [...at, inputKey], inputKey, rules),
       ];
       for (const p of uses) report(locator.offsetInExpression(p.path, p.ordinal, p.offset), 'expression', p.message);
@@ -180,7 +180,14 @@ function load(src: SourceFile, options: LoadOptions): LoadResult {
     const rawStep = rawAgents[index];
     const misspeltConfig = step.config === undefined && isPlainObject(rawStep)
       && Object.keys(rawStep).some((k) => !(k in Step.shape) && suggest(k, Object.keys(Step.shape)) === 'config');
-    const configProblems = (step.operation === undefined) !== (step.agent === undefined) && !misspeltConfig ? checkStepConfig(step, config, input, options) : [];
+    const named = step.operation ?? step.agent;
+    if ((step.operation === undefined) !== (step.agent === undefined) && named !== undefined && !kind) {
+      const key = step.operation !== undefined ? 'operation' : 'agent';
+      const options_ = Object.entries(options.kinds).filter(([, k]) => k.key === key).map(([n]) => n);
+      const close = suggest(named, options_);
+      report(locator.offsetOf([...at, key]), 'unknown-operation', `unknown ${key} '${named}'${close ? ` — did you mean '${close}'?` : ` (expected one of: ${options_.join(', ')})`}`);
+    }
+    const configProblems = kind && !misspeltConfig ? checkStepConfig(step, kind, config, input, options) : [];
     for (const p of configProblems) {
       const path = [...at, ...(p.path[0] === 'inputs' ? [inputKey, ...p.path.slice(1)] : p.path)];
       report(locator.offsetOf(path, p.atKey), p.code ?? 'config', p.message);
@@ -195,10 +202,7 @@ function load(src: SourceFile, options: LoadOptions): LoadResult {
         report(locator.offsetOf([...at, 'retry', 'backoff']), 'schema', e.message);
       }
     }
-    const common = { name: step.name, index, condition, config, input, onError: step.onError ?? 'fail', retry } as const;
-    steps.push(step.agent !== undefined
-      ? { ...common, kind: 'agent', agent: step.agent }
-      : { ...common, kind: 'operation', operation: step.operation! });
+    steps.push({ name: step.name, kind: named ?? '', key: step.agent !== undefined ? 'agent' : 'operation', index, condition, config, input, onError: step.onError ?? 'fail', retry });
   });
 
   let output: Template | undefined;
@@ -425,42 +429,25 @@ function splitStatic(t: Template): { values: Record<string, unknown>; dynamic: s
   return { values, dynamic };
 }
 
-function checkStepConfig(step: StepFile, config: Template, input: Template, options: LoadOptions): ConfigProblem[] {
+/** The kind a step names, when it names exactly one that exists under that key. */
+function kindOf(step: StepFile, kinds: StepKinds): StepKind | undefined {
+  if ((step.operation === undefined) === (step.agent === undefined)) return undefined;
+  const key = step.operation !== undefined ? 'operation' : 'agent';
+  const name = (step.operation ?? step.agent)!;
+  const kind = Object.hasOwn(kinds, name) ? kinds[name] : undefined;
+  return kind?.key === key ? kind : undefined;
+}
+
+/** The kind's own checks of the step, with what is static in it and what holds expressions. */
+function checkStepConfig(step: StepFile, kind: StepKind, config: Template, input: Template, options: LoadOptions) {
   const cfg = splitStatic(config);
-  if (step.agent !== undefined) {
-    const check = agentChecks[step.agent];
-    const written = { config: step.config ?? {}, input: step.inputs ?? step.input };
-    return check ? check({ config: cfg.values, input: splitStatic(input).values, written }) : [];
-  }
-  const op = operations[step.operation!];
-  if (!op) return [{ path: ['operation'], code: 'unknown-operation', message: `operation '${step.operation}' is not available in this build` }];
-  const mask = Object.fromEntries(cfg.dynamic.filter((k) => k in op.config.shape).map((k) => [k, true as const]));
-  // Keys with expressions are checked at run time; unknown ones are still unknown now.
-  const unknownDynamic = Object.fromEntries(cfg.dynamic.filter((k) => !(k in op.config.shape)).map((k) => [k, null]));
-  const result = op.config.partial(mask as Record<string, true> & Record<number, never>).safeParse({ ...cfg.values, ...unknownDynamic });
-  const problems: ConfigProblem[] = [];
-  const known = Object.keys(op.config.shape);
-  const written = [...Object.keys(cfg.values), ...cfg.dynamic];
-  const unknownKey = (key: string) => ({ path: ['config', key], atKey: true, message: `unknown config key '${key}' for operation '${step.operation}'${didYouMean(key, known)}` });
-  if (!result.success) {
-    for (const issue of result.error.issues) {
-      if (issue.code === 'unrecognized_keys') {
-        for (const key of issue.keys) if (!problems.some((p) => p.path[1] === key)) problems.push(unknownKey(key));
-        continue;
-      }
-      // A required key that is missing because it is misspelt is one mistake: the misspelling,
-      // reported at the key written (`scrpit` for `script`), not also "'script' is required".
-      const missing = issue.path.length === 1 && valueAt(cfg.values, issue.path) === undefined ? String(issue.path[0]) : undefined;
-      const misspelt = missing && written.find((k) => !known.includes(k) && suggest(k, [missing]) === missing);
-      if (misspelt) {
-        if (!problems.some((p) => p.path[1] === misspelt)) problems.push(unknownKey(misspelt));
-        continue;
-      }
-      problems.push({ path: ['config', ...(issue.path as Path)], message: plainIssue(issue, valueAt(cfg.values, issue.path)) });
-    }
-  }
-  for (const p of op.check?.(cfg.values, { scripts: options.scripts }) ?? []) problems.push({ ...p, path: ['config', ...p.path] });
-  return problems;
+  return kind.check({
+    kind: (step.operation ?? step.agent)!,
+    config: cfg.values,
+    dynamicConfig: cfg.dynamic,
+    input: splitStatic(input).values,
+    written: { config: step.config ?? {}, input: step.inputs ?? step.input },
+  }, { scripts: options.scripts });
 }
 
 function sortProblems(problems: Problem[]): Problem[] {

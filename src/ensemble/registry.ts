@@ -4,6 +4,7 @@ import type { Ensemble } from './ensemble';
 import { loadEnsemble, type SourceFile } from './loader';
 import type { Problem } from './problem';
 import { publicNames } from '../secrets';
+import type { StepKinds } from '../runtime/step-kind';
 
 export interface RegistryEntry {
   name: string;
@@ -42,7 +43,7 @@ export class EnsembleRegistry {
    * `publicEnv`: the env names that are configuration (src/secrets.ts); the default is the
    * strictest, this product's own settings only, so every other name read is a secret.
    */
-  constructor(files: readonly RegistryFile[], readonly scripts: ScriptRegistry, private readonly publicEnv: ReadonlySet<string> = publicNames([], undefined)) {
+  constructor(files: readonly RegistryFile[], readonly scripts: ScriptRegistry, readonly kinds: StepKinds, private readonly publicEnv: ReadonlySet<string> = publicNames([], undefined)) {
     this.scriptKeys = new Set(Object.keys(scripts));
     for (const file of files) {
       let name = file.name;
@@ -61,7 +62,7 @@ export class EnsembleRegistry {
   }
 
   private load(file: RegistryFile): RegistryEntry {
-    const result = loadEnsemble(file, { scripts: this.scriptKeys, publicEnv: this.publicEnv });
+    const result = loadEnsemble(file, { kinds: this.kinds, scripts: this.scriptKeys, publicEnv: this.publicEnv });
     const entry: RegistryEntry = result.ok
       ? { name: result.ensemble.name, file: file.file, ensemble: result.ensemble, problems: [] }
       : { name: result.name, file: file.file, problems: result.problems };
@@ -117,7 +118,7 @@ export class EnsembleRegistry {
 
   /** The definition a stored run started on: compiled from its own source when it changed since. */
   fromSource(file: SourceFile & { hash: string }): Ensemble {
-    return this.byHash.get(file.hash) ?? compileDefinition(file, this.scripts);
+    return this.byHash.get(file.hash) ?? compileDefinition(file, this.scripts, this.kinds);
   }
 }
 
@@ -128,10 +129,10 @@ const compiled = new Map<string, Ensemble>();
  * The definition a stored run started on, compiled from its own source alone (never from the
  * registry of ensembles/, which a bad file or a deploy may have changed). Cached by hash.
  */
-export function compileDefinition(file: SourceFile & { hash: string }, scripts: ScriptRegistry): Ensemble {
+export function compileDefinition(file: SourceFile & { hash: string }, scripts: ScriptRegistry, kinds: StepKinds): Ensemble {
   const cached = compiled.get(file.hash);
   if (cached) return cached;
-  const result = loadEnsemble(file, { scripts: new Set(Object.keys(scripts)) });
+  const result = loadEnsemble(file, { kinds, scripts: new Set(Object.keys(scripts)) });
   if (!result.ok) throw new EnsembleInvalidError(result.name, result.problems);
   if (compiled.size >= 256) compiled.delete(compiled.keys().next().value!);
   compiled.set(file.hash, result.ensemble);

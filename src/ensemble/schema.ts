@@ -6,8 +6,6 @@ import { UNITS } from './duration';
  * `docs/ensemble.schema.json` is generated from it (json-schema.ts; a test keeps the two in sync).
  */
 
-export const operationNames = ['code', 'http', 'think', 'email', 'data'] as const;
-export const agentNames = ['hitl'] as const;
 
 export const StepName = z
   .string()
@@ -53,8 +51,9 @@ export const Step = z
   .strictObject({
     name: StepName.meta({ description: 'The step name, unique in the file; later steps read its result as `${name.output}`.', examples: ['fetch-order'] }),
     description: z.string().optional(),
-    operation: z.enum(operationNames).optional().meta({ description: 'What the step does: code (a script in scripts/), http, think (a model), email, data (D1/KV). Exactly one of operation or agent.' }),
-    agent: z.enum(agentNames).optional().meta({ description: 'A built-in agent: hitl suspends the run until people approve or reject.' }),
+    // Which names exist is the table of step kinds' to say (src/kinds.ts): the loader checks it.
+    operation: z.string().optional().meta({ description: 'What the step does: code (a script in scripts/), http, think (a model), email, data (D1/KV). Exactly one of operation or agent.' }),
+    agent: z.string().optional().meta({ description: 'A built-in agent: hitl suspends the run until people approve or reject.' }),
     condition: Condition.optional().meta({ description: 'Run the step only when this is truthy; otherwise it is skipped (its output is null, `executed` false).', examples: ['${check.output.risky}'] }),
     config: z.record(z.string(), z.unknown()).optional().meta({ description: 'Settings of the operation or agent; values may be `${...}` expressions.' }),
     input: z.unknown().optional().meta({ description: 'The step input (synonym: inputs); values may be `${...}` expressions.' }),
@@ -96,5 +95,4 @@ export const EnsembleFile = z.strictObject({
 export type EnsembleFile = z.infer<typeof EnsembleFile>;
 export type StepFile = z.infer<typeof Step>;
 export type InputDeclaration = z.infer<typeof InputDeclaration>;
-export type OperationName = (typeof operationNames)[number];
-export type AgentName = (typeof agentNames)[number];
+

@@ -1,8 +1,7 @@
 import { z } from 'zod';
 import { StepError } from '../errors';
 import { parseDuration, DurationError } from '../ensemble/duration';
-import type { Agent, AgentContext } from '../runtime/agent';
-import type { ConfigProblem } from '../operations/operation';
+import type { ConfigProblem, StepRun } from '../runtime/step-kind';
 import { normalizeIdentity } from '../identity/normalize';
 import { LIMITS } from '../limits';
 import { didYouMean, suggest } from '../ensemble/suggest';
@@ -152,9 +151,9 @@ export function unknownKeyMessage(key: string, style: 'inputs' | 'config', inNot
 
 const DURATION_KEYS = new Set(['timeout', 'remindAfter', 'escalateAfter']);
 
-/** The built-in `hitl` agent: validates the rendered step and describes the approval to wait for. */
-export const hitlAgent: Agent = {
-  prepare(ctx: AgentContext): ApprovalRequest {
+/** The `hitl` step as it runs: validates the rendered step and describes the approval to wait for. */
+export function prepareApproval(ctx: StepRun): ApprovalRequest {
+  {
     const input = HitlInput.safeParse(ctx.input ?? {});
     if (!input.success) throw new StepError('INVALID_HITL_INPUT', `hitl inputs: ${issues(input.error, 'inputs')}`);
     const config = HitlConfig.safeParse(ctx.config ?? {});
@@ -195,7 +194,7 @@ export const hitlAgent: Agent = {
     }
     // A webhook URL that holds a secret is kept as written (`${env.HOOK}`): it is completed only
     // when a notification is sent (src/hitl/credentials.ts), so the secret is never stored.
-    const writtenHook = ctx.written?.(['notificationConfig', 'webhookUrl']);
+    const writtenHook = ctx.written(['notificationConfig', 'webhookUrl']);
     const notification = writtenHook === undefined ? c.notificationConfig ?? {} : { ...c.notificationConfig, webhookUrl: WRITTEN };
     const env = ctx.env;
     const baseUrl = (notification.baseUrl || (typeof env.PUBLIC_BASE_URL === 'string' && env.PUBLIC_BASE_URL) || ctx.origin || 'http://127.0.0.1:8787').replace(/\/+$/, '');
@@ -224,8 +223,8 @@ export const hitlAgent: Agent = {
       allowDelegation: i.allowDelegation ?? c.allowDelegation ?? true,
       ...(writtenHook === undefined ? {} : { writtenCredentials: { webhookUrl: writtenHook } }),
     };
-  },
-};
+  }
+}
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 

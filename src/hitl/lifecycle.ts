@@ -3,7 +3,7 @@ import { scripts } from '../../generated/registry';
 import { compileDefinition } from '../ensemble/registry';
 import { runSecrets } from '../runtime/env-secrets';
 import { advance } from '../runtime/engine';
-import { agents } from '../runtime/agents';
+import { stepKinds } from '../kinds';
 import type { RunState } from '../runtime/run-state';
 import { deleteExecution, writeExecution } from '../executions/index-store';
 import { rowOfObject } from '../executions/from-object';
@@ -158,11 +158,11 @@ export class RunLifecycle {
     try {
       // The run's own definition, compiled from the source stored with it: not the registry of
       // ensembles/, so a broken file there (or a deploy) does not touch runs already under way.
-      const ensemble = compileDefinition({ file: run.file, source: run.source, hash: run.hash }, scripts);
+      const ensemble = compileDefinition({ file: run.file, source: run.source, hash: run.hash }, scripts, stepKinds);
       state = await advance(ensemble, run.state, {
         env: this.env,
         scripts,
-        agents,
+        kinds: stepKinds,
         secrets: runSecrets(this.env),
         checkpoint: async (s) => this.store.saveState(s, Date.now()),
       });

@@ -3,7 +3,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { AppError } from '../errors';
 import { LIMITS } from '../limits';
 import { configureLog } from '../log';
-import { defaultRegistry } from '../ensemble/default-registry';
+import { defaultRegistry } from '../default-registry';
 import type { EnsembleRegistry } from '../ensemble/registry';
 import { requireApiKey } from './auth';
 import { notFound, onError } from './on-error';

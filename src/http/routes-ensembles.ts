@@ -89,7 +89,7 @@ export const ensembleRoutes = new Hono<AppEnv>()
       file: e.file,
       hash: e.hash,
       inputs: e.inputs,
-      steps: e.steps.map((s) => ({ name: s.name, ...(s.kind === 'agent' ? { agent: s.agent } : { operation: s.operation }) })),
+      steps: e.steps.map((s) => ({ name: s.name, [s.key]: s.kind })),
       source: e.source,
     });
   })
@@ -106,6 +106,7 @@ export const ensembleRoutes = new Hono<AppEnv>()
       result = await startRun(ensemble, input.data, {
         env: c.env,
         scripts: c.var.registry.scripts,
+        kinds: c.var.registry.kinds,
         origin: new URL(c.req.url).origin,
         executionId: claim?.executionId,
         // A long start keeps its key: the claim is renewed after every step.

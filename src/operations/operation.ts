@@ -1,41 +1,79 @@
 import type { z } from 'zod';
-import type { ProblemCode } from '../ensemble/problem';
+import { StepError } from '../errors';
+import { didYouMean, suggest } from '../ensemble/suggest';
+import { plainIssue, valueAt } from '../ensemble/issue-words';
 import type { StepContext } from '../runtime/context';
-
-/** A problem an operation finds in a step's static config at load time. */
-export interface ConfigProblem {
-  path: (string | number)[];
-  message: string;
-  /** Point at the key rather than the value (an unknown key). */
-  atKey?: boolean;
-  /** How the problem is reported; default `config`. */
-  code?: Extract<ProblemCode, 'unknown-operation' | 'unknown-script' | 'config'>;
-}
-
-export interface LoadContext {
-  scripts: ReadonlySet<string>;
-}
+import type { ConfigProblem, LoadContext, StepAsWritten, StepKind } from '../runtime/step-kind';
 
 /**
- * One operation (`operation: http`, ...). `config` validates the evaluated config before `run`;
- * at load time the same schema checks every key whose value has no expression.
+ * One operation (`operation: http`, ...) as written in its file: its config schema, extra
+ * load-time checks, and what it does. `defineOperation` turns it into a step kind.
  */
-export interface Operation<S extends z.ZodObject = z.ZodObject> {
+export interface Operation<S extends z.ZodObject> {
   readonly config: S;
-  /** The config as editors see it in the JSON Schema, when it is more precise than `config` (default `config`). */
+  /** The config as editors see it in the JSON Schema, when it is more precise than `config`. */
   readonly editorSchema?: z.ZodType;
-  /**
-   * Config fields where a secret may be used (`${env.TOKEN}`, verbatim): the ones this operation
-   * consumes itself and never records, such as an http step's `url` and `headers.*`.
-   */
   readonly credentials?: readonly (readonly string[])[];
-  /** The config field that says where those credentials go (its origin must be fixed in the file). */
   readonly destination?: readonly string[];
   /** Extra load-time checks on the static part of the config (e.g. the script exists). */
   check?(config: Record<string, unknown>, ctx: LoadContext): ConfigProblem[];
   run(ctx: StepContext<z.infer<S>>): Promise<unknown>;
 }
 
-export function defineOperation<S extends z.ZodObject>(op: Operation<S>): Operation<S> {
-  return op;
+/**
+ * An operation as a step kind: its config is checked when the ensemble loads (every static key;
+ * keys with expressions when the step runs) and validated before it runs (`INVALID_CONFIG`).
+ */
+export function defineOperation<S extends z.ZodObject>(op: Operation<S>): StepKind {
+  return {
+    key: 'operation',
+    config: op.config,
+    editorSchema: op.editorSchema,
+    credentials: op.credentials,
+    destination: op.destination,
+    retries: true,
+    check: (step, ctx) => [...checkConfig(op.config, step), ...(op.check?.(step.config, ctx) ?? []).map((p) => ({ ...p, path: ['config', ...p.path] }))],
+    async run(ctx) {
+      const parsed = op.config.safeParse(ctx.config);
+      if (!parsed.success) {
+        const summary = parsed.error.issues.map((i) => `${i.path.join('.') || 'config'}: ${i.message}`).join('; ');
+        throw new StepError('INVALID_CONFIG', `config of step '${ctx.step}' is invalid: ${summary}`, { details: parsed.error.issues });
+      }
+      const output = await op.run({ step: ctx.step, config: parsed.data, input: ctx.input, env: ctx.env, execution: ctx.execution, steps: ctx.steps, scripts: ctx.scripts });
+      return { output: output ?? null };
+    },
+  };
 }
+
+/**
+ * The static part of a step's config against the schema: every key without an expression is
+ * judged now; keys with one are judged when the step runs, but an unknown key is unknown now.
+ */
+export function checkConfig(schema: z.ZodObject, step: StepAsWritten): ConfigProblem[] {
+  const known = Object.keys(schema.shape);
+  const mask = Object.fromEntries(step.dynamicConfig.filter((k) => known.includes(k)).map((k) => [k, true as const]));
+  const unknownDynamic = Object.fromEntries(step.dynamicConfig.filter((k) => !known.includes(k)).map((k) => [k, null]));
+  const result = schema.partial(mask as Record<string, true> & Record<number, never>).safeParse({ ...step.config, ...unknownDynamic });
+  const problems: ConfigProblem[] = [];
+  if (result.success) return problems;
+  const written = [...Object.keys(step.config), ...step.dynamicConfig];
+  const unknownKey = (key: string) => ({ path: ['config', key], atKey: true, message: `unknown config key '${key}' for operation '${step.kind}'${didYouMean(key, known)}` });
+  for (const issue of result.error.issues) {
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) if (!problems.some((p) => p.path[1] === key)) problems.push(unknownKey(key));
+      continue;
+    }
+    // A required key that is missing because it is misspelt is one mistake: the misspelling,
+    // reported at the key written (`scrpit` for `script`), not also "'script' is required".
+    const missing = issue.path.length === 1 && valueAt(step.config, issue.path) === undefined ? String(issue.path[0]) : undefined;
+    const misspelt = missing && written.find((k) => !known.includes(k) && suggest(k, [missing]) === missing);
+    if (misspelt) {
+      if (!problems.some((p) => p.path[1] === misspelt)) problems.push(unknownKey(misspelt));
+      continue;
+    }
+    problems.push({ path: ['config', ...(issue.path as (string | number)[])], message: plainIssue(issue, valueAt(step.config, issue.path)) });
+  }
+  return problems;
+}
+
+export type { ConfigProblem, LoadContext } from '../runtime/step-kind';

@@ -1,12 +1,10 @@
 import { AppError, StepError } from '../errors';
 import type { Env } from '../env';
-import type { AgentName } from '../ensemble/schema';
 import type { CompiledStep, Ensemble } from '../ensemble/ensemble';
 import { forEachExpression, renderTemplate, templateAt, writtenParts, type Template, type WrittenPart } from '../expression/template';
 import { publicEnvNames } from './env-secrets';
 import { isInfraSecret } from '../secrets';
-import { operations } from '../operations/registry';
-import type { Agent } from './agent';
+import type { StepKinds } from './step-kind';
 import type { ScriptRegistry } from './context';
 import { renderInput } from './render-input';
 import { withRetry } from './retry';
@@ -18,7 +16,8 @@ import { redact } from '../secrets';
 export interface EngineDeps {
   env: Env;
   scripts: ScriptRegistry;
-  agents: Partial<Record<AgentName, Agent>>;
+  /** The kinds of step (src/kinds.ts): what each step's `operation` or `agent` names. */
+  kinds: StepKinds;
   /** Called after every finished step, so a run interrupted later continues from here. */
   checkpoint?: (state: RunState) => Promise<void>;
   /** Secret values to replace with `[redacted]` in everything a step records (src/secrets.ts). */
@@ -189,26 +188,16 @@ async function runStep(step: CompiledStep, state: RunState, deps: EngineDeps, na
       throw new StepError('INPUT_TOO_LARGE', `the input of step '${step.name}' is ${inputBytes} bytes (limit ${LIMITS.stepInputBytes})`);
     }
     const config = renderTemplate(step.config, scope, undefined, 'config');
-    if (step.kind === 'agent') {
-      const agent = deps.agents[step.agent];
-      if (!agent) throw new StepError('AGENT_UNAVAILABLE', `agent '${step.agent}' is not available`);
-      const written = (path: readonly string[]) => secretFieldAsWritten(step.config, path, publicEnvNames(deps.env));
-      const request = agent.prepare({ step: step.name, config, input, env: deps.env, execution: executionInfo(state), origin: state.origin, written });
-      return { ...done('suspended', input, { status: 'pending' }), suspend: request };
-    }
-    const op = operations[step.operation];
-    if (!op) throw new StepError('OPERATION_UNAVAILABLE', `operation '${step.operation}' is not available`);
-    const parsed = op.config.safeParse(config);
-    if (!parsed.success) {
-      const summary = parsed.error.issues.map((i) => `${i.path.join('.') || 'config'}: ${i.message}`).join('; ');
-      throw new StepError('INVALID_CONFIG', `config of step '${step.name}' is invalid: ${summary}`, { details: parsed.error.issues });
-    }
-    const ctx = { step: step.name, config: parsed.data, input, env: deps.env, execution: executionInfo(state), steps: stepViews(state), scripts: deps.scripts };
-    const output = await withRetry(step.retry ?? { attempts: 1, backoffMs: 0 }, () => {
+    const kind = Object.hasOwn(deps.kinds, step.kind) ? deps.kinds[step.kind] : undefined;
+    if (!kind) throw new StepError('KIND_UNAVAILABLE', `${step.key} '${step.kind}' is not available`);
+    const written = (path: readonly string[]) => secretFieldAsWritten(step.config, path, publicEnvNames(deps.env));
+    const ctx = { step: step.name, config, input, env: deps.env, execution: executionInfo(state), steps: stepViews(state), scripts: deps.scripts, origin: state.origin, written };
+    const outcome = await withRetry(kind.retries && step.retry ? step.retry : { attempts: 1, backoffMs: 0 }, () => {
       attempts++;
-      return op.run(ctx);
+      return kind.run(ctx);
     });
-    return done('completed', input, output ?? null, attempts > 1 ? { attempts } : {});
+    if ('suspend' in outcome) return { ...done('suspended', input, { status: 'pending' }), suspend: outcome.suspend };
+    return done('completed', input, outcome.output ?? null, attempts > 1 ? { attempts } : {});
   } catch (e) {
     const code = e instanceof AppError ? e.code : 'STEP_FAILED';
     return done('failed', input, null, { error: { code, message: errorMessage(e) }, ...(attempts > 1 ? { attempts } : {}) });

@@ -3,9 +3,9 @@ import type { Env } from '../env';
 import type { Ensemble } from '../ensemble/ensemble';
 import { newExecutionId } from './execution-id';
 import type { ScriptRegistry } from './context';
+import type { StepKinds } from './step-kind';
 import { advance } from './engine';
 import type { RunState } from './run-state';
-import { agents } from './agents';
 import { runSecrets } from './env-secrets';
 import { log } from '../log';
 import { UnavailableError } from '../errors';
@@ -13,6 +13,7 @@ import { UnavailableError } from '../errors';
 export interface StartOptions {
   env: Env;
   scripts: ScriptRegistry;
+  kinds: StepKinds;
   origin: string;
   /** The execution id to use (kept with an Idempotency-Key); a new one otherwise. */
   executionId?: string;
@@ -52,7 +53,7 @@ export async function startRun(ensemble: Ensemble, input: Record<string, unknown
     steps: [],
   };
   const afterStep = options.afterStep;
-  const state = await advance(ensemble, initial, { env: options.env, scripts: options.scripts, agents, secrets: runSecrets(options.env), ...(afterStep ? { checkpoint: async () => { await afterStep(); } } : {}) });
+  const state = await advance(ensemble, initial, { env: options.env, scripts: options.scripts, kinds: options.kinds, secrets: runSecrets(options.env), ...(afterStep ? { checkpoint: async () => { await afterStep(); } } : {}) });
   if (state.status === 'suspended') {
     const stub = options.env.HITL_STATE.get(options.env.HITL_STATE.idFromName(state.executionId));
     let pending;

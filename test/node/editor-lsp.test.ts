@@ -5,6 +5,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadEnsemble } from '../../src/ensemble/loader';
 import type { ProblemCode } from '../../src/ensemble/problem';
+import { stepKinds } from '../../src/kinds';
 
 // What an author sees in an editor: the real yaml-language-server (the server behind VS Code's
 // YAML extension and most other editors), spoken to over LSP on stdio, with the generated schema
@@ -140,7 +141,7 @@ describe('an editor (yaml-language-server over LSP) with the generated schema', 
   it.each(corpus)('flags as you type what the loader reports in broken/%s, where a schema can say it', async (file) => {
     const path = join(root, 'test/fixtures/broken', file);
     const source = readFileSync(path, 'utf8');
-    const loaded = loadEnsemble({ file, source }, { scripts: new Set(['greet']) });
+    const loaded = loadEnsemble({ file, source }, { kinds: stepKinds, scripts: new Set(['greet']) });
     const problems = loaded.ok ? [] : loaded.problems;
     const shown = await lsp.open(pathToFileURL(path).href, source);
     const lines = new Set(shown.map((d) => d.range.start.line + 1));

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { loadEnsemble } from '../../src/ensemble/loader';
 import { formatProblem } from '../../src/ensemble/problem';
+import { stepKinds } from '../../src/kinds';
 
 // The corpus of common mistakes (test/fixtures/broken): each file with the exact problems an author
 // must see (its .problems file), so message quality cannot regress; docs/ensembles.md quotes them.
@@ -13,7 +14,7 @@ const cases = readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort();
 
 describe('common mistakes', () => {
   it.each(cases)('%s: exactly the expected problems, each at file:line:col with the fix', (file) => {
-    const result = loadEnsemble({ file: `broken/${file}`, source: readFileSync(join(dir, file), 'utf8') }, { scripts: new Set(['greet']) });
+    const result = loadEnsemble({ file: `broken/${file}`, source: readFileSync(join(dir, file), 'utf8') }, { kinds: stepKinds, scripts: new Set(['greet']) });
     const expected = readFileSync(join(dir, file.replace(/\.yaml$/, '.problems')), 'utf8').trim().split('\n');
     expect(result.ok ? [] : result.problems.map(formatProblem)).toEqual(expected);
   });

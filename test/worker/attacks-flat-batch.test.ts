@@ -4,6 +4,7 @@ import { createApp } from '../../src/http/app';
 import { EnsembleRegistry } from '../../src/ensemble/registry';
 import { auth, dbWithWrites } from './helpers';
 import { flatRowJson, ROW_BYTES } from '../../src/executions/flat-runs';
+import { stepKinds } from '../../src/kinds';
 
 // Runs that never suspend live nowhere but the D1 index. Their rows share one D1 batch per
 // 100 ms / 50 rows: one failed batch must not cost every run that happened to share it, and the
@@ -12,7 +13,7 @@ import { flatRowJson, ROW_BYTES } from '../../src/executions/flat-runs';
 /** A one-step flat ensemble of its own: run it, and read the index, with any env and context. */
 function flat(prefix: string) {
   const name = `${prefix}-${crypto.randomUUID().slice(0, 8)}`;
-  const registry = new EnsembleRegistry([{ file: `ensembles/${name}.yaml`, name, hash: 'h', source: 'agents:\n  - name: a\n    operation: code\n    config: { script: ok }\n' }], { ok: { default: () => ({ fine: true }) } });
+  const registry = new EnsembleRegistry([{ file: `ensembles/${name}.yaml`, name, hash: 'h', source: 'agents:\n  - name: a\n    operation: code\n    config: { script: ok }\n' }], { ok: { default: () => ({ fine: true }) } }, stepKinds);
   const app = createApp(() => registry);
   return {
     name,
@@ -106,7 +107,7 @@ describe('batched index rows of flat runs', () => {
   it('a flat run\'s summary comes back exactly, whatever characters it holds', async () => {
     const name = `r13-chars-${crypto.randomUUID().slice(0, 8)}`;
     const awkward = 'quote " back \\ slash\\" line\u2028sep nul \u0000 tab\t emoji 😀 lone \ud800 high é ü 中 end';
-    const registry = new EnsembleRegistry([{ file: `ensembles/${name}.yaml`, name, hash: 'h', source: 'agents:\n  - name: a\n    operation: code\n    config: { script: odd }\n' }], { odd: { default: () => ({ text: awkward, [awkward]: [awkward, 1.5, -0, 1e21, null] }) } });
+    const registry = new EnsembleRegistry([{ file: `ensembles/${name}.yaml`, name, hash: 'h', source: 'agents:\n  - name: a\n    operation: code\n    config: { script: odd }\n' }], { odd: { default: () => ({ text: awkward, [awkward]: [awkward, 1.5, -0, 1e21, null] }) } }, stepKinds);
     const app = createApp(() => registry);
     const ran = await app.fetch(new Request(`http://worker.test/ensembles/${name}`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ note: awkward }) }), env);
     expect(ran.status).toBe(200);
@@ -129,7 +130,7 @@ describe('batched index rows of flat runs', () => {
     const name = `r13-esc-${crypto.randomUUID().slice(0, 8)}`;
     const registry = new EnsembleRegistry(
       [{ file: `ensembles/${name}.yaml`, name, hash: 'h', source: 'agents:\n  - name: a\n    operation: code\n    config: { script: boom }\n' }],
-      { boom: { default: () => { throw new Error('"'.repeat(300_000)); } } },
+      { boom: { default: () => { throw new Error('"'.repeat(300_000)); } } }, stepKinds,
     );
     const app = createApp(() => registry);
     const ran = await app.fetch(new Request(`http://worker.test/ensembles/${name}`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: '{}' }), env);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { readResponse, FormSpec } from '../../src/hitl/form';
 import { fireAlarm, hitlApp, hitsAt, suspend, tokenOf } from './hitl-helpers';
+import { stepKinds } from '../../src/kinds';
 
 // Found in the adversarial review of issue 12 (forms, output.response, headlines). Each test asserts the documented
 // behaviour, so it fails while the defect exists.
@@ -39,7 +40,7 @@ describe('review 12: forms', () => {
     const form = FormSpec.parse({ note: { type: 'string' } });
     expect(readResponse(form, Object.create({ note: 'inherited' }), { fromHtml: false, approving: true })).toEqual({ ok: true, value: {} });
     const { loadEnsemble } = await import('../../src/ensemble/loader');
-    const r = loadEnsemble({ file: 'p.yaml', source: 'agents:\n  - name: a\n    agent: hitl\n    inputs:\n      form: { constructor: { type: string } }\n' }, { scripts: new Set() });
+    const r = loadEnsemble({ file: 'p.yaml', source: 'agents:\n  - name: a\n    agent: hitl\n    inputs:\n      form: { constructor: { type: string } }\n' }, { kinds: stepKinds, scripts: new Set() });
     expect(r.ok).toBe(false);
   });
 

@@ -2,13 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { loadEnsemble } from '../../src/ensemble/loader';
 import { formatProblem } from '../../src/ensemble/problem';
 import { appWith } from './helpers';
+import { stepKinds } from '../../src/kinds';
 
 // What a new author meets: step views with the fields the conductor docs use, one problem per
 // mistake naming what was written and what was meant, and the docs' dialect where it is spelling.
 
 const scripts = { ok: { default: () => ({ fine: true }) }, boom: { default: () => { throw new Error('nope'); } } };
 const report = (source: string) => {
-  const r = loadEnsemble({ file: 'ensembles/a.yaml', source }, { scripts: new Set(Object.keys(scripts)) });
+  const r = loadEnsemble({ file: 'ensembles/a.yaml', source }, { kinds: stepKinds, scripts: new Set(Object.keys(scripts)) });
   return r.ok ? [] : r.problems.map(formatProblem);
 };
 

@@ -3,6 +3,7 @@ import { createApp } from '../../src/http/app';
 import { EnsembleRegistry } from '../../src/ensemble/registry';
 import type { ScriptRegistry } from '../../src/runtime/context';
 import { publicEnvNames } from '../../src/runtime/env-secrets';
+import { stepKinds } from '../../src/kinds';
 
 export const API_KEY = 'test-api-key';
 export const auth = { authorization: `Bearer ${API_KEY}` };
@@ -17,7 +18,7 @@ export async function received(path: string): Promise<any[]> {
 export function appWith(files: Record<string, string>, scripts: ScriptRegistry = {}) {
   const registry = new EnsembleRegistry(
     Object.entries(files).map(([name, source]) => ({ file: `ensembles/${name}.yaml`, source, hash: `h-${name}-${source.length}` })),
-    scripts,
+    scripts, stepKinds,
     publicEnvNames(env),
   );
   const app = createApp(() => registry);

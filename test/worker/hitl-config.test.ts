@@ -2,12 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { runDurableObjectAlarm } from 'cloudflare:test';
 import { loadEnsemble } from '../../src/ensemble/loader';
 import { formatProblem } from '../../src/ensemble/problem';
-import { hitlAgent } from '../../src/hitl/agent';
+import { prepareApproval } from '../../src/hitl/agent';
 import { hitlApp, stubOf } from './hitl-helpers';
 import { auth } from './helpers';
+import { stepKinds } from '../../src/kinds';
 
 const problems = (source: string) => {
-  const r = loadEnsemble({ file: 'e.yaml', source }, { scripts: new Set() });
+  const r = loadEnsemble({ file: 'e.yaml', source }, { kinds: stepKinds, scripts: new Set() });
   return r.ok ? [] : r.problems.map(formatProblem);
 };
 
@@ -64,7 +65,7 @@ describe('hitl steps are checked at load time where static', () => {
 describe('the hitl agent combines both configuration styles', () => {
   const env = { PUBLIC_BASE_URL: 'https://pub.example' } as never;
   const prepare = (input: unknown, config: unknown, origin = 'http://origin.example') =>
-    hitlAgent.prepare({ step: 's', input, config, env, execution: { id: 'x', ensemble: 'e', startedAt: '' }, origin });
+    prepareApproval({ step: 's', input, config, env, execution: { id: 'x', ensemble: 'e', startedAt: '' }, origin, steps: {}, scripts: {}, written: () => undefined });
 
   it('inputs style: timeout in seconds, defaults', () => {
     expect(prepare({ data: { a: 1 }, prompt: 'P', approvers: ['a@x.io', ['b@x.io']], timeout: 3600 }, {})).toMatchObject({

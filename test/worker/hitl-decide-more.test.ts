@@ -3,6 +3,7 @@ import { loadEnsemble } from '../../src/ensemble/loader';
 import { formatProblem } from '../../src/ensemble/problem';
 import { teamsBody, TEAMS_MAX_BYTES } from '../../src/notify/teams';
 import { eventually, fireAlarm, hitlApp, hitsAt, received, suspend, tokenOf } from './hitl-helpers';
+import { stepKinds } from '../../src/kinds';
 
 // Forms, delegation, committee rejections and the Teams card: what approvers and authors get
 // beyond approve/reject, end to end through the Worker and the HITL object.
@@ -114,7 +115,7 @@ describe('forms: approvers answer fields beside the decision', () => {
     agent: hitl
     inputs:
       form: { rating: { type: integer, default: high }, note: { type: strin } }
-` }, { scripts: new Set() });
+` }, { kinds: stepKinds, scripts: new Set() });
     expect(r.ok ? [] : r.problems.map(formatProblem)).toEqual([
       "f.yaml:5:49: form field 'rating': the default \"high\" must be a number",
       "f.yaml:5:71: 'type' is 'strin' — did you mean 'string'?",

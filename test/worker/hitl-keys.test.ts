@@ -3,10 +3,11 @@ import { loadEnsemble } from '../../src/ensemble/loader';
 import { formatProblem } from '../../src/ensemble/problem';
 import { suggest } from '../../src/ensemble/suggest';
 import { appWith } from './helpers';
+import { stepKinds } from '../../src/kinds';
 
 const scripts = new Set(['greet']);
 const report = (source: string) => {
-  const r = loadEnsemble({ file: 'ensembles/t.yaml', source }, { scripts });
+  const r = loadEnsemble({ file: 'ensembles/t.yaml', source }, { kinds: stepKinds, scripts });
   return r.ok ? [] : r.problems.map(formatProblem);
 };
 

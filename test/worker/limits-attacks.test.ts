@@ -10,6 +10,7 @@ import { compileExpression } from '../../src/expression/compile';
 import { LIMITS } from '../../src/limits';
 import { appWith, auth, received } from './helpers';
 import { eventually, fireAlarm, hitlApp, hitsAt, stubOf, suspend, tokenOf } from './hitl-helpers';
+import { stepKinds } from '../../src/kinds';
 
 const TOKEN = 'partner-token-4f1c9e2b7a';
 const DO_VALUE_LIMIT = 2 * 1024 * 1024;
@@ -112,7 +113,7 @@ ${fill}  - name: approve
 
   // 5. SLACK_WEBHOOK_URL is a credential of this Worker (an incoming-webhook URL is a bearer token).
   it('D5: ${env.SLACK_WEBHOOK_URL} is a load problem like the other Slack credentials', () => {
-    const r = loadEnsemble({ file: 'ensembles/s.yaml', source: `agents:\n  - name: a\n    operation: http\n    config:\n      url: "\${env.RECEIVER}/x"\n      body: { hook: "\${env.SLACK_WEBHOOK_URL}" }\n` }, { scripts: new Set() });
+    const r = loadEnsemble({ file: 'ensembles/s.yaml', source: `agents:\n  - name: a\n    operation: http\n    config:\n      url: "\${env.RECEIVER}/x"\n      body: { hook: "\${env.SLACK_WEBHOOK_URL}" }\n` }, { kinds: stepKinds, scripts: new Set() });
     expect(r.ok ? [] : r.problems.map(formatProblem)).toEqual([expect.stringContaining('env.SLACK_WEBHOOK_URL is a credential of this Worker')]);
   });
 
@@ -210,7 +211,7 @@ ${fill}  - name: approve
 
   // 10. Any toJS() failure is reported as an alias bomb, at 1:1.
   it('D10: an undefined alias is reported as such, where it is', () => {
-    const r = loadEnsemble({ file: 'ensembles/u.yaml', source: 'agents:\n  - name: a\n    operation: code\n    config: *nope\n' }, { scripts: new Set(['small']) });
+    const r = loadEnsemble({ file: 'ensembles/u.yaml', source: 'agents:\n  - name: a\n    operation: code\n    config: *nope\n' }, { kinds: stepKinds, scripts: new Set(['small']) });
     expect(r.ok).toBe(false);
     const [problem] = r.ok ? [] : r.problems;
     expect(problem!.message).not.toMatch(/too many YAML aliases/); // today: "too many YAML aliases: at most 100 ... (Unresolved alias ...)"
@@ -282,7 +283,7 @@ describe('and what the review found holding', () => {
     operation: code
     config: { script: small }
     input: { a: "\${(env).API_KEY}", b: "\${env?.['HITL_TOKEN_SECRET']}", c: "$env.SLACK_BOT_TOKEN", d: "\${env['API' + '_KEY']}", e: "\${[env][0]}" }
-` }, { scripts: new Set(['small']) });
+` }, { kinds: stepKinds, scripts: new Set(['small']) });
     expect(r.ok ? 0 : r.problems.length).toBe(5);
   });
 });

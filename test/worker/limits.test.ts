@@ -7,6 +7,7 @@ import type { RunState } from '../../src/runtime/run-state';
 import { appWith, auth, received } from './helpers';
 import { hitlApp, hitsAt, suspend, tokenOf } from './hitl-helpers';
 import { env } from 'cloudflare:test';
+import { stepKinds } from '../../src/kinds';
 
 const scripts = { big: { default: () => ({ blob: 'x'.repeat(200_000) }) }, small: { default: () => ({ ok: true }) } };
 
@@ -58,12 +59,12 @@ describe('bounded state: every write fits, by construction', () => {
   });
 
   it('a checkpoint that cannot be written fails the run; the finished step is not run again', async () => {
-    const loaded = loadEnsemble({ file: 'ensembles/c.yaml', source: 'agents:\n  - name: a\n    operation: code\n    config: { script: small }\n  - name: b\n    operation: code\n    config: { script: small }\n' }, { scripts: new Set(['small']) });
+    const loaded = loadEnsemble({ file: 'ensembles/c.yaml', source: 'agents:\n  - name: a\n    operation: code\n    config: { script: small }\n  - name: b\n    operation: code\n    config: { script: small }\n' }, { kinds: stepKinds, scripts: new Set(['small']) });
     if (!loaded.ok) throw new Error('did not load');
     let runs = 0;
     const counted = { small: { default: () => { runs++; return { ok: true }; } } };
     const state: RunState = { executionId: 'exe_00000000000000000000000000000000', ensemble: 'c', hash: '', input: {}, startedAt: new Date().toISOString(), status: 'running', cursor: 0, steps: [] };
-    const out = await advance(loaded.ensemble, state, { env, scripts: counted, agents: {}, checkpoint: async () => { throw new Error('SQLITE_TOOBIG'); } });
+    const out = await advance(loaded.ensemble, state, { env, scripts: counted, kinds: stepKinds, checkpoint: async () => { throw new Error('SQLITE_TOOBIG'); } });
     expect(out).toMatchObject({ status: 'failed', error: { step: 'a', code: 'CHECKPOINT_FAILED' } });
     expect(runs).toBe(1);
   });
@@ -79,7 +80,7 @@ describe('isolation: one bad file is one invalid ensemble', () => {
 
   it('alias bombs, too many aliases, deep expressions and deep YAML are problems with a place, not crashes', () => {
     const problems = (source: string) => {
-      const r = loadEnsemble({ file: 'ensembles/b.yaml', source }, { scripts: new Set(['small']) });
+      const r = loadEnsemble({ file: 'ensembles/b.yaml', source }, { kinds: stepKinds, scripts: new Set(['small']) });
       return r.ok ? [] : r.problems.map(formatProblem);
     };
     expect(problems(bomb)).toEqual([expect.stringMatching(/^ensembles\/b\.yaml:1:1: too many YAML aliases: at most 100/)]);
@@ -130,7 +131,7 @@ describe('expression budgets', () => {
   });
 
   it('an expression longer than the limit is a load problem', () => {
-    const r = loadEnsemble({ file: 'ensembles/l.yaml', source: `agents:\n  - name: s\n    operation: code\n    config: { script: small }\n    input: { v: "\${'${'a'.repeat(5000)}'}" }\n` }, { scripts: new Set(['small']) });
+    const r = loadEnsemble({ file: 'ensembles/l.yaml', source: `agents:\n  - name: s\n    operation: code\n    config: { script: small }\n    input: { v: "\${'${'a'.repeat(5000)}'}" }\n` }, { kinds: stepKinds, scripts: new Set(['small']) });
     expect(!r.ok && r.problems[0]!.message).toMatch(/expression is 5002 characters long \(limit 4096\)/);
   });
 });

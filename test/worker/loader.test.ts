@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { loadEnsemble } from '../../src/ensemble/loader';
 import { formatProblem } from '../../src/ensemble/problem';
+import { stepKinds } from '../../src/kinds';
 
 const scripts = new Set(['auto-approve', 'greet']);
-const load = (source: string, file = 'ensembles/t.yaml') => loadEnsemble({ file, source }, { scripts });
+const load = (source: string, file = 'ensembles/t.yaml') => loadEnsemble({ file, source }, { kinds: stepKinds, scripts });
 const report = (source: string) => {
   const r = load(source);
   return r.ok ? [] : r.problems.map(formatProblem);
@@ -29,7 +30,7 @@ agents:
     expect(r.ok).toBe(true);
     if (!r.ok) return;
     const step = r.ensemble.steps[1]!;
-    expect(step.kind).toBe('agent');
+    expect(step).toMatchObject({ key: 'agent', kind: 'hitl' });
     expect(step.input.kind).toBe('object');
   });
 

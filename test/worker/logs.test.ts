@@ -4,12 +4,13 @@ import { createApp } from '../../src/http/app';
 import { EnsembleRegistry } from '../../src/ensemble/registry';
 import { configureLog } from '../../src/log';
 import { auth, dbWithWrites } from './helpers';
+import { stepKinds } from '../../src/kinds';
 
 // One structured line per run (its outcome and duration), and LOG_LEVEL to keep only what went
 // wrong: every line costs its request, and far more under `wrangler dev`.
 
 const name = `logs-${crypto.randomUUID().slice(0, 8)}`;
-const registry = new EnsembleRegistry([{ file: `ensembles/${name}.yaml`, name, hash: 'h', source: 'agents:\n  - name: a\n    operation: code\n    config: { script: ok }\n' }], { ok: { default: () => ({ fine: true }) } });
+const registry = new EnsembleRegistry([{ file: `ensembles/${name}.yaml`, name, hash: 'h', source: 'agents:\n  - name: a\n    operation: code\n    config: { script: ok }\n' }], { ok: { default: () => ({ fine: true }) } }, stepKinds);
 const app = createApp(() => registry);
 
 /** Every line written while `fn` runs, by level. */

@@ -4,6 +4,7 @@ import { createApp } from '../../src/http/app';
 import { EnsembleRegistry } from '../../src/ensemble/registry';
 import { auth } from './helpers';
 import { hitlApp, suspend } from './hitl-helpers';
+import { stepKinds } from '../../src/kinds';
 
 // The routes added for Slack, the console, recovery and operations, fed what clients get wrong:
 // each answer is a 4xx in the usual shape, never a 500.
@@ -57,7 +58,7 @@ describe('new inputs answer 4xx, never 500', () => {
   });
 
   it('/healthz says 503 and names the missing binding when D1 is not bound', async () => {
-    const app = createApp(() => new EnsembleRegistry([], {}));
+    const app = createApp(() => new EnsembleRegistry([], {}, stepKinds));
     const res = await app.fetch(new Request('http://worker.test/healthz'), { ...env, DB: undefined });
     expect(res.status).toBe(503);
     expect(await res.json()).toMatchObject({ ok: false, checks: { d1: 'missing' } });

@@ -7,6 +7,7 @@ import { EnsembleRegistry } from '../../src/ensemble/registry';
 import { retentionDays } from '../../src/executions/retention';
 import { appWith, auth } from './helpers';
 import { eventually, fireAlarm, hitlApp, hitsAt, suspend } from './hitl-helpers';
+import { stepKinds } from '../../src/kinds';
 
 // Attacks on the operator side (console access, retention, stats) that an adversarial review found,
 // each kept as the behaviour that must hold; and what the review found holding.
@@ -28,7 +29,7 @@ const assertion = (email: string) => new SignJWT({ type: 'app', email, sub: cryp
 
 // An app over no ensembles, with Access keys served at our own path (so access.test.ts is not disturbed).
 const accessEnv = () => ({ ...env, ACCESS_CERTS_URL: `${env.RECEIVER}${CERTS}` });
-const bare = createApp(() => new EnsembleRegistry([], {}));
+const bare = createApp(() => new EnsembleRegistry([], {}, stepKinds));
 const req = (path: string, init: RequestInit = {}) => bare.fetch(new Request(`http://worker.test${path}`, init), accessEnv());
 
 const gate = (name: string, hook: string, inputs: string) => hitlApp(name, `agents:
@@ -59,7 +60,7 @@ describe('operations attacks found in review stay fixed', () => {
 
   it('an Access identity listed in ADMIN_EMAILS is an operator (and its forms still need the CSRF token)', async () => {
     const ops = { 'cf-access-jwt-assertion': await assertion('Ops@Example.com') };
-    const admin = createApp(() => new EnsembleRegistry([], {}));
+    const admin = createApp(() => new EnsembleRegistry([], {}, stepKinds));
     const as = (path: string, init: RequestInit = {}) => admin.fetch(new Request(`http://worker.test${path}`, init), { ...accessEnv(), ADMIN_EMAILS: 'ops@example.com, lead@example.com' });
     const home = await as('/admin', { headers: ops });
     expect(home.status).toBe(200);

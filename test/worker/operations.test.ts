@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { appWith, received } from './helpers';
 import { EnsembleRegistry } from '../../src/ensemble/registry';
 import { advance } from '../../src/runtime/engine';
-import { agents } from '../../src/runtime/agents';
+import { stepKinds } from '../../src/kinds';
 
 describe('think', () => {
   it('a JSON reply (fenced or bare) is an object; text stays text; output: json and schema are enforced', async () => {
@@ -63,9 +63,9 @@ output:
   });
 
   it('says how to configure a provider when none is', async () => {
-    const registry = new EnsembleRegistry([{ file: 'ensembles/n.yaml', source: 'agents:\n  - name: a\n    operation: think\n    config: { prompt: hi }\n', hash: 'n' }], {});
+    const registry = new EnsembleRegistry([{ file: 'ensembles/n.yaml', source: 'agents:\n  - name: a\n    operation: think\n    config: { prompt: hi }\n', hash: 'n' }], {}, stepKinds);
     const bare = { ...env, OPENAI_API_KEY: undefined, ANTHROPIC_API_KEY: undefined, THINK_PROVIDER: undefined };
-    const state = await advance(registry.get('n'), { executionId: 'exe_x', ensemble: 'n', hash: 'n', input: {}, startedAt: '', status: 'running', cursor: 0, steps: [] }, { env: bare, scripts: {}, agents });
+    const state = await advance(registry.get('n'), { executionId: 'exe_x', ensemble: 'n', hash: 'n', input: {}, startedAt: '', status: 'running', cursor: 0, steps: [] }, { env: bare, scripts: {}, kinds: stepKinds });
     expect(state.error).toMatchObject({ step: 'a', code: 'NO_MODEL_PROVIDER' });
     expect(state.error!.message).toContain('OPENAI_API_KEY');
   });

@@ -4,11 +4,12 @@ import { EnsembleRegistry } from '../../src/ensemble/registry';
 // The name tools/gen-registry.mjs gives each file at build time.
 // @ts-expect-error: a plain .mjs tool without types
 import { buildName } from '../../tools/ensemble-name.mjs';
+import { stepKinds } from '../../src/kinds';
 
 const steps = 'agents:\n  - name: a\n    operation: code\n    config: { script: greet }\n';
 const scripts = { greet: { default: () => ({}) } };
 const registryOf = (files: Record<string, string>) =>
-  new EnsembleRegistry(Object.entries(files).map(([file, source]) => ({ file, source, hash: `h-${file}`, name: buildName(file, source) })), scripts);
+  new EnsembleRegistry(Object.entries(files).map(([file, source]) => ({ file, source, hash: `h-${file}`, name: buildName(file, source) })), scripts, stepKinds);
 
 describe('names known at build time agree with the loader', () => {
   // Valid YAML the build-time regex does not read as the loader does.
@@ -59,7 +60,7 @@ describe('GET /healthz counts invalid files without loading them all (a fresh is
   });
 
   it('with the build\'s record, it loads nothing: a file recorded as loading is not parsed to count it', () => {
-    const recorded = (valid: boolean) => new EnsembleRegistry(Object.entries(files).map(([file, source]) => ({ file, source, hash: `h-${file}`, name: buildName(file, source), valid: file === 'ensembles/bad.yaml' ? valid : true })), scripts);
+    const recorded = (valid: boolean) => new EnsembleRegistry(Object.entries(files).map(([file, source]) => ({ file, source, hash: `h-${file}`, name: buildName(file, source), valid: file === 'ensembles/bad.yaml' ? valid : true })), scripts, stepKinds);
     expect(recorded(false).invalidCount()).toBe(2);
     // Recorded as loading (the build saw another version of it): counted from the record alone.
     const trusting = recorded(true);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { EnsembleRegistry } from '../../src/ensemble/registry';
+import { stepKinds } from '../../src/kinds';
 
 const good = 'agents:\n  - name: a\n    operation: code\n    config: { script: greet }\n';
 
@@ -14,7 +15,7 @@ describe('the registry loads each ensemble when it is first asked for', () => {
       get source(): string { read.add(`e${i}`); return i === 7 ? 'agents: [' : good; },
     }));
     files.push({ file: 'ensembles/dup.yaml', name: 'e1', hash: 'hd', get source() { read.add('dup'); return good; } });
-    const registry = new EnsembleRegistry(files, { greet: { default: () => ({}) } });
+    const registry = new EnsembleRegistry(files, { greet: { default: () => ({}) } }, stepKinds);
     expect(read.size).toBe(0);
     expect(registry.get('e3').steps.map((s) => s.name)).toEqual(['a']);
     expect([...read]).toEqual(['e3']);

@@ -5,6 +5,7 @@ import { env } from 'cloudflare:test';
 import { appWith, auth } from './helpers';
 import { hitlApp, hitsAt, received, requestSpecOf, storedRun, suspend, tokenOf } from './hitl-helpers';
 import { publicEnvNames } from '../../src/runtime/env-secrets';
+import { stepKinds } from '../../src/kinds';
 
 // PARTNER_TOKEN is a test secret (not in wrangler.toml [vars], not in HITL_PUBLIC_VARS).
 const TOKEN = 'partner-token-4f1c9e2b7a';
@@ -17,7 +18,7 @@ describe('secrets stay secret', () => {
     config:
       url: "\${env.RECEIVER}/x"
       body: { all: "\${env}", json: "\${JSON.stringify(env)}", some: "\${env[input.name]}", key: "\${env.API_KEY}", hook: "$env.HITL_WEBHOOK_SECRET", mail: "\${env.MAILCHANNELS_API_KEY}", slack: "\${env.SLACK_SIGNING_SECRET}", model: "\${env.OPENAI_API_KEY}" }
-` }, { scripts: new Set() });
+` }, { kinds: stepKinds, scripts: new Set() });
     expect(r.ok ? [] : r.problems.map(formatProblem)).toEqual([
       'ensembles/s.yaml:6:23: env can only be read by name (`env.NAME`): the whole of env would include every secret',
       'ensembles/s.yaml:6:54: env can only be read by name (`env.NAME`): the whole of env would include every secret',
@@ -74,7 +75,7 @@ describe('secrets stay secret', () => {
       notificationConfig: { subject: "Subj \${env.PARTNER_TOKEN}", to: a@example.com, webhookUrl: "\${env.RECEIVER}/\${env.PARTNER_TOKEN}/\${input.who}" }
 output: { echoed: "\${env.PARTNER_TOKEN.split('').join(' ')}" }
 `;
-    const r = loadEnsemble({ file: 'ensembles/leak.yaml', source }, { scripts: new Set(), publicEnv: publicEnvNames(env) });
+    const r = loadEnsemble({ file: 'ensembles/leak.yaml', source }, { kinds: stepKinds, scripts: new Set(), publicEnv: publicEnvNames(env) });
     const problems = r.ok ? [] : r.problems.map(formatProblem);
     const at = (line: number) => problems.filter((p) => p.startsWith(`ensembles/leak.yaml:${line}:`));
     // Content positions: the condition, the body, the input, prompt, data, metadata, form default, subject, output.
@@ -142,7 +143,7 @@ output: { echoed: "\${env.PARTNER_TOKEN.split('').join(' ')}" }
 
   it("an http step that uses a secret sends it only to a host written in the file, never one the run's input names", () => {
     const load = (url: string) => {
-      const r = loadEnsemble({ file: 'ensembles/d.yaml', source: `agents:\n  - name: call\n    operation: http\n    config:\n      url: "${url}"\n      headers: { authorization: "Bearer \${env.PARTNER_TOKEN}" }\n` }, { scripts: new Set(), publicEnv: publicEnvNames(env) });
+      const r = loadEnsemble({ file: 'ensembles/d.yaml', source: `agents:\n  - name: call\n    operation: http\n    config:\n      url: "${url}"\n      headers: { authorization: "Bearer \${env.PARTNER_TOKEN}" }\n` }, { kinds: stepKinds, scripts: new Set(), publicEnv: publicEnvNames(env) });
       return r.ok ? [] : r.problems.map((p) => p.message);
     };
     for (const url of ['\${input.base}/orders', 'https://\${input.host}/orders', '\${input.scheme}://api.example.com/x', 'https://api.example.com\${input.path}']) {

@@ -8,6 +8,7 @@ import { formatProblem } from '../../src/ensemble/problem';
 import { scripts } from '../../generated/registry';
 import { appWith } from './helpers';
 import { decide, stepOf } from './spec-driver';
+import { stepKinds } from '../../src/kinds';
 
 // test/fixtures/spec/ holds spec 004's complete examples copied verbatim (approvers included as
 // the page prints them: `[email protected]`), URLs to example.com included.
@@ -15,7 +16,7 @@ const fixtures = { 'basic-usage': basicUsage, 'content-approval': contentApprova
 
 describe("spec 004's examples, exactly as written", () => {
   it.each(Object.entries(fixtures))('%s loads without a problem', (name, source) => {
-    const result = loadEnsemble({ file: `${name}.yaml`, source }, { scripts: new Set(Object.keys(scripts)) });
+    const result = loadEnsemble({ file: `${name}.yaml`, source }, { kinds: stepKinds, scripts: new Set(Object.keys(scripts)) });
     expect(result.ok ? [] : result.problems.map(formatProblem)).toEqual([]);
   });
 

@@ -76,6 +76,21 @@ export const LIMITS = {
   idempotencyKeyChars: 255,
   /** Console sessions kept at once (the oldest give way). */
   adminSessions: 1000,
+  /**
+   * Control flow (`parallel`, `foreach`, ...). Nesting of control nodes: the interpreter recurses
+   * once per level. Items of one foreach or map: each keeps a record in the run's state, which
+   * must stay within `stateBytes`. Step executions per run: every one is a record and a checkpoint.
+   * Open approval requests per run: each has its own links, notifications and alarm work.
+   * Concurrency of one foreach or map: steps of the same run share its isolate. Iterations of a
+   * while: the default when a loop names none, and the most it may name.
+   */
+  nestingDepth: 16,
+  foreachItems: 1000,
+  stepExecutions: 10_000,
+  openRequests: 100,
+  maxConcurrency: 20,
+  whileIterations: 100,
+  whileIterationsMax: 1000,
   /** Refused decision attempts audited per request and channel. */
   refusalsAudited: 50,
 } as const;

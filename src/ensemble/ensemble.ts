@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import type { Template } from '../expression/template';
+import type { NodeType } from './nodes';
 import type { InputDeclaration } from './schema';
 
 /** A loaded, validated ensemble with every expression compiled: what runs execute. */
@@ -12,11 +13,41 @@ export interface Ensemble {
   inputs: Record<string, InputDeclaration>;
   /** Validates a run input against `inputs:` (every problem at once). */
   inputSchema: z.ZodType<Record<string, unknown>>;
+  /** The tree: steps and control nodes, run in order. */
+  body: CompiledNode[];
+  /** Every step of the tree, in the order of the file. */
   steps: CompiledStep[];
+  /** Every named node (steps and named control nodes) by name: where it sits, for `${name...}`. */
+  names: ReadonlyMap<string, NodePlace>;
   output?: Template;
 }
 
-export interface CompiledStep {
+/**
+ * Where a node sits: its path as segments from the top, each loop segment marked with the loop's
+ * id, so a run fills in the loop's current index (`per-invoice[2]/invoice-ok`).
+ */
+export interface NodePlace {
+  id: string;
+  parts: readonly PathPart[];
+  /** Ids of the loops (foreach, while, map-reduce) around the node, outermost first. */
+  loops: readonly string[];
+}
+
+export interface PathPart {
+  segment: string;
+  /** This segment is a loop's own: its children sit under `segment[index]`. */
+  loop?: string;
+}
+
+interface NodeCommon {
+  /** The node's place in the file (`agents.2.steps.0`): unique, stable for a given definition. */
+  id: string;
+  /** Its segment of a path: its name, or `<type>-<position>` for an unnamed control node. */
+  segment: string;
+}
+
+export interface CompiledStep extends NodeCommon {
+  type: 'step';
   name: string;
   /** The kind's name (`http`, `hitl`) and the key that named it (`operation: http`, `agent: hitl`). */
   kind: string;
@@ -29,9 +60,27 @@ export interface CompiledStep {
   retry?: { attempts: number; backoffMs: number };
 }
 
+type List = CompiledNode[];
+
+/** Each control node type, compiled: its expressions and its child lists. */
+export interface ControlNodes {
+  parallel: { branches: List; waitFor: 'all' | 'any' };
+  sequence: { steps: List };
+  branch: { test: Template; then: List; else: List };
+  switch: { value: Template; cases: [string, List][]; default: List };
+  foreach: { items: Template; body: List; maxConcurrency: number; breakWhen?: Template };
+  while: { test: Template; body: List; maxIterations: number };
+  try: { body: List; catch: List; finally: List };
+  'map-reduce': { items: Template; map: List; reduce: List; maxConcurrency: number };
+}
+
+export type ControlNode<T extends NodeType = NodeType> = { [K in T]: NodeCommon & { type: K; name?: string; condition?: Template } & ControlNodes[K] }[T];
+
+export type CompiledNode = CompiledStep | ControlNode;
+
 /** Root names every expression can read besides earlier steps. */
 export const reservedNames: ReadonlySet<string> = new Set([
   'input', 'inputs', 'env', 'execution', 'steps', 'Math', 'JSON', 'Date', 'now', 'String', 'Number', 'Boolean',
-  'undefined', 'true', 'false', 'null', 'this', 'output', 'config',
+  'undefined', 'true', 'false', 'null', 'this', 'output', 'config', 'item', 'index', 'error', 'results',
 ]);
 export const scopeRoots: ReadonlySet<string> = new Set(['input', 'env', 'execution']);

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { EnsembleFile } from './schema';
+import { EnsembleFile, Step } from './schema';
+import { childKeys, nodeSchemas, nodeTypes } from './nodes';
 import type { StepKinds } from '../runtime/step-kind';
 
 type Json = Record<string, unknown>;
@@ -38,10 +39,11 @@ export function ensembleJsonSchema(kinds: StepKinds): Json {
       pattern: '\\$\\{|^\\$env\\.[A-Za-z_][A-Za-z0-9_]*$',
       description: 'A `${...}` expression (or "$env.NAME"), evaluated when the step runs.',
     },
-    ...stepDefinitions(agents!.items as Json, kinds),
+    ...stepDefinitions(stepJson(), kinds),
+    ...nodeDefinitions(),
   };
   const branches = closedBranches(
-    { properties: { ...fileKeys, agents: { ...agents, items: ref('step') } }, required: root.required as string[] },
+    { properties: { ...fileKeys, agents: { ...agents, items: ref('node') } }, required: root.required as string[] },
     synonyms(
       ['output', { ...output, description: 'Evaluated when the run completes: the run\'s output (synonym: outputs).' }],
       ['outputs', { description: 'Synonym of output (the conductor docs\' spelling).' }],
@@ -55,6 +57,37 @@ export function ensembleJsonSchema(kinds: StepKinds): Json {
     oneOf: branches,
     definitions,
   }));
+}
+
+/**
+ * Control nodes for the editor: each type's keys (`type` fixed to its name), its child lists as a
+ * node or a list of nodes, and `node`: a step or any control node (what a list holds).
+ */
+function nodeDefinitions(): Record<string, Json> {
+  const definitions: Record<string, Json> = {
+    children: { anyOf: [ref('node'), { type: 'array', items: ref('node') }], description: 'A step or control node, or a list of them.' },
+    node: { anyOf: [ref('step'), ...nodeTypes.map((t) => ref(`${t}-node`))] },
+  };
+  for (const type of nodeTypes) {
+    const { $schema: _, ...schema } = z.toJSONSchema(nodeSchemas[type], OPTIONS) as Json;
+    const properties = { ...(schema.properties as Record<string, Json>) };
+    properties.type = { const: type, description: `A ${type} node.` };
+    for (const key of childKeys[type]) {
+      if (!properties[key]) continue;
+      const described = { description: properties[key]!.description };
+      properties[key] = type === 'switch' && key === 'cases'
+        ? { ...described, type: 'object', additionalProperties: ref('children') }
+        : { ...described, ...ref('children') };
+    }
+    definitions[`${type}-node`] = { ...schema, properties };
+  }
+  return definitions;
+}
+
+/** `Step` as JSON Schema, without its own `$schema` (it sits among the definitions). */
+function stepJson(): Json {
+  const { $schema: _, ...step } = z.toJSONSchema(Step, OPTIONS) as Json;
+  return step;
 }
 
 /** The step (`step`) as one branch per kind and input spelling, and the schemas its branches share. */

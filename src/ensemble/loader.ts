@@ -1,21 +1,21 @@
 import { LineCounter, parseDocument, visit } from 'yaml';
 import { yamlMistakes } from './yaml-errors';
 import type { z } from 'zod';
-import { compileTemplate, forEachExpression, isStatic, type Path, type Template, type TemplateProblem } from '../expression/template';
+import { compileTemplate, forEachExpression, type Path, type Template, type TemplateProblem } from '../expression/template';
 import type { StepKind, StepKinds } from '../runtime/step-kind';
 import { checkSecretUses } from './secret-uses';
 import { liftExpressions, restoreValue } from './lift';
 import { SourceLocator } from './locate';
-import { EnsembleFile, InputDeclaration, Retry, Step, type StepFile } from './schema';
+import { EnsembleFile, InputDeclaration, Retry, Step } from './schema';
 import { buildInputSchema } from './input-schema';
-import { parseDuration, DurationError } from './duration';
 import { didYouMean, suggest } from './suggest';
 import { plainIssue, valueAt } from './issue-words';
-import { stepViewFields } from '../runtime/context';
 import { depthOf, LIMITS } from '../limits';
 import { isInfraSecret, SLACK_WEBHOOK } from '../secrets';
-import { reservedNames, scopeRoots, type CompiledStep, type Ensemble } from './ensemble';
+import { reservedNames, type CompiledStep, type Ensemble } from './ensemble';
 import type { Problem, ProblemCode } from './problem';
+import { cannotRead, collectTree, loopsOf, variablesOf, type Entry } from './load-tree';
+import { checkReferences, compileControl, compileStep, salvageStep, assembleTree, type CompiledControlFields, type RefScope } from './load-nodes';
 
 export interface SourceFile {
   file: string;
@@ -106,16 +106,23 @@ function load(src: SourceFile, options: LoadOptions): LoadResult {
   if (!parsed.success) for (const issue of parsed.error.issues) reportIssue(issue, [], locator, report, raw);
   const file: EnsembleFile = parsed.success ? parsed.data : salvageFile(raw);
   const rawAgents = Array.isArray(raw.agents) ? raw.agents : [];
-  const indexed: [number, StepFile][] = parsed.success
-    ? file.agents.map((s, i) => [i, s])
-    : rawAgents.flatMap((s, i) => (isPlainObject(s) ? [[i, salvageStep(s)] as [number, StepFile]] : []));
-  // Names as written, by index, even of steps that failed the schema, so a reference to one is
-  // neither "unknown" nor "runs after".
-  const rawNames = rawAgents.map((s) => (isPlainObject(s) && typeof s.name === 'string' ? s.name : undefined));
   // After a YAML mistake a step's name may be garbled (or the step lost): a name that looks unknown
   // may be that step's, so unknown names are reported once the YAML is fixed.
   const namesUncertain = mistakes.length > 0;
   const name = file.ensemble ?? fallbackName;
+
+  // The tree, in file order: steps and control nodes with where they sit.
+  const entries = collectTree(rawAgents, ['agents'], (path, atKey, message) => report(locator.offsetOf(path, atKey), 'schema', message));
+  const named = entries.filter((e) => e.name !== undefined);
+  const byName = new Map<string, Entry>();
+  for (const e of named) {
+    const first = byName.get(e.name!);
+    const where = first && (first.parent ? `line ${locator.position(locator.offsetOf(first.at)).line}` : `step ${first.position + 1}`);
+    if (first) report(locator.offsetOf([...e.at, 'name']), 'duplicate-step', `duplicate step name '${e.name}' (first at ${where})`);
+    else byName.set(e.name!, e);
+  }
+  const allNames = new Set(byName.keys());
+  const hyphenated = [...allNames].filter((n) => n.includes('-'));
 
   const compile = (value: unknown, path: Path): Template => {
     const tplProblems: TemplateProblem[] = [];
@@ -134,86 +141,47 @@ function load(src: SourceFile, options: LoadOptions): LoadResult {
     });
     return t;
   };
+  /** What a node may read by name, and why it may not read the others. */
+  const refsOf = (e: Entry, field?: string): RefScope => {
+    const self = e.name ?? e.segment;
+    const earlier = new Set(named.filter((t) => cannotRead(t, e) === undefined).map((t) => t.name!));
+    return { earlier, all: allNames, self, vars: variablesOf(e, field), namesUncertain, reason: (n) => cannotRead(byName.get(n)!, e) ?? 'cannot be read here' };
+  };
+  const secretRules = { publicEnv: options.publicEnv!, credentials: [], storedAsWritten: false };
+  const checkSecrets = (t: Template, path: Path, what: string) => {
+    if (!options.publicEnv) return;
+    for (const p of checkSecretUses(t, path, what, secretRules)) report(locator.offsetInExpression(p.path, p.ordinal, p.offset), 'expression', p.message);
+  };
 
-  const allNames = new Set(rawNames.filter((n) => n !== undefined));
-  const hyphenated = [...allNames].filter((n) => n.includes('-'));
-  const steps: CompiledStep[] = [];
-  rawNames.forEach((stepName, index, all) => {
-    if (stepName !== undefined && all.indexOf(stepName) !== index) {
-      report(locator.offsetOf(['agents', index, 'name']), 'duplicate-step', `duplicate step name '${stepName}' (first at step ${all.indexOf(stepName) + 1})`);
+  // Where a kind consumes secrets (its credential fields), and where it sends them.
+  const checkSecretsOfKind = (kind: StepKind | undefined, config: Template, at: Path) => {
+    if (!options.publicEnv) return;
+    const rules = { ...secretRules, credentials: kind?.credentials ?? [], storedAsWritten: !!kind?.storesCredentials, destination: kind?.destination };
+    for (const p of checkSecretUses(config, [...at, 'config'], 'config', rules)) report(locator.offsetInExpression(p.path, p.ordinal, p.offset), 'expression', p.message);
+  };
+  const steps = new Map<Entry, CompiledStep>();
+  const controls = new Map<Entry, CompiledControlFields>();
+  for (const e of entries) {
+    if (e.name !== undefined && reservedNames.has(e.name)) {
+      report(locator.offsetOf([...e.at, 'name']), 'schema', `'${e.name}' is reserved and cannot name a step`);
     }
-  });
-
-  indexed.forEach(([index, step]) => {
-    const at: Path = ['agents', index];
-    const earlier = new Set(rawNames.slice(0, index).filter((n) => n !== undefined));
-    if (reservedNames.has(step.name)) {
-      report(locator.offsetOf([...at, 'name']), 'schema', `'${step.name}' is reserved and cannot name a step`);
+    if (e.type === 'step') {
+      const parsedStep = Step.safeParse(e.raw);
+      if (!parsedStep.success) for (const issue of parsedStep.error.issues) reportIssue(issue, e.at, locator, report, raw);
+      const step = parsedStep.success ? parsedStep.data : salvageStep(e.raw);
+      steps.set(e, compileStep(step, e, { compile, refsOf, report, locator, options, checkSecrets, checkSecretsOfKind }));
+    } else if (e.type !== undefined) {
+      controls.set(e, compileControl(e, e.type, { compile, refsOf, report, locator, checkSecrets }));
     }
-    const inputKey = step.inputs !== undefined ? 'inputs' : 'input';
-    const condition = step.condition === undefined ? undefined : compile(step.condition, [...at, 'condition']);
-    const config = compile(step.config ?? {}, [...at, 'config']);
-    const input = compile(step[inputKey] ?? null, [...at, inputKey]);
-    const siblings = input.kind === 'object' || (input.kind === 'const' && isPlainObject(input.value))
-      ? new Set(Object.keys((step[inputKey] ?? {}) as object))
-      : new Set<string>();
-
-    const kind = kindOf(step, options.kinds);
-    if (options.publicEnv) {
-      const rules = { publicEnv: options.publicEnv, credentials: [], storedAsWritten: false };
-      const uses = [
-        ...(condition ? checkSecretUses(condition, [...at, 'condition'], 'condition', rules) : []),
-        ...checkSecretUses(config, [...at, 'config'], 'config', { ...rules, credentials: kind?.credentials ?? [], storedAsWritten: !!kind?.storesCredentials, destination: kind?.destination }),
-        ...checkSecretUses(input, [...at, inputKey], inputKey, rules),
-      ];
-      for (const p of uses) report(locator.offsetInExpression(p.path, p.ordinal, p.offset), 'expression', p.message);
-    }
-    const refs = { earlier, all: allNames, self: step.name, namesUncertain };
-    if (condition) checkReferences(condition, [...at, 'condition'], refs, locator, report);
-    checkReferences(config, [...at, 'config'], refs, locator, report);
-    checkReferences(input, [...at, inputKey], { ...refs, siblings }, locator, report);
-    if (input.kind === 'object') checkSiblingCycles(input, [...at, inputKey], siblings, earlier, locator, report);
-
-    // Without a valid operation or agent there is no config to check against; with `config:`
-    // misspelt (`confg:`), the misspelling is the one problem (reported by the schema), not also
-    // every key the config lacks.
-    const rawStep = rawAgents[index];
-    const misspeltConfig = step.config === undefined && isPlainObject(rawStep)
-      && Object.keys(rawStep).some((k) => !(k in Step.shape) && suggest(k, Object.keys(Step.shape)) === 'config');
-    const named = step.operation ?? step.agent;
-    if ((step.operation === undefined) !== (step.agent === undefined) && named !== undefined && !kind) {
-      const key = step.operation !== undefined ? 'operation' : 'agent';
-      const options_ = Object.entries(options.kinds).filter(([, k]) => k.key === key).map(([n]) => n);
-      const close = suggest(named, options_);
-      report(locator.offsetOf([...at, key]), 'unknown-operation', `unknown ${key} '${named}'${close ? ` — did you mean '${close}'?` : ` (expected one of: ${options_.join(', ')})`}`);
-    }
-    const configProblems = kind && !misspeltConfig ? checkStepConfig(step, kind, config, input, options) : [];
-    for (const p of configProblems) {
-      const path = [...at, ...(p.path[0] === 'inputs' ? [inputKey, ...p.path.slice(1)] : p.path)];
-      report(locator.offsetOf(path, p.atKey), p.code ?? 'config', p.message);
-    }
-
-    let retry: CompiledStep['retry'];
-    if (step.retry) {
-      try {
-        retry = { attempts: step.retry.attempts, backoffMs: parseDuration(step.retry.backoff ?? 0) };
-      } catch (e) {
-        if (!(e instanceof DurationError)) throw e;
-        report(locator.offsetOf([...at, 'retry', 'backoff']), 'schema', e.message);
-      }
-    }
-    steps.push({ name: step.name, kind: named ?? '', key: step.agent !== undefined ? 'agent' : 'operation', index, condition, config, input, onError: step.onError ?? 'fail', retry });
-  });
+  }
 
   let output: Template | undefined;
   if (file.output !== undefined) {
     output = compile(file.output, ['output']);
-    if (options.publicEnv) {
-      for (const p of checkSecretUses(output, ['output'], 'output', { publicEnv: options.publicEnv, credentials: [], storedAsWritten: false })) {
-        report(locator.offsetInExpression(p.path, p.ordinal, p.offset), 'expression', p.message);
-      }
-    }
-    checkReferences(output, ['output'], { earlier: allNames, all: allNames, namesUncertain }, locator, report);
+    checkSecrets(output, ['output'], 'output');
+    // The output reads any node that is not inside a loop (a loop's own name gives its output).
+    const outside = new Set(named.filter((t) => loopsOf(t).length === 0).map((t) => t.name!));
+    checkReferences(output, ['output'], { earlier: outside, all: allNames, vars: new Set(), namesUncertain, reason: (n) => cannotRead(byName.get(n)!, byName.get(n)!) ?? `is inside a loop: read the loop's output` }, locator, report);
   }
 
   const inputs = Object.fromEntries(
@@ -231,7 +199,7 @@ function load(src: SourceFile, options: LoadOptions): LoadResult {
       hash: src.hash ?? '',
       inputs,
       inputSchema: buildInputSchema(inputs),
-      steps,
+      ...assembleTree(entries, steps, controls),
       output,
     },
   };
@@ -291,17 +259,6 @@ function salvageFile(raw: Record<string, unknown>): EnsembleFile {
   };
 }
 
-/** A step's fields that are valid on their own (a step with a bad `retry` still has its config checked). */
-function salvageStep(raw: Record<string, unknown>): StepFile {
-  const step: Record<string, unknown> = {};
-  for (const [key, schema] of Object.entries(Step.shape)) {
-    const value = valid(schema, raw[key]);
-    if (value !== undefined) step[key] = value;
-  }
-  step.name = typeof raw.name === 'string' ? raw.name : '';
-  return step as StepFile;
-}
-
 function valid<T>(schema: z.ZodType<T>, value: unknown): T | undefined {
   if (value === undefined) return undefined;
   const r = schema.safeParse(value);
@@ -343,111 +300,6 @@ function unknownKey(key: string, path: Path): string {
   if (path.length === 3 && path[0] === 'agents' && path[2] === 'retry') return `unknown retry key '${key}'${didYouMean(key, Object.keys(Retry.shape))}`;
   if (path.length === 2 && path[0] === 'inputs') return `unknown key '${key}' in the declaration of input '${String(path[1])}'${didYouMean(key, Object.keys(InputDeclaration.shape))}`;
   return `unknown key '${key}' (at ${path.join('.')})`;
-}
-
-interface RefScope {
-  earlier: ReadonlySet<string>;
-  all: ReadonlySet<string>;
-  self?: string;
-  siblings?: ReadonlySet<string>;
-  /** A YAML mistake garbled a step's name: an unknown name may be that step's, so it is not reported. */
-  namesUncertain?: boolean;
-}
-
-function checkReferences(template: Template, path: Path, scope: RefScope, locator: SourceLocator, report: Report): void {
-  forEachExpression(template, path, (expr, exprPath, ordinal) => {
-    const at = (needle: string) => locator.offsetInExpression(exprPath, ordinal, Math.max(0, expr.source.indexOf(needle)));
-    const reported = new Set<string>();
-    for (const root of expr.roots) {
-      // A step's view has six fields; anything else is silently undefined at run time, so it is a
-      // load problem here (`${a.sucess}`).
-      const isStep = scope.all.has(root) && root !== scope.self && !scopeRoots.has(root) && !scope.siblings?.has(root);
-      if (isStep) {
-        for (const field of expr.rootFields.get(root) ?? []) {
-          if (!(stepViewFields as readonly string[]).includes(field)) {
-            report(at(`${root}.${field}`), 'reference', `step '${root}' has no field '${field}'${didYouMean(field, stepViewFields)}`);
-          }
-        }
-      }
-      if (scopeRoots.has(root) || scope.earlier.has(root) || scope.siblings?.has(root)) continue;
-      if (root === scope.self) { report(at(root), 'reference', `step '${root}' cannot read its own result`); continue; }
-      if (scope.all.has(root)) { report(at(root), 'reference', `step '${root}' runs after '${scope.self}': only earlier steps can be referenced`); continue; }
-      if (scope.namesUncertain) continue;
-      // `${fetch-ordr.output}` with no step `fetch-ordr` parses as `fetch - ordr`: report the name written.
-      const hyphenated = new RegExp(`(?<![\\w.$-])${root.replace(/\$/g, '\\$')}(?:-[A-Za-z0-9_]+)+`).exec(expr.source)?.[0];
-      const written = hyphenated ?? root;
-      if (reported.has(written)) continue;
-      reported.add(written);
-      if (hyphenated) for (const part of hyphenated.split('-')) reported.add(part);
-      // The key whose value this is cannot be what it meant (that would read itself).
-      const own = scope.siblings ? exprPath[path.length] : undefined;
-      const known = [...scope.earlier, ...scopeRoots, ...[...(scope.siblings ?? [])].filter((k) => k !== own)];
-      const close = suggest(written, known);
-      report(at(written), 'reference', close
-        ? `unknown ${scope.all.has(close) || scope.earlier.has(close) ? 'step' : 'name'} '${written}' — did you mean '${close}'?`
-        : `unknown name '${written}': not a step before this one, ${scope.siblings?.size ? 'a sibling input, ' : ''}or one of input, env, execution`);
-    }
-  });
-}
-
-/** `minApprovals: ${Math.ceil(approvers.length / 2)}` reads a sibling; two siblings reading each other is a cycle. */
-function checkSiblingCycles(input: Extract<Template, { kind: 'object' }>, path: Path, siblings: ReadonlySet<string>, steps: ReadonlySet<string>, locator: SourceLocator, report: Report): void {
-  const deps = new Map<string, Set<string>>();
-  for (const [key, value] of input.entries) {
-    const d = new Set<string>();
-    forEachExpression(value, [], (expr) => { for (const r of expr.roots) if (siblings.has(r) && !steps.has(r) && !scopeRoots.has(r)) d.add(r); });
-    deps.set(key, d);
-  }
-  const state = new Map<string, 'visiting' | 'done'>();
-  const visit = (key: string): boolean => {
-    if (state.get(key) === 'done') return false;
-    if (state.get(key) === 'visiting') return true;
-    state.set(key, 'visiting');
-    const cyclic = [...(deps.get(key) ?? [])].some(visit);
-    state.set(key, 'done');
-    return cyclic;
-  };
-  for (const key of deps.keys()) {
-    state.clear();
-    if (visit(key)) {
-      report(locator.offsetOf([...path, key], true), 'reference', `input '${key}' depends on itself through its sibling inputs`);
-      return;
-    }
-  }
-}
-
-/** Static values of a template object: known keys with no expression, and the keys that have one. */
-function splitStatic(t: Template): { values: Record<string, unknown>; dynamic: string[] } {
-  if (t.kind === 'const') return { values: isPlainObject(t.value) ? t.value : {}, dynamic: [] };
-  if (t.kind !== 'object') return { values: {}, dynamic: [] };
-  const values: Record<string, unknown> = {};
-  const dynamic: string[] = [];
-  for (const [k, v] of t.entries) {
-    if (isStatic(v)) values[k] = v.value;
-    else dynamic.push(k);
-  }
-  return { values, dynamic };
-}
-
-/** The kind a step names, when it names exactly one that exists under that key. */
-function kindOf(step: StepFile, kinds: StepKinds): StepKind | undefined {
-  if ((step.operation === undefined) === (step.agent === undefined)) return undefined;
-  const key = step.operation !== undefined ? 'operation' : 'agent';
-  const name = (step.operation ?? step.agent)!;
-  const kind = Object.hasOwn(kinds, name) ? kinds[name] : undefined;
-  return kind?.key === key ? kind : undefined;
-}
-
-/** The kind's own checks of the step, with what is static in it and what holds expressions. */
-function checkStepConfig(step: StepFile, kind: StepKind, config: Template, input: Template, options: LoadOptions) {
-  const cfg = splitStatic(config);
-  return kind.check({
-    kind: (step.operation ?? step.agent)!,
-    config: cfg.values,
-    dynamicConfig: cfg.dynamic,
-    input: splitStatic(input).values,
-    written: { config: step.config ?? {}, input: step.inputs ?? step.input },
-  }, { scripts: options.scripts });
 }
 
 function sortProblems(problems: Problem[]): Problem[] {

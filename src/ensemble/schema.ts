@@ -88,7 +88,9 @@ export const EnsembleFile = z.strictObject({
     .record(z.string(), z.union([z.enum(inputTypes), InputDeclaration]))
     .optional()
     .describe('declared run inputs; a run input is validated against them'),
-  agents: z.array(Step).min(1, 'an ensemble needs at least one step in `agents`'),
+  // Steps and control nodes: each entry is read by the loader (src/ensemble/load-tree.ts), which
+  // checks a step against `Step` and a control node against its type's keys (nodes.ts).
+  agents: z.array(z.unknown()).min(1, 'an ensemble needs at least one step in `agents`').meta({ description: 'The steps, run in order: each a step (`operation` or `agent`) or a control node (`type: parallel`, ...).' }),
   output: z.unknown().optional().describe('evaluated when the run completes'),
 });
 

@@ -2,8 +2,14 @@ import { hasDecided } from '../hitl/machine';
 import type { RequestRow, RunRow } from '../hitl/store';
 import type { IndexRow } from './index-store';
 
-/** The index row of an execution its Durable Object holds: status, and who the open request waits on. */
-export function rowOfObject(run: RunRow, open: RequestRow | undefined, version: number): IndexRow {
+/**
+ * The index row of an execution its Durable Object holds: status, and who its open requests wait
+ * on (every approver of every open request who has not decided; the oldest request's step, the
+ * earliest deadline).
+ */
+export function rowOfObject(run: RunRow, requests: RequestRow[], version: number): IndexRow {
+  const open = requests[0];
+  const approvers = [...new Set(requests.flatMap((r) => r.approval.approvers.filter((a) => !hasDecided(r.approval.approvals, a, true))))];
   const s = run.state;
   return {
     id: s.executionId,
@@ -16,9 +22,9 @@ export function rowOfObject(run: RunRow, open: RequestRow | undefined, version: 
       ? {
         pending: {
           step: open.step,
-          approvers: open.approval.approvers.filter((a) => !hasDecided(open.approval.approvals, a, true)),
-          expiresAt: open.expiresAt,
-          requestedAt: open.createdAt,
+          approvers,
+          expiresAt: Math.min(...requests.map((r) => r.expiresAt)),
+          requestedAt: Math.min(...requests.map((r) => r.createdAt)),
         },
       }
       : {}),

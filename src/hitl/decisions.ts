@@ -1,6 +1,6 @@
 import type { Env } from '../env';
 import type { RunState } from '../runtime/run-state';
-import { completeSuspendedStep } from '../runtime/engine';
+import { completeWaitingStep } from '../runtime/interpreter';
 import { jsonBytes, LIMITS } from '../limits';
 import { retentionDays } from '../executions/retention';
 import { log } from '../log';
@@ -102,7 +102,7 @@ export async function followUp(store: ExecutionStore, env: Env, state: RunState,
       await escalateRequest(store, env, request, now, now + spec.timeoutMs);
       refreshMessages(store, request.id, now);
     } else {
-      expire(store, env, state, request, now);
+      expire(store, state, request, now);
     }
     return;
   }
@@ -120,27 +120,38 @@ export async function followUp(store: ExecutionStore, env: Env, state: RunState,
   }
 }
 
-function expire(store: ExecutionStore, env: Env, state: RunState, request: RequestRow, now: number): void {
+function expire(store: ExecutionStore, state: RunState, request: RequestRow, now: number): void {
   const result = transition(request.approval, { type: 'expire', at: now });
   if (!result.ok) return;
   store.saveApproval(request.id, result.state);
   refreshMessages(store, request.id, now);
   store.audit('timeout', { step: request.step, onTimeout: request.spec.onTimeout, status: result.state.status }, now, request.id);
   if (request.spec.onTimeout === 'fail') {
-    const failed: RunState = { ...state, status: 'failed', suspension: undefined, error: { step: request.step, code: 'HITL_TIMEOUT', message: `approval timed out at ${new Date(request.expiresAt).toISOString()}` } };
-    store.saveState(failed, now);
-    store.audit('failed', failed.error!, now, request.id);
-    endRun(store, env, now);
+    // The step fails; the flow decides what that means (a `try` around it catches it, else the run fails).
+    store.saveState(completeWaitingStep(state, request.step, new Date(now), { error: { code: 'HITL_TIMEOUT', message: `approval timed out at ${new Date(request.expiresAt).toISOString()}` } }), now);
     return;
   }
   closeRequest(store, state, request, result.state, now);
 }
 
-/** A decided or expired request: its output goes into the step, and the run is due to continue. */
+/** A decided or expired request: its output goes into its step, and the run is due to continue. */
 function closeRequest(store: ExecutionStore, state: RunState, request: RequestRow, approval: ApprovalState, now: number): void {
   const output = outputOf(approval, request.spec.form);
-  store.saveState(completeSuspendedStep(state, output, new Date(now)), now);
+  store.saveState(completeWaitingStep(state, request.step, new Date(now), { output }), now);
   store.audit('resumed', { step: request.step, status: output.status }, now, request.id);
+}
+
+/**
+ * A request closed without a decision: the run was cancelled, or the flow no longer waits on it
+ * (another branch of a parallel `any` won, a branch beside it failed, the run ended). Its links
+ * answer 410 from now on; posted messages are updated.
+ */
+export function closeRequestByFlow(store: ExecutionStore, request: RequestRow, now: number, by?: string): void {
+  const result = transition(request.approval, { type: 'cancel', at: now });
+  if (!result.ok) return;
+  store.saveApproval(request.id, result.state);
+  refreshMessages(store, request.id, now);
+  if (by) store.audit('closed', { step: request.step, by }, now, request.id);
 }
 
 /**

@@ -1,29 +1,38 @@
 import { DurableObject } from 'cloudflare:workers';
 import type { Env } from '../env';
 import { runSecrets } from '../runtime/env-secrets';
-import type { RunState } from '../runtime/run-state';
+import { pathOf, type RunState } from '../runtime/run-state';
 import { deliverDue, type SealedTokens } from './deliver';
 import { unseal } from './seal';
 import { basePath, linksFor } from '../notify/notice';
 import { configureLog } from '../log';
 import { decidable, linkDecider, pick, slackFacts, viewerMismatch, type SlackFacts } from './deciders';
-import { transition, type Decider } from './machine';
+import type { Decider } from './machine';
 import type { Channel, DecisionBody, DelegationBody } from './request';
-import { commitRequest, prepareRequest } from './links';
+import { commitRequests, prepareRequests } from './links';
 import { findListed } from '../identity/normalize';
 import { fail, ok, type Result } from './result';
 import { ExecutionStore, type RequestRow } from './store';
 import { delegatePlace, type DelegationHost, type DelegationView } from './delegation';
 import { decideInSlack, slackEligibility, type SlackHost } from './slack-decisions';
-import { endRun, recordDecision, refreshMessages, type DecisionView, type RequestMeta } from './decisions';
+import { closeRequestByFlow, endRun, recordDecision, type DecisionView, type RequestMeta } from './decisions';
 import { RunLifecycle } from './lifecycle';
 import { StartClaims, type Claim } from './start-claim';
 import { hashToken, sameHash } from './token';
-import { executionView, inboxItemOf, pendingView, tokenView, type InboxItem, type NotificationHealth, type PendingView, type TokenView } from './views';
+import { executionView, inboxItemsOf, pendingView, tokenView, type InboxItem, type NotificationHealth, type PendingView, type TokenView } from './views';
 
 export type { DecisionView, RequestMeta } from './decisions';
 export type { InboxItem } from './views';
 export type { DelegationView } from './delegation';
+
+type Links = { personal: { approver: string; url: string }[]; shared?: string };
+type PendingWithLinks = PendingView & { links?: Links };
+
+/** What `begin` answers: the oldest request opened (`pending`, as before runs could wait on several) and all of them. */
+export interface Begun {
+  pending: PendingWithLinks;
+  requests: PendingWithLinks[];
+}
 
 export interface StoredDefinition {
   file: string;
@@ -54,40 +63,49 @@ export class HITLState extends DurableObject<Env> {
     this.claims = new StartClaims(ctx.storage.sql);
   }
 
-  /** Takes over a run the Worker suspended: stores it, opens the approval request. */
-  async begin(definition: StoredDefinition, state: RunState): Promise<PendingView & { links?: { personal: { approver: string; url: string }[]; shared?: string } }> {
+  /**
+   * Takes over a run the Worker suspended: stores it, opens its approval requests (one per step
+   * that waits: a parallel or a foreach may open several at once). Answers with the oldest, as
+   * `pending`, and every one opened, as `requests`.
+   */
+  async begin(definition: StoredDefinition, state: RunState): Promise<Begun> {
     const now = Date.now();
     // What awaits (sealing and hashing the links) is done first, so that everything below is
     // written in one synchronous block: one transaction, one commit before the answer.
-    const prepared = this.store.exists() ? undefined : await prepareRequest(this.env, state, now);
+    const prepared = this.store.exists() ? undefined : await prepareRequests(this.env, state, now);
     // A run this object already holds is never begun again (a retried call, or two at once): the
-    // answer is the request the first call opened, open or already decided, and nothing is written.
+    // answer is the requests the first call opened, open or already decided, and nothing is written.
     if (this.store.exists() || !prepared) return this.again(state.executionId);
     // All or nothing: a storage failure anywhere in here leaves no table, run, request, token or
     // outbox row behind (the Worker answers 503 and the start can be sent again).
-    let request: RequestRow;
+    let requests: RequestRow[];
     try {
-      request = this.ctx.storage.transactionSync(() => {
+      requests = this.ctx.storage.transactionSync(() => {
         this.store.create();
         this.store.insertRun(state, definition, now);
-        return commitRequest(this.store, prepared);
+        return commitRequests(this.store, prepared, state, now);
       });
     } catch (e) {
       this.store.forget();
       throw e;
     }
-    // The request is committed: answer now, and send its notifications and index it right after.
+    // The requests are committed: answer now, and send their notifications and index them right after.
     await this.lifecycle.answerNow();
     // Links are bearer credentials: the caller gets them only when the step asks (returnLinks).
-    return request.spec.returnLinks ? { ...pendingView(request), links: this.linksOf(request, prepared.tokens) } : pendingView(request);
+    const views = requests.map((request, i) => (request.spec.returnLinks ? { ...pendingView(request), links: this.linksOf(request, prepared[i]!.tokens) } : pendingView(request)));
+    return { pending: views[0]!, requests: views };
   }
 
-  /** What a repeated `begin` answers: the request the first one opened (its links only while it is open). */
-  private async again(executionId: string): Promise<PendingView & { links?: { personal: { approver: string; url: string }[]; shared?: string } }> {
-    const request = this.store.firstRequest();
-    if (!request) throw new Error(`execution ${executionId} holds no approval request`);
-    if (!request.spec.returnLinks || !request.sealed || request.status !== 'pending') return pendingView(request);
-    return { ...pendingView(request), links: this.linksOf(request, await unseal<SealedTokens>(this.env, executionId, request.sealed)) };
+  /** What a repeated `begin` answers: the requests the first one opened (their links only while open). */
+  private async again(executionId: string): Promise<Begun> {
+    const first = this.store.firstRequest();
+    if (!first) throw new Error(`execution ${executionId} holds no approval request`);
+    const opened = this.store.requestsOpenedWith(first.createdAt);
+    const views = await Promise.all(opened.map(async (request) => {
+      if (!request.spec.returnLinks || !request.sealed || request.status !== 'pending') return pendingView(request);
+      return { ...pendingView(request), links: this.linksOf(request, await unseal<SealedTokens>(this.env, executionId, request.sealed)) };
+    }));
+    return { pending: views[0]!, requests: views };
   }
 
   /** The review links of a request's tokens, as `returnLinks` answers them. */
@@ -144,23 +162,22 @@ export class HITLState extends DurableObject<Env> {
   }
 
   /**
-   * What `/inbox` shows of this run's open request to a Cloudflare Access user, when it waits on
-   * them: undefined when it does not (closed, decided, or they are not an approver).
+   * What `/inbox` shows of this run's open requests to a Cloudflare Access user: those that wait
+   * on them (not closed, not decided by them, they are an approver).
    */
-  async inboxItem(viewer: string): Promise<InboxItem | undefined> {
-    return inboxItemOf(this.store, viewer);
+  async inboxItems(viewer: string): Promise<InboxItem[]> {
+    return inboxItemsOf(this.store, viewer);
   }
 
   /** A decision from `/inbox` by a verified Cloudflare Access user (the Worker verified the assertion). */
-  async decideAs(viewer: string, body: DecisionBody, meta: RequestMeta): Promise<Result<DecisionView>> {
+  async decideAs(viewer: string, body: DecisionBody, meta: RequestMeta, step?: string): Promise<Result<DecisionView>> {
     if (!this.store.exists()) return fail('NOT_FOUND', 404, 'execution not found');
-    const found = this.store.openRequest();
-    if (!found) return fail('NOT_SUSPENDED', 409, 'this execution waits on no decision');
+    const open = this.store.openRequests().filter((r) => step === undefined || r.step === step);
+    if (open.length === 0) return fail('NOT_SUSPENDED', 409, step !== undefined ? `no request of step '${step}' is waiting` : 'this execution waits on no decision');
     // The inbox decides only what waits on the viewer by name. A request that names no approvers
     // is decided through its link (the link is the credential), never by knowing its execution id.
-    if (found.approval.approvers.length === 0 || !findListed(found.approval.approvers, [viewer])) {
-      return fail('NOT_AN_APPROVER', 403, `${viewer} is not an approver of this request: use the link you were sent`);
-    }
+    const found = open.find((r) => r.approval.approvers.length > 0 && findListed(r.approval.approvers, [viewer]));
+    if (!found) return fail('NOT_AN_APPROVER', 403, `${viewer} is not an approver of ${step !== undefined ? 'this request' : 'any request of this execution'}: use the link you were sent`);
     const decider: Decider = { name: viewer, verified: true, via: 'access' };
     const facts = decidable(found) ? await slackFacts(this.env, found, decider) : { decider };
     // Read again after asking Slack: anything may have happened meanwhile.
@@ -209,28 +226,35 @@ export class HITLState extends DurableObject<Env> {
 
   async describe(): Promise<Result<ReturnType<typeof executionView>>> {
     if (!this.store.exists()) return fail('NOT_FOUND', 404, 'execution not found');
-    const open = this.store.openRequest();
-    return ok(executionView(this.store.run()!, open, open ? this.store.notificationHealth(open.id) : []));
+    const open = this.store.openRequests();
+    return ok(executionView(this.store.run()!, open, (id) => this.store.notificationHealth(id)));
   }
 
   /**
-   * Sends the open request's notifications again (all its channels, or `channels`), now, whatever
-   * the retries did before: how an operator recovers a request whose channel was down. Audited.
+   * Sends the open requests' notifications again (all their channels, or `channels`; one request
+   * with `step`), now, whatever the retries did before: how an operator recovers a request whose
+   * channel was down. Audited.
    */
-  async renotify(channels?: Channel[]): Promise<Result<{ executionId: string; step: string; notifications: NotificationHealth }>> {
+  async renotify(channels?: Channel[], step?: string): Promise<Result<{ executionId: string; step: string; notifications: NotificationHealth; requests: { step: string; notifications: NotificationHealth }[] }>> {
     if (!this.store.exists()) return fail('NOT_FOUND', 404, 'execution not found');
     const run = this.store.run()!;
-    const request = this.store.openRequest();
-    if (run.state.status !== 'suspended' || !request) return fail('NOT_SUSPENDED', 409, `execution is ${run.state.status}: only a pending approval request can be notified`);
-    const wanted = channels?.length ? channels : request.spec.channels;
-    const unknown = wanted.filter((c) => !request.spec.channels.includes(c) && c !== 'console');
-    if (unknown.length) return fail('UNKNOWN_CHANNEL', 400, `this request is not sent to ${unknown.join(', ')} (its channels: ${request.spec.channels.join(', ')})`);
+    const open = this.store.openRequests().filter((r) => step === undefined || r.step === step);
+    if (run.state.status !== 'suspended' || open.length === 0) return fail('NOT_SUSPENDED', 409, step !== undefined ? `no request of step '${step}' is waiting` : `execution is ${run.state.status}: only a pending approval request can be notified`);
     const now = Date.now();
-    for (const channel of wanted) this.store.enqueue(request.id, channel, 'request', now);
-    this.store.audit('renotify', { channels: wanted }, now, request.id);
+    for (const request of open) {
+      const wanted = channels?.length ? channels : request.spec.channels;
+      const unknown = wanted.filter((c) => !request.spec.channels.includes(c) && c !== 'console');
+      if (unknown.length) return fail('UNKNOWN_CHANNEL', 400, `the request of step '${request.step}' is not sent to ${unknown.join(', ')} (its channels: ${request.spec.channels.join(', ')})`);
+    }
+    for (const request of open) {
+      const wanted = channels?.length ? channels : request.spec.channels;
+      for (const channel of wanted) this.store.enqueue(request.id, channel, 'request', now);
+      this.store.audit('renotify', { step: request.step, channels: wanted }, now, request.id);
+    }
     await deliverDue(this.store, this.env, run.state.executionId, run.state.ensemble, now);
     await this.lifecycle.schedule();
-    return ok({ executionId: run.state.executionId, step: request.step, notifications: this.store.notificationHealth(request.id) });
+    const requests = open.map((r) => ({ step: r.step, notifications: this.store.notificationHealth(r.id) }));
+    return ok({ executionId: run.state.executionId, step: requests[0]!.step, notifications: requests[0]!.notifications, requests });
   }
 
   async auditLog(): Promise<Result<ReturnType<ExecutionStore['auditLog']>>> {
@@ -242,24 +266,22 @@ export class HITLState extends DurableObject<Env> {
   async cancel(reason?: string): Promise<Result<ReturnType<typeof executionView>>> {
     if (!this.store.exists()) return fail('NOT_FOUND', 404, 'execution not found');
     const run = this.store.run()!;
-    const request = this.store.openRequest();
-    if (run.state.status !== 'suspended' || !request) {
+    const open = this.store.openRequests();
+    if (run.state.status !== 'suspended' || open.length === 0) {
       return fail('NOT_SUSPENDED', 409, `execution is ${run.state.status}, only a suspended execution can be cancelled`);
     }
     const now = Date.now();
-    const result = transition(request.approval, { type: 'cancel', at: now });
-    if (!result.ok) return fail(result.refusal.code, result.refusal.status, result.refusal.message, result.refusal.details);
-    this.store.saveApproval(request.id, result.state);
-    refreshMessages(this.store, request.id, now);
-    // The step that waited ends as the run does: `cancelled`, never left reading `suspended`.
-    const steps = run.state.steps.map((r) => (r.name === request.step && r.status === 'suspended' ? { ...r, status: 'cancelled' as const, output: null, durationMs: now - Date.parse(r.startedAt) } : r));
-    const state: RunState = { ...run.state, steps, status: 'cancelled', suspension: undefined };
+    // Every request it waits on closes (their links answer 410); each waiting step reads cancelled.
+    for (const request of open) closeRequestByFlow(this.store, request, now);
+    const paths = new Set(open.map((r) => r.step));
+    const steps = run.state.steps.map((r) => (paths.has(pathOf(r)) && r.status === 'suspended' ? { ...r, status: 'cancelled' as const, output: null, durationMs: now - Date.parse(r.startedAt) } : r));
+    const state: RunState = { ...run.state, steps, status: 'cancelled', suspension: undefined, suspensions: [] };
     this.store.saveState(state, now);
-    this.store.audit('cancelled', { step: request.step, ...(reason ? { reason } : {}) }, now, request.id);
+    this.store.audit('cancelled', { step: open[0]!.step, ...(paths.size > 1 ? { steps: [...paths] } : {}), ...(reason ? { reason } : {}) }, now, open[0]!.id);
     endRun(this.store, this.env, now);
     await this.lifecycle.syncIndex();
     await this.lifecycle.schedule();
-    return ok(executionView(this.store.run()!, undefined));
+    return ok(executionView(this.store.run()!, this.store.openRequests()));
   }
 
   /**

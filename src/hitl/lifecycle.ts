@@ -2,7 +2,7 @@ import type { Env } from '../env';
 import { scripts } from '../../generated/registry';
 import { compileDefinition } from '../ensemble/registry';
 import { runSecrets } from '../runtime/env-secrets';
-import { advance } from '../runtime/engine';
+import { advance } from '../runtime/interpreter';
 import { stepKinds } from '../kinds';
 import type { RunState } from '../runtime/run-state';
 import { deleteExecution, writeExecution } from '../executions/index-store';
@@ -10,8 +10,8 @@ import { rowOfObject } from '../executions/from-object';
 import { LIMITS } from '../limits';
 import { log } from '../log';
 import { deliverDue } from './deliver';
-import { followUp, finishRun } from './decisions';
-import { openRequest } from './links';
+import { closeRequestByFlow, followUp, finishRun } from './decisions';
+import { openRequests } from './links';
 import type { ExecutionStore } from './store';
 
 // What an execution's object does on its own, after the call that changed it has been answered:
@@ -65,8 +65,9 @@ export class RunLifecycle {
       this.store.forget();
       return;
     }
-    const open = this.store.openRequest();
-    if (open) await followUp(this.store, this.env, run.state, open, now);
+    // Each open request on its own: its deadline, reminders, escalation (the state is read again
+    // for each: an expiry before it may have changed it).
+    for (const open of this.store.openRequests()) await followUp(this.store, this.env, this.store.run()!.state, open, now);
     await this.continueIfRunning();
     await this.settle();
   }
@@ -90,7 +91,7 @@ export class RunLifecycle {
     if (indexed >= version) return;
     const run = this.store.run()!;
     try {
-      await writeExecution(db, rowOfObject(run, this.store.openRequest(), version), this.store.requestTimes());
+      await writeExecution(db, rowOfObject(run, this.store.openRequests(), version), this.store.requestTimes());
       this.store.markIndexed(version);
       // A newer version may have come (and its write failed) meanwhile: it must stay covered.
       this.armIndexRetry();
@@ -147,10 +148,11 @@ export class RunLifecycle {
   private async continueRun(): Promise<void> {
     const run = this.store.run()!;
     // The watchdog re-runs a step whose isolate died mid-way, but not forever: a step that kills
-    // its isolate every time would otherwise repeat its side effect on every alarm.
-    const tries = this.store.noteResume(run.state.cursor);
+    // its isolate every time would otherwise repeat its side effect on every alarm. Progress is
+    // counted in records: the same count again means the same step again.
+    const tries = this.store.noteResume(run.state.steps.length);
     if (tries > LIMITS.resumeAttempts) {
-      finishRun(this.store, this.env, { ...run.state, status: 'failed', error: { code: 'RESUME_EXHAUSTED', message: `the run was interrupted ${tries - 1} times at step ${run.state.cursor + 1} and is not tried again (its side effects may have happened)` } }, Date.now());
+      this.end({ ...run.state, status: 'failed', error: { code: 'RESUME_EXHAUSTED', message: `the run was interrupted ${tries - 1} times after its ${run.state.steps.length}th step record and is not tried again (its side effects may have happened)` } }, Date.now());
       return;
     }
     await this.ctx.storage.setAlarm(Date.now() + WATCHDOG_MS);
@@ -170,11 +172,27 @@ export class RunLifecycle {
       state = { ...run.state, status: 'failed', error: { code: 'RESUME_FAILED', message: e instanceof Error ? e.message : String(e) } };
     }
     const now = Date.now();
+    this.closeByFlow(state.closed ?? [], now);
     if (state.status === 'suspended') {
-      this.store.saveState(state, now);
-      await openRequest(this.store, this.env, state, now);
+      this.store.saveState({ ...state, closed: [] }, now);
+      // New waits (another branch, the next item) open their requests; those still open stay.
+      if (state.suspensions?.length) await openRequests(this.store, this.env, state, now);
     } else {
-      finishRun(this.store, this.env, state, now);
+      this.end(state, now);
     }
+  }
+
+  /** Requests the flow no longer waits on (a parallel `any` was won, a branch beside them failed). */
+  private closeByFlow(paths: readonly string[], now: number): void {
+    for (const path of paths) {
+      const request = this.store.openRequestAt(path);
+      if (request) closeRequestByFlow(this.store, request, now, 'flow');
+    }
+  }
+
+  /** The run ended: saved, audited, and whatever still waits closed. */
+  private end(state: RunState, now: number): void {
+    finishRun(this.store, this.env, { ...state, suspensions: [], closed: [] }, now);
+    for (const request of this.store.openRequests()) closeRequestByFlow(this.store, request, now, 'run ended');
   }
 }

@@ -15,7 +15,6 @@ import { digestToken, hashToken, newToken } from './token';
 
 /** An approval request ready to be stored: everything that needs to be awaited is done. */
 export interface PreparedRequest {
-  state: RunState;
   now: number;
   spec: ApprovalRequest;
   approval: ApprovalState;
@@ -26,17 +25,23 @@ export interface PreparedRequest {
   sealed: string;
 }
 
-/** Opens the approval request of a run that just suspended. */
-export async function openRequest(store: ExecutionStore, env: Env, state: RunState, now: number): Promise<RequestRow> {
-  return commitRequest(store, await prepareRequest(env, state, now));
+/** Opens the approval requests of the steps that began to wait in the last advance (`state.suspensions`). */
+export async function openRequests(store: ExecutionStore, env: Env, state: RunState, now: number): Promise<RequestRow[]> {
+  return commitRequests(store, await prepareRequests(env, state, now), state, now);
 }
 
 /**
- * The part of opening a request that awaits (tokens sealed, hashed): done before anything is
+ * The part of opening requests that awaits (tokens sealed, hashed): done before anything is
  * written, so what is written can be written at once, in one transaction.
  */
-export async function prepareRequest(env: Env, state: RunState, now: number): Promise<PreparedRequest> {
-  const spec = ApprovalRequest.parse(state.suspension!.request);
+export function prepareRequests(env: Env, state: RunState, now: number): Promise<PreparedRequest[]> {
+  // A state from before runs could wait on several holds its one wait as `suspension`.
+  const waits = state.suspensions?.length ? state.suspensions : state.suspension ? [state.suspension] : [];
+  return Promise.all(waits.map((s) => prepareRequest(env, state.executionId, s.request, now)));
+}
+
+async function prepareRequest(env: Env, executionId: string, request: Record<string, unknown>, now: number): Promise<PreparedRequest> {
+  const spec = ApprovalRequest.parse(request);
   const approval: ApprovalState = {
     status: 'pending',
     approvers: spec.approvers,
@@ -53,21 +58,29 @@ export async function prepareRequest(env: Env, state: RunState, now: number): Pr
   // Reminders and escalations go to the same channels.
   spec.channels = channels;
   const tokens: SealedTokens = {
-    personal: spec.approvers.map((approver) => ({ approver, token: newToken(state.executionId) })),
-    ...(needsSharedLink(spec, channels, env) ? { shared: newToken(state.executionId) } : {}),
+    personal: spec.approvers.map((approver) => ({ approver, token: newToken(executionId) })),
+    ...(needsSharedLink(spec, channels, env) ? { shared: newToken(executionId) } : {}),
   };
   const all = [...tokens.personal.map((t) => t.token), ...(tokens.shared ? [tokens.shared] : [])];
-  const [sealed, hashes] = await Promise.all([seal(env, state.executionId, tokens), Promise.all(all.map(digestToken))]);
-  return { state, now, spec, approval, channels, tokens, hashes, sealed };
+  const [sealed, hashes] = await Promise.all([seal(env, executionId, tokens), Promise.all(all.map(digestToken))]);
+  return { now, spec, approval, channels, tokens, hashes, sealed };
 }
 
-/** Stores a prepared request: synchronous, so the request, its token hashes and its notifications appear together. */
-export function commitRequest(store: ExecutionStore, p: PreparedRequest): RequestRow {
+/**
+ * Stores prepared requests and the run state that waits on them: synchronous, so each request,
+ * its token hashes and its notifications appear together with the state.
+ */
+export function commitRequests(store: ExecutionStore, prepared: PreparedRequest[], state: RunState, now: number): RequestRow[] {
+  const rows = prepared.map((p) => commitRequest(store, p));
+  store.saveState(state, now);
+  return rows;
+}
+
+function commitRequest(store: ExecutionStore, p: PreparedRequest): RequestRow {
   const id = store.insertRequest(p.spec, p.approval, p.now, p.sealed);
   p.tokens.personal.forEach((t, i) => store.insertToken(p.hashes[i]!, id, t.approver));
   if (p.tokens.shared) store.insertToken(p.hashes[p.tokens.personal.length]!, id, null);
   for (const channel of p.channels) store.enqueue(id, channel, 'request', p.now);
-  store.saveState(p.state, p.now);
   store.audit('suspended', { step: p.spec.step, approvers: p.spec.approvers, minApprovals: p.spec.minApprovals, expiresAt: new Date(p.approval.expiresAt).toISOString(), channels: p.channels }, p.now, id);
   return store.requestById(id)!;
 }

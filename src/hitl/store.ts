@@ -84,7 +84,7 @@ export const ADDED_COLUMNS: [table: string, column: string, type: string][] = [
 
 export type AuditType =
   | 'suspended' | 'notified' | 'notify-failed' | 'decision' | 'decision-refused' | 'reminder' | 'escalation'
-  | 'timeout' | 'resumed' | 'completed' | 'failed' | 'cancelled' | 'renotify' | 'notify-fallback' | 'delegated' | 'delegation-refused';
+  | 'timeout' | 'resumed' | 'completed' | 'failed' | 'cancelled' | 'closed' | 'renotify' | 'notify-fallback' | 'delegated' | 'delegation-refused';
 
 export interface RunRow {
   state: RunState;
@@ -287,9 +287,24 @@ export class ExecutionStore {
     return this.request(this.one('SELECT * FROM request WHERE id = ?', id));
   }
 
-  /** The request still waiting for people, if any (at most one: steps run in sequence). */
+  /** Every request still waiting for people, oldest first (a run may wait on several at once). */
+  openRequests(): RequestRow[] {
+    return this.sql.exec<Row>("SELECT * FROM request WHERE status = 'pending' ORDER BY id ASC").toArray().map((r) => this.request(r)!);
+  }
+
+  /** The oldest request still waiting for people, if any (what `pending` shows). */
   openRequest(): RequestRow | undefined {
-    return this.request(this.one("SELECT * FROM request WHERE status = 'pending' ORDER BY id DESC LIMIT 1"));
+    return this.request(this.one("SELECT * FROM request WHERE status = 'pending' ORDER BY id ASC LIMIT 1"));
+  }
+
+  /** The open request of the step at `path`, if it waits. */
+  openRequestAt(path: string): RequestRow | undefined {
+    return this.request(this.one("SELECT * FROM request WHERE status = 'pending' AND step = ? ORDER BY id DESC LIMIT 1", path));
+  }
+
+  /** The requests opened at `createdAt` (those a `begin` opened together). */
+  requestsOpenedWith(createdAt: number): RequestRow[] {
+    return this.sql.exec<Row>('SELECT * FROM request WHERE created_at = ? ORDER BY id ASC', createdAt).toArray().map((r) => this.request(r)!);
   }
 
   /** The request the run suspended with when it was begun (later steps open later ones). */

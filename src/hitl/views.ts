@@ -35,19 +35,27 @@ function underReview(request: RequestRow) {
 
 export type NotificationHealth = ReturnType<ExecutionStore['notificationHealth']>;
 
-export function executionView(run: RunRow, open: RequestRow | undefined, notifications: NotificationHealth = []) {
+/**
+ * GET /executions/:id: the run, every step record (with its path), every open request
+ * (`requests`: step path, prompt, approvers, decisions, expiry, the data under review, who has
+ * not decided, delivery health), and the oldest of them as `pending` (its shape from before runs
+ * could wait on several, for the custom UIs that read it).
+ */
+export function executionView(run: RunRow, open: RequestRow[], health: (requestId: number) => NotificationHealth = () => []) {
   const s = run.state;
+  const requests = s.status === 'suspended' ? open.map((r) => ({ ...pendingView(r), ...underReview(r), notifications: health(r.id) })) : [];
   return {
     executionId: s.executionId,
     ensemble: s.ensemble,
     status: s.status,
     input: s.input,
-    steps: s.steps,
+    steps: s.steps.map((r) => ({ ...r, path: r.path ?? r.name })),
     output: s.output ?? null,
     ...(s.error ? { error: s.error } : {}),
-    // How the open request's notifications fared, per channel: `failed` means retries gave up
+    // How each open request's notifications fared, per channel: `failed` means retries gave up
     // (POST /executions/:id/notify sends them again).
-    pending: open && s.status === 'suspended' ? { ...pendingView(open), ...underReview(open), notifications } : null,
+    pending: requests[0] ?? null,
+    requests,
     createdAt: iso(run.createdAt),
     updatedAt: iso(run.updatedAt),
   };
@@ -113,28 +121,29 @@ export interface InboxItem {
   requester: string | null;
 }
 
-/** The open request as it waits on `viewer`, or undefined when it does not (closed, decided, or they are not an approver). */
-export function inboxItemOf(store: ExecutionStore, viewer: string): InboxItem | undefined {
-  if (!store.exists()) return undefined;
-  const request = store.openRequest();
+/** The open requests that wait on `viewer` (not closed, not decided by them, they are a listed approver). */
+export function inboxItemsOf(store: ExecutionStore, viewer: string): InboxItem[] {
+  if (!store.exists()) return [];
   const run = store.run()!;
-  if (!request || !decidable(request) || request.approval.approvers.length === 0) return undefined;
-  if (!findListed(request.approval.approvers, [viewer]) || hasDecided(request.approval.approvals, viewer, true)) return undefined;
-  // The requester may be listed too, but can never decide it: it does not wait on them.
-  if (request.spec.requester && sameIdentity(request.spec.requester, viewer)) return undefined;
-  const { spec } = request;
-  return {
-    executionId: run.state.executionId,
-    ensemble: run.state.ensemble,
-    step: request.step,
-    prompt: spec.prompt,
-    data: spec.data,
-    format: spec.format,
-    metadata: spec.metadata ?? {},
-    minApprovals: spec.minApprovals,
-    approvals: request.approval.approvals.filter((a) => a.approved).length,
-    expiresAt: new Date(request.expiresAt).toISOString(),
-    requestedSchema: spec.form ? formJsonSchema(spec.form) : null,
-    requester: spec.requester ?? null,
-  };
+  return store.openRequests().flatMap((request) => {
+    if (!decidable(request) || request.approval.approvers.length === 0) return [];
+    if (!findListed(request.approval.approvers, [viewer]) || hasDecided(request.approval.approvals, viewer, true)) return [];
+    // The requester may be listed too, but can never decide it: it does not wait on them.
+    if (request.spec.requester && sameIdentity(request.spec.requester, viewer)) return [];
+    const { spec } = request;
+    return [{
+      executionId: run.state.executionId,
+      ensemble: run.state.ensemble,
+      step: request.step,
+      prompt: spec.prompt,
+      data: spec.data,
+      format: spec.format,
+      metadata: spec.metadata ?? {},
+      minApprovals: spec.minApprovals,
+      approvals: request.approval.approvals.filter((a) => a.approved).length,
+      expiresAt: new Date(request.expiresAt).toISOString(),
+      requestedSchema: spec.form ? formJsonSchema(spec.form) : null,
+      requester: spec.requester ?? null,
+    }];
+  });
 }

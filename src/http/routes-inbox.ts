@@ -37,7 +37,7 @@ export const inboxRoutes = new Hono<AppEnv>()
       const viewer = await viewerOf(c.env, c.req.raw.headers);
       const { executions } = await listExecutions(requireDb(c.env), { status: 'suspended', approver: viewer, limit: MAX_ITEMS });
       // The index says who a request waits on; the object says what it is and has the last word.
-      const items = (await Promise.all(executions.map((e) => executionStub(c.env, e.executionId).inboxItem(viewer) as Promise<InboxItem | undefined>))).filter((i) => i !== undefined);
+      const items = (await Promise.all(executions.map((e) => executionStub(c.env, e.executionId).inboxItems(viewer) as Promise<InboxItem[]>))).flat();
       if (!html) return c.json({ viewer, items });
       return inboxPage(c, viewer, items);
     } catch (e) {
@@ -55,9 +55,11 @@ export const inboxRoutes = new Hono<AppEnv>()
       const body = validated(DecisionBody, await readBody(c, CallbackBody, true));
       const meta = { ip: c.req.header('cf-connecting-ip') ?? undefined, userAgent: c.req.header('user-agent') ?? undefined, fromHtml: isForm };
       const stub = executionStub(c.env, c.req.param('executionId'));
+      // Which of the run's requests (a run may wait on several): `?step=<path>`, else the first that waits on the viewer.
+      const step = c.req.query('step')?.slice(0, 1000);
       // What the person decides on, read before deciding (afterwards it no longer waits on them).
-      const item = isForm ? ((await stub.inboxItem(viewer)) as InboxItem | undefined) : undefined;
-      const view = unwrap((await stub.decideAs(viewer, body, meta)) as Result<DecisionView>);
+      const item = isForm ? ((await stub.inboxItems(viewer)) as InboxItem[]).find((i) => step === undefined || i.step === step) : undefined;
+      const view = unwrap((await stub.decideAs(viewer, body, meta, step)) as Result<DecisionView>);
       return isForm ? resultPage(c, view, '/inbox', item && { prompt: item.prompt, data: item.data, format: item.format, reason: body.reason, feedback: body.feedback }) : c.json(view);
     } catch (e) {
       if (isForm && e instanceof AppError) return errorPage(c, e);

@@ -19,7 +19,7 @@ ${items.map((item) => html`<article class="card">
 <div class="prompt">${item.prompt}</div>
 <p class="facts">${item.approvals} of ${item.minApprovals} approval${item.minApprovals === 1 ? '' : 's'} · expires ${timeHtml(Date.parse(item.expiresAt), zone)}${item.requester ? html` · requested by ${item.requester}` : ''}</p>
 <details><summary>Details</summary>${raw(dataHtml(item.data, item.format, localeOf(c)))}${Object.keys(item.metadata).length ? raw(dataHtml(item.metadata, 'auto', localeOf(c))) : ''}</details>
-<form method="post" action="/inbox/${item.executionId}">
+<form method="post" action="/inbox/${item.executionId}?step=${encodeURIComponent(item.step)}">
 ${fieldsHtml(item.requestedSchema, item.executionId)}
 <label for="feedback-${item.executionId}">Feedback <span class="muted">(optional)</span></label><input type="text" id="feedback-${item.executionId}" name="feedback" maxlength="10000">
 <label for="reason-${item.executionId}">Reason for rejecting <span class="muted">(optional)</span></label><input type="text" id="reason-${item.executionId}" name="reason" maxlength="10000">

@@ -23,7 +23,7 @@ export interface StepView {
 /** The fields of a step view, the only ones an expression may read on a step. */
 export const stepViewFields = ['output', 'input', 'status', 'error', 'executed', 'success'] as const;
 
-export type StepStatus = 'completed' | 'skipped' | 'failed' | 'suspended' | 'cancelled';
+export type StepStatus = 'completed' | 'skipped' | 'failed' | 'suspended' | 'cancelled' | 'pending';
 
 /** A user module's default export in `scripts/`: what `operation: code` calls. */
 export type ScriptFunction = (context: AgentExecutionContext) => unknown;

@@ -4,11 +4,12 @@ import type { Ensemble } from '../ensemble/ensemble';
 import { newExecutionId } from './execution-id';
 import type { ScriptRegistry } from './context';
 import type { StepKinds } from './step-kind';
-import { advance } from './engine';
+import { advance } from './interpreter';
 import type { RunState } from './run-state';
 import { runSecrets } from './env-secrets';
 import { log } from '../log';
 import { UnavailableError } from '../errors';
+import type { Begun } from '../hitl/hitl-state';
 
 export interface StartOptions {
   env: Env;
@@ -49,16 +50,15 @@ export async function startRun(ensemble: Ensemble, input: Record<string, unknown
     startedAt: new Date().toISOString(),
     origin: options.origin,
     status: 'running',
-    cursor: 0,
     steps: [],
   };
   const afterStep = options.afterStep;
   const state = await advance(ensemble, initial, { env: options.env, scripts: options.scripts, kinds: options.kinds, secrets: runSecrets(options.env), ...(afterStep ? { checkpoint: async () => { await afterStep(); } } : {}) });
   if (state.status === 'suspended') {
     const stub = options.env.HITL_STATE.get(options.env.HITL_STATE.idFromName(state.executionId));
-    let pending;
+    let begun: Begun;
     try {
-      pending = await stub.begin({ file: ensemble.file, source: ensemble.source, hash: ensemble.hash }, state);
+      begun = (await stub.begin({ file: ensemble.file, source: ensemble.source, hash: ensemble.hash }, state)) as Begun;
     } catch (e) {
       // The object kept nothing (begin writes all or nothing) or, if only its answer was lost, holds
       // the run: either way the client learns which execution it was, and that it may retry (with
@@ -66,8 +66,9 @@ export async function startRun(ensemble: Ensemble, input: Record<string, unknown
       log('run-not-stored', { executionId: state.executionId, ensemble: ensemble.name, error: e instanceof Error ? e.message : String(e) }, 'warn');
       throw new UnavailableError('RUN_NOT_STORED', 'the run suspended but could not be stored just now: send the request again (with an Idempotency-Key header to be sure of one run)', { executionId: state.executionId }, 1, { cause: e });
     }
-    log('run-suspended', { executionId: state.executionId, ensemble: ensemble.name, step: state.suspension?.step, durationMs: Date.now() - started });
-    return { status: 202, body: { executionId: state.executionId, ensemble: ensemble.name, status: 'suspended', pending }, state };
+    log('run-suspended', { executionId: state.executionId, ensemble: ensemble.name, step: state.suspensions?.[0]?.step, durationMs: Date.now() - started });
+    // `pending`: the oldest request (its shape from before runs could wait on several); `requests`: all of them.
+    return { status: 202, body: { executionId: state.executionId, ensemble: ensemble.name, status: 'suspended', pending: begun.pending, requests: begun.requests }, state };
   }
   log('run-finished', { executionId: state.executionId, ensemble: ensemble.name, status: state.status, durationMs: Date.now() - started, ...(state.error ? { code: state.error.code, step: state.error.step } : {}) });
   if (state.status === 'failed') {

@@ -137,7 +137,7 @@ describe('the inbox: what waits on a Cloudflare Access user, decidable in place'
     const page = await first.app.request('/inbox', { headers: { ...headers, accept: 'text/html' } });
     const html = await page.text();
     expect(html).toContain('<h1>2 requests wait on you</h1>');
-    expect(html).toContain(`action="/inbox/${second.id}"`);
+    expect(html).toContain(`action="/inbox/${second.id}?step=`);
     expect(html).toContain('name="response.rating"');
 
     const form = (id: string, body: string, site = 'same-origin') => first.app.request(`/inbox/${id}`, {

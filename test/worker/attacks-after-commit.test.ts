@@ -79,7 +79,7 @@ describe('the safety net behind soon()', () => {
     const { state, definition } = await storedRun(start.body.executionId);
     const other = `exe_${crypto.randomUUID().replaceAll('-', '')}`;
     const stub = beginOf(other);
-    const [a, b] = await Promise.all([stub.begin(definition, state), stub.begin(definition, state)]);
+    const [a, b] = (await Promise.all([stub.begin(definition, state), stub.begin(definition, state)])).map((r) => r.pending);
     expect(a.links.personal).toHaveLength(2);
     expect(b.links).toEqual(a.links);
     const rows = await inObject(stubOf(other), async (_i, s) => ({
@@ -103,10 +103,10 @@ describe('the safety net behind soon()', () => {
     const { state, definition } = await storedRun(id);
     // While it is open, a repeated begin answers the same links.
     const stub = beginOf(id);
-    expect((await stub.begin(definition, state)).links).toEqual(start.body.pending.links);
+    expect((await stub.begin(definition, state)).pending.links).toEqual(start.body.pending.links);
     expect((await app.decide(tokenOf(start.body.pending.links.personal[0].url), { approved: true })).body.status).toBe('approved');
     await app.until(id, 'completed');
-    const again = await stub.begin(definition, state);
+    const again = (await stub.begin(definition, state)).pending;
     const after = await app.execution(id);
     const requests = await inObject(stubOf(id), async (_i, s) => s.storage.sql.exec('SELECT id FROM request').toArray());
     expect({ status: after.body.status, requests: requests.length, links: again.links ?? null }).toEqual({ status: 'completed', requests: 1, links: null });

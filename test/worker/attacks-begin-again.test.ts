@@ -18,7 +18,7 @@ describe('a repeated begin()', () => {
     expect((await app.decide(tokenOf(start.body.pending.links.personal[0].url), { approved: true })).status).toBe(200);
     await app.until(id, 'suspended');
     // The same begin (the state of step 1) again, e.g. a retried RPC.
-    const again = await beginOf(id).begin(definition, state);
+    const again = (await beginOf(id).begin(definition, state)).pending;
     expect({ step: again.step, links: again.links ?? null }).toEqual({ step: 'first', links: null });
   });
 });

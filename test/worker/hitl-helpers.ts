@@ -2,6 +2,7 @@ import { env, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test'
 import { expect } from 'vitest';
 import { appWith, auth, received } from './helpers';
 import { eventually } from '../support/wait';
+import type { ScriptRegistry } from '../../src/runtime/context';
 
 export const stubOf = (executionId: string) => env.HITL_STATE.get(env.HITL_STATE.idFromName(executionId));
 
@@ -28,7 +29,7 @@ export function requestSpecOf(executionId: string): Promise<any> {
 }
 
 /** The object's `begin` RPC, called directly (as a retried or concurrent call would). */
-export const beginOf = (executionId: string) => stubOf(executionId) as unknown as { begin: (definition: unknown, state: unknown) => Promise<any> };
+export const beginOf = (executionId: string) => stubOf(executionId) as unknown as { begin: (definition: unknown, state: unknown) => Promise<{ pending: any; requests: any[] }> };
 
 /** Waits until the object has written its latest version to the executions index. */
 export function indexSettled(executionId: string): Promise<void> {
@@ -60,8 +61,8 @@ export async function suspend(app: { run: (name: string, input?: unknown) => Pro
 }
 
 /** An app over one ensemble, with helpers for the approval loop. */
-export function hitlApp(name: string, source: string) {
-  const app = appWith({ [name]: source });
+export function hitlApp(name: string, source: string, scripts: ScriptRegistry = {}) {
+  const app = appWith({ [name]: source }, scripts);
   const json = async (res: Response) => ({ status: res.status, body: (await res.json()) as any });
   return {
     ...app,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { advance } from '../../src/runtime/engine';
+import { advance } from '../../src/runtime/interpreter';
 import { loadEnsemble } from '../../src/ensemble/loader';
 import { formatProblem } from '../../src/ensemble/problem';
 import { LIMITS } from '../../src/limits';
@@ -148,7 +148,7 @@ describe('sizes are counted in UTF-8 bytes', () => {
 
 describe('the state size checked after each step', () => {
   it('is the stored JSON size, counted without stringifying the whole state each step', async () => {
-    const { stateBytes } = await import('../../src/runtime/engine');
+    const { stateBytes } = await import('../../src/runtime/step');
     const { jsonBytes } = await import('../../src/limits');
     const state = { executionId: 'exe_1', ensemble: 'e', hash: 'h', input: { text: 'Zoë 😀 '.repeat(50) }, startedAt: '2026-11-22T00:00:00.000Z', origin: 'http://x', status: 'running' as const, cursor: 2, steps: [] };
     const steps = [1, 2, 3].map((i) => ({ name: `s${i}`, status: 'completed' as const, input: { i }, output: { msg: `€${i}` }, startedAt: state.startedAt, durationMs: i }));
@@ -156,6 +156,6 @@ describe('the state size checked after each step', () => {
       expect(stateBytes(state as never, steps.slice(0, n) as never)).toBe(jsonBytes({ ...state, steps: steps.slice(0, n) }));
     }
     const suspension = { step: 's3', request: { prompt: 'Ship? ✅', data: [1, 2] } };
-    expect(stateBytes(state as never, steps as never, suspension)).toBe(jsonBytes({ ...state, steps, suspension }));
+    expect(stateBytes(state as never, steps as never, suspension)).toBe(jsonBytes({ ...state, steps, suspensions: [suspension] }));
   });
 });

@@ -2,7 +2,7 @@ import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { appWith, received } from './helpers';
 import { EnsembleRegistry } from '../../src/ensemble/registry';
-import { advance } from '../../src/runtime/engine';
+import { advance } from '../../src/runtime/interpreter';
 import { stepKinds } from '../../src/kinds';
 
 describe('think', () => {

@@ -41,7 +41,7 @@ describe('recovering notifications', () => {
     expect(hit.json.approvers[0].approver).toBe('a@example.com');
     // The re-sent link works.
     expect((await app.decide(tokenOf(hit.json.approvers[0].callbackUrl), { approved: true })).body.status).toBe('approved');
-    expect((await app.audit(id)).find((e) => e.type === 'renotify')?.detail).toEqual({ channels: ['webhook'] });
+    expect((await app.audit(id)).find((e) => e.type === 'renotify')?.detail).toEqual({ step: 'approve', channels: ['webhook'] });
   }, 20_000);
 
   it('notify refuses what cannot be sent: a closed request (409), a channel the step does not use (400), an unknown id (404)', async () => {

@@ -1,0 +1,175 @@
+import type { Path } from '../expression/template';
+import { LIMITS } from '../limits';
+import type { PathPart } from './ensemble';
+import { childKeys, nodeTypes, type NodeType } from './nodes';
+import { didYouMean, suggest } from './suggest';
+
+// The first pass over an ensemble's body: every node of the tree (steps and control nodes), in the
+// order of the file, with where it sits. The loader compiles each from here; the rules of what a
+// node may read (`${name...}`) are decided on these entries.
+
+export interface Entry {
+  raw: Record<string, unknown>;
+  /** Where it is in the file (`['agents', 2, 'steps', 0]`). */
+  at: Path;
+  /** `step`, a control node's type, or undefined when the type is unknown (reported). */
+  type: 'step' | NodeType | undefined;
+  name?: string;
+  /** Its segment of a run-time path: its name, or `<type>-<position>` when a control node has none. */
+  segment: string;
+  /** Position in the file, for "runs after" and reading order. */
+  order: number;
+  parent?: Entry;
+  /** The key of the parent's child list it is in (`steps`, `then`, `cases`), and the case's name. */
+  list?: string;
+  caseKey?: string;
+  /** Its position in that list (each entry of a parallel's `steps` is one branch). */
+  position: number;
+  /** Child lists, by key (for `cases`: one list per case, keyed `cases.<case>`). */
+  children: Map<string, Entry[]>;
+  depth: number;
+}
+
+export type Report = (at: Path, atKey: boolean, message: string) => void;
+
+/** Child lists whose nodes run once per item or iteration: their paths carry the index. */
+export const looped = (type: Entry['type'], list: string | undefined) =>
+  (type === 'foreach' && (list === 'step' || list === 'steps')) || (type === 'while' && list === 'steps') || (type === 'map-reduce' && list === 'map');
+
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/** Every node of the body, in file order. Problems of shape (unknown type, depth, empty lists) are reported. */
+export function collectTree(body: unknown[], at: Path, report: Report): Entry[] {
+  const entries: Entry[] = [];
+  const walk = (items: unknown, where: Path, parent: Entry | undefined, list: string | undefined, caseKey?: string): Entry[] => {
+    // A child list may be one node written as a mapping.
+    const nodes = Array.isArray(items) ? items : [items];
+    const out: Entry[] = [];
+    nodes.forEach((raw, position) => {
+      const here = Array.isArray(items) ? [...where, position] : where;
+      if (!isObject(raw)) {
+        report(here, false, 'a step or a control node is a mapping (`- name: ...`)');
+        return;
+      }
+      const depth = (parent?.depth ?? 0) + (parent && parent.type !== 'step' ? 1 : 0);
+      const written = raw.type;
+      let type: Entry['type'] = 'step';
+      if (written !== undefined) {
+        const known = typeof written === 'string' && (nodeTypes as readonly string[]).includes(written);
+        type = known ? (written as NodeType) : undefined;
+        if (!known) {
+          const close = typeof written === 'string' ? suggest(written, nodeTypes) : undefined;
+          report([...here, 'type'], false, `unknown node type '${String(written)}'${close ? ` — did you mean '${close}'?` : ` (expected one of: ${nodeTypes.join(', ')})`}`);
+        }
+      }
+      const name = typeof raw.name === 'string' ? raw.name : undefined;
+      const entry: Entry = {
+        raw, at: here, type, name, segment: name ?? `${type ?? 'node'}-${position + 1}`, order: entries.length,
+        parent, list, caseKey, position, children: new Map(), depth,
+      };
+      entries.push(entry);
+      out.push(entry);
+      if (type === 'step' || type === undefined) return;
+      if (depth + 1 > LIMITS.nestingDepth) {
+        report(here, false, `control nodes are nested more than ${LIMITS.nestingDepth} deep here: flatten the flow, or move part of it to an ensemble of its own`);
+        return;
+      }
+      for (const key of childKeys[type]) {
+        const value = raw[key];
+        if (value === undefined) continue;
+        if (type === 'switch' && key === 'cases') {
+          if (!isObject(value)) continue;
+          for (const [c, list] of Object.entries(value)) entry.children.set(`cases.${c}`, walk(list, [...here, 'cases', c], entry, 'cases', c));
+          continue;
+        }
+        if (!Array.isArray(value) && !isObject(value)) continue;
+        entry.children.set(key, walk(value, [...here, key], entry, key));
+      }
+    });
+    return out;
+  };
+  walk(body, at, undefined, undefined);
+  return entries;
+}
+
+/** The nodes around `e`, outermost first. */
+export function ancestors(e: Entry): Entry[] {
+  const out: Entry[] = [];
+  for (let p = e.parent; p; p = p.parent) out.unshift(p);
+  return out;
+}
+
+/** The child of `ancestor` on the way down to `e` (`e` itself when it is a direct child). */
+function childOn(ancestor: Entry, e: Entry): Entry | undefined {
+  let c: Entry | undefined = e;
+  while (c && c.parent !== ancestor) c = c.parent;
+  return c;
+}
+
+/**
+ * `e`'s path as parts: one per node around it and itself, each marked with the loop whose index
+ * follows it when the way down goes through a looped list.
+ */
+export function partsOf(e: Entry): PathPart[] {
+  const around = ancestors(e);
+  return [...around.map((a) => {
+    const child = childOn(a, e)!;
+    return looped(a.type, child.list) ? { segment: a.segment, loop: idOf(a) } : { segment: a.segment };
+  }), { segment: e.segment }];
+}
+
+/** The loops (by id) whose index a path to `e` carries, outermost first. */
+export function loopsOf(e: Entry): string[] {
+  return partsOf(e).filter((p) => p.loop).map((p) => p.loop!);
+}
+
+export const idOf = (e: Entry) => e.at.join('.');
+
+/**
+ * Whether `target` has run (or may have) when `reader` runs, so that `${target...}` reads it:
+ * undefined when it may be read, else why not. Inside a `while`, a body node may read any node of
+ * the same body (a later one gives the previous iteration's result).
+ */
+export function cannotRead(target: Entry, reader: Entry): string | undefined {
+  const readerAround = ancestors(reader);
+  if (target === reader) return 'cannot read its own result';
+  if (readerAround.includes(target)) return `is around '${reader.name ?? reader.segment}' and has not finished when it runs: read its steps instead`;
+  // A node inside a loop is readable only inside the same iteration (or the loop's output outside).
+  const targetLoops = loopsOf(target);
+  const readerLoops = loopsOf(reader);
+  const foreign = targetLoops.find((l) => !readerLoops.includes(l));
+  if (foreign !== undefined) {
+    const loop = [...ancestors(target)].find((a) => idOf(a) === foreign)!;
+    return `is inside ${loop.type} '${loop.name ?? loop.segment}': outside it, read the loop's output${loop.name ? ` (\`\${${loop.name}.output}\`)` : ' (name the loop)'}`;
+  }
+  // The nearest node around both: branches of a parallel run side by side.
+  const targetAround = ancestors(target);
+  const common = readerAround.filter((a) => targetAround.includes(a)).at(-1);
+  if (common?.type === 'parallel' && childOn(common, target) !== childOn(common, reader)) {
+    return `runs at the same time as '${reader.name ?? reader.segment}' (both are branches of parallel '${common.name ?? common.segment}')`;
+  }
+  if (target.order < reader.order) return undefined;
+  const whileAround = readerAround.find((a) => a.type === 'while' && targetAround.includes(a));
+  if (whileAround) return undefined;
+  return `runs after '${reader.name ?? reader.segment}': only earlier steps can be referenced`;
+}
+
+/** The frame variables a node may read where it sits: `item`/`index` in a loop, `error` in catch, `results` in reduce. */
+export function variablesOf(e: Entry, field?: string): Set<string> {
+  const vars = new Set<string>();
+  const add = (a: Entry, list: string | undefined) => {
+    if ((a.type === 'foreach' && (list === 'step' || list === 'steps' || list === 'breakWhen')) || (a.type === 'map-reduce' && list === 'map')) { vars.add('item'); vars.add('index'); }
+    if (a.type === 'while' && list === 'steps') vars.add('index');
+    if (a.type === 'try' && list === 'catch') vars.add('error');
+    if (a.type === 'map-reduce' && list === 'reduce') vars.add('results');
+  };
+  for (const a of ancestors(e)) add(a, childOn(a, e)!.list);
+  // A node's own expression fields: a foreach's `breakWhen` sees the item it follows.
+  if (field) add(e, field);
+  return vars;
+}
+
+/** Where to point a problem about an unknown key of a control node, with the key meant. */
+export function unknownNodeKey(type: NodeType, key: string, known: string[]): string {
+  return `unknown key '${key}' for a ${type} node${didYouMean(key, known)}`;
+}

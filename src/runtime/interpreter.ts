@@ -1,0 +1,278 @@
+import { AppError, StepError } from '../errors';
+import type { CompiledNode, CompiledStep, ControlNode, Ensemble } from '../ensemble/ensemble';
+import type { NodeType } from '../ensemble/nodes';
+import { renderTemplate, type Template } from '../expression/template';
+import { LIMITS, jsonBytes } from '../limits';
+import { redact } from '../secrets';
+import { Frame, frameScope, type Records } from './frame';
+import { nodeHandlers } from './nodes';
+import { pathOf, type NodeRecord, type RunError, type RunState, type StepRecord } from './run-state';
+import { errorMessage, runStep, shapeUp, type EngineDeps } from './step';
+
+export type { EngineDeps } from './step';
+
+/**
+ * What running a node (or a list) came to: its output; waiting (an approval is open below it);
+ * failed (the error of the step that failed, by path); or stopped (the flow cancelled it).
+ */
+export type Outcome =
+  | { kind: 'done'; output: unknown }
+  | { kind: 'blocked' }
+  | { kind: 'failed'; error: RunError }
+  | { kind: 'stopped' };
+
+export const done = (output: unknown): Outcome => ({ kind: 'done', output });
+
+/**
+ * The interpreter: walks the ensemble's tree from the top with the run's records, skips what has
+ * finished (a step's record, a control node's record), and runs what can run, until every branch
+ * is done or waits. Records carry every choice made (which way a branch went, a foreach's items,
+ * a while's iterations), so walking again after a decision takes the same ways. Returns the new
+ * state; the input state is not modified.
+ */
+export async function advance(ensemble: Ensemble, initial: RunState, deps: EngineDeps): Promise<RunState> {
+  return new Run(ensemble, structuredClone(initial), deps).go();
+}
+
+export class Run implements Records {
+  private readonly byPath = new Map<string, StepRecord>();
+  readonly whiles: ReadonlySet<string>;
+  private readonly secrets: readonly string[];
+
+  constructor(readonly ensemble: Ensemble, readonly state: RunState, readonly deps: EngineDeps) {
+    for (const r of state.steps) this.byPath.set(pathOf(r), r);
+    this.whiles = new Set(collectWhiles(ensemble.body));
+    this.secrets = deps.secrets ?? [];
+    state.nodes ??= {};
+  }
+
+  step(path: string): StepRecord | undefined {
+    return this.byPath.get(path);
+  }
+
+  node(path: string): NodeRecord | undefined {
+    return this.state.nodes![path];
+  }
+
+  async go(): Promise<RunState> {
+    const state = this.state;
+    state.status = 'running';
+    state.suspensions = [];
+    state.closed = [];
+    delete state.cursor;
+    delete state.suspension;
+    const outcome = await this.list(this.ensemble.body, Frame.root());
+    if (outcome.kind === 'blocked') {
+      state.status = 'suspended';
+      return state;
+    }
+    if (outcome.kind === 'failed') return this.fail(outcome.error);
+    if (outcome.kind === 'stopped') return this.fail({ code: 'STOPPED', message: 'the run was stopped' });
+    return this.finish();
+  }
+
+  /** A list runs in order; its output is the last node's. */
+  async list(nodes: readonly CompiledNode[], frame: Frame): Promise<Outcome> {
+    let last: unknown = null;
+    for (const node of nodes) {
+      const outcome = await this.run(node, frame);
+      if (outcome.kind !== 'done') return outcome;
+      last = outcome.output;
+    }
+    return done(last);
+  }
+
+  /** One node: what its record says if it finished, else run it (a step, or its type's handler). */
+  async run(node: CompiledNode, frame: Frame): Promise<Outcome> {
+    if (frame.stop.stopped) return { kind: 'stopped' };
+    if (node.type === 'step') return this.runStep(node, frame);
+    const path = frame.path(node.segment);
+    const nodes = this.state.nodes!;
+    let rec = nodes[path];
+    if (rec && rec.status !== 'running') return outcomeOf(rec, path);
+    if (!rec) {
+      if (node.condition) {
+        const run = this.evaluate(node.condition, frame, path, 'condition');
+        if (!run.ok) return this.nodeFailed(path, node.type, run.error);
+        if (!run.value) {
+          nodes[path] = { type: node.type, status: 'skipped', output: null, startedAt: new Date().toISOString() };
+          return done(null);
+        }
+      }
+      rec = { type: node.type, status: 'running', startedAt: new Date().toISOString() };
+      nodes[path] = rec;
+    }
+    const handler = nodeHandlers[node.type] as (node: ControlNode, frame: Frame, run: Run, path: string, rec: NodeRecord) => Promise<Outcome>;
+    const outcome = await handler(node, frame, this, path, rec);
+    if (outcome.kind === 'done') Object.assign(rec, { status: 'completed', output: redact(outcome.output, this.secrets) });
+    else if (outcome.kind === 'failed') Object.assign(rec, { status: 'failed', error: outcome.error });
+    else if (outcome.kind === 'stopped') rec.status = 'cancelled';
+    return outcome;
+  }
+
+  private nodeFailed(path: string, type: NodeType, error: RunError): Outcome {
+    this.state.nodes![path] = { type, status: 'failed', error, startedAt: new Date().toISOString() };
+    return { kind: 'failed', error };
+  }
+
+  /** Evaluates one of a node's expressions in `frame`; an error is the node's failure, with a code. */
+  evaluate(template: Template, frame: Frame, path: string, what: string): { ok: true; value: unknown } | { ok: false; error: RunError } {
+    try {
+      return { ok: true, value: renderTemplate(template, frameScope(this.ensemble, this.state, this.deps.env, frame, this), undefined, what) };
+    } catch (e) {
+      return { ok: false, error: { step: path, code: e instanceof AppError ? e.code : 'EXPRESSION_ERROR', message: `${what} of '${path}': ${errorMessage(e)}` } };
+    }
+  }
+
+  private async runStep(step: CompiledStep, frame: Frame): Promise<Outcome> {
+    const path = frame.path(step.segment);
+    const known = this.byPath.get(path);
+    if (known) return stepOutcome(known, step, path);
+    if (this.byPath.size >= LIMITS.stepExecutions) {
+      return { kind: 'failed', error: { step: path, code: 'STEP_LIMIT', message: `the run has executed ${this.byPath.size} steps (limit ${LIMITS.stepExecutions}): step '${path}' is not run` } };
+    }
+    const result = await runStep(this.ensemble, step, path, frame, this.state, this, this.deps);
+    // Cancelled by the flow while it ran (a parallel `any` was won): its result is not kept.
+    if (frame.stop.stopped) return { kind: 'stopped' };
+    let { record, suspend } = shapeUp(result, this.secrets, this.state, step.name);
+    if (suspend && record.status === 'failed') suspend = undefined;
+    if (suspend && this.waiting() >= LIMITS.openRequests) {
+      suspend = undefined;
+      record = { ...record, status: 'failed', output: null, error: { code: 'TOO_MANY_OPEN_REQUESTS', message: `the run already waits on ${LIMITS.openRequests} approvals (limit): step '${path}' cannot open another` } };
+    }
+    this.keep(record);
+    if (suspend) {
+      this.state.suspensions!.push({ step: path, request: suspend });
+      return { kind: 'blocked' };
+    }
+    const saved = await this.checkpoint(path);
+    if (!saved.ok) return { kind: 'failed', error: saved.error };
+    return stepOutcome(record, step, path);
+  }
+
+  private waiting(): number {
+    let n = 0;
+    for (const r of this.byPath.values()) if (r.status === 'suspended') n++;
+    return n;
+  }
+
+  /** Keeps a step's record (replacing one at the same path: a step run again after an interruption). */
+  keep(record: StepRecord): void {
+    const path = pathOf(record);
+    if (this.byPath.has(path)) this.state.steps = this.state.steps.filter((r) => pathOf(r) !== path);
+    this.state.steps.push(record);
+    this.byPath.set(path, record);
+  }
+
+  private async checkpoint(path: string): Promise<{ ok: true } | { ok: false; error: RunError }> {
+    if (!this.deps.checkpoint) return { ok: true };
+    try {
+      await this.deps.checkpoint(this.state);
+      return { ok: true };
+    } catch (e) {
+      // The step ran (its side effect happened) but cannot be recorded: fail the run rather than
+      // let a watchdog run the step again.
+      return { ok: false, error: { step: path, code: 'CHECKPOINT_FAILED', message: `the run could not be saved after step '${path}': ${errorMessage(e)}` } };
+    }
+  }
+
+  /**
+   * Closes what waits below `prefix` (a branch the flow cancelled): waiting steps become
+   * `cancelled` and their requests are for the object to close; running control nodes too.
+   */
+  cancelUnder(prefix: string): void {
+    const within = (p: string) => p === prefix || p.startsWith(`${prefix}/`) || p.startsWith(`${prefix}[`);
+    for (const r of this.byPath.values()) {
+      const path = pathOf(r);
+      if (r.status !== 'suspended' || !within(path)) continue;
+      this.keep({ ...r, status: 'cancelled', output: null });
+      this.state.closed!.push(path);
+    }
+    for (const [path, rec] of Object.entries(this.state.nodes!)) if (rec.status === 'running' && within(path)) rec.status = 'cancelled';
+  }
+
+  private fail(error: RunError): RunState {
+    // Whatever still waits ends with the run.
+    for (const r of [...this.byPath.values()]) if (r.status === 'suspended') { this.keep({ ...r, status: 'cancelled', output: null }); this.state.closed!.push(pathOf(r)); }
+    for (const rec of Object.values(this.state.nodes!)) if (rec.status === 'running') rec.status = 'cancelled';
+    this.state.status = 'failed';
+    this.state.error = redact(error, this.secrets);
+    this.state.suspensions = [];
+    return this.state;
+  }
+
+  private finish(): RunState {
+    const state = this.state;
+    try {
+      const output = redact(this.ensemble.output
+        ? renderTemplate(this.ensemble.output, frameScope(this.ensemble, state, this.deps.env, Frame.root(), this), undefined, 'output')
+        : Object.fromEntries(state.steps.filter((r) => r.status === 'completed' && !pathOf(r).includes('/')).map((r) => [r.name, r.output])), this.secrets);
+      const bytes = jsonBytes(output);
+      if (bytes > LIMITS.stepOutputBytes) throw new StepError('OUTPUT_TOO_LARGE', `the run's output is ${bytes} bytes (limit ${LIMITS.stepOutputBytes})`);
+      state.output = output;
+      state.status = 'completed';
+    } catch (e) {
+      state.status = 'failed';
+      state.error = redact({ code: e instanceof AppError ? e.code : 'OUTPUT_FAILED', message: `output: ${errorMessage(e)}` }, this.secrets);
+    }
+    return state;
+  }
+}
+
+/** What a finished step's record means for the list it is in. */
+function stepOutcome(r: StepRecord, step: CompiledStep, path: string): Outcome {
+  switch (r.status) {
+    case 'completed': return done(r.output ?? null);
+    case 'skipped': return done(null);
+    case 'suspended': return { kind: 'blocked' };
+    case 'cancelled': return { kind: 'stopped' };
+    case 'failed': return step.onError === 'continue' ? done(null) : { kind: 'failed', error: { step: path, code: r.error?.code ?? 'STEP_FAILED', message: r.error?.message ?? 'the step failed' } };
+  }
+}
+
+function outcomeOf(rec: NodeRecord, path: string): Outcome {
+  switch (rec.status) {
+    case 'completed': return done(rec.output ?? null);
+    case 'skipped': return done(null);
+    case 'failed': return { kind: 'failed', error: rec.error ?? { step: path, code: 'FAILED', message: `'${path}' failed` } };
+    case 'cancelled': return { kind: 'stopped' };
+    case 'running': return { kind: 'blocked' };
+  }
+}
+
+function collectWhiles(nodes: readonly CompiledNode[], into: string[] = []): string[] {
+  for (const n of nodes) {
+    if (n.type === 'step') continue;
+    if (n.type === 'while') into.push(n.id);
+    for (const list of childLists(n)) collectWhiles(list, into);
+  }
+  return into;
+}
+
+/** Every child list of a control node. */
+export function childLists(n: ControlNode): CompiledNode[][] {
+  switch (n.type) {
+    case 'parallel': return [n.branches];
+    case 'sequence': return [n.steps];
+    case 'branch': return [n.then, n.else];
+    case 'switch': return [...n.cases.map(([, l]) => l), n.default];
+    case 'foreach': return [n.body];
+    case 'while': return [n.body];
+    case 'try': return [n.body, n.catch, n.finally];
+    case 'map-reduce': return [n.map, n.reduce];
+  }
+}
+
+/** Marks a waiting step as finished with `output` (its request closed), or failed with `error`. */
+export function completeWaitingStep(state: RunState, path: string, at: Date, result: { output: unknown } | { error: { code: string; message: string } }): RunState {
+  const next = structuredClone(state);
+  const record = next.steps.find((r) => pathOf(r) === path);
+  if (record) {
+    if ('output' in result) Object.assign(record, { status: 'completed', output: result.output });
+    else Object.assign(record, { status: 'failed', output: null, error: result.error });
+    record.durationMs = at.getTime() - Date.parse(record.startedAt);
+  }
+  next.suspension = undefined;
+  next.status = 'running';
+  return next;
+}

@@ -1,0 +1,30 @@
+import type { RunError } from '../run-state';
+import type { Handler } from './handler';
+import { eachItem, itemsOf, itemsOutcome } from './items';
+
+/**
+ * `type: foreach`: its body once per item (`${item}`, `${index}`), `maxConcurrency` at a time.
+ * `breakWhen`, checked after each item, stops further items from starting (the item it held for
+ * is kept). Output: one result per item that ran, in item order, whatever order they finished in.
+ */
+export const foreach: Handler<'foreach'> = async (node, frame, run, path, rec) => {
+  const list = itemsOf(node.items, frame, run, path, rec, 'foreach');
+  if (!list.ok) return list.outcome;
+  const { items } = list;
+  const iteration = (i: number) => frame.iteration(node.segment, node.id, i, { item: items[i] });
+  let breakError: RunError | undefined;
+  const { outcomes, stoppedAt } = await eachItem(
+    rec.broke !== undefined ? items.slice(0, rec.broke + 1) : items,
+    node.maxConcurrency,
+    (i) => run.list(node.body, iteration(i)),
+    node.breakWhen && ((i) => {
+      const stop = run.evaluate(node.breakWhen!, iteration(i), path, 'breakWhen');
+      if (!stop.ok) { breakError = stop.error; return true; }
+      return !!stop.value;
+    }),
+  );
+  if (breakError) return { kind: 'failed', error: breakError };
+  if (stoppedAt !== undefined) rec.broke = Math.min(stoppedAt, rec.broke ?? stoppedAt);
+  const count = rec.broke !== undefined ? rec.broke + 1 : items.length;
+  return itemsOutcome(outcomes, count, (i) => run.cancelUnder(`${path}[${i}]`));
+};

@@ -1,0 +1,49 @@
+import type { Outcome } from '../interpreter';
+import type { StopSignal } from '../frame';
+import type { Handler } from './handler';
+
+/**
+ * `type: parallel`: every branch starts at once. `waitFor: all` completes when each branch has
+ * (output: their outputs, in order); a branch that fails fails the node, and what waits in the
+ * others is closed. `waitFor: any` completes when the first branch does (output: `{ branch,
+ * output }`, the winner kept): the others are cancelled, their open approvals closed.
+ */
+export const parallel: Handler<'parallel'> = async (node, frame, run, path, rec) => {
+  const inner = frame.under(node.segment);
+  const branchPath = (i: number) => `${path}/${node.branches[i]!.segment}`;
+  const signals: StopSignal[] = node.branches.map(() => ({ stopped: false }));
+  const closeOthers = (keep?: number) => {
+    node.branches.forEach((_, i) => {
+      if (i === keep) return;
+      signals[i]!.stopped = true;
+      run.cancelUnder(branchPath(i));
+    });
+  };
+  if (node.waitFor === 'any' && typeof rec.taken === 'number') {
+    // Decided before: only the winner's result counts.
+    closeOthers(rec.taken);
+    const winner = await run.run(node.branches[rec.taken]!, inner);
+    return winner.kind === 'done' ? { kind: 'done', output: { branch: node.branches[rec.taken]!.segment, output: winner.output } } : winner;
+  }
+  const outcomes: (Outcome | undefined)[] = node.branches.map(() => undefined);
+  let winner: number | undefined;
+  await Promise.all(node.branches.map(async (branch, i) => {
+    const outcome = await run.run(branch, inner.with(signals[i]!));
+    outcomes[i] = outcome;
+    if (node.waitFor === 'any' && outcome.kind === 'done' && winner === undefined) {
+      winner = i;
+      rec.taken = i;
+      closeOthers(i);
+    }
+  }));
+  if (winner !== undefined) return { kind: 'done', output: { branch: node.branches[winner]!.segment, output: (outcomes[winner] as { output: unknown }).output } };
+  const failed = outcomes.find((o) => o?.kind === 'failed');
+  // `any` waits on while a branch may still win; `all` fails at the first failure.
+  if (failed && (node.waitFor === 'all' || !outcomes.some((o) => o?.kind === 'blocked'))) {
+    closeOthers();
+    return failed;
+  }
+  if (outcomes.some((o) => o?.kind === 'blocked')) return { kind: 'blocked' };
+  if (outcomes.some((o) => o?.kind === 'stopped')) return { kind: 'stopped' };
+  return { kind: 'done', output: outcomes.map((o) => (o as { output: unknown }).output) };
+};

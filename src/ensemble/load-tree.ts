@@ -130,20 +130,26 @@ export const idOf = (e: Entry) => e.at.join('.');
  * undefined when it may be read, else why not. Inside a `while`, a body node may read any node of
  * the same body (a later one gives the previous iteration's result).
  */
-export function cannotRead(target: Entry, reader: Entry): string | undefined {
+export function cannotRead(target: Entry, reader: Entry, field?: string): string | undefined {
   const readerAround = ancestors(reader);
-  if (target === reader) return 'cannot read its own result';
+  const targetAround = ancestors(target);
+  // A loop's own expressions that are evaluated inside it (a foreach's `breakWhen` after each item,
+  // a while's `condition` before each iteration) read its body as of that iteration.
+  const inside = field !== undefined && ((reader.type === 'foreach' && field === 'breakWhen') || (reader.type === 'while' && field === 'condition'));
+  if (inside && targetAround.includes(reader)) return undefined;
+  const inWhile = readerAround.some((a) => a.type === 'while');
+  // A while body step may read its own previous iteration.
+  if (target === reader) return inWhile ? undefined : 'cannot read its own result';
   if (readerAround.includes(target)) return `is around '${reader.name ?? reader.segment}' and has not finished when it runs: read its steps instead`;
   // A node inside a loop is readable only inside the same iteration (or the loop's output outside).
   const targetLoops = loopsOf(target);
   const readerLoops = loopsOf(reader);
   const foreign = targetLoops.find((l) => !readerLoops.includes(l));
   if (foreign !== undefined) {
-    const loop = [...ancestors(target)].find((a) => idOf(a) === foreign)!;
+    const loop = targetAround.find((a) => idOf(a) === foreign)!;
     return `is inside ${loop.type} '${loop.name ?? loop.segment}': outside it, read the loop's output${loop.name ? ` (\`\${${loop.name}.output}\`)` : ' (name the loop)'}`;
   }
   // The nearest node around both: branches of a parallel run side by side.
-  const targetAround = ancestors(target);
   const common = readerAround.filter((a) => targetAround.includes(a)).at(-1);
   if (common?.type === 'parallel' && childOn(common, target) !== childOn(common, reader)) {
     return `runs at the same time as '${reader.name ?? reader.segment}' (both are branches of parallel '${common.name ?? common.segment}')`;

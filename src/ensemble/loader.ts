@@ -144,8 +144,8 @@ function load(src: SourceFile, options: LoadOptions): LoadResult {
   /** What a node may read by name, and why it may not read the others. */
   const refsOf = (e: Entry, field?: string): RefScope => {
     const self = e.name ?? e.segment;
-    const earlier = new Set(named.filter((t) => cannotRead(t, e) === undefined).map((t) => t.name!));
-    return { earlier, all: allNames, self, vars: variablesOf(e, field), namesUncertain, reason: (n) => cannotRead(byName.get(n)!, e) ?? 'cannot be read here' };
+    const earlier = new Set(named.filter((t) => cannotRead(t, e, field) === undefined).map((t) => t.name!));
+    return { earlier, all: allNames, self, vars: variablesOf(e, field), namesUncertain, reason: (n) => cannotRead(byName.get(n)!, e, field) ?? 'cannot be read here' };
   };
   const secretRules = { publicEnv: options.publicEnv!, credentials: [], storedAsWritten: false };
   const checkSecrets = (t: Template, path: Path, what: string) => {

@@ -23,12 +23,12 @@ const runIf = { condition: z.union([z.boolean(), z.string()]).optional().meta({ 
 export const nodeSchemas = {
   parallel: z.strictObject({
     ...common, ...runIf,
-    steps: Children.meta({ description: 'The branches, started together: each entry is one branch (a step or a control node).' }),
+    steps: Children.optional().meta({ description: 'The branches, started together: each entry is one branch (a step or a control node).' }),
     waitFor: z.enum(['all', 'any']).optional().meta({ description: 'all: the node completes when every branch has; any: when the first does, and the others are cancelled (their open approvals closed).', default: 'all' }),
   }),
   sequence: z.strictObject({
     ...common, ...runIf,
-    steps: Children.meta({ description: 'Run in order (a branch of a parallel that has several steps).' }),
+    steps: Children.optional().meta({ description: 'Run in order (a branch of a parallel that has several steps).' }),
   }),
   branch: z.strictObject({
     ...common,
@@ -39,7 +39,7 @@ export const nodeSchemas = {
   switch: z.strictObject({
     ...common, ...runIf,
     value: Expression.meta({ description: 'The value whose text picks a case (a string, number or boolean).' }),
-    cases: z.record(z.string(), z.unknown()).meta({ description: 'Steps to run for each value.' }),
+    cases: z.record(z.string(), z.unknown()).optional().meta({ description: 'Steps to run for each value.' }),
     default: Children.optional().meta({ description: 'Steps to run when no case matches.' }),
   }),
   foreach: z.strictObject({
@@ -53,20 +53,20 @@ export const nodeSchemas = {
   while: z.strictObject({
     ...common,
     condition: z.union([z.boolean(), z.string()]).meta({ description: 'Checked before each iteration; `${name.output}` of a body step is the previous iteration\'s.' }),
-    steps: Children.meta({ description: 'The body, run while the condition holds.' }),
+    steps: Children.optional().meta({ description: 'The body, run while the condition holds.' }),
     maxIterations: z.number().int().min(1).optional().meta({ description: 'The most iterations; past it the run fails (WHILE_LIMIT).', default: 100 }),
   }),
   try: z.strictObject({
     ...common, ...runIf,
-    steps: Children.meta({ description: 'The steps tried.' }),
+    steps: Children.optional().meta({ description: 'The steps tried.' }),
     catch: Children.optional().meta({ description: 'Run when a step fails, with `${error.code}`, `${error.message}` and `${error.step}`.' }),
     finally: Children.optional().meta({ description: 'Run after the steps (and catch), whatever happened.' }),
   }),
   'map-reduce': z.strictObject({
     ...common, ...runIf,
     items: z.union([z.string(), z.array(z.unknown())]).meta({ description: 'The list to map: an expression yielding an array, or a literal list.' }),
-    map: Children.meta({ description: 'The step(s) run for each item (`${item}`, `${index}`).' }),
-    reduce: Children.meta({ description: 'The step(s) run once with `${results}`, the map\'s outputs in item order.' }),
+    map: Children.optional().meta({ description: 'The step(s) run for each item (`${item}`, `${index}`).' }),
+    reduce: Children.optional().meta({ description: 'The step(s) run once with `${results}`, the map\'s outputs in item order.' }),
     maxConcurrency: z.number().int().min(1).optional().meta({ description: 'How many items are mapped at the same time.', default: 1 }),
   }),
 } satisfies Record<NodeType, z.ZodObject>;

@@ -13,11 +13,11 @@ export const tryNode: Handler<'try'> = async (node, frame, run, _path, rec) => {
   if (outcome.kind === 'blocked' || outcome.kind === 'stopped') return outcome;
   if (outcome.kind === 'failed') {
     rec.caught = outcome.error;
-    outcome = await run.list(node.catch, inner.under('catch', { error: { code: outcome.error.code, message: outcome.error.message, step: outcome.error.step ?? null } }));
+    outcome = await run.list(node.catch, inner.withVars({ error: { code: outcome.error.code, message: outcome.error.message, step: outcome.error.step ?? null } }));
     if (outcome.kind === 'blocked' || outcome.kind === 'stopped') return outcome;
   }
   if (node.finally.length) {
-    const after = await run.list(node.finally, inner.under('finally'));
+    const after = await run.list(node.finally, inner);
     if (after.kind !== 'done') return after;
   }
   return outcome;

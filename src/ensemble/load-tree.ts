@@ -39,18 +39,21 @@ export const looped = (type: Entry['type'], list: string | undefined) =>
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 /** Every node of the body, in file order. Problems of shape (unknown type, depth, empty lists) are reported. */
-export function collectTree(body: unknown[], at: Path, report: Report): Entry[] {
+export function collectTree(body: unknown[], at: Path, report: Report, definitions?: ReadonlyMap<string, { raw: Record<string, unknown>; at: Path }>): Entry[] {
   const entries: Entry[] = [];
   const walk = (items: unknown, where: Path, parent: Entry | undefined, list: string | undefined, caseKey?: string): Entry[] => {
     // A child list may be one node written as a mapping.
     const nodes = Array.isArray(items) ? items : [items];
     const out: Entry[] = [];
-    nodes.forEach((raw, position) => {
+    nodes.forEach((item, position) => {
       const here = Array.isArray(items) ? [...where, position] : where;
-      if (!isObject(raw)) {
+      if (!isObject(item)) {
         report(here, false, 'a step or a control node is a mapping (`- name: ...`)');
         return;
       }
+      const resolved = definitions ? fromDefinition(item, definitions, here, report) : item;
+      if (!resolved) return;
+      const raw = stepDialect(resolved, here, report);
       const depth = (parent?.depth ?? 0) + (parent && parent.type !== 'step' ? 1 : 0);
       const written = raw.type;
       let type: Entry['type'] = 'step';
@@ -90,6 +93,39 @@ export function collectTree(body: unknown[], at: Path, report: Report): Entry[] 
   };
   walk(body, at, undefined, undefined);
   return entries;
+}
+
+/**
+ * A flow entry that runs a definition (`agent: review`, with `id:` to name this use, `input:`,
+ * `condition:`, and `config:` merged over the definition's) as the step it stands for.
+ */
+function fromDefinition(entry: Record<string, unknown>, definitions: ReadonlyMap<string, { raw: Record<string, unknown> }>, at: Path, report: Report): Record<string, unknown> | undefined {
+  if (entry.type !== undefined || typeof entry.agent !== 'string') return entry;
+  if (!definitions.has(entry.agent)) {
+    // Not a definition: a built-in agent written inline (`agent: hitl`), or a misspelt definition.
+    const close = suggest(entry.agent, [...definitions.keys()]);
+    if (!close || entry.agent === 'hitl') return entry;
+    report([...at, 'agent'], false, `unknown agent '${entry.agent}' — did you mean '${close}'? (defined in agents:)`);
+    return undefined;
+  }
+  const def = definitions.get(entry.agent)!.raw;
+  const { agent, id, config, ...rest } = entry;
+  const defConfig = isObject(def.config) ? def.config : {};
+  return {
+    ...def,
+    ...rest,
+    name: typeof id === 'string' ? id : agent,
+    ...(isObject(config) ? { config: { ...defConfig, ...config } } : {}),
+  };
+}
+
+/** Conductor's `operation: hitl` is `agent: hitl`. */
+function stepDialect(raw: Record<string, unknown>, at: Path, report: Report): Record<string, unknown> {
+  if (raw.type !== undefined || raw.operation !== 'hitl') return raw;
+  if (raw.agent === 'hitl') report([...at, 'operation'], true, "'operation: hitl' and 'agent: hitl' say the same: keep one");
+  if (raw.agent !== undefined && raw.agent !== 'hitl') return raw;
+  const { operation: _, ...rest } = raw;
+  return { ...rest, agent: 'hitl' };
 }
 
 /** The nodes around `e`, outermost first. */

@@ -112,7 +112,11 @@ function load(src: SourceFile, options: LoadOptions): LoadResult {
   const name = file.ensemble ?? fallbackName;
 
   // The tree, in file order: steps and control nodes with where they sit.
-  const entries = collectTree(rawAgents, ['agents'], (path, atKey, message) => report(locator.offsetOf(path, atKey), 'schema', message));
+  // Conductor's dialect: with `flow:`, `agents:` are definitions and the flow is what runs (its
+  // `agent: <definition>` entries run them).
+  const flow = Array.isArray(raw.flow) ? raw.flow : undefined;
+  const definitions = flow ? new Map(rawAgents.flatMap((a, i) => (isPlainObject(a) && typeof a.name === 'string' ? [[a.name, { raw: a, at: ['agents', i] as Path }] as const] : []))) : undefined;
+  const entries = collectTree(flow ?? rawAgents, [flow ? 'flow' : 'agents'], (path, atKey, message) => report(locator.offsetOf(path, atKey), 'schema', message), definitions);
   const named = entries.filter((e) => e.name !== undefined);
   const byName = new Map<string, Entry>();
   for (const e of named) {
@@ -209,7 +213,6 @@ type Report = (offset: number, code: ProblemCode, message: string) => void;
 
 /** Features of the conductor format this runtime does not have: one clear problem each, not a cascade. */
 const UNSUPPORTED: Record<string, string> = {
-  flow: 'steps run in the order of `agents`',
   trigger: 'runs start with POST /ensembles/:name',
   state: 'steps read earlier steps by name (`${step.output}`)',
 };
@@ -221,6 +224,12 @@ const UNSUPPORTED: Record<string, string> = {
  */
 function acceptDialect(raw: unknown, locator: SourceLocator, report: Report): void {
   if (!isPlainObject(raw)) return;
+  // Conductor names an ensemble with `name:`.
+  if ('name' in raw) {
+    if ('ensemble' in raw) report(locator.offsetOf(['name'], true), 'schema', '`name` and `ensemble` say the same: use one');
+    else raw.ensemble = raw.name;
+    delete raw.name;
+  }
   if ('outputs' in raw) {
     if ('output' in raw) report(locator.offsetOf(['outputs'], true), 'schema', '`outputs` and `output` are synonyms: use one');
     else raw.output = raw.outputs;
@@ -230,16 +239,6 @@ function acceptDialect(raw: unknown, locator: SourceLocator, report: Report): vo
     if (key in raw) {
       report(locator.offsetOf([key], true), 'schema', `'${key}:' is a conductor feature this runtime does not support (${instead})`);
       delete raw[key];
-    }
-  }
-  if (!Array.isArray(raw.agents)) return;
-  for (const step of raw.agents) {
-    if (isPlainObject(step) && step.operation === 'hitl') {
-      if (step.agent === 'hitl') report(locator.offsetOf(['agents', raw.agents.indexOf(step), 'operation'], true), 'schema', "'operation: hitl' and 'agent: hitl' say the same: keep one");
-      if (step.agent === undefined || step.agent === 'hitl') {
-        step.agent = 'hitl';
-        delete step.operation;
-      }
     }
   }
 }
@@ -296,8 +295,10 @@ function reportIssue(issue: z.core.$ZodIssue, prefix: Path, locator: SourceLocat
 /** An unknown key named with where it is and the key probably meant. */
 function unknownKey(key: string, path: Path): string {
   if (path.length === 0) return `unknown top-level key '${key}'${didYouMean(key, Object.keys(EnsembleFile.shape))}`;
-  if (path.length === 2 && path[0] === 'agents') return `unknown step key '${key}'${didYouMean(key, Object.keys(Step.shape))}`;
-  if (path.length === 3 && path[0] === 'agents' && path[2] === 'retry') return `unknown retry key '${key}'${didYouMean(key, Object.keys(Retry.shape))}`;
+  // A step sits in a list (`agents.2`, `flow.0`, `agents.1.steps.0`), or is one child (`step`, `map`).
+  const inSteps = path[0] === 'agents' || path[0] === 'flow';
+  if (inSteps && (typeof path.at(-1) === 'number' || ['step', 'map', 'reduce'].includes(String(path.at(-1))))) return `unknown step key '${key}'${didYouMean(key, Object.keys(Step.shape))}`;
+  if (inSteps && path.at(-1) === 'retry') return `unknown retry key '${key}'${didYouMean(key, Object.keys(Retry.shape))}`;
   if (path.length === 2 && path[0] === 'inputs') return `unknown key '${key}' in the declaration of input '${String(path[1])}'${didYouMean(key, Object.keys(InputDeclaration.shape))}`;
   return `unknown key '${key}' (at ${path.join('.')})`;
 }

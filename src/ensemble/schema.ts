@@ -91,6 +91,7 @@ export const EnsembleFile = z.strictObject({
   // Steps and control nodes: each entry is read by the loader (src/ensemble/load-tree.ts), which
   // checks a step against `Step` and a control node against its type's keys (nodes.ts).
   agents: z.array(z.unknown()).min(1, 'an ensemble needs at least one step in `agents`').meta({ description: 'The steps, run in order: each a step (`operation` or `agent`) or a control node (`type: parallel`, ...).' }),
+  flow: z.array(z.unknown()).optional().meta({ description: "Conductor's spelling: what runs, in order. With `flow:`, `agents:` are definitions, and a flow entry `agent: <definition name>` (with optional `id:`, `input:`, `condition:`, `config:`) runs one; a flow entry may be any control node." }),
   output: z.unknown().optional().describe('evaluated when the run completes'),
 });
 

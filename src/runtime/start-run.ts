@@ -5,7 +5,7 @@ import { newExecutionId } from './execution-id';
 import type { ScriptRegistry } from './context';
 import type { StepKinds } from './step-kind';
 import { advance } from './interpreter';
-import type { RunState } from './run-state';
+import { pathOf, type RunState } from './run-state';
 import { runSecrets } from './env-secrets';
 import { log } from '../log';
 import { UnavailableError } from '../errors';
@@ -29,7 +29,7 @@ export function runSummary(state: RunState) {
     ensemble: state.ensemble,
     status: state.status,
     output: state.output ?? null,
-    steps: state.steps,
+    steps: state.steps.map((r) => ({ ...r, path: pathOf(r) })),
     ...(state.error ? { error: state.error } : {}),
   };
 }

@@ -81,9 +81,10 @@ outputs:
     expect(Math.abs(res.body.output.when - Date.now())).toBeLessThan(60_000);
   });
 
-  it('its features this runtime lacks are one clear problem each, not a cascade', () => {
+  it('its features this runtime lacks are one clear problem each, not a cascade; flow entries are steps', () => {
     expect(report('ensemble: x\nflow:\n  - step: a\ntrigger: { http: true }\nagents:\n  - name: a\n    operation: code\n    config: { script: ok }\n')).toEqual([
-      "ensembles/a.yaml:2:1: 'flow:' is a conductor feature this runtime does not support (steps run in the order of `agents`)",
+      "ensembles/a.yaml:3:5: 'name' is required",
+      "ensembles/a.yaml:3:5: unknown step key 'step' (expected one of: name, description, operation, agent, condition, config, input, inputs, onError, retry)",
       "ensembles/a.yaml:4:1: 'trigger:' is a conductor feature this runtime does not support (runs start with POST /ensembles/:name)",
     ]);
   });

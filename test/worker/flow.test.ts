@@ -7,6 +7,7 @@ import { formatProblem } from '../../src/ensemble/problem';
 import { stepKinds } from '../../src/kinds';
 import { LIMITS } from '../../src/limits';
 import { scripts as projectScripts } from '../../generated/registry';
+import conductorFlow from '../fixtures/conductor/flow.yaml?raw';
 
 // Control flow: each node type, with approvals open at the same time. Runs inside workerd (real
 // objects, alarms, the local receiver for webhooks). Steps that run in the execution's object
@@ -284,6 +285,16 @@ output: \${guarded.output}
 output: \${totals.output.sum}
 ` }, scripts);
     expect((await app.run('mr')).body.output).toBe(12);
+  });
+});
+
+describe("conductor's dialect", () => {
+  it('`name:`, `agents:` as definitions and `flow:` as what runs: a definition runs once per use, named by id', async () => {
+    const app = appWith({ 'conductor-flow': conductorFlow }, projectScripts);
+    const res = await app.run('conductor-flow', { who: 'Ada' });
+    expect(res.status).toBe(200);
+    expect(res.body.output).toEqual({ first: 'Hello, Ada.', both: [{ text: 'HELLO, ADA.' }, { message: 'Hello, Ada!' }] });
+    expect(res.body.steps.map((s: any) => s.path)).toEqual(['greeter', 'both/loud', 'both/again']);
   });
 });
 

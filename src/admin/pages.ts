@@ -71,31 +71,36 @@ interface RunView {
   output?: unknown;
   error?: { code: string; message: string; step?: string };
   steps: { name: string; status: string; startedAt: string; durationMs: number; output?: unknown; error?: { code: string; message: string } }[];
-  pending: null | {
-    step: string; prompt: string; approvers: string[]; minApprovals: number; approvals: Decision[]; expiresAt: string;
-    data?: unknown; format?: DataFormat; metadata?: Record<string, unknown>; waitingOn?: string[];
-    notifications?: { channel: string; status: string; attempts: number; lastError: string | null }[];
-  };
+  pending: null | Waiting;
+  /** Every open request (a run may wait on several: branches of a parallel, items of a foreach). */
+  requests?: Waiting[];
+}
+
+interface Waiting {
+  step: string; prompt: string; approvers: string[]; minApprovals: number; approvals: Decision[]; expiresAt: string;
+  data?: unknown; format?: DataFormat; metadata?: Record<string, unknown>; waitingOn?: string[];
+  notifications?: { channel: string; status: string; attempts: number; lastError: string | null }[];
 }
 
 const shown = (v: unknown) => v !== null && v !== undefined && !(typeof v === 'object' && Object.keys(v).length === 0);
 
-function waiting(c: Context, r: RunView, csrf: unknown) {
-  const p = r.pending!;
+function waiting(c: Context, p: Waiting) {
   const locale = localeOf(c);
   const decided = p.approvals.map((a) => html`<li>${a.approved ? html`<span class="ok">approved</span>` : html`<span class="no">rejected</span>`} by <strong>${a.approver}</strong>${a.verified === false ? html` <span class="muted">(typed name)</span>` : ''} · ${when(a.timestamp)}${a.reason ? html` · ${a.reason}` : ''}</li>`);
   const open = (p.waitingOn ?? []).map((a) => html`<li><span class="muted">not decided yet:</span> ${a}</li>`);
-  return html`<h2>Waiting: ${p.step}</h2><div class="prompt">${p.prompt}</div>
+  return html`<section class="request"><h2>Waiting: ${words(p.step)}</h2><div class="prompt">${p.prompt}</div>
 <p>${p.approvals.filter((a) => a.approved).length} of ${p.minApprovals} approvals · expires ${when(p.expiresAt)}${p.approvers.length ? '' : ' · anyone with the link may decide'}</p>
 ${decided.length || open.length ? html`<ul class="decisions">${decided}${open}</ul>` : ''}
 <h3>Under review</h3>${raw(dataHtml(p.data ?? null, p.format ?? 'auto', locale))}
 ${shown(p.metadata) ? html`<h3>Context</h3>${raw(dataHtml(p.metadata, 'auto', locale))}` : ''}
-${(p.notifications ?? []).length ? grid(['Channel', 'Delivery', 'Attempts', 'Last error'], (p.notifications ?? []).map((n) => html`<tr><td>${n.channel}</td><td>${badge(n.status)}</td><td>${n.attempts}</td><td>${words(n.lastError ?? '')}</td></tr>`), 'notifications') : ''}
-<div class="ops">
+${(p.notifications ?? []).length ? grid(['Channel', 'Delivery', 'Attempts', 'Last error'], (p.notifications ?? []).map((n) => html`<tr><td>${n.channel}</td><td>${badge(n.status)}</td><td>${n.attempts}</td><td>${words(n.lastError ?? '')}</td></tr>`), 'notifications') : ''}</section>`;
+}
+
+/** Re-send and cancel: for every open request of the run at once. */
+const operations = (r: RunView, csrf: unknown) => html`<div class="ops">
 <form method="post" action="/admin/executions/${r.executionId}/notify">${csrf}<button type="submit" class="plain">Re-send notifications</button></form>
 <form method="post" action="/admin/executions/${r.executionId}/cancel">${csrf}<input type="text" name="reason" placeholder="Reason (optional)" maxlength="2000" aria-label="Reason for cancelling"><button type="submit" class="danger">Cancel run</button></form>
 </div>`;
-}
 
 export function runPage(c: Context, o: { operator: string; csrf?: string; run: RunView; audit: { seq: number; at: string; type: string; detail: unknown }[]; notice?: string }) {
   const r = o.run;
@@ -106,7 +111,8 @@ export function runPage(c: Context, o: { operator: string; csrf?: string; run: R
 <p class="muted"><code>${r.executionId}</code> · started ${when(r.createdAt)} · updated ${when(r.updatedAt)}</p>
 ${o.notice ? html`<p class="note">${o.notice}</p>` : ''}
 ${r.error ? html`<p class="warn">${r.error.step ? `${r.error.step}: ` : ''}${r.error.code}: ${r.error.message}</p>` : ''}
-${r.pending ? waiting(c, r, csrf) : ''}
+${(r.requests ?? (r.pending ? [r.pending] : [])).map((p) => waiting(c, p))}
+${r.pending ? operations(r, csrf) : ''}
 ${shown(r.input) ? html`<h2>Input</h2>${raw(dataHtml(r.input, 'auto', locale))}` : ''}
 <h2>Steps</h2>
 ${grid(['Step', 'Status', 'Started', 'Took', 'Result'], r.steps.map((s) => html`<tr><td>${words(s.name)}</td><td>${badge(s.status)}</td><td class="nowrap">${when(s.startedAt)}</td><td class="nowrap">${s.durationMs} ms</td>

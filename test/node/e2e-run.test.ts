@@ -195,7 +195,7 @@ it('show keeps a multi-line prompt readable: its lines indented under the label'
   const ran = hitl(['run', 'zz-escapes', JSON.stringify({ p: 'Line one\nLine two', who: 'boss@example.com' }), '--json']);
   const id = (JSON.parse(ran.out) as { executionId: string }).executionId;
   const out = hitl(['show', id]).out;
-  expect(out).toContain('prompt: Line one\n        Line two');
+  expect(out).toContain('  prompt: Line one\n          Line two');
 });
 
 it('the CLI says plainly when the key is wrong, the server is down, or the usage is off', () => {

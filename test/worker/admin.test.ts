@@ -22,7 +22,8 @@ const setup = async () => {
 };
 
 // Each test signs in from a client (IP) of its own: sign-in is throttled per client.
-const client = () => `198.51.100.${Math.floor(Math.random() * 250) + 1}`;
+let clients = 0;
+const client = () => `198.51.100.${++clients}`;
 const signIn = (app: Awaited<ReturnType<typeof setup>>['app'], key: string, ip: string) =>
   app.request('/admin/login', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', 'cf-connecting-ip': ip }, body: `key=${encodeURIComponent(key)}` });
 

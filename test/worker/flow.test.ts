@@ -88,6 +88,35 @@ output: { winner: "\${race.output.branch}", approved: "\${race.output.output.app
   }, 20_000);
 });
 
+describe('two decisions at the same instant', () => {
+  it('on two branches, both count and the run continues once: the step after them runs once', async () => {
+    const hook = `/twin-${crypto.randomUUID()}`;
+    const after = `/twin-after-${crypto.randomUUID()}`;
+    const app = hitlApp('twin', `agents:
+  - name: reviews
+    type: parallel
+    steps:
+${gate('legal', hook, 'Legal?', 'legal@example.com')}
+${gate('finance', hook, 'Finance?', 'finance@example.com')}
+  - name: notify-done
+    operation: http
+    config: { url: "\${env.RECEIVER}${after}", body: { legal: "\${legal.output.status}", finance: "\${finance.output.status}" } }
+`);
+    const start = await app.run('twin');
+    const id = start.body.executionId;
+    const links = await linksAt(hook, 2, id);
+    const answers = await Promise.all(links.map((l) => app.decide(l.token, { approved: true })));
+    expect(answers.map((a) => a.status)).toEqual([200, 200]);
+    await app.until(id, 'completed');
+    await fireAlarm(id);
+    await new Promise((r) => setTimeout(r, 200));
+    const hits = await received(after);
+    expect(hits).toHaveLength(1);
+    expect(hits[0].json).toEqual({ legal: 'approved', finance: 'approved' });
+    expect((await app.audit(id)).filter((e) => e.type === 'completed')).toHaveLength(1);
+  }, 20_000);
+});
+
 describe('branch and switch', () => {
   it('branch takes then or else by its condition; its output is the last output of the way taken', async () => {
     const app = appWith({ br: `agents:

@@ -8,15 +8,16 @@ export async function show(call, { args, flags }) {
   if (flags.json) return JSON.stringify(e, null, 2);
   const lines = [`${e.executionId}  ${e.ensemble}  ${e.status}  started ${ago(e.createdAt)}`];
   if (e.error) lines.push(`error: ${e.error.code}: ${e.error.message}`);
-  if (e.pending) {
-    lines.push(`waiting: ${e.pending.step}, ${e.pending.approvals.length}/${e.pending.minApprovals} approvals, expires ${ago(e.pending.expiresAt)}`);
+  // Every request the run waits on (branches of a parallel, items of a foreach), oldest first.
+  for (const p of e.requests ?? (e.pending ? [e.pending] : [])) {
+    lines.push(`waiting: ${p.step}, ${p.approvals.length}/${p.minApprovals} approvals, expires ${ago(p.expiresAt)}`);
     // A prompt of several lines keeps them, indented under its label.
-    lines.push(`prompt: ${String(e.pending.prompt).replace(/\r\n?|\n/g, '\n        ')}`);
-    lines.push(`approvers: ${e.pending.approvers.join(', ') || 'anyone with the link'}`);
-    if (e.pending.waitingOn?.length) lines.push(`not decided yet: ${e.pending.waitingOn.join(', ')}`);
-    for (const n of e.pending.notifications ?? []) lines.push(`notification ${n.channel}: ${n.status} after ${n.attempts} attempt(s)${n.lastError ? ` (${n.lastError})` : ''}`);
+    lines.push(`  prompt: ${String(p.prompt).replace(/\r\n?|\n/g, '\n          ')}`);
+    lines.push(`  approvers: ${p.approvers.join(', ') || 'anyone with the link'}`);
+    if (p.waitingOn?.length) lines.push(`  not decided yet: ${p.waitingOn.join(', ')}`);
+    for (const n of p.notifications ?? []) lines.push(`  notification ${n.channel}: ${n.status} after ${n.attempts} attempt(s)${n.lastError ? ` (${n.lastError})` : ''}`);
   }
-  lines.push('', table(e.steps ?? [], [['STEP', (s) => s.name], ['STATUS', (s) => s.status], ['MS', (s) => s.durationMs], ['ERROR', (s) => s.error ? `${s.error.code}: ${s.error.message}` : '']]));
+  lines.push('', table(e.steps ?? [], [['STEP', (s) => s.path ?? s.name], ['STATUS', (s) => s.status], ['MS', (s) => s.durationMs], ['ERROR', (s) => s.error ? `${s.error.code}: ${s.error.message}` : '']]));
   return lines.join('\n');
 }
 

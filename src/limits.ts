@@ -81,14 +81,16 @@ export const LIMITS = {
    * once per level. Items of one foreach or map: each keeps a record in the run's state, which
    * must stay within `stateBytes`. Step executions per run: every one is a record and a checkpoint.
    * Open approval requests per run: each has its own links, notifications and alarm work.
-   * Concurrency of one foreach or map: steps of the same run share its isolate. Iterations of a
+   * Concurrency of one foreach or map: as many items as approvals may be open at once (an item
+   * waiting for people holds its slot); steps running at once share the run's isolate, and its
+   * fetches beyond six at a time wait for a connection. Iterations of a
    * while: the default when a loop names none, and the most it may name.
    */
   nestingDepth: 16,
   foreachItems: 1000,
   stepExecutions: 10_000,
   openRequests: 100,
-  maxConcurrency: 20,
+  maxConcurrency: 100,
   whileIterations: 100,
   whileIterationsMax: 1000,
   /** Refused decision attempts audited per request and channel. */

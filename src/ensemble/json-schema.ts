@@ -43,7 +43,7 @@ export function ensembleJsonSchema(kinds: StepKinds): Json {
     ...nodeDefinitions(),
   };
   const branches = closedBranches(
-    { properties: { ...fileKeys, agents: { ...agents, items: ref('node') } }, required: root.required as string[] },
+    { properties: { ...fileKeys, name: { type: 'string', description: "Conductor's spelling of `ensemble` (use one)." }, agents: { ...agents, items: ref('node') } }, required: root.required as string[] },
     synonyms(
       ['output', { ...output, description: 'Evaluated when the run completes: the run\'s output (synonym: outputs).' }],
       ['outputs', { description: 'Synonym of output (the conductor docs\' spelling).' }],

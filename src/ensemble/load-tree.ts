@@ -30,7 +30,7 @@ export interface Entry {
   depth: number;
 }
 
-export type Report = (at: Path, atKey: boolean, message: string) => void;
+export type Report = (at: Path, atKey: boolean, message: string, code?: 'schema' | 'reference') => void;
 
 /** Child lists whose nodes run once per item or iteration: their paths carry the index. */
 export const looped = (type: Entry['type'], list: string | undefined) =>
@@ -105,7 +105,7 @@ function fromDefinition(entry: Record<string, unknown>, definitions: ReadonlyMap
     // Not a definition: a built-in agent written inline (`agent: hitl`), or a misspelt definition.
     const close = suggest(entry.agent, [...definitions.keys()]);
     if (!close || entry.agent === 'hitl') return entry;
-    report([...at, 'agent'], false, `unknown agent '${entry.agent}' — did you mean '${close}'? (defined in agents:)`);
+    report([...at, 'agent'], false, `unknown agent '${entry.agent}' — did you mean '${close}'? (defined in agents:)`, 'reference');
     return undefined;
   }
   const def = definitions.get(entry.agent)!.raw;

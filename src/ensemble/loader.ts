@@ -116,7 +116,7 @@ function load(src: SourceFile, options: LoadOptions): LoadResult {
   // `agent: <definition>` entries run them).
   const flow = Array.isArray(raw.flow) ? raw.flow : undefined;
   const definitions = flow ? new Map(rawAgents.flatMap((a, i) => (isPlainObject(a) && typeof a.name === 'string' ? [[a.name, { raw: a, at: ['agents', i] as Path }] as const] : []))) : undefined;
-  const entries = collectTree(flow ?? rawAgents, [flow ? 'flow' : 'agents'], (path, atKey, message) => report(locator.offsetOf(path, atKey), 'schema', message), definitions);
+  const entries = collectTree(flow ?? rawAgents, [flow ? 'flow' : 'agents'], (path, atKey, message, code) => report(locator.offsetOf(path, atKey), code ?? 'schema', message), definitions);
   const named = entries.filter((e) => e.name !== undefined);
   const byName = new Map<string, Entry>();
   for (const e of named) {

@@ -1,5 +1,5 @@
 import { log } from '../log';
-import type { RunState } from '../runtime/run-state';
+import { pathOf, type RunState } from '../runtime/run-state';
 import { utf8Length } from '../limits';
 
 /**
@@ -136,9 +136,10 @@ const cut = (m: string) => (m.length > MESSAGE_CHARS ? `${m.slice(0, MESSAGE_CHA
  */
 export function flatRowJson(state: RunState, now: number): string {
   const error = state.error ? { error: state.error } : {};
-  let summary = JSON.stringify({ input: state.input, output: state.output ?? null, steps: state.steps, ...error });
+  const steps = state.steps.map((r) => ({ ...r, path: pathOf(r) }));
+  let summary = JSON.stringify({ input: state.input, output: state.output ?? null, steps, ...error });
   if (utf8Length(summary) > SUMMARY_BYTES) {
-    summary = JSON.stringify({ input: null, output: null, steps: state.steps.map(({ input: _i, output: _o, ...rest }) => rest), ...error, truncated: true });
+    summary = JSON.stringify({ input: null, output: null, steps: steps.map(({ input: _i, output: _o, ...rest }) => rest), ...error, truncated: true });
   }
   const row = (text: string) => JSON.stringify({ id: state.executionId, ensemble: state.ensemble, status: state.status, createdAt: Date.parse(state.startedAt), updatedAt: now, summary: text });
   let json = row(summary);

@@ -1,5 +1,5 @@
 import type { Env } from '../env';
-import type { RunState } from '../runtime/run-state';
+import { pathOf, type RunState } from '../runtime/run-state';
 import { completeWaitingStep } from '../runtime/interpreter';
 import { jsonBytes, LIMITS } from '../limits';
 import { retentionDays } from '../executions/retention';
@@ -73,7 +73,7 @@ export function recordDecision(store: ExecutionStore, state: RunState, request: 
     ...(decider.name !== approver ? { as: decider.name } : {}),
     ...(result.superseded ? { supersedes: { approver: result.superseded.approver, via: result.superseded.via, at: result.superseded.timestamp } } : {}),
   }, now, request.id);
-  if (result.final) closeRequest(store, state, request, result.state, now);
+  if (result.final) closeRequest(store, request, result.state, now);
   refreshMessages(store, request.id, now);
   log('decision', { executionId: state.executionId, step: request.step, approver, verified, via, approved: body.approved, status: result.state.status });
   const view: DecisionView = {
@@ -126,19 +126,46 @@ function expire(store: ExecutionStore, state: RunState, request: RequestRow, now
   store.saveApproval(request.id, result.state);
   refreshMessages(store, request.id, now);
   store.audit('timeout', { step: request.step, onTimeout: request.spec.onTimeout, status: result.state.status }, now, request.id);
-  if (request.spec.onTimeout === 'fail') {
-    // The step fails; the flow decides what that means (a `try` around it catches it, else the run fails).
-    store.saveState(completeWaitingStep(state, request.step, new Date(now), { error: { code: 'HITL_TIMEOUT', message: `approval timed out at ${new Date(request.expiresAt).toISOString()}` } }), now);
-    return;
-  }
-  closeRequest(store, state, request, result.state, now);
+  closeRequest(store, request, result.state, now);
 }
 
-/** A decided or expired request: its output goes into its step, and the run is due to continue. */
-function closeRequest(store: ExecutionStore, state: RunState, request: RequestRow, approval: ApprovalState, now: number): void {
-  const output = outputOf(approval, request.spec.form);
-  store.saveState(completeWaitingStep(state, request.step, new Date(now), { output }), now);
-  store.audit('resumed', { step: request.step, status: output.status }, now, request.id);
+/**
+ * A decided or expired request: its result (the step's output, or with `onTimeout: fail` the
+ * step's failure) is in the request row; the run takes it in when it continues (`takeResults`).
+ * The run state itself is not written here: a continuation may be under way, and it would write
+ * its own copy over this one.
+ */
+function closeRequest(store: ExecutionStore, request: RequestRow, approval: ApprovalState, now: number): void {
+  store.audit('resumed', { step: request.step, status: approval.status }, now, request.id);
+}
+
+/** What a closed request gives its step: the hitl output, or the failure of a `fail` timeout. Undefined while it waits, or when it was cancelled. */
+export function resultOf(request: RequestRow): { output: unknown } | { error: { code: string; message: string } } | undefined {
+  const { approval } = request;
+  if (approval.status === 'pending' || approval.status === 'cancelled') return undefined;
+  if (approval.status === 'timeout' && request.spec.onTimeout === 'fail') {
+    return { error: { code: 'HITL_TIMEOUT', message: `approval timed out at ${new Date(request.expiresAt).toISOString()}` } };
+  }
+  return { output: outputOf(approval, request.spec.form) };
+}
+
+/**
+ * The run state with the results of every request that closed since it was read: each waiting
+ * step whose request was decided (or timed out) becomes done (or failed), and the run is due to
+ * continue. `changed` says whether any did.
+ */
+export function takeResults(store: ExecutionStore, state: RunState, now: number): { state: RunState; changed: boolean } {
+  let next = state;
+  let changed = false;
+  for (const r of state.steps) {
+    if (r.status !== 'suspended') continue;
+    const request = store.requestAt(pathOf(r));
+    const result = request && resultOf(request);
+    if (!result) continue;
+    next = completeWaitingStep(next, pathOf(r), new Date(now), result);
+    changed = true;
+  }
+  return { state: next, changed };
 }
 
 /**

@@ -10,7 +10,7 @@ import { rowOfObject } from '../executions/from-object';
 import { LIMITS } from '../limits';
 import { log } from '../log';
 import { deliverDue } from './deliver';
-import { closeRequestByFlow, followUp, finishRun } from './decisions';
+import { closeRequestByFlow, followUp, finishRun, takeResults } from './decisions';
 import { openRequests } from './links';
 import type { ExecutionStore } from './store';
 
@@ -138,48 +138,71 @@ export class RunLifecycle {
     this.ctx.waitUntil(work);
   }
 
-  /** Continues a run a decision released, once at a time in this instance. */
+  /**
+   * Continues a run that is due to (running, or a request it waits on has closed), once at a time
+   * in this instance: a decision that lands while it goes on is taken in by that same continuation.
+   */
   private async continueIfRunning(): Promise<void> {
-    if (this.store.run()?.state.status !== 'running') return;
+    const run = this.store.run();
+    if (!run || (run.state.status !== 'running' && !(run.state.status === 'suspended' && takeResults(this.store, run.state, Date.now()).changed))) return;
     this.continuing ??= this.continueRun().finally(() => (this.continuing = undefined));
     await this.continuing;
   }
 
   private async continueRun(): Promise<void> {
+    // Decisions may land while the run goes on (other branches, other items): each pass takes in
+    // every result closed so far, and one more pass follows when some landed meanwhile.
+    for (let pass = 0; pass < LIMITS.openRequests + 2; pass++) {
+      const again = await this.continueOnce();
+      if (!again) return;
+    }
+  }
+
+  /** One walk of the tree from the stored state; true when results landed meanwhile. */
+  private async continueOnce(): Promise<boolean> {
     const run = this.store.run()!;
+    const taken = takeResults(this.store, run.state, Date.now());
+    if (taken.state.status !== 'running') return false;
     // The watchdog re-runs a step whose isolate died mid-way, but not forever: a step that kills
     // its isolate every time would otherwise repeat its side effect on every alarm. Progress is
     // counted in records: the same count again means the same step again.
-    const tries = this.store.noteResume(run.state.steps.length);
+    const tries = this.store.noteResume(taken.state.steps.filter((r) => r.status !== 'suspended').length);
     if (tries > LIMITS.resumeAttempts) {
-      this.end({ ...run.state, status: 'failed', error: { code: 'RESUME_EXHAUSTED', message: `the run was interrupted ${tries - 1} times after its ${run.state.steps.length}th step record and is not tried again (its side effects may have happened)` } }, Date.now());
-      return;
+      this.end({ ...taken.state, status: 'failed', error: { code: 'RESUME_EXHAUSTED', message: `the run was interrupted ${tries - 1} times at the same point and is not tried again (its side effects may have happened)` } }, Date.now());
+      return false;
     }
+    // Saved as running first: an operator's cancel waits for this walk (it would otherwise be
+    // written over), and so does another instance's.
+    this.store.saveState(taken.state, Date.now());
     await this.ctx.storage.setAlarm(Date.now() + WATCHDOG_MS);
     let state: RunState;
     try {
       // The run's own definition, compiled from the source stored with it: not the registry of
       // ensembles/, so a broken file there (or a deploy) does not touch runs already under way.
       const ensemble = compileDefinition({ file: run.file, source: run.source, hash: run.hash }, scripts, stepKinds);
-      state = await advance(ensemble, run.state, {
+      state = await advance(ensemble, taken.state, {
         env: this.env,
         scripts,
         kinds: stepKinds,
         secrets: runSecrets(this.env),
-        checkpoint: async (s) => this.store.saveState(s, Date.now()),
+        // A checkpoint keeps the results that landed meanwhile too.
+        checkpoint: async (s) => this.store.saveState(takeResults(this.store, s, Date.now()).state, Date.now()),
       });
     } catch (e) {
-      state = { ...run.state, status: 'failed', error: { code: 'RESUME_FAILED', message: e instanceof Error ? e.message : String(e) } };
+      state = { ...taken.state, status: 'failed', error: { code: 'RESUME_FAILED', message: e instanceof Error ? e.message : String(e) } };
     }
     const now = Date.now();
     this.closeByFlow(state.closed ?? [], now);
     if (state.status === 'suspended') {
-      this.store.saveState({ ...state, closed: [] }, now);
+      // Results that landed during the walk: the run is due to go on again.
+      const landed = takeResults(this.store, state, now);
+      this.store.saveState({ ...landed.state, closed: [], status: landed.changed ? 'running' : 'suspended' }, now);
       // New waits (another branch, the next item) open their requests; those still open stay.
-      if (state.suspensions?.length) await openRequests(this.store, this.env, state, now);
-    } else {
-      this.end(state, now);
+      if (state.suspensions?.length) await openRequests(this.store, this.env, this.store.run()!.state, now);
+      return landed.changed;
     }
+    this.end(state, now);
+    return false;
   }
 
   /** Requests the flow no longer waits on (a parallel `any` was won, a branch beside them failed). */

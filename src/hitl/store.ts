@@ -297,6 +297,11 @@ export class ExecutionStore {
     return this.request(this.one("SELECT * FROM request WHERE status = 'pending' ORDER BY id ASC LIMIT 1"));
   }
 
+  /** The latest request of the step at `path` (open or closed). */
+  requestAt(path: string): RequestRow | undefined {
+    return this.request(this.one('SELECT * FROM request WHERE step = ? ORDER BY id DESC LIMIT 1', path));
+  }
+
   /** The open request of the step at `path`, if it waits. */
   openRequestAt(path: string): RequestRow | undefined {
     return this.request(this.one("SELECT * FROM request WHERE status = 'pending' AND step = ? ORDER BY id DESC LIMIT 1", path));

@@ -136,12 +136,23 @@ export function frameScope(ensemble: Ensemble, state: RunState, env: Env, frame:
   };
 }
 
-/** Every named node as a script sees it (`ctx.steps`), from `frame`. */
+/**
+ * Every named node as a script sees it (`ctx.steps`), from `frame`: looked up when read, so a
+ * step of a long run does not build the views of every step before it.
+ */
 export function viewsFrom(ensemble: Ensemble, frame: Frame, records: Records): Record<string, StepView> {
-  const views: Record<string, StepView> = {};
-  for (const [name, place] of ensemble.names) {
-    const v = viewOf(place, frame, records);
-    if (v !== notRun) views[name] = v;
-  }
-  return views;
+  const view = (name: string | symbol) => {
+    const place = typeof name === 'string' ? ensemble.names.get(name) : undefined;
+    const v = place && viewOf(place, frame, records);
+    return v === notRun ? undefined : v;
+  };
+  return new Proxy({} as Record<string, StepView>, {
+    get: (_t, name) => view(name),
+    has: (_t, name) => view(name) !== undefined,
+    ownKeys: () => [...ensemble.names.keys()].filter((n) => view(n) !== undefined),
+    getOwnPropertyDescriptor: (_t, name) => {
+      const v = view(name);
+      return v === undefined ? undefined : { value: v, enumerable: true, configurable: true, writable: false };
+    },
+  });
 }

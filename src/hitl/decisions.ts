@@ -157,9 +157,12 @@ export function resultOf(request: RequestRow): { output: unknown } | { error: { 
 export function takeResults(store: ExecutionStore, state: RunState, now: number): { state: RunState; changed: boolean } {
   let next = state;
   let changed = false;
+  if (!state.steps.some((r) => r.status === 'suspended')) return { state, changed };
+  const closed = store.closedSteps();
   for (const r of state.steps) {
     if (r.status !== 'suspended') continue;
-    const request = store.requestAt(pathOf(r));
+    const id = closed.get(pathOf(r));
+    const request = id === undefined ? undefined : store.requestById(id);
     const result = request && resultOf(request);
     if (!result) continue;
     next = completeWaitingStep(next, pathOf(r), new Date(now), result);

@@ -1,4 +1,4 @@
-import { RunState } from '../runtime/run-state';
+import { pathOf, RunState, type StepRecord } from '../runtime/run-state';
 import { redact } from '../secrets';
 import type { ApprovalState } from './machine';
 import { ApprovalRequest } from './request';
@@ -6,7 +6,8 @@ import { ApprovalRequest } from './request';
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS run (
   id INTEGER PRIMARY KEY CHECK (id = 1),
-  state TEXT NOT NULL,             -- RunState JSON: input, step records, cursor, status, output
+  state TEXT NOT NULL,             -- RunState JSON but its parts (below): status, output, waits
+  state_version INTEGER NOT NULL DEFAULT 0,  -- +1 on every save of the state
   file TEXT NOT NULL, source TEXT NOT NULL, hash TEXT NOT NULL,   -- the definition it started on
   created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
   cleanup_at INTEGER,              -- set when the run ends: storage is deleted then
@@ -15,6 +16,11 @@ CREATE TABLE IF NOT EXISTS run (
   index_version INTEGER NOT NULL DEFAULT 0,  -- the version of this run's state for the D1 index
   indexed_version INTEGER NOT NULL DEFAULT 0, -- the version the index has
   index_retry_at INTEGER           -- when to try again after a failed index write
+);
+CREATE TABLE IF NOT EXISTS part (  -- the run state's parts, each rewritten only when it changed
+  key TEXT PRIMARY KEY,            -- 'input', 'step' or 'node' and a path
+  pos INTEGER NOT NULL,            -- its place in the state (steps keep their order)
+  body TEXT NOT NULL               -- its JSON
 );
 CREATE TABLE IF NOT EXISTS request (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -80,6 +86,8 @@ export const ADDED_COLUMNS: [table: string, column: string, type: string][] = [
   ['run', 'index_version', 'INTEGER NOT NULL DEFAULT 0'],
   ['run', 'indexed_version', 'INTEGER NOT NULL DEFAULT 0'],
   ['run', 'index_retry_at', 'INTEGER'],
+  // The run state in parts (the part table): a save writes what changed.
+  ['run', 'state_version', 'INTEGER NOT NULL DEFAULT 0'],
 ];
 
 export type AuditType =
@@ -146,12 +154,30 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
+/**
+ * A step record's JSON, by the record: a save compares every record with what is stored, and
+ * stringifying 1,000 of them after each of 1,000 steps is quadratic. A step record is replaced,
+ * never changed (the interpreter keeps a new one), and is frozen once stored so that a change in
+ * place would throw rather than be missed.
+ */
+const recordTexts = new WeakMap<object, string>();
+function recordText(record: StepRecord): string {
+  let text = recordTexts.get(record);
+  if (text === undefined) {
+    text = JSON.stringify(record);
+    recordTexts.set(Object.freeze(record), text);
+  }
+  return text;
+}
+
 /** Typed access to one execution's SQLite tables. Every call is synchronous. */
 export class ExecutionStore {
   /** Once the run exists it exists until `forget` (retention deleted everything). */
   private known = false;
-  /** The last run state read, by its stored text: parsed (and validated) once, not on every read. */
-  private parsed?: { text: string; state: RunState };
+  /** The last run state read, by its version: parsed (and validated) once, not on every read. */
+  private parsed?: { version: number; state: RunState };
+  /** The parts as stored, by key, at `version`: a save compares with them and writes what differs. */
+  private parts?: { version: number; bodies: Map<string, { pos: number; body: string }> };
   /**
    * Request specs by id, with the text they were parsed from: a spec is written once and read on
    * every delivery and lookup. Frozen, since every read shares it; a run's requests are few.
@@ -172,6 +198,7 @@ export class ExecutionStore {
   forget(): void {
     this.known = false;
     this.parsed = undefined;
+    this.parts = undefined;
     this.specs.clear();
   }
 
@@ -196,12 +223,12 @@ export class ExecutionStore {
   }
 
   run(): RunRow | undefined {
-    const r = this.one('SELECT * FROM run WHERE id = 1');
+    const r = this.one('SELECT state, state_version, file, source, hash, created_at, updated_at, cleanup_at FROM run WHERE id = 1');
     if (!r) return undefined;
-    const text = String(r.state);
-    if (this.parsed?.text !== text) this.parsed = { text, state: RunState.parse(JSON.parse(text)) };
+    const version = Number(r.state_version);
+    if (this.parsed?.version !== version) this.parsed = { version, state: RunState.parse(this.assemble(String(r.state))) };
     return {
-      // Shared between reads of the same text: callers derive new states, never change this one.
+      // Shared between reads of the same version: callers derive new states, never change this one.
       state: this.parsed.state,
       file: String(r.file), source: String(r.source), hash: String(r.hash),
       createdAt: Number(r.created_at), updatedAt: Number(r.updated_at),
@@ -211,12 +238,71 @@ export class ExecutionStore {
 
   insertRun(state: RunState, def: { file: string; source: string; hash: string }, now: number): void {
     this.sql.exec('INSERT INTO run (id, state, file, source, hash, created_at, updated_at) VALUES (1, ?, ?, ?, ?, ?, ?)',
-      JSON.stringify(state), def.file, def.source, def.hash, now, now);
+      '{}', def.file, def.source, def.hash, now, now);
+    this.parts = { version: 0, bodies: new Map() };
+    const { head, version } = this.writeParts(state);
+    this.sql.exec('UPDATE run SET state = ?, state_version = ? WHERE id = 1', head, version);
   }
 
-  /** Saves the run state; every save is a change the executions index must learn. */
+  /**
+   * Saves the run state; every save is a change the executions index must learn. Only the parts
+   * that changed are written (a foreach of 1,000 items keeps 1,000 records; a step writes one).
+   */
   saveState(state: RunState, now: number): void {
-    this.sql.exec('UPDATE run SET state = ?, updated_at = ?, index_version = index_version + 1 WHERE id = 1', JSON.stringify(state), now);
+    const { head, version } = this.writeParts(state);
+    this.sql.exec('UPDATE run SET state = ?, state_version = ?, updated_at = ?, index_version = index_version + 1 WHERE id = 1', head, version, now);
+  }
+
+  /**
+   * The state as rows: its input, each step record and each control node record in a part of its
+   * own, the rest (status, output, waits) in the run row (`head`, for the caller to write with
+   * `version`). Compared with the parts as last written (read again if anything else wrote since:
+   * another instance, a rolled back transaction).
+   */
+  private writeParts(state: RunState): { head: string; version: number } {
+    const version = Number(this.one('SELECT state_version FROM run WHERE id = 1')?.state_version ?? 0);
+    if (this.parts?.version !== version) this.parts = { version, bodies: this.storedParts() };
+    const stored = this.parts.bodies;
+    const next = new Map<string, { pos: number; body: string }>();
+    const put = (key: string, pos: number, body: string) => {
+      // Two records at one path never happen; if they did, the second is kept beside the first.
+      while (next.has(key)) key += '\n#';
+      next.set(key, { pos, body });
+    };
+    put('input', 0, JSON.stringify(state.input ?? null));
+    state.steps.forEach((record, i) => put(`step\n${pathOf(record)}`, i, recordText(record)));
+    Object.entries(state.nodes ?? {}).forEach(([path, record], i) => put(`node\n${path}`, i, JSON.stringify(record)));
+    for (const [key, part] of next) {
+      const was = stored.get(key);
+      if (was?.body !== part.body || was.pos !== part.pos) this.sql.exec('INSERT OR REPLACE INTO part (key, pos, body) VALUES (?, ?, ?)', key, part.pos, part.body);
+    }
+    for (const key of stored.keys()) if (!next.has(key)) this.sql.exec('DELETE FROM part WHERE key = ?', key);
+    this.parts = { version: version + 1, bodies: next };
+    const { input: _input, steps: _steps, nodes: _nodes, ...rest } = state;
+    return { head: JSON.stringify(rest), version: version + 1 };
+  }
+
+  private storedParts(): Map<string, { pos: number; body: string }> {
+    const bodies = new Map<string, { pos: number; body: string }>();
+    for (const r of this.sql.exec<{ key: string; pos: number; body: string }>('SELECT key, pos, body FROM part')) bodies.set(r.key, { pos: Number(r.pos), body: r.body });
+    return bodies;
+  }
+
+  /** The state from the run row and its parts (a state stored whole, by an earlier release, as it is). */
+  private assemble(head: string): unknown {
+    const state = JSON.parse(head) as Record<string, unknown>;
+    if ('steps' in state) return state;
+    const steps: [number, unknown][] = [];
+    const nodes: [number, string, unknown][] = [];
+    for (const r of this.sql.exec<{ key: string; pos: number; body: string }>('SELECT key, pos, body FROM part')) {
+      const value = JSON.parse(r.body);
+      if (r.key === 'input') state.input = value;
+      else if (r.key.startsWith('step\n')) steps.push([Number(r.pos), value]);
+      else if (r.key.startsWith('node\n')) nodes.push([Number(r.pos), r.key.slice('node\n'.length), value]);
+    }
+    state.steps = steps.sort((a, b) => a[0] - b[0]).map(([, v]) => v);
+    state.nodes = Object.fromEntries(nodes.sort((a, b) => a[0] - b[0]).map(([, path, v]) => [path, v]));
+    return state;
   }
 
   /** Marks a change the index must learn (the approval state changed). */
@@ -295,6 +381,16 @@ export class ExecutionStore {
   /** The oldest request still waiting for people, if any (what `pending` shows). */
   openRequest(): RequestRow | undefined {
     return this.request(this.one("SELECT * FROM request WHERE status = 'pending' ORDER BY id ASC LIMIT 1"));
+  }
+
+  /** The steps whose latest request has closed (decided, timed out, cancelled), with its id: one small query. */
+  closedSteps(): Map<string, number> {
+    const closed = new Map<string, number>();
+    for (const r of this.sql.exec<{ step: string; id: number; status: string }>('SELECT step, id, status FROM request ORDER BY id')) {
+      if (r.status === 'pending') closed.delete(r.step);
+      else closed.set(r.step, Number(r.id));
+    }
+    return closed;
   }
 
   /** The latest request of the step at `path` (open or closed). */

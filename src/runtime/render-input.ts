@@ -11,7 +11,7 @@ import { scopeRoots } from '../ensemble/ensemble';
  * All keys share one budget: siblings built from siblings (`l2: ${[l1, l1]}`) are charged as
  * often as the input would write them, and the first key over it is named in the refusal.
  */
-export function renderInput(template: Template, scope: Scope, steps: ReadonlySet<string>, budget = new Budget()): unknown {
+export function renderInput(template: Template, scope: Scope, steps: { has(name: string): boolean }, budget = new Budget()): unknown {
   if (template.kind !== 'object') return renderTemplate(template, scope, budget, 'input');
   const templates = new Map(template.entries);
   const values = new Map<string, unknown>();

@@ -5,7 +5,7 @@ import { forEachExpression, renderTemplate, templateAt, writtenParts, type Templ
 import type { ScriptRegistry } from './context';
 import { renderInput } from './render-input';
 import { withRetry } from './retry';
-import { pathOf, type RunState, type StepRecord } from './run-state';
+import { pathOf, type NodeRecord, type RunState, type StepRecord } from './run-state';
 import { executionInfo, frameScope, viewsFrom, type Frame, type Records } from './frame';
 import type { StepKinds } from './step-kind';
 import { publicEnvNames } from './env-secrets';
@@ -42,7 +42,7 @@ export async function runStep(ensemble: Ensemble, step: CompiledStep, path: stri
   let attempts = 0;
   try {
     if (step.condition && !renderTemplate(step.condition, scope, undefined, 'condition')) return done('skipped', null, null);
-    input = renderInput(step.input, scope, new Set(ensemble.names.keys()));
+    input = renderInput(step.input, scope, ensemble.names);
     const inputBytes = jsonBytes(input);
     if (inputBytes > LIMITS.stepInputBytes) {
       input = null;
@@ -112,9 +112,13 @@ function bounded(record: StepRecord, state: RunState, name: string, suspend?: Re
     }
   }
   const path = pathOf(record);
-  const others = state.steps.filter((r) => pathOf(r) !== path);
+  // The records kept so far, less one at the same path (a step run again), plus this one.
+  const kept = keptBytes(state.steps);
+  const replaced = kept.byPath.get(path);
+  const count = kept.byPath.size + (replaced === undefined ? 1 : 0);
+  const records = kept.bytes - (replaced ?? 0) + once(recordBytes, record, record) + count - 1;
   // A suspension's approval request (data, prompt, links to issue) is stored with the run too.
-  const total = stateBytes(state, [...others, record], suspend ? { step: path, request: suspend } : undefined);
+  const total = headBytes(state, suspend ? { step: path, request: suspend } : undefined) + records;
   if (total > LIMITS.stateBytes) {
     return fail('STATE_TOO_LARGE', `the run's state would be ${total} bytes after step '${name}' (limit ${LIMITS.stateBytes}); its input and output were dropped`, false);
   }
@@ -139,13 +143,54 @@ const once = (cache: WeakMap<object, number>, key: object, value: unknown) => {
  * digits of the cursor and the status word, which may differ from when the input was first sized.
  */
 export function stateBytes(state: RunState, steps: StepRecord[], suspension?: { step: string; request: unknown }): number {
+  return headBytes(state, suspension) + steps.reduce((sum, r) => sum + once(recordBytes, r, r), 0) + Math.max(0, steps.length - 1);
+}
+
+/**
+ * The sizes of a run's step records, summed as the list grows: the interpreter appends to it (a
+ * record replaced makes a new list), and summing all of it after each step is quadratic.
+ */
+const keptSums = new WeakMap<StepRecord[], { upTo: number; bytes: number; byPath: Map<string, number> }>();
+function keptBytes(steps: StepRecord[]): { bytes: number; byPath: ReadonlyMap<string, number> } {
+  let sum = keptSums.get(steps);
+  if (!sum) keptSums.set(steps, (sum = { upTo: 0, bytes: 0, byPath: new Map() }));
+  for (; sum.upTo < steps.length; sum.upTo++) {
+    const r = steps[sum.upTo]!;
+    const n = once(recordBytes, r, r);
+    const path = pathOf(r);
+    sum.bytes += n - (sum.byPath.get(path) ?? 0);
+    sum.byPath.set(path, n);
+  }
+  return sum;
+}
+
+/** The size of everything in the state but its step records (`"steps":[]` included). */
+function headBytes(state: RunState, suspension?: { step: string; request: unknown }): number {
   const rest = { ...state, steps: [], nodes: undefined, suspensions: undefined, closed: undefined };
   const base = state.input !== null && typeof state.input === 'object' ? once(baseBytes, state.input, rest) : jsonBytes(rest);
-  const records = steps.reduce((sum, r) => sum + once(recordBytes, r, r), 0) + Math.max(0, steps.length - 1);
-  // What changes as the run goes (control nodes' records, the waits to open): measured as they are,
-  // each as the `,"key":value` it adds to the stored JSON.
+  // What changes as the run goes (control nodes' records, the waits to open), each as the
+  // `,"key":value` it adds to the stored JSON. A node record changes in place (its status, the
+  // choice it made), so it is measured each time but for its large values (a foreach's items, an
+  // output), which are replaced, never changed, and counted once; a wait is counted once.
   const extra = (key: string, value: unknown) => (value === undefined ? 0 : jsonBytes({ [key]: value }) - 1);
+  const list = (key: string, sizes: number[] | undefined) => (sizes === undefined ? 0 : key.length + 6 + sizes.reduce((a, b) => a + b, 0) + Math.max(0, sizes.length - 1));
+  const nodes = state.nodes && Object.entries(state.nodes).map(([path, rec]) => jsonBytes(path) + 1 + nodeBytes(rec));
   const waits = suspension ? [...(state.suspensions ?? []), suspension] : state.suspensions;
-  return base + records + extra('nodes', state.nodes) + extra('suspensions', waits) + extra('closed', state.closed);
+  return base + list('nodes', nodes) + list('suspensions', waits?.map((w) => once(recordBytes, w, w))) + extra('closed', state.closed);
+}
+
+const valueBytes = new WeakMap<object, number>();
+
+function nodeBytes(rec: NodeRecord): number {
+  let big = 0;
+  const small: Record<string, unknown> = { ...rec };
+  for (const key of ['items', 'output', 'last'] as const) {
+    const value = rec[key];
+    if (value === null || typeof value !== 'object') continue;
+    // Stands in as `0` (one byte) in the small record.
+    big += once(valueBytes, value, value) - 1;
+    small[key] = 0;
+  }
+  return big + jsonBytes(small);
 }
 

@@ -157,5 +157,19 @@ describe('the state size checked after each step', () => {
     }
     const suspension = { step: 's3', request: { prompt: 'Ship? ✅', data: [1, 2] } };
     expect(stateBytes(state as never, steps as never, suspension)).toBe(jsonBytes({ ...state, steps, suspensions: [suspension] }));
+    // Control nodes' records (changed in place as the run goes) and waits already open.
+    const nodes: Record<string, any> = {
+      each: { type: 'foreach', status: 'running', items: [{ id: 'ü' }, 2, 'three'], startedAt: state.startedAt },
+      'loop/inner': { type: 'while', status: 'running', iteration: 2, iterationDone: true, last: { n: 2 }, startedAt: state.startedAt },
+      pick: { type: 'branch', status: 'completed', taken: 'then', output: 'done', startedAt: state.startedAt },
+    };
+    const waiting = { ...state, nodes, suspensions: [suspension, { step: 'each[1]/ok', request: { prompt: '½?' } }] };
+    expect(stateBytes(waiting as never, steps as never)).toBe(jsonBytes({ ...waiting, steps }));
+    nodes.each.status = 'completed';
+    nodes.each.output = [1, 2, 3];
+    nodes['loop/inner'].iteration = 3;
+    nodes['loop/inner'].last = { n: 3, more: 'x'.repeat(40) };
+    expect(stateBytes(waiting as never, steps as never, suspension)).toBe(jsonBytes({ ...waiting, steps, suspensions: [...waiting.suspensions, suspension] }));
+    expect(stateBytes({ ...state, nodes: {} } as never, [] as never)).toBe(jsonBytes({ ...state, nodes: {}, steps: [] }));
   });
 });

@@ -17,8 +17,9 @@ describe('the object\'s tables', () => {
       const store = new ExecutionStore(sql);
       store.create();
       const fresh = layout(sql);
-      expect(Object.keys(fresh)).toEqual(['audit', 'decision', 'interaction', 'message', 'outbox', 'request', 'run', 'token']);
-      // The first release's tables: today's without the columns added since.
+      expect(Object.keys(fresh)).toEqual(['audit', 'decision', 'interaction', 'message', 'outbox', 'part', 'request', 'run', 'token']);
+      // The first release's tables: today's without the columns and tables added since.
+      sql.exec('DROP TABLE part');
       for (const [table, column] of ADDED_COLUMNS) sql.exec(`ALTER TABLE ${table} DROP COLUMN ${column}`);
       for (const [table, column] of ADDED_COLUMNS) expect(layout(sql)[table]!.some((c) => c.startsWith(`${column} `))).toBe(false);
       store.upgrade();
@@ -28,3 +29,56 @@ describe('the object\'s tables', () => {
     });
   });
 });
+
+const record = (path: string, output: unknown) => ({ name: path.split('/').pop()!, path, status: 'completed' as const, input: null, output, startedAt: '2026-12-07T00:00:00.000Z', durationMs: 1 });
+const runState = (steps: ReturnType<typeof record>[], nodes: Record<string, unknown> = {}) => ({
+  executionId: 'exe_parts', ensemble: 'e', hash: 'h', input: { items: [1, 2, 3], note: 'ü' }, startedAt: '2026-12-07T00:00:00.000Z', status: 'running' as const, steps, nodes,
+});
+const def = { file: 'ensembles/e.yaml', source: 'agents: []', hash: 'h' };
+
+describe('the run state in storage', () => {
+  it('is read back as saved, and a save writes only the parts that changed', async () => {
+    await inObject(stubOf(`exe_${crypto.randomUUID().replaceAll('-', '')}`), async (_instance, ctx) => {
+      const sql = ctx.storage.sql;
+      const store = new ExecutionStore(sql);
+      store.create();
+      const steps = Array.from({ length: 200 }, (_, i) => record(`each[${i}]/inc`, { n: i }));
+      const first = runState(steps, { each: { type: 'foreach', status: 'running', items: [1, 2, 3], startedAt: '2026-12-07T00:00:00.000Z' } });
+      store.insertRun(first as never, def, 1);
+      expect(store.run()!.state).toEqual(first);
+      // One more step: one new part, the node record, the run row; not 200 records written again.
+      const next = runState([...steps, record('after', 'ok')], { each: { type: 'foreach', status: 'completed', items: [1, 2, 3], output: [1], startedAt: '2026-12-07T00:00:00.000Z' } });
+      const counted = rowsWrittenBy(sql, () => store.saveState(next as never, 2));
+      expect(counted).toBe(3); // the new step, the node record, the run row
+      expect(new ExecutionStore(sql).run()!.state).toEqual(next);
+      // A step gone (never happens today) is deleted, and the order of steps is kept.
+      const reordered = runState([record('after', 'ok'), ...steps.slice(0, 3)]);
+      store.saveState(reordered as never, 3);
+      expect(new ExecutionStore(sql).run()!.state).toEqual(reordered);
+      expect(store.run()!.state).toEqual(reordered);
+    });
+  });
+
+  it('a state stored whole by an earlier release is read, and saved in parts from then on', async () => {
+    await inObject(stubOf(`exe_${crypto.randomUUID().replaceAll('-', '')}`), async (_instance, ctx) => {
+      const sql = ctx.storage.sql;
+      const store = new ExecutionStore(sql);
+      store.create();
+      const old = runState([record('a', 1), record('b', { two: 2 })]);
+      sql.exec('INSERT INTO run (id, state, file, source, hash, created_at, updated_at) VALUES (1, ?, ?, ?, ?, 1, 1)', JSON.stringify(old), def.file, def.source, def.hash);
+      expect(store.run()!.state).toEqual(old);
+      const next = runState([...old.steps, record('c', 3)]);
+      store.saveState(next as never, 2);
+      expect(new ExecutionStore(sql).run()!.state).toEqual(next);
+      expect(JSON.parse(String(sql.exec('SELECT state FROM run').one().state))).not.toHaveProperty('steps');
+    });
+  });
+});
+
+/** Rows the statements run by `f` wrote, from SQLite's own count. */
+function rowsWrittenBy(sql: SqlStorage, f: () => void): number {
+  const total = () => Number(sql.exec('SELECT total_changes() AS n').one().n);
+  const before = total();
+  f();
+  return total() - before;
+}

@@ -11,7 +11,7 @@ import { LIMITS } from '../limits';
 import { log } from '../log';
 import { deliverDue } from './deliver';
 import { closeRequestByFlow, followUp, finishRun, takeResults } from './decisions';
-import { openRequests } from './links';
+import { commitRequests, prepareRequests, unopened } from './links';
 import type { ExecutionStore } from './store';
 
 // What an execution's object does on its own, after the call that changed it has been answered:
@@ -194,11 +194,14 @@ export class RunLifecycle {
     const now = Date.now();
     this.closeByFlow(state.closed ?? [], now);
     if (state.status === 'suspended') {
+      // The new waits (another branch, the next item) are prepared first (sealing and hashing
+      // their links awaits), then the state and their requests are written in one synchronous
+      // block: no crash can leave a step waiting on a request that was never opened. Meanwhile the
+      // stored state is the last checkpoint, running (a cancel waits), with the waits to open.
+      const prepared = await prepareRequests(this.env, unopened(this.store, state), now);
       // Results that landed during the walk: the run is due to go on again.
-      const landed = takeResults(this.store, state, now);
-      this.store.saveState({ ...landed.state, closed: [], status: landed.changed ? 'running' : 'suspended' }, now);
-      // New waits (another branch, the next item) open their requests; those still open stay.
-      if (state.suspensions?.length) await openRequests(this.store, this.env, this.store.run()!.state, now);
+      const landed = takeResults(this.store, state, Date.now());
+      commitRequests(this.store, prepared, { ...landed.state, closed: [], status: landed.changed ? 'running' : 'suspended' }, now);
       return landed.changed;
     }
     this.end(state, now);

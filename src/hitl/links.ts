@@ -25,9 +25,12 @@ export interface PreparedRequest {
   sealed: string;
 }
 
-/** Opens the approval requests of the steps that began to wait in the last advance (`state.suspensions`). */
-export async function openRequests(store: ExecutionStore, env: Env, state: RunState, now: number): Promise<RequestRow[]> {
-  return commitRequests(store, await prepareRequests(env, state, now), state, now);
+/**
+ * The waits of `state` (`suspensions`: steps that began to wait, whose requests are still to open)
+ * that have no request yet: a state saved by an earlier release kept those it had opened.
+ */
+export function unopened(store: ExecutionStore, state: RunState): RunState {
+  return { ...state, suspensions: (state.suspensions ?? []).filter((s) => store.requestAt(s.step) === undefined) };
 }
 
 /**
@@ -68,11 +71,12 @@ async function prepareRequest(env: Env, executionId: string, request: Record<str
 
 /**
  * Stores prepared requests and the run state that waits on them: synchronous, so each request,
- * its token hashes and its notifications appear together with the state.
+ * its token hashes and its notifications appear together with the state, and the state's waits
+ * to open are cleared in the same commit (a crash before it leaves them to open, never twice).
  */
 export function commitRequests(store: ExecutionStore, prepared: PreparedRequest[], state: RunState, now: number): RequestRow[] {
   const rows = prepared.map((p) => commitRequest(store, p));
-  store.saveState(state, now);
+  store.saveState({ ...state, suspensions: [] }, now);
   return rows;
 }
 

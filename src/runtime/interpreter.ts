@@ -57,8 +57,11 @@ export class Run implements Records {
   async go(): Promise<RunState> {
     const state = this.state;
     state.status = 'running';
-    state.suspensions = [];
-    state.closed = [];
+    // Waits still to open as requests, and waiting steps whose requests are still to close: kept
+    // (a checkpoint may have saved them before the object could act on them); the object empties
+    // both lists in the commit that acts on them.
+    state.suspensions ??= [];
+    state.closed ??= [];
     delete state.cursor;
     delete state.suspension;
     const outcome = await this.list(this.ensemble.body, Frame.root());
@@ -188,6 +191,7 @@ export class Run implements Records {
       this.keep({ ...r, status: 'cancelled', output: null });
       this.state.closed!.push(path);
     }
+    this.state.suspensions = this.state.suspensions!.filter((s) => !within(s.step));
     for (const [path, rec] of Object.entries(this.state.nodes!)) if (rec.status === 'running' && within(path)) rec.status = 'cancelled';
   }
 

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { env } from 'cloudflare:test';
 import { appWith, auth } from './helpers';
-import { fireAlarm, hitlApp, hitsAt, received, tokenOf } from './hitl-helpers';
+import { fireAlarm, hitlApp, hitsAt, inObject, received, stubOf, tokenOf } from './hitl-helpers';
+import { ExecutionStore } from '../../src/hitl/store';
 import { loadEnsemble } from '../../src/ensemble/loader';
 import { formatProblem } from '../../src/ensemble/problem';
 import { stepKinds } from '../../src/kinds';
@@ -431,5 +432,47 @@ ${gate('finance', hook, 'Finance?', 'finance@example.com')}
     expect(after.steps.map((s: any) => s.status)).toEqual(['cancelled', 'cancelled']);
     expect(await received(hook)).toHaveLength(2);
     void env;
+  }, 20_000);
+});
+
+describe('a wait saved before its request opened', () => {
+  it('(the instance died between a checkpoint and opening the request) is opened by the alarm, once; one opened before is not opened again', async () => {
+    const hook = `/reopen-${crypto.randomUUID()}`;
+    const app = hitlApp('reopen', `agents:
+  - name: p
+    type: parallel
+    steps:
+${gate('first', hook, 'First?', 'a@example.com')}
+${gate('second', hook, 'Second?', 'b@example.com')}
+output: { first: "\${first.output.approved}", second: "\${second.output.approved}" }
+`);
+    const start = await app.run('reopen');
+    const id = start.body.executionId;
+    await linksAt(hook, 2, id);
+    // Back to the moment after a checkpoint saved both waits (the first already had its request,
+    // as a state saved by an earlier release keeps it) and before the second's request was opened.
+    await inObject(stubOf(id), async (_instance, ctx) => {
+      const sql = ctx.storage.sql;
+      const store = new ExecutionStore(sql);
+      const specs = new Map(sql.exec<{ id: number; step: string; spec: string }>('SELECT id, step, spec FROM request').toArray().map((r) => [r.step, r]));
+      const second = specs.get('p/second')!;
+      for (const table of ['token', 'outbox', 'audit', 'decision']) sql.exec(`DELETE FROM ${table} WHERE request_id = ?`, second.id);
+      sql.exec('DELETE FROM request WHERE id = ?', second.id);
+      const state = store.run()!.state;
+      const waits = ['p/first', 'p/second'].map((step) => ({ step, request: JSON.parse(specs.get(step)!.spec) }));
+      store.saveState({ ...state, status: 'running', suspensions: waits }, Date.now());
+    });
+    await fireAlarm(id);
+    const view = await app.until(id, 'suspended');
+    expect(view.requests.map((r: any) => r.step)).toEqual(['p/first', 'p/second']);
+    // The second is notified again (new links); the first is not.
+    const hits = await hitsAt(hook, 3, id);
+    expect(hits[2].json.step).toBe('p/second');
+    await fireAlarm(id);
+    expect((await app.execution(id)).body.requests).toHaveLength(2);
+    const first = tokenOf(hits[0].json.step === 'p/first' ? hits[0].json.approvers[0].callbackUrl : hits[1].json.approvers[0].callbackUrl);
+    expect((await app.decide(first, { approved: true })).status).toBe(200);
+    expect((await app.decide(tokenOf(hits[2].json.approvers[0].callbackUrl), { approved: false })).status).toBe(200);
+    expect((await app.until(id, 'completed')).output).toEqual({ first: true, second: false });
   }, 20_000);
 });

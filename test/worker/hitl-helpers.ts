@@ -15,11 +15,16 @@ export { received };
 /** Runs `fn` inside the execution's object, with the instance (its store, env) and its state. */
 export const inObject = runInDurableObject as unknown as <T>(stub: unknown, fn: (instance: any, state: DurableObjectState) => Promise<T>) => Promise<T>;
 
-/** The run state and definition an execution's object holds: what a repeated `begin` would carry. */
+/**
+ * The run state and definition an execution's object holds, as a repeated `begin` would carry
+ * them: the object keeps the waits as requests (and clears them from the state when it opens
+ * them), the Worker sends them as the state's `suspensions`.
+ */
 export function storedRun(executionId: string): Promise<{ state: unknown; definition: { file: string; source: string; hash: string } }> {
-  return inObject(stubOf(executionId), async (instance) => {
+  return inObject(stubOf(executionId), async (instance, state) => {
     const run = instance.store.run();
-    return { state: run.state, definition: { file: run.file, source: run.source, hash: run.hash } };
+    const waits = state.storage.sql.exec<{ step: string; spec: string }>('SELECT step, spec FROM request ORDER BY id').toArray().map((r) => ({ step: r.step, request: JSON.parse(r.spec) }));
+    return { state: { ...run.state, suspensions: waits }, definition: { file: run.file, source: run.source, hash: run.hash } };
   });
 }
 

@@ -41,7 +41,7 @@ export default defineConfig({
     // What the tests log shows only when a test fails; the rest is one line per file and a summary.
     reporters: [['default', { summary: false }]],
     silent: 'passed-only',
-    onConsoleLog: productLogLine,
+    onConsoleLog: process.env.SHOW_LOGS ? undefined : productLogLine,
     projects: [
       {
         plugins: [

@@ -87,7 +87,12 @@ export const LIMITS = {
    * while: the default when a loop names none, and the most it may name.
    */
   nestingDepth: 16,
+  /** Problems listed for one ensemble file (the rest are counted). */
+  loadProblems: 200,
+  /** Steps and control nodes in one ensemble's tree (conductor's definitions used inside each other multiply). */
+  treeNodes: 5000,
   foreachItems: 1000,
+  /** Records one run may make: every step that runs and every control node (each iteration's counted), `STEP_LIMIT`. */
   stepExecutions: 10_000,
   openRequests: 100,
   maxConcurrency: 100,

@@ -15,7 +15,11 @@ export interface Entry {
   /** `step`, a control node's type, or undefined when the type is unknown (reported). */
   type: 'step' | NodeType | undefined;
   name?: string;
-  /** Its segment of a run-time path: its name, or `<type>-<position>` when a control node has none. */
+  /**
+   * Its segment of a run-time path: its name, or `<type>.<position>` when a control node has none
+   * (`catch.<type>.<position>` and `finally.…` in a try, whose lists share one frame). A name
+   * cannot hold a `.`, so a generated segment never equals a name.
+   */
   segment: string;
   /** Position in the file, for "runs after" and reading order. */
   order: number;
@@ -41,7 +45,9 @@ const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typ
 /** Every node of the body, in file order. Problems of shape (unknown type, depth, empty lists) are reported. */
 export function collectTree(body: unknown[], at: Path, report: Report, definitions?: ReadonlyMap<string, { raw: Record<string, unknown>; at: Path }>): Entry[] {
   const entries: Entry[] = [];
-  const walk = (items: unknown, where: Path, parent: Entry | undefined, list: string | undefined, caseKey?: string): Entry[] => {
+  let tooMany = false;
+  // `using`: the definitions whose bodies enclose this list (a definition may not run itself).
+  const walk = (items: unknown, where: Path, parent: Entry | undefined, list: string | undefined, caseKey: string | undefined, using: readonly string[]): Entry[] => {
     // A child list may be one node written as a mapping.
     const nodes = Array.isArray(items) ? items : [items];
     const out: Entry[] = [];
@@ -51,9 +57,16 @@ export function collectTree(body: unknown[], at: Path, report: Report, definitio
         report(here, false, 'a step or a control node is a mapping (`- name: ...`)');
         return;
       }
-      const resolved = definitions ? fromDefinition(item, definitions, here, report) : item;
+      // Definitions used inside each other multiply: the tree has a size limit, said once.
+      if (entries.length >= LIMITS.treeNodes) {
+        if (!tooMany) report(here, false, `the flow has more than ${LIMITS.treeNodes} steps and control nodes from here on (definitions used inside each other multiply): make it smaller, or split it into ensembles`);
+        tooMany = true;
+        return;
+      }
+      const resolved = definitions ? fromDefinition(item, definitions, here, report, using) : { raw: item };
       if (!resolved) return;
-      const raw = stepDialect(resolved, here, report);
+      const raw = stepDialect(resolved.raw, here, report);
+      const inside = resolved.definition ? [...using, resolved.definition] : using;
       const depth = (parent?.depth ?? 0) + (parent && parent.type !== 'step' ? 1 : 0);
       const written = raw.type;
       let type: Entry['type'] = 'step';
@@ -67,7 +80,7 @@ export function collectTree(body: unknown[], at: Path, report: Report, definitio
       }
       const name = typeof raw.name === 'string' ? raw.name : undefined;
       const entry: Entry = {
-        raw, at: here, type, name, segment: name ?? `${type ?? 'node'}-${position + 1}`, order: entries.length,
+        raw, at: here, type, name, segment: name ?? `${list === 'catch' || list === 'finally' ? `${list}.` : ''}${type ?? 'node'}.${position + 1}`, order: entries.length,
         parent, list, caseKey, position, children: new Map(), depth,
       };
       entries.push(entry);
@@ -82,16 +95,16 @@ export function collectTree(body: unknown[], at: Path, report: Report, definitio
         if (value === undefined) continue;
         if (type === 'switch' && key === 'cases') {
           if (!isObject(value)) continue;
-          for (const [c, list] of Object.entries(value)) entry.children.set(`cases.${c}`, walk(list, [...here, 'cases', c], entry, 'cases', c));
+          for (const [c, list] of Object.entries(value)) entry.children.set(`cases.${c}`, walk(list, [...here, 'cases', c], entry, 'cases', c, inside));
           continue;
         }
         if (!Array.isArray(value) && !isObject(value)) continue;
-        entry.children.set(key, walk(value, [...here, key], entry, key));
+        entry.children.set(key, walk(value, [...here, key], entry, key, undefined, inside));
       }
     });
     return out;
   };
-  walk(body, at, undefined, undefined);
+  walk(body, at, undefined, undefined, undefined, []);
   return entries;
 }
 
@@ -99,23 +112,31 @@ export function collectTree(body: unknown[], at: Path, report: Report, definitio
  * A flow entry that runs a definition (`agent: review`, with `id:` to name this use, `input:`,
  * `condition:`, and `config:` merged over the definition's) as the step it stands for.
  */
-function fromDefinition(entry: Record<string, unknown>, definitions: ReadonlyMap<string, { raw: Record<string, unknown> }>, at: Path, report: Report): Record<string, unknown> | undefined {
-  if (entry.type !== undefined || typeof entry.agent !== 'string') return entry;
+function fromDefinition(entry: Record<string, unknown>, definitions: ReadonlyMap<string, { raw: Record<string, unknown> }>, at: Path, report: Report, using: readonly string[]): { raw: Record<string, unknown>; definition?: string } | undefined {
+  if (entry.type !== undefined || typeof entry.agent !== 'string') return { raw: entry };
   if (!definitions.has(entry.agent)) {
     // Not a definition: a built-in agent written inline (`agent: hitl`), or a misspelt definition.
     const close = suggest(entry.agent, [...definitions.keys()]);
-    if (!close || entry.agent === 'hitl') return entry;
+    if (!close || entry.agent === 'hitl') return { raw: entry };
     report([...at, 'agent'], false, `unknown agent '${entry.agent}' — did you mean '${close}'? (defined in agents:)`, 'reference');
+    return undefined;
+  }
+  if (using.includes(entry.agent)) {
+    const chain = [...using.slice(using.indexOf(entry.agent)), entry.agent].join(' → ');
+    report([...at, 'agent'], false, `agent '${entry.agent}' runs itself (${chain}): a definition cannot contain itself; use a while or a foreach to repeat`, 'reference');
     return undefined;
   }
   const def = definitions.get(entry.agent)!.raw;
   const { agent, id, config, ...rest } = entry;
   const defConfig = isObject(def.config) ? def.config : {};
   return {
-    ...def,
-    ...rest,
-    name: typeof id === 'string' ? id : agent,
-    ...(isObject(config) ? { config: { ...defConfig, ...config } } : {}),
+    raw: {
+      ...def,
+      ...rest,
+      name: typeof id === 'string' ? id : agent,
+      ...(isObject(config) ? { config: { ...defConfig, ...config } } : {}),
+    },
+    definition: agent,
   };
 }
 
@@ -172,19 +193,15 @@ export function cannotRead(target: Entry, reader: Entry, field?: string): string
   // A loop's own expressions that are evaluated inside it (a foreach's `breakWhen` after each item,
   // a while's `condition` before each iteration) read its body as of that iteration.
   const inside = field !== undefined && ((reader.type === 'foreach' && field === 'breakWhen') || (reader.type === 'while' && field === 'condition'));
-  if (inside && targetAround.includes(reader)) return undefined;
+  // ... but not a step inside a loop nested in that body: that loop's iterations are its own.
+  if (inside && targetAround.includes(reader)) return insideLoop(target, targetAround, [...loopsOf(reader), idOf(reader)]);
   const inWhile = readerAround.some((a) => a.type === 'while');
   // A while body step may read its own previous iteration.
   if (target === reader) return inWhile ? undefined : 'cannot read its own result';
   if (readerAround.includes(target)) return `is around '${reader.name ?? reader.segment}' and has not finished when it runs: read its steps instead`;
   // A node inside a loop is readable only inside the same iteration (or the loop's output outside).
-  const targetLoops = loopsOf(target);
-  const readerLoops = loopsOf(reader);
-  const foreign = targetLoops.find((l) => !readerLoops.includes(l));
-  if (foreign !== undefined) {
-    const loop = targetAround.find((a) => idOf(a) === foreign)!;
-    return `is inside ${loop.type} '${loop.name ?? loop.segment}': outside it, read the loop's output${loop.name ? ` (\`\${${loop.name}.output}\`)` : ' (name the loop)'}`;
-  }
+  const outside = insideLoop(target, targetAround, loopsOf(reader));
+  if (outside) return outside;
   // The nearest node around both: branches of a parallel run side by side.
   const common = readerAround.filter((a) => targetAround.includes(a)).at(-1);
   if (common?.type === 'parallel' && childOn(common, target) !== childOn(common, reader)) {
@@ -194,6 +211,14 @@ export function cannotRead(target: Entry, reader: Entry, field?: string): string
   const whileAround = readerAround.find((a) => a.type === 'while' && targetAround.includes(a));
   if (whileAround) return undefined;
   return `runs after '${reader.name ?? reader.segment}': only earlier steps can be referenced`;
+}
+
+/** Why `target` cannot be read by a reader whose path carries the indices of `loops` (if it is inside another loop). */
+function insideLoop(target: Entry, targetAround: Entry[], loops: string[]): string | undefined {
+  const foreign = loopsOf(target).find((l) => !loops.includes(l));
+  if (foreign === undefined) return undefined;
+  const loop = targetAround.find((a) => idOf(a) === foreign)!;
+  return `is inside ${loop.type} '${loop.name ?? loop.segment}': outside it, read the loop's output${loop.name ? ` (\`\${${loop.name}.output}\`)` : ' (name the loop)'}`;
 }
 
 /** The frame variables a node may read where it sits: `item`/`index` in a loop, `error` in catch, `results` in reduce. */

@@ -69,9 +69,18 @@ function load(src: SourceFile, options: LoadOptions): LoadResult {
   // recovered, except where the recovery may have garbled values (the step or key it is in).
   const mistakes = yamlMistakes(doc, lifted.text, (o) => lines.linePos(o).line);
   const damaged = mistakes.map((m) => m.damaged);
+  // Problems beyond the first `loadProblems` are counted, not listed: one mistake repeated by a
+  // generated or hostile file must not make an answer (or the work to locate each) huge.
+  let unlisted = 0;
   const report = (offset: number, code: ProblemCode, message: string) => {
     if (code !== 'yaml' && damaged.some(([start, end]) => offset >= start && offset <= end)) return;
+    if (problems.length >= LIMITS.loadProblems) { unlisted++; return; }
     problems.push({ file: src.file, ...locator.position(offset), code, message: lifted.restore(message) });
+  };
+  const sortProblems = (list: Problem[]): Problem[] => {
+    const sorted = list.sort((a, b) => a.line - b.line || a.column - b.column);
+    const last = sorted.at(-1);
+    return unlisted && last ? [...sorted, { ...last, code: 'schema', message: `and ${unlisted} more problems (the first ${LIMITS.loadProblems} are listed)` }] : sorted;
   };
   const fallbackName = baseName(src.file);
   const failed = (): LoadResult => ({ ok: false, name: fallbackName, problems: sortProblems(problems) });
@@ -303,6 +312,3 @@ function unknownKey(key: string, path: Path): string {
   return `unknown key '${key}' (at ${path.join('.')})`;
 }
 
-function sortProblems(problems: Problem[]): Problem[] {
-  return problems.sort((a, b) => a.line - b.line || a.column - b.column);
-}

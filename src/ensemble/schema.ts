@@ -7,9 +7,10 @@ import { UNITS } from './duration';
  */
 
 
+// `__proto__` would name a record the way JavaScript names an object's prototype.
 export const StepName = z
   .string()
-  .regex(/^[A-Za-z0-9_-]+$/, 'step names use letters, digits, _ and - only');
+  .regex(/^(?!__proto__$)[A-Za-z0-9_-]+$/, 'step names use letters, digits, _ and - only (and `__proto__` is reserved)');
 
 /** Every unit parseDuration reads (longest first, so `ms` is not read as `m`), in any case. */
 const DURATION_UNITS = Object.keys(UNITS).sort((a, b) => b.length - a.length).join('|');

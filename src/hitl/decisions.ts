@@ -165,7 +165,8 @@ export function takeResults(store: ExecutionStore, state: RunState, now: number)
     const request = id === undefined ? undefined : store.requestById(id);
     const result = request && resultOf(request);
     if (!result) continue;
-    next = completeWaitingStep(next, pathOf(r), new Date(now), result);
+    // Finished when it was decided (a parallel `any` takes the branch decided first).
+    next = completeWaitingStep(next, pathOf(r), new Date(request.approval.decidedAt ?? now), result);
     changed = true;
   }
   return { state: next, changed };

@@ -1,7 +1,7 @@
 import { DurableObject } from 'cloudflare:workers';
 import type { Env } from '../env';
 import { runSecrets } from '../runtime/env-secrets';
-import { pathOf, type RunState } from '../runtime/run-state';
+import type { RunState } from '../runtime/run-state';
 import { deliverDue, type SealedTokens } from './deliver';
 import { unseal } from './seal';
 import { basePath, linksFor } from '../notify/notice';
@@ -15,11 +15,11 @@ import { fail, ok, type Result } from './result';
 import { ExecutionStore, type RequestRow } from './store';
 import { delegatePlace, type DelegationHost, type DelegationView } from './delegation';
 import { decideInSlack, slackEligibility, type SlackHost } from './slack-decisions';
-import { closeRequestByFlow, endRun, recordDecision, type DecisionView, type RequestMeta } from './decisions';
+import { closeRequestByFlow, endRun, recordDecision, takeResults, type DecisionView, type RequestMeta } from './decisions';
 import { RunLifecycle } from './lifecycle';
 import { StartClaims, type Claim } from './start-claim';
 import { hashToken, sameHash } from './token';
-import { executionView, inboxItemsOf, pendingView, tokenView, type InboxItem, type NotificationHealth, type PendingView, type TokenView } from './views';
+import { executionView, inboxItemsOf, pendingView, tokenView, waitsOn, type InboxItem, type NotificationHealth, type PendingView, type TokenView } from './views';
 
 export type { DecisionView, RequestMeta } from './decisions';
 export type { InboxItem } from './views';
@@ -176,7 +176,8 @@ export class HITLState extends DurableObject<Env> {
     if (open.length === 0) return fail('NOT_SUSPENDED', 409, step !== undefined ? `no request of step '${step}' is waiting` : 'this execution waits on no decision');
     // The inbox decides only what waits on the viewer by name. A request that names no approvers
     // is decided through its link (the link is the credential), never by knowing its execution id.
-    const found = open.find((r) => r.approval.approvers.length > 0 && findListed(r.approval.approvers, [viewer]));
+    // The one that waits on them (as /inbox lists it); else one they are listed on, which says why not.
+    const found = open.find((r) => waitsOn(r, viewer)) ?? open.find((r) => r.approval.approvers.length > 0 && findListed(r.approval.approvers, [viewer]));
     if (!found) return fail('NOT_AN_APPROVER', 403, `${viewer} is not an approver of ${step !== undefined ? 'this request' : 'any request of this execution'}: use the link you were sent`);
     const decider: Decider = { name: viewer, verified: true, via: 'access' };
     const facts = decidable(found) ? await slackFacts(this.env, found, decider) : { decider };
@@ -267,15 +268,20 @@ export class HITLState extends DurableObject<Env> {
     if (!this.store.exists()) return fail('NOT_FOUND', 404, 'execution not found');
     const run = this.store.run()!;
     const open = this.store.openRequests();
-    if (run.state.status !== 'suspended' || open.length === 0) {
+    if (run.state.status !== 'suspended') {
       return fail('NOT_SUSPENDED', 409, `execution is ${run.state.status}, only a suspended execution can be cancelled`);
+    }
+    if (open.length === 0) {
+      return fail('NOT_SUSPENDED', 409, 'the approvals this execution waited on were decided and the run is going on: cancel it when it waits again');
     }
     const now = Date.now();
     // Every request it waits on closes (their links answer 410); each waiting step reads cancelled.
+    // Steps whose requests were decided just before keep their decisions.
     for (const request of open) closeRequestByFlow(this.store, request, now);
+    const decided = takeResults(this.store, run.state, now).state;
+    const steps = decided.steps.map((r) => (r.status === 'suspended' ? { ...r, status: 'cancelled' as const, output: null, durationMs: now - Date.parse(r.startedAt) } : r));
     const paths = new Set(open.map((r) => r.step));
-    const steps = run.state.steps.map((r) => (paths.has(pathOf(r)) && r.status === 'suspended' ? { ...r, status: 'cancelled' as const, output: null, durationMs: now - Date.parse(r.startedAt) } : r));
-    const state: RunState = { ...run.state, steps, status: 'cancelled', suspension: undefined, suspensions: [] };
+    const state: RunState = { ...decided, steps, status: 'cancelled', suspension: undefined, suspensions: [] };
     this.store.saveState(state, now);
     this.store.audit('cancelled', { step: open[0]!.step, ...(paths.size > 1 ? { steps: [...paths] } : {}), ...(reason ? { reason } : {}) }, now, open[0]!.id);
     endRun(this.store, this.env, now);

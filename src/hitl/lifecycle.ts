@@ -186,7 +186,11 @@ export class RunLifecycle {
         kinds: stepKinds,
         secrets: runSecrets(this.env),
         // A checkpoint keeps the results that landed meanwhile too.
-        checkpoint: async (s) => this.store.saveState(takeResults(this.store, s, Date.now()).state, Date.now()),
+        checkpoint: async (s, changes) => {
+          const taken = takeResults(this.store, s, Date.now());
+          // Results taken in change records anywhere in the list: then it is compared whole.
+          this.store.saveState(taken.state, Date.now(), taken.changed ? undefined : changes);
+        },
       });
     } catch (e) {
       state = { ...taken.state, status: 'failed', error: { code: 'RESUME_FAILED', message: e instanceof Error ? e.message : String(e) } };

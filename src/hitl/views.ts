@@ -122,14 +122,19 @@ export interface InboxItem {
 }
 
 /** The open requests that wait on `viewer` (not closed, not decided by them, they are a listed approver). */
+/** Whether an open request waits on `viewer` by name: listed, not decided by them, not its requester. */
+export function waitsOn(request: RequestRow, viewer: string): boolean {
+  if (!decidable(request) || request.approval.approvers.length === 0) return false;
+  if (!findListed(request.approval.approvers, [viewer]) || hasDecided(request.approval.approvals, viewer, true)) return false;
+  // The requester may be listed too, but can never decide it: it does not wait on them.
+  return !(request.spec.requester && sameIdentity(request.spec.requester, viewer));
+}
+
 export function inboxItemsOf(store: ExecutionStore, viewer: string): InboxItem[] {
   if (!store.exists()) return [];
   const run = store.run()!;
   return store.openRequests().flatMap((request) => {
-    if (!decidable(request) || request.approval.approvers.length === 0) return [];
-    if (!findListed(request.approval.approvers, [viewer]) || hasDecided(request.approval.approvals, viewer, true)) return [];
-    // The requester may be listed too, but can never decide it: it does not wait on them.
-    if (request.spec.requester && sameIdentity(request.spec.requester, viewer)) return [];
+    if (!waitsOn(request, viewer)) return [];
     const { spec } = request;
     return [{
       executionId: run.state.executionId,

@@ -24,9 +24,10 @@ export const code = defineOperation({
       throw new StepError('SCRIPT_NOT_FOUND', `script '${ctx.config.script}' has no default-exported function`);
     }
     const { script: _script, ...config } = ctx.config;
+    // Its own copies: a script may change what it was given, never the run's records.
     return await fn({
-      input: ctx.input ?? {},
-      config,
+      input: structuredClone(ctx.input ?? {}),
+      config: structuredClone(config),
       env: { ...publicEnv(ctx.env) }, // its own copy: a script may change what it was given
       execution: ctx.execution,
       steps: ctx.steps,

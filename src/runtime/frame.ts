@@ -141,10 +141,17 @@ export function frameScope(ensemble: Ensemble, state: RunState, env: Env, frame:
  * step of a long run does not build the views of every step before it.
  */
 export function viewsFrom(ensemble: Ensemble, frame: Frame, records: Records): Record<string, StepView> {
+  // Each view is the script's own copy (made once per name): a script that changes what it reads
+  // must not change the run's records, which are stored by what they were when kept.
+  const copies = new Map<string, StepView | undefined>();
   const view = (name: string | symbol) => {
-    const place = typeof name === 'string' ? ensemble.names.get(name) : undefined;
+    if (typeof name !== 'string') return undefined;
+    if (copies.has(name)) return copies.get(name);
+    const place = ensemble.names.get(name);
     const v = place && viewOf(place, frame, records);
-    return v === notRun ? undefined : v;
+    const copy = v === notRun || v === undefined ? undefined : structuredClone(v as StepView);
+    copies.set(name, copy);
+    return copy;
   };
   return new Proxy({} as Record<string, StepView>, {
     get: (_t, name) => view(name),

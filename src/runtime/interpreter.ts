@@ -8,6 +8,7 @@ import { Frame, frameScope, type Records } from './frame';
 import { nodeHandlers } from './nodes';
 import { pathOf, type NodeRecord, type RunError, type RunState, type StepRecord } from './run-state';
 import { errorMessage, runStep, shapeUp, type EngineDeps } from './step';
+import { StateSize } from './state-size';
 
 export type { EngineDeps } from './step';
 
@@ -16,12 +17,13 @@ export type { EngineDeps } from './step';
  * failed (the error of the step that failed, by path); or stopped (the flow cancelled it).
  */
 export type Outcome =
-  | { kind: 'done'; output: unknown }
+  // `at`: when it finished, as its last step's record says (a decision's time, for a step that waited).
+  | { kind: 'done'; output: unknown; at?: number }
   | { kind: 'blocked' }
   | { kind: 'failed'; error: RunError }
   | { kind: 'stopped' };
 
-export const done = (output: unknown): Outcome => ({ kind: 'done', output });
+export const done = (output: unknown, at?: number): Outcome => ({ kind: 'done', output, ...(at === undefined ? {} : { at }) });
 
 /**
  * The interpreter: walks the ensemble's tree from the top with the run's records, skips what has
@@ -31,7 +33,9 @@ export const done = (output: unknown): Outcome => ({ kind: 'done', output });
  * state; the input state is not modified.
  */
 export async function advance(ensemble: Ensemble, initial: RunState, deps: EngineDeps): Promise<RunState> {
-  return new Run(ensemble, structuredClone(initial), deps).go();
+  // Records are never changed once kept (a change keeps a new one): the new state shares them.
+  const state: RunState = { ...initial, steps: [...initial.steps], nodes: { ...initial.nodes }, suspensions: [...(initial.suspensions ?? [])], closed: [...(initial.closed ?? [])] };
+  return new Run(ensemble, state, deps).go();
 }
 
 export class Run implements Records {
@@ -39,19 +43,54 @@ export class Run implements Records {
   readonly whiles: ReadonlySet<string>;
   private readonly secrets: readonly string[];
 
+  readonly size: StateSize;
+
   constructor(readonly ensemble: Ensemble, readonly state: RunState, readonly deps: EngineDeps) {
     for (const r of state.steps) this.byPath.set(pathOf(r), r);
     this.whiles = new Set(collectWhiles(ensemble.body));
     this.secrets = deps.secrets ?? [];
-    state.nodes ??= {};
+    this.size = new StateSize(state);
+    this.changes = { stepsFrom: state.steps.length, nodes: new Set(), whole: false };
   }
+
+  /** What changed since the last checkpoint (`whole`: a record was replaced in the list). */
+  private readonly changes: { stepsFrom: number; nodes: Set<string>; whole: boolean };
 
   step(path: string): StepRecord | undefined {
     return this.byPath.get(path);
   }
 
   node(path: string): NodeRecord | undefined {
-    return this.state.nodes![path];
+    return Object.hasOwn(this.state.nodes!, path) ? this.state.nodes![path] : undefined;
+  }
+
+  /** Every record of the run: steps and control nodes (each counts toward `stepExecutions`). */
+  private records(): number {
+    return this.byPath.size + this.size.nodeCount;
+  }
+
+  /**
+   * Keeps a control node's record: a new object each time (a stored record is never changed in
+   * place). A record that would take the state over its limit is kept as failed, without its
+   * large values (`STATE_TOO_LARGE`); false then.
+   */
+  setNode(path: string, rec: NodeRecord): boolean {
+    let ok = true;
+    const total = this.size.withNode(path, rec);
+    if (total > LIMITS.stateBytes) {
+      ok = false;
+      rec = { type: rec.type, status: 'failed', startedAt: rec.startedAt, error: { step: path, code: 'STATE_TOO_LARGE', message: `the run's state would be ${total} bytes with the record of '${path}' (limit ${LIMITS.stateBytes})` } };
+    }
+    // Own properties only, read with hasOwn: no path (`constructor`) meets an inherited member.
+    Object.defineProperty(this.state.nodes!, path, { value: rec, enumerable: true, writable: true, configurable: true });
+    this.size.nodeSet(path, rec);
+    this.changes.nodes.add(path);
+    return ok;
+  }
+
+  /** The node's record with `patch` applied; false (and the node failed) if it no longer fits. */
+  patchNode(path: string, patch: Partial<NodeRecord>): boolean {
+    return this.setNode(path, { ...this.node(path)!, ...patch });
   }
 
   async go(): Promise<RunState> {
@@ -76,13 +115,12 @@ export class Run implements Records {
 
   /** A list runs in order; its output is the last node's. */
   async list(nodes: readonly CompiledNode[], frame: Frame): Promise<Outcome> {
-    let last: unknown = null;
+    let last: Outcome = done(null);
     for (const node of nodes) {
-      const outcome = await this.run(node, frame);
-      if (outcome.kind !== 'done') return outcome;
-      last = outcome.output;
+      last = await this.run(node, frame);
+      if (last.kind !== 'done') return last;
     }
-    return done(last);
+    return last;
   }
 
   /** One node: what its record says if it finished, else run it (a step, or its type's handler). */
@@ -90,31 +128,42 @@ export class Run implements Records {
     if (frame.stop.stopped) return { kind: 'stopped' };
     if (node.type === 'step') return this.runStep(node, frame);
     const path = frame.path(node.segment);
-    const nodes = this.state.nodes!;
-    let rec = nodes[path];
+    const rec = this.node(path);
     if (rec && rec.status !== 'running') return outcomeOf(rec, path);
     if (!rec) {
+      // A control node is a record too: nested loops over nothing but control nodes count.
+      const limit = this.limitReached(path);
+      if (limit) return limit;
       if (node.condition) {
         const run = this.evaluate(node.condition, frame, path, 'condition');
         if (!run.ok) return this.nodeFailed(path, node.type, run.error);
         if (!run.value) {
-          nodes[path] = { type: node.type, status: 'skipped', output: null, startedAt: new Date().toISOString() };
+          this.setNode(path, { type: node.type, status: 'skipped', output: null, startedAt: new Date().toISOString() });
           return done(null);
         }
       }
-      rec = { type: node.type, status: 'running', startedAt: new Date().toISOString() };
-      nodes[path] = rec;
+      this.setNode(path, { type: node.type, status: 'running', startedAt: new Date().toISOString() });
     }
-    const handler = nodeHandlers[node.type] as (node: ControlNode, frame: Frame, run: Run, path: string, rec: NodeRecord) => Promise<Outcome>;
-    const outcome = await handler(node, frame, this, path, rec);
-    if (outcome.kind === 'done') Object.assign(rec, { status: 'completed', output: redact(outcome.output, this.secrets) });
-    else if (outcome.kind === 'failed') Object.assign(rec, { status: 'failed', error: outcome.error });
-    else if (outcome.kind === 'stopped') rec.status = 'cancelled';
+    const handler = nodeHandlers[node.type] as (node: ControlNode, frame: Frame, run: Run, path: string) => Promise<Outcome>;
+    const outcome = await handler(node, frame, this, path);
+    // The handler may have failed the record itself (its items did not fit).
+    if (this.node(path)!.status === 'failed') return outcomeOf(this.node(path)!, path);
+    if (outcome.kind === 'done') {
+      if (!this.patchNode(path, { status: 'completed', output: redact(outcome.output, this.secrets) })) return outcomeOf(this.node(path)!, path);
+    } else if (outcome.kind === 'failed') this.patchNode(path, { status: 'failed', error: outcome.error });
+    else if (outcome.kind === 'stopped') this.patchNode(path, { status: 'cancelled' });
     return outcome;
   }
 
+  /** STEP_LIMIT when the run already holds `stepExecutions` records (steps and control nodes). */
+  private limitReached(path: string): Outcome | undefined {
+    const n = this.records();
+    if (n < LIMITS.stepExecutions) return undefined;
+    return { kind: 'failed', error: { step: path, code: 'STEP_LIMIT', message: `the run has executed ${n} steps and control nodes (limit ${LIMITS.stepExecutions}): '${path}' is not run` } };
+  }
+
   private nodeFailed(path: string, type: NodeType, error: RunError): Outcome {
-    this.state.nodes![path] = { type, status: 'failed', error, startedAt: new Date().toISOString() };
+    this.setNode(path, { type, status: 'failed', error, startedAt: new Date().toISOString() });
     return { kind: 'failed', error };
   }
 
@@ -131,13 +180,12 @@ export class Run implements Records {
     const path = frame.path(step.segment);
     const known = this.byPath.get(path);
     if (known) return stepOutcome(known, step, path);
-    if (this.byPath.size >= LIMITS.stepExecutions) {
-      return { kind: 'failed', error: { step: path, code: 'STEP_LIMIT', message: `the run has executed ${this.byPath.size} steps (limit ${LIMITS.stepExecutions}): step '${path}' is not run` } };
-    }
+    const limit = this.limitReached(path);
+    if (limit) return limit;
     const result = await runStep(this.ensemble, step, path, frame, this.state, this, this.deps);
     // Cancelled by the flow while it ran (a parallel `any` was won): its result is not kept.
     if (frame.stop.stopped) return { kind: 'stopped' };
-    let { record, suspend } = shapeUp(result, this.secrets, this.state, step.name);
+    let { record, suspend } = shapeUp(result, this.secrets, this.size, step.name);
     if (suspend && record.status === 'failed') suspend = undefined;
     if (suspend && this.waiting() >= LIMITS.openRequests) {
       suspend = undefined;
@@ -162,15 +210,24 @@ export class Run implements Records {
   /** Keeps a step's record (replacing one at the same path: a step run again after an interruption). */
   keep(record: StepRecord): void {
     const path = pathOf(record);
-    if (this.byPath.has(path)) this.state.steps = this.state.steps.filter((r) => pathOf(r) !== path);
+    if (this.byPath.has(path)) {
+      this.state.steps = this.state.steps.filter((r) => pathOf(r) !== path);
+      this.changes.whole = true;
+    }
     this.state.steps.push(record);
     this.byPath.set(path, record);
+    this.size.kept(record);
   }
 
   private async checkpoint(path: string): Promise<{ ok: true } | { ok: false; error: RunError }> {
     if (!this.deps.checkpoint) return { ok: true };
     try {
-      await this.deps.checkpoint(this.state);
+      // Taken before the save awaits: branches running meanwhile add to the next one.
+      const { stepsFrom, nodes, whole } = this.changes;
+      const changes = whole ? undefined : { stepsFrom, nodes: new Set(nodes) };
+      Object.assign(this.changes, { stepsFrom: this.state.steps.length, whole: false });
+      nodes.clear();
+      await this.deps.checkpoint(this.state, changes);
       return { ok: true };
     } catch (e) {
       // The step ran (its side effect happened) but cannot be recorded: fail the run rather than
@@ -192,13 +249,13 @@ export class Run implements Records {
       this.state.closed!.push(path);
     }
     this.state.suspensions = this.state.suspensions!.filter((s) => !within(s.step));
-    for (const [path, rec] of Object.entries(this.state.nodes!)) if (rec.status === 'running' && within(path)) rec.status = 'cancelled';
+    for (const [path, rec] of Object.entries(this.state.nodes!)) if (rec.status === 'running' && within(path)) this.patchNode(path, { status: 'cancelled' });
   }
 
   private fail(error: RunError): RunState {
     // Whatever still waits ends with the run.
     for (const r of [...this.byPath.values()]) if (r.status === 'suspended') { this.keep({ ...r, status: 'cancelled', output: null }); this.state.closed!.push(pathOf(r)); }
-    for (const rec of Object.values(this.state.nodes!)) if (rec.status === 'running') rec.status = 'cancelled';
+    for (const [path, rec] of Object.entries(this.state.nodes!)) if (rec.status === 'running') this.patchNode(path, { status: 'cancelled' });
     this.state.status = 'failed';
     this.state.error = redact(error, this.secrets);
     this.state.suspensions = [];
@@ -225,12 +282,13 @@ export class Run implements Records {
 
 /** What a finished step's record means for the list it is in. */
 function stepOutcome(r: StepRecord, step: CompiledStep, path: string): Outcome {
+  const at = Date.parse(r.startedAt) + r.durationMs;
   switch (r.status) {
-    case 'completed': return done(r.output ?? null);
-    case 'skipped': return done(null);
+    case 'completed': return done(r.output ?? null, at);
+    case 'skipped': return done(null, at);
     case 'suspended': return { kind: 'blocked' };
     case 'cancelled': return { kind: 'stopped' };
-    case 'failed': return step.onError === 'continue' ? done(null) : { kind: 'failed', error: { step: path, code: r.error?.code ?? 'STEP_FAILED', message: r.error?.message ?? 'the step failed' } };
+    case 'failed': return step.onError === 'continue' ? done(null, at) : { kind: 'failed', error: { step: path, code: r.error?.code ?? 'STEP_FAILED', message: r.error?.message ?? 'the step failed' } };
   }
 }
 
@@ -269,14 +327,11 @@ export function childLists(n: ControlNode): CompiledNode[][] {
 
 /** Marks a waiting step as finished with `output` (its request closed), or failed with `error`. */
 export function completeWaitingStep(state: RunState, path: string, at: Date, result: { output: unknown } | { error: { code: string; message: string } }): RunState {
-  const next = structuredClone(state);
-  const record = next.steps.find((r) => pathOf(r) === path);
-  if (record) {
-    if ('output' in result) Object.assign(record, { status: 'completed', output: result.output });
-    else Object.assign(record, { status: 'failed', output: null, error: result.error });
-    record.durationMs = at.getTime() - Date.parse(record.startedAt);
-  }
-  next.suspension = undefined;
-  next.status = 'running';
-  return next;
+  // A new record (records are never changed in place); the others are shared.
+  const steps = state.steps.map((r) => {
+    if (pathOf(r) !== path) return r;
+    const durationMs = at.getTime() - Date.parse(r.startedAt);
+    return 'output' in result ? { ...r, status: 'completed' as const, output: result.output, durationMs } : { ...r, status: 'failed' as const, output: null, error: result.error, durationMs };
+  });
+  return { ...state, steps, suspension: undefined, status: 'running' };
 }

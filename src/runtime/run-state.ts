@@ -77,4 +77,14 @@ export const RunState = z.object({
   suspension: Suspension.optional(),
 });
 export type RunState = z.infer<typeof RunState>;
+
+/**
+ * What a walk changed since its last checkpoint (or since the state it started from, which the
+ * caller saved): the step records from `stepsFrom` on (kept since: appended), and the control
+ * node records at these paths. Undefined when a record was replaced in the list (save it all).
+ */
+export interface StateChanges {
+  stepsFrom: number;
+  nodes: ReadonlySet<string>;
+}
 export type RunStatus = RunState['status'];

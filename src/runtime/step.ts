@@ -5,7 +5,8 @@ import { forEachExpression, renderTemplate, templateAt, writtenParts, type Templ
 import type { ScriptRegistry } from './context';
 import { renderInput } from './render-input';
 import { withRetry } from './retry';
-import { pathOf, type NodeRecord, type RunState, type StepRecord } from './run-state';
+import { pathOf, type RunState, type StateChanges, type StepRecord } from './run-state';
+import type { StateSize } from './state-size';
 import { executionInfo, frameScope, viewsFrom, type Frame, type Records } from './frame';
 import type { StepKinds } from './step-kind';
 import { publicEnvNames } from './env-secrets';
@@ -21,7 +22,7 @@ export interface EngineDeps {
   /** The kinds of step (src/kinds.ts): what each step's `operation` or `agent` names. */
   kinds: StepKinds;
   /** Called after every finished step, so a run interrupted later continues from there. */
-  checkpoint?: (state: RunState) => Promise<void>;
+  checkpoint?: (state: RunState, changes?: StateChanges) => Promise<void>;
   /** Secret values to replace with `[redacted]` in everything a step records (src/secrets.ts). */
   secrets?: readonly string[];
 }
@@ -81,7 +82,7 @@ function secretFieldAsWritten(config: Template, path: readonly string[], publicE
  * secrets redacted (but not from the notification config a suspension carries: it is used, never
  * shown), sizes bounded. Never throws: whatever goes wrong here fails the step, not the request.
  */
-export function shapeUp(result: StepResult, secrets: readonly string[], state: RunState, name: string): StepResult {
+export function shapeUp(result: StepResult, secrets: readonly string[], size: StateSize, name: string): StepResult {
   try {
     for (const [what, value] of [['output', result.record.output], ['request', result.suspend]] as const) {
       if (depthOf(value, LIMITS.valueDepth) > LIMITS.valueDepth) {
@@ -89,7 +90,7 @@ export function shapeUp(result: StepResult, secrets: readonly string[], state: R
       }
     }
     const suspend = result.suspend && { ...redact(result.suspend, secrets), ...('notification' in result.suspend ? { notification: result.suspend.notification } : {}) };
-    const record = bounded(redact(result.record, secrets), state, name, suspend);
+    const record = bounded(redact(result.record, secrets), size, name, suspend);
     return { record, suspend };
   } catch (e) {
     return { record: { ...result.record, status: 'failed', input: null, output: null, error: { code: 'STEP_FAILED', message: `the result of step '${name}' could not be kept: ${errorMessage(e)}` } } };
@@ -101,7 +102,7 @@ export function shapeUp(result: StepResult, secrets: readonly string[], state: R
  * and a record that would take the whole state over `stateBytes` keeps neither input nor output
  * (`STATE_TOO_LARGE`). Either way the step counts as failed, so `onError` decides what follows.
  */
-function bounded(record: StepRecord, state: RunState, name: string, suspend?: Record<string, unknown>): StepRecord {
+function bounded(record: StepRecord, size: StateSize, name: string, suspend?: Record<string, unknown>): StepRecord {
   const fail = (code: string, message: string, keepInput: boolean): StepRecord => ({
     ...record, status: 'failed', output: null, ...(keepInput ? {} : { input: null }), error: { code, message },
   });
@@ -111,86 +112,10 @@ function bounded(record: StepRecord, state: RunState, name: string, suspend?: Re
       record = fail('OUTPUT_TOO_LARGE', `step '${name}' produced ${bytes} bytes of output (limit ${LIMITS.stepOutputBytes}); the output was dropped`, true);
     }
   }
-  const path = pathOf(record);
-  // The records kept so far, less one at the same path (a step run again), plus this one.
-  const kept = keptBytes(state.steps);
-  const replaced = kept.byPath.get(path);
-  const count = kept.byPath.size + (replaced === undefined ? 1 : 0);
-  const records = kept.bytes - (replaced ?? 0) + once(recordBytes, record, record) + count - 1;
   // A suspension's approval request (data, prompt, links to issue) is stored with the run too.
-  const total = headBytes(state, suspend ? { step: path, request: suspend } : undefined) + records;
+  const total = size.withStep(record, suspend ? { step: pathOf(record), request: suspend } : undefined);
   if (total > LIMITS.stateBytes) {
     return fail('STATE_TOO_LARGE', `the run's state would be ${total} bytes after step '${name}' (limit ${LIMITS.stateBytes}); its input and output were dropped`, false);
   }
   return record;
 }
-
-// Sizes of what does not change during a run (its input, each kept record), counted once: the
-// state's size is checked after every step, and stringifying all of it each time is quadratic.
-const baseBytes = new WeakMap<object, number>();
-const recordBytes = new WeakMap<object, number>();
-const once = (cache: WeakMap<object, number>, key: object, value: unknown) => {
-  let n = cache.get(key);
-  if (n === undefined) {
-    n = jsonBytes(value);
-    cache.set(key, n);
-  }
-  return n;
-};
-
-/**
- * The JSON size of `state` with these `steps` (and a suspension), as stored. Exact but for the
- * digits of the cursor and the status word, which may differ from when the input was first sized.
- */
-export function stateBytes(state: RunState, steps: StepRecord[], suspension?: { step: string; request: unknown }): number {
-  return headBytes(state, suspension) + steps.reduce((sum, r) => sum + once(recordBytes, r, r), 0) + Math.max(0, steps.length - 1);
-}
-
-/**
- * The sizes of a run's step records, summed as the list grows: the interpreter appends to it (a
- * record replaced makes a new list), and summing all of it after each step is quadratic.
- */
-const keptSums = new WeakMap<StepRecord[], { upTo: number; bytes: number; byPath: Map<string, number> }>();
-function keptBytes(steps: StepRecord[]): { bytes: number; byPath: ReadonlyMap<string, number> } {
-  let sum = keptSums.get(steps);
-  if (!sum) keptSums.set(steps, (sum = { upTo: 0, bytes: 0, byPath: new Map() }));
-  for (; sum.upTo < steps.length; sum.upTo++) {
-    const r = steps[sum.upTo]!;
-    const n = once(recordBytes, r, r);
-    const path = pathOf(r);
-    sum.bytes += n - (sum.byPath.get(path) ?? 0);
-    sum.byPath.set(path, n);
-  }
-  return sum;
-}
-
-/** The size of everything in the state but its step records (`"steps":[]` included). */
-function headBytes(state: RunState, suspension?: { step: string; request: unknown }): number {
-  const rest = { ...state, steps: [], nodes: undefined, suspensions: undefined, closed: undefined };
-  const base = state.input !== null && typeof state.input === 'object' ? once(baseBytes, state.input, rest) : jsonBytes(rest);
-  // What changes as the run goes (control nodes' records, the waits to open), each as the
-  // `,"key":value` it adds to the stored JSON. A node record changes in place (its status, the
-  // choice it made), so it is measured each time but for its large values (a foreach's items, an
-  // output), which are replaced, never changed, and counted once; a wait is counted once.
-  const extra = (key: string, value: unknown) => (value === undefined ? 0 : jsonBytes({ [key]: value }) - 1);
-  const list = (key: string, sizes: number[] | undefined) => (sizes === undefined ? 0 : key.length + 6 + sizes.reduce((a, b) => a + b, 0) + Math.max(0, sizes.length - 1));
-  const nodes = state.nodes && Object.entries(state.nodes).map(([path, rec]) => jsonBytes(path) + 1 + nodeBytes(rec));
-  const waits = suspension ? [...(state.suspensions ?? []), suspension] : state.suspensions;
-  return base + list('nodes', nodes) + list('suspensions', waits?.map((w) => once(recordBytes, w, w))) + extra('closed', state.closed);
-}
-
-const valueBytes = new WeakMap<object, number>();
-
-function nodeBytes(rec: NodeRecord): number {
-  let big = 0;
-  const small: Record<string, unknown> = { ...rec };
-  for (const key of ['items', 'output', 'last'] as const) {
-    const value = rec[key];
-    if (value === null || typeof value !== 'object') continue;
-    // Stands in as `0` (one byte) in the small record.
-    big += once(valueBytes, value, value) - 1;
-    small[key] = 0;
-  }
-  return big + jsonBytes(small);
-}
-

@@ -148,7 +148,7 @@ describe('sizes are counted in UTF-8 bytes', () => {
 
 describe('the state size checked after each step', () => {
   it('is the stored JSON size, counted without stringifying the whole state each step', async () => {
-    const { stateBytes } = await import('../../src/runtime/step');
+    const { stateBytes } = await import('../../src/runtime/state-size');
     const { jsonBytes } = await import('../../src/limits');
     const state = { executionId: 'exe_1', ensemble: 'e', hash: 'h', input: { text: 'Zoë 😀 '.repeat(50) }, startedAt: '2026-11-22T00:00:00.000Z', origin: 'http://x', status: 'running' as const, cursor: 2, steps: [] };
     const steps = [1, 2, 3].map((i) => ({ name: `s${i}`, status: 'completed' as const, input: { i }, output: { msg: `€${i}` }, startedAt: state.startedAt, durationMs: i }));
@@ -165,11 +165,18 @@ describe('the state size checked after each step', () => {
     };
     const waiting = { ...state, nodes, suspensions: [suspension, { step: 'each[1]/ok', request: { prompt: '½?' } }] };
     expect(stateBytes(waiting as never, steps as never)).toBe(jsonBytes({ ...waiting, steps }));
-    nodes.each.status = 'completed';
-    nodes.each.output = [1, 2, 3];
-    nodes['loop/inner'].iteration = 3;
-    nodes['loop/inner'].last = { n: 3, more: 'x'.repeat(40) };
+    // A record is replaced, never changed in place.
+    nodes.each = { ...nodes.each, status: 'completed', output: [1, 2, 3] };
+    nodes['loop/inner'] = { ...nodes['loop/inner'], iteration: 3, last: { n: 3, more: 'x'.repeat(40) } };
     expect(stateBytes(waiting as never, steps as never, suspension)).toBe(jsonBytes({ ...waiting, steps, suspensions: [...waiting.suspensions, suspension] }));
+    // The running total the interpreter keeps gives the same sizes.
+    const { StateSize } = await import('../../src/runtime/state-size');
+    const live = { ...waiting, steps: steps.slice(0, 2) };
+    const size = new StateSize(live as never);
+    expect(size.withStep(steps[2] as never, suspension)).toBe(jsonBytes({ ...live, steps, suspensions: [...waiting.suspensions, suspension] }));
+    const pick = { type: 'branch', status: 'completed', taken: 'else', output: { long: 'y'.repeat(30) }, startedAt: state.startedAt };
+    expect(size.withNode('pick', pick as never)).toBe(jsonBytes({ ...live, nodes: { ...nodes, pick } }));
+    expect(size.withNode('new/one', pick as never)).toBe(jsonBytes({ ...live, nodes: { ...nodes, 'new/one': pick } }));
     expect(stateBytes({ ...state, nodes: {} } as never, [] as never)).toBe(jsonBytes({ ...state, nodes: {}, steps: [] }));
   });
 });

@@ -7,14 +7,15 @@ import { eachItem, itemsOf, itemsOutcome } from './items';
  * `breakWhen`, checked after each item, stops further items from starting (the item it held for
  * is kept). Output: one result per item that ran, in item order, whatever order they finished in.
  */
-export const foreach: Handler<'foreach'> = async (node, frame, run, path, rec) => {
-  const list = itemsOf(node.items, frame, run, path, rec, 'foreach');
+export const foreach: Handler<'foreach'> = async (node, frame, run, path) => {
+  const list = itemsOf(node.items, frame, run, path, 'foreach');
   if (!list.ok) return list.outcome;
   const { items } = list;
   const iteration = (i: number) => frame.iteration(node.segment, node.id, i, { item: items[i] });
   let breakError: RunError | undefined;
+  const broke = run.node(path)!.broke;
   const { outcomes, stoppedAt } = await eachItem(
-    rec.broke !== undefined ? items.slice(0, rec.broke + 1) : items,
+    broke !== undefined ? items.slice(0, broke + 1) : items,
     node.maxConcurrency,
     (i) => run.list(node.body, iteration(i)),
     node.breakWhen && ((i) => {
@@ -23,8 +24,13 @@ export const foreach: Handler<'foreach'> = async (node, frame, run, path, rec) =
       return !!stop.value;
     }),
   );
-  if (breakError) return { kind: 'failed', error: breakError };
-  if (stoppedAt !== undefined) rec.broke = Math.min(stoppedAt, rec.broke ?? stoppedAt);
-  const count = rec.broke !== undefined ? rec.broke + 1 : items.length;
-  return itemsOutcome(outcomes, count, (i) => run.cancelUnder(`${path}[${i}]`));
+  const close = (i: number) => run.cancelUnder(`${path}[${i}]`);
+  if (breakError) {
+    // Items still waiting are closed with the loop.
+    outcomes.forEach((o, i) => { if (o?.kind === 'blocked') close(i); });
+    return { kind: 'failed', error: breakError };
+  }
+  if (stoppedAt !== undefined) run.patchNode(path, { broke: Math.min(stoppedAt, broke ?? stoppedAt) });
+  const stop = run.node(path)!.broke;
+  return itemsOutcome(outcomes, stop !== undefined ? stop + 1 : items.length, close);
 };

@@ -2,11 +2,11 @@ import type { Template } from '../../expression/template';
 import { LIMITS } from '../../limits';
 import type { Frame } from '../frame';
 import type { Outcome, Run } from '../interpreter';
-import type { NodeRecord } from '../run-state';
 
 /** A loop's items, evaluated once and kept in its record; a value that is not a list fails the node. */
-export function itemsOf(items: Template, frame: Frame, run: Run, path: string, rec: NodeRecord, type: string): { ok: true; items: unknown[] } | { ok: false; outcome: Outcome } {
-  if (rec.items) return { ok: true, items: rec.items };
+export function itemsOf(items: Template, frame: Frame, run: Run, path: string, type: string): { ok: true; items: unknown[] } | { ok: false; outcome: Outcome } {
+  const kept = run.node(path)!.items;
+  if (kept) return { ok: true, items: kept };
   const value = run.evaluate(items, frame, path, 'items');
   if (!value.ok) return { ok: false, outcome: { kind: 'failed', error: value.error } };
   if (!Array.isArray(value.value)) {
@@ -16,7 +16,8 @@ export function itemsOf(items: Template, frame: Frame, run: Run, path: string, r
   if (value.value.length > LIMITS.foreachItems) {
     return { ok: false, outcome: { kind: 'failed', error: { step: path, code: 'TOO_MANY_ITEMS', message: `${type} '${path}' has ${value.value.length} items (limit ${LIMITS.foreachItems})` } } };
   }
-  rec.items = value.value;
+  // Too large to keep: the record is kept failed (STATE_TOO_LARGE), which the interpreter reports.
+  if (!run.patchNode(path, { items: value.value })) return { ok: false, outcome: { kind: 'blocked' } };
   return { ok: true, items: value.value };
 }
 
@@ -52,6 +53,8 @@ export function itemsOutcome(outcomes: (Outcome | undefined)[], count: number, c
     outcomes.forEach((o, i) => { if (o?.kind === 'blocked') close(i); });
     return failed;
   }
+  // Items past a `breakWhen` that had already started and wait for people: closed with the loop.
+  outcomes.forEach((o, i) => { if (i >= count && o?.kind === 'blocked') close(i); });
   const slice = outcomes.slice(0, count);
   if (slice.some((o) => o === undefined || o.kind === 'blocked')) return { kind: 'blocked' };
   if (slice.some((o) => o!.kind === 'stopped')) return { kind: 'stopped' };

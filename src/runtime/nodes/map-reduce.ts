@@ -5,8 +5,8 @@ import { eachItem, itemsOf, itemsOutcome } from './items';
  * `type: map-reduce`: `map` once per item (`${item}`, `${index}`), `maxConcurrency` at a time, then
  * `reduce` once with `${results}`, the map's outputs in item order. Output: reduce's last output.
  */
-export const mapReduce: Handler<'map-reduce'> = async (node, frame, run, path, rec) => {
-  const list = itemsOf(node.items, frame, run, path, rec, 'map-reduce');
+export const mapReduce: Handler<'map-reduce'> = async (node, frame, run, path) => {
+  const list = itemsOf(node.items, frame, run, path, 'map-reduce');
   if (!list.ok) return list.outcome;
   const { items } = list;
   const { outcomes } = await eachItem(items, node.maxConcurrency, (i) => run.list(node.map, frame.iteration(node.segment, node.id, i, { item: items[i] })));

@@ -4,8 +4,8 @@ import type { Handler } from './handler';
  * `type: switch`: the case named by the value's text (a string, number, boolean or null), else
  * `default`; the case taken is kept. Output: the last output of that case.
  */
-export const switchNode: Handler<'switch'> = async (node, frame, run, path, rec) => {
-  if (rec.taken === undefined) {
+export const switchNode: Handler<'switch'> = async (node, frame, run, path) => {
+  if (run.node(path)!.taken === undefined) {
     const value = run.evaluate(node.value, frame, path, 'value');
     if (!value.ok) return { kind: 'failed', error: value.error };
     const v = value.value;
@@ -13,8 +13,9 @@ export const switchNode: Handler<'switch'> = async (node, frame, run, path, rec)
       return { kind: 'failed', error: { step: path, code: 'SWITCH_VALUE', message: `the value of switch '${path}' is ${Array.isArray(v) ? 'a list' : 'an object'}: it must be a string, number or boolean to pick a case` } };
     }
     const key = v === null || v === undefined ? '' : String(v);
-    rec.taken = node.cases.some(([c]) => c === key) ? key : '\u0000default';
+    run.patchNode(path, { taken: node.cases.some(([c]) => c === key) ? key : '\u0000default' });
   }
-  const chosen = node.cases.find(([c]) => c === rec.taken)?.[1] ?? node.default;
+  const taken = run.node(path)!.taken;
+  const chosen = node.cases.find(([c]) => c === taken)?.[1] ?? node.default;
   return run.list(chosen, frame.under(node.segment));
 };

@@ -7,12 +7,12 @@ import type { Handler } from './handler';
  * after either. Output: the last output of the way taken. A failure in catch or finally fails
  * the node (after finally).
  */
-export const tryNode: Handler<'try'> = async (node, frame, run, _path, rec) => {
+export const tryNode: Handler<'try'> = async (node, frame, run, path) => {
   const inner = frame.under(node.segment);
   let outcome: Outcome = await run.list(node.body, inner);
   if (outcome.kind === 'blocked' || outcome.kind === 'stopped') return outcome;
   if (outcome.kind === 'failed') {
-    rec.caught = outcome.error;
+    run.patchNode(path, { caught: outcome.error });
     outcome = await run.list(node.catch, inner.withVars({ error: { code: outcome.error.code, message: outcome.error.message, step: outcome.error.step ?? null } }));
     if (outcome.kind === 'blocked' || outcome.kind === 'stopped') return outcome;
   }

@@ -1,4 +1,4 @@
-import { ensembleFiles, scripts } from '../generated/registry';
+import { ensembleFiles, libraryFiles, scripts } from '../generated/registry';
 import type { Env } from './env';
 import { EnsembleRegistry } from './ensemble/registry';
 import { stepKinds } from './kinds';
@@ -12,6 +12,6 @@ let registry: EnsembleRegistry | undefined;
  * configuration is known then).
  */
 export function defaultRegistry(env: Env): EnsembleRegistry {
-  registry ??= new EnsembleRegistry(ensembleFiles, scripts, stepKinds, publicEnvNames(env));
+  registry ??= new EnsembleRegistry(ensembleFiles, scripts, stepKinds, publicEnvNames(env), libraryFiles);
   return registry;
 }

@@ -3,7 +3,10 @@ import { code } from './operations/code';
 import { data } from './operations/data';
 import { email } from './operations/email';
 import { http } from './operations/http';
+import { html } from './operations/html';
+import { storage } from './operations/storage';
 import { think } from './operations/think/think';
+import { transform } from './operations/transform';
 import { hitl } from './hitl/kind';
 
 /**
@@ -11,4 +14,4 @@ import { hitl } from './hitl/kind';
  * `agent: hitl`). Handed to the loader, the engine and the JSON Schema generator: a new kind is
  * its own file and one line here.
  */
-export const stepKinds = { code, http, think, email, data, hitl } as const satisfies StepKinds;
+export const stepKinds = { code, http, think, email, data, storage, transform, html, hitl } as const satisfies StepKinds;

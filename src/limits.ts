@@ -21,6 +21,17 @@ export const LIMITS = {
   jsonDepth: 64,
   /** One ensemble file: a definition is stored with every suspended run that uses it. */
   ensembleFileBytes: 256 * 1024,
+  /**
+   * Files of agents/ and prompts/ read: each is checked when the Worker first loads an ensemble,
+   * and the ones a run uses are stored with it (within ensembleFileBytes each).
+   */
+  libraryFiles: 1000,
+  /** The longest delay between two attempts of a step: a run's steps share one request or alarm. */
+  retryDelayMs: 60_000,
+  /** The longest `timeout` of an operation step (per attempt). */
+  stepTimeoutMs: 15 * 60_000,
+  /** Library files one ensemble may use: they are stored with each of its suspended runs. */
+  libraryFilesPerEnsemble: 64,
   /** YAML aliases per file (the parser's own default), against alias bombs. */
   yamlAliases: 100,
   /** Nesting of YAML values in a file. */
@@ -100,6 +111,39 @@ export const LIMITS = {
   whileIterationsMax: 1000,
   /** Refused decision attempts audited per request and channel. */
   refusalsAudited: 50,
+  /**
+   * `operation: storage`. A value put to KV or R2, as stored (its text, or its JSON): a run's
+   * values are at most `renderedChars` anyway, and a step stores a value, not a file (KV holds
+   * 25 MiB, R2 5 GB). A value got is a step's output, so at most `stepOutputBytes`: a larger one
+   * is refused before it is read. Beyond either: `VALUE_TOO_LARGE`.
+   */
+  storageValueBytes: 1024 * 1024,
+  /** A KV key: Cloudflare's own limit (a longer one fails at KV). Beyond: `KEY_TOO_LARGE`. */
+  kvKeyBytes: 512,
+  /** An R2 key: R2's own limit. */
+  r2KeyBytes: 1024,
+  /** One queue message as JSON: Cloudflare Queues take at most 128 KB. Beyond: `VALUE_TOO_LARGE`. */
+  queueMessageBytes: 128 * 1024,
+  /** The longest a queue message may be delayed: Queues' own maximum (12 hours). */
+  queueDelaySeconds: 43_200,
+  /**
+   * `operation: transform`: items of the list it works on (after `merge`), each copied once per
+   * modifier; columns of the CSV it writes and keys named by `pick`/`omit`. Beyond: `TOO_MANY_ITEMS`.
+   */
+  transformItems: 10_000,
+  transformColumns: 1000,
+  /**
+   * `operation: html`: a template's source (Liquid or Markdown, in characters): it is parsed when
+   * the ensemble loads and again when the step runs. Beyond: `TEMPLATE_TOO_LARGE`.
+   */
+  htmlTemplateChars: 64 * 1024,
+  /**
+   * Tags, outputs and text a render may evaluate (every iteration of a loop counts): a loop over a
+   * loop stops here in milliseconds instead of spending the Worker's CPU, whose clock does not move
+   * while it computes (so a time limit would never fire). Beyond: `TEMPLATE_LIMIT`, as when what a
+   * render writes and allocates (captures and filters included) passes `renderedWorkChars`.
+   */
+  htmlRenders: 100_000,
 } as const;
 
 /** Bytes of a value as stored (its JSON in UTF-8). */

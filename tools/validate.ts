@@ -8,6 +8,7 @@ import { stepKinds } from '../src/kinds';
 import { formatProblem } from '../src/ensemble/problem';
 import { scriptKey } from '../src/operations/script-name';
 import { publicNames } from '../src/secrets';
+import { Library } from '../src/library/library';
 // @ts-expect-error a plain .mjs helper shared with the registry generator
 import { publicVarNames } from './wrangler-vars.mjs';
 
@@ -26,8 +27,18 @@ function walk(dir: string, match: RegExp): string[] {
 const files = (targets.length ? targets.map((t) => resolve(t)) : [join(root, 'ensembles')]).flatMap((t) =>
   existsSync(t) && statSync(t).isDirectory() ? walk(t, /\.ya?ml$/i).sort() : [t],
 );
-const scripts = new Set(
-  walk(join(root, 'scripts'), /\.(m?[jt]s)$/).filter((p) => !p.endsWith('.d.ts')).map((p) => scriptKey(relative(join(root, 'scripts'), p))),
+const isModule = (p: string) => !p.endsWith('.d.ts') && !/\.test\.[mc]?[jt]s$/.test(p);
+const scripts = new Set([
+  ...walk(join(root, 'scripts'), /\.(m?[jt]s)$/).filter(isModule).map((p) => scriptKey(relative(join(root, 'scripts'), p))),
+  // Code agents' handlers, next to their definitions (`agents/greet/index`).
+  ...walk(join(root, 'agents'), /\.(m?[jt]s)$/).filter(isModule).map((p) => relative(root, p).replace(/\\/g, '/').replace(/\.m?[jt]s$/, '')),
+]);
+
+// The library (agents/ and prompts/ of this project): checked, and what ensembles resolve against.
+const libraryPaths = [...walk(join(root, 'agents'), /\.ya?ml$/i).sort(), ...walk(join(root, 'prompts'), /\.(ya?ml|md|txt)$/i).sort()];
+const library = new Library(
+  libraryPaths.map((p) => ({ file: relative(root, p).replace(/\\/g, '/'), source: readFileSync(p, 'utf8'), hash: '' })),
+  { kinds: stepKinds, scripts },
 );
 
 // Env names that are configuration: wrangler.toml's [vars] and its HITL_PUBLIC_VARS, plus a
@@ -36,6 +47,13 @@ const publicEnv = publicNames(publicVarNames(join(root, 'wrangler.toml')) as str
 
 let bad = 0;
 const names = new Map<string, string>();
+// Library problems are reported with the ensembles (a file of its own each).
+const libraryBad = new Set(library.problems.map((p) => p.file));
+for (const p of library.problems) console.error(formatProblem({ ...p, file: relative(process.cwd(), join(root, p.file)) || p.file }));
+if (!warnOnly) {
+  for (const a of library.agents()) console.log(`ok  ${relative(process.cwd(), join(root, a.file))} (agent ${a.name}${a.version !== undefined ? `@${a.version}` : ''})`);
+  for (const c of library.components()) console.log(`ok  ${relative(process.cwd(), join(root, c.file))} (${typeof c.value === 'string' ? 'prompt' : 'component'} ${c.name}${c.version !== undefined ? `@${c.version}` : ''})`);
+}
 for (const path of files) {
   const file = relative(process.cwd(), path) || path;
   if (!existsSync(path)) {
@@ -52,7 +70,7 @@ for (const path of files) {
     continue;
   }
   // The loader never throws: every problem, however pathological the file, is a line below.
-  const result = loadEnsemble({ file, source }, { kinds: stepKinds, scripts, publicEnv });
+  const result = loadEnsemble({ file, source }, { kinds: stepKinds, scripts, publicEnv, library });
   const problems = result.ok ? [] : [...result.problems];
   const name = result.ok ? result.ensemble.name : result.name;
   if (names.has(name)) problems.push({ file, line: 1, column: 1, code: 'duplicate-ensemble', message: `ensemble '${name}' is also defined in ${names.get(name)}` });
@@ -61,5 +79,6 @@ for (const path of files) {
   if (problems.length) bad++;
   else if (!warnOnly) console.log(`ok  ${file} (${name})`);
 }
-console.log(warnOnly && bad === 0 ? `all ${files.length} ensembles valid` : `${files.length - bad} of ${files.length} ensemble file(s) valid`);
-process.exit(bad > 0 && !warnOnly ? 1 : 0);
+const libraryLine = libraryPaths.length ? `; ${libraryPaths.length - libraryBad.size} of ${libraryPaths.length} agent and prompt file(s) valid` : '';
+console.log(warnOnly && bad === 0 && libraryBad.size === 0 ? `all ${files.length} ensembles valid${libraryPaths.length ? `, all ${libraryPaths.length} agent and prompt files valid` : ''}` : `${files.length - bad} of ${files.length} ensemble file(s) valid${libraryLine}`);
+process.exit((bad > 0 || libraryBad.size > 0) && !warnOnly ? 1 : 0);

@@ -2,6 +2,8 @@ import type { z } from 'zod';
 import type { Template } from '../expression/template';
 import type { NodeType } from './nodes';
 import type { InputDeclaration } from './schema';
+import type { RetryPolicy } from '../runtime/retry';
+import type { LibraryFile } from '../library/library';
 
 /** A loaded, validated ensemble with every expression compiled: what runs execute. */
 export interface Ensemble {
@@ -9,7 +11,10 @@ export interface Ensemble {
   description?: string;
   file: string;
   source: string;
+  /** Of the file, and of the library files it uses (`<file>+<part of each>`). */
   hash: string;
+  /** The files of agents/ and prompts/ it uses: part of the definition a run keeps. */
+  library?: LibraryFile[];
   inputs: Record<string, InputDeclaration>;
   /** Validates a run input against `inputs:` (every problem at once). */
   inputSchema: z.ZodType<Record<string, unknown>>;
@@ -20,6 +25,16 @@ export interface Ensemble {
   /** Every named node (steps and named control nodes) by name: where it sits, for `${name...}`. */
   names: ReadonlyMap<string, NodePlace>;
   output?: Template;
+  /** Conductor's output blocks: the first whose `when` holds gives the output and the HTTP answer. */
+  responses?: OutputBlock[];
+  version?: string;
+}
+
+export interface OutputBlock {
+  when?: Template;
+  status: number;
+  headers?: Template;
+  body: Template;
 }
 
 /**
@@ -57,7 +72,14 @@ export interface CompiledStep extends NodeCommon {
   config: Template;
   input: Template;
   onError: 'fail' | 'continue';
-  retry?: { attempts: number; backoffMs: number };
+  retry?: RetryPolicy;
+  /** Time limit per attempt of an operation step, and what it gives past it. */
+  timeoutMs?: number;
+  onTimeout?: { error: boolean; fallback?: Template };
+  /** Its output kept in KV for `ttl` seconds, by `key` (default: its rendered input and config). */
+  cache?: { ttl: number; key?: Template; bypass?: Template };
+  /** The library agent it runs, with the version chosen (`review@2`): its records say so. */
+  agent?: string;
 }
 
 type List = CompiledNode[];

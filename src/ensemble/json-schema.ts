@@ -43,7 +43,15 @@ export function ensembleJsonSchema(kinds: StepKinds): Json {
     ...nodeDefinitions(),
   };
   const branches = closedBranches(
-    { properties: { ...fileKeys, name: { type: 'string', description: "Conductor's spelling of `ensemble` (use one)." }, agents: { ...agents, items: ref('node') } }, required: root.required as string[] },
+    {
+      properties: {
+        ...fileKeys,
+        name: { type: 'string', description: "Conductor's spelling of `ensemble` (use one)." },
+        input: { type: 'object', description: "Conductor's spelling: defaults of the run input, merged under what a request gives (or declarations, as under `inputs:`)." },
+        agents: { ...agents, items: ref('node') },
+      },
+      required: (root.required as string[] | undefined) ?? [],
+    },
     synonyms(
       ['output', { ...output, description: 'Evaluated when the run completes: the run\'s output (synonym: outputs).' }],
       ['outputs', { description: 'Synonym of output (the conductor docs\' spelling).' }],
@@ -99,7 +107,7 @@ function stepDefinitions(step: Json, table: StepKinds): Record<string, Json> {
     return ref(name);
   };
   const shared = Object.fromEntries(Object.entries(common).map(([key, schema]) => [key, share(`step-${key}`, schema)]));
-  const configOf = (kind: string, schema: Json) => share(`${kind}-config`, { description: config!.description, ...schema });
+  const configOf = (kind: string, schema: Json) => share(`${kind}-config`, { description: config!.description, ...withComponent(schema) });
   const kinds: Kind[] = Object.entries(table).flatMap(([name, kind]): Kind[] => {
     const input: Json = kind.input ? { anyOf: [share(`${name}-input`, part(kind.input)), EXPRESSION] } : {};
     const one = { name, config: configOf(name, part(kind.editorSchema ?? kind.config)), input, spellings: (kind.inputsFirst ? ['inputs', 'input'] : ['input', 'inputs']) as Kind['spellings'] };
@@ -115,6 +123,19 @@ function stepDefinitions(step: Json, table: StepKinds): Record<string, Json> {
   const branches = kinds.flatMap(({ key, name, config: kindConfig, input: kindInput, spellings: [first, second] }) => closedBranches(
     { properties: { ...shared, [key]: { description: describeKind(key), const: name }, config: kindConfig }, required: [...required, key] },
     synonyms([first, described(first, kindInput)], [second, described(second, kindInput)]),
+  ));
+  // A library agent (agents/): `agent: <name>` or `<name>@<version>`, any name but a built-in's.
+  const builtIn = Object.entries(table).filter(([, k]) => k.key === 'agent').map(([n]) => n);
+  branches.push(...closedBranches(
+    {
+      properties: {
+        ...shared,
+        agent: { type: 'string', not: { enum: builtIn }, description: 'An agent of the library (agents/): `name`, `name@version` or `name@latest`.' },
+        config: { type: 'object', description: 'Merged over the library definition\'s config.' },
+      },
+      required: [...required, 'agent'],
+    },
+    synonyms(['input', described('input', {})], ['inputs', described('inputs', {})]),
   ));
   const chooseKind = [{ required: ['operation'] }, { required: ['agent'] }];
   // A step whose kind is not written yet matches this branch alone, so an editor offers `operation`
@@ -134,6 +155,16 @@ function stepDefinitions(step: Json, table: StepKinds): Record<string, Json> {
     oneOf: [...branches, unchosen].map((branch) => ({ ...branch, properties: inOrder(branch.properties as Record<string, Json>, order) })),
   };
   return definitions;
+}
+
+/** A config may name a config component (prompts/) whose mapping its other keys are merged over. */
+function withComponent(schema: Json): Json {
+  const component = { type: 'string', description: 'A config component of prompts/ (`name@version`): its mapping, with the keys beside it merged over it.' };
+  if (schema.properties) return { ...schema, properties: { ...(schema.properties as Json), component } };
+  for (const key of ['anyOf', 'oneOf'] as const) {
+    if (Array.isArray(schema[key])) return { ...schema, [key]: (schema[key] as Json[]).map(withComponent) };
+  }
+  return schema;
 }
 
 /** Two spellings of one key: the first may be absent, the second must be present, so exactly one branch matches. */

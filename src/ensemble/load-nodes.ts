@@ -12,6 +12,8 @@ import { nodeSchemas, childKeys, type NodeType } from './nodes';
 import { partsOf, loopsOf, idOf, type Entry } from './load-tree';
 import { scopeRoots, type CompiledNode, type CompiledStep, type ControlNode, type Ensemble, type NodePlace } from './ensemble';
 import type { ProblemCode } from './problem';
+import type { Library } from '../library/library';
+import { resolveComponents, type ComponentUse } from '../library/components';
 
 // The second pass of loading: each node of the tree compiled (its expressions, its kind's checks,
 // what it reads), then the tree put together. Problems are reported, never thrown.
@@ -28,7 +30,10 @@ export interface NodeCompile {
 }
 
 export interface StepCompile extends NodeCompile {
-  options: { kinds: StepKinds; scripts: ReadonlySet<string>; publicEnv?: ReadonlySet<string> };
+  options: { kinds: StepKinds; scripts: ReadonlySet<string>; publicEnv?: ReadonlySet<string>; library?: Library };
+  /** Library files used (components add theirs). */
+  used: Set<string>;
+  hyphenated: readonly string[];
   checkSecretsOfKind: (kind: StepKind | undefined, config: Template, at: Path) => void;
 }
 
@@ -45,12 +50,15 @@ export function compileStep(step: StepFile, e: Entry, c: StepCompile): CompiledS
   const at = e.at;
   const inputKey = step.inputs !== undefined ? 'inputs' : 'input';
   const condition = step.condition === undefined ? undefined : c.compile(step.condition, [...at, 'condition']);
-  const config = c.compile(step.config ?? {}, [...at, 'config']);
-  const input = c.compile(step[inputKey] ?? null, [...at, inputKey]);
-  const siblings = input.kind === 'object' || (input.kind === 'const' && isPlainObject(input.value))
-    ? new Set(Object.keys((step[inputKey] ?? {}) as object))
-    : new Set<string>();
+  const siblings = isPlainObject(step[inputKey]) ? new Set(Object.keys(step[inputKey] as object)) : new Set<string>();
   const kind = kindOf(step, c.options.kinds);
+  // Components (`prompt://name@v`, `{ component: name@v }`) resolved from the library.
+  const use = (path: Path, inInput: boolean): ComponentUse => ({
+    library: c.options.library, used: c.used, hyphenated: c.hyphenated, inputKeys: isPlainObject(step[inputKey]) ? siblings : undefined, inInput,
+    ownTemplates: kind?.ownTemplates ?? [], report: (p, message) => c.report(c.locator.offsetOf(p), 'reference', message),
+  });
+  const config = resolveComponents(c.compile(step.config ?? {}, [...at, 'config']), [...at, 'config'], use([...at, 'config'], false));
+  const input = resolveComponents(c.compile(step[inputKey] ?? null, [...at, inputKey]), [...at, inputKey], use([...at, inputKey], true));
   if (condition) c.checkSecrets(condition, [...at, 'condition'], 'condition');
   c.checkSecretsOfKind(kind, config, at);
   c.checkSecrets(input, [...at, inputKey], inputKey);
@@ -77,18 +85,54 @@ export function compileStep(step: StepFile, e: Entry, c: StepCompile): CompiledS
     c.report(c.locator.offsetOf(path, p.atKey), p.code ?? 'config', p.message);
   }
 
-  let retry: CompiledStep['retry'];
-  if (step.retry) {
+  const duration = (value: unknown, path: Path): number | undefined => {
+    if (value === undefined) return undefined;
     try {
-      retry = { attempts: step.retry.attempts, backoffMs: parseDuration(step.retry.backoff ?? 0) };
+      return parseDuration(value as string | number);
     } catch (err) {
       if (!(err instanceof DurationError)) throw err;
-      c.report(c.locator.offsetOf([...at, 'retry', 'backoff']), 'schema', err.message);
+      c.report(c.locator.offsetOf(path), 'schema', err.message);
+      return undefined;
     }
+  };
+  let retry: CompiledStep['retry'];
+  if (step.retry) {
+    const r = step.retry;
+    const strategy = r.backoff === 'exponential' || r.backoff === 'linear' || r.backoff === 'fixed' ? r.backoff : undefined;
+    const first = strategy ? duration(r.initialDelay ?? 1000, [...at, 'retry', 'initialDelay']) : duration(r.backoff ?? 0, [...at, 'retry', 'backoff']);
+    if (!strategy && r.initialDelay !== undefined) c.report(c.locator.offsetOf([...at, 'retry', 'initialDelay'], true), 'schema', '`initialDelay` goes with `backoff: exponential | linear | fixed` (a `backoff` duration is the first delay itself)');
+    const maxDelay = Math.min(duration(r.maxDelay ?? LIMITS.retryDelayMs, [...at, 'retry', 'maxDelay']) ?? LIMITS.retryDelayMs, LIMITS.retryDelayMs);
+    retry = { attempts: r.attempts ?? r.maxAttempts ?? 1, backoffMs: Math.min(first ?? 0, maxDelay), strategy: strategy ?? 'exponential', maxDelayMs: maxDelay, ...(r.retryOn ? { retryOn: r.retryOn } : {}) };
   }
+  // Time limit, fallback and cache: for operations (a hitl step's timeout is in its config).
+  const policies = (['timeout', 'onTimeout', 'cache'] as const).filter((k) => step[k] !== undefined);
+  if (policies.length && step.agent !== undefined) {
+    for (const k of policies) c.report(c.locator.offsetOf([...at, k], true), 'schema', `'${k}' is for operation steps${k === 'timeout' ? " (a hitl step's timeout is `config.timeout`)" : ''}`);
+  }
+  const timeoutMs = step.timeout !== undefined ? duration(step.timeout, [...at, 'timeout']) : undefined;
+  if (step.onTimeout && step.timeout === undefined) c.report(c.locator.offsetOf([...at, 'onTimeout'], true), 'schema', '`onTimeout` needs a `timeout` on the step');
+  if (timeoutMs !== undefined && (timeoutMs < 1 || timeoutMs > LIMITS.stepTimeoutMs)) c.report(c.locator.offsetOf([...at, 'timeout']), 'schema', `timeout is between 1 ms and ${LIMITS.stepTimeoutMs / 1000} s`);
+  const refs2 = c.refsOf(e);
+  const policyTemplate = (value: unknown, path: Path) => {
+    const t = c.compile(value, path);
+    c.checkSecrets(t, path, String(path.at(-1)));
+    checkReferences(t, path, refs2, c.locator, c.report);
+    return t;
+  };
+  const onTimeout = step.onTimeout
+    ? { error: step.onTimeout.error ?? step.onTimeout.fallback === undefined, ...(step.onTimeout.fallback !== undefined ? { fallback: policyTemplate(step.onTimeout.fallback, [...at, 'onTimeout', 'fallback']) } : {}) }
+    : undefined;
+  const cache = step.cache
+    ? {
+      ttl: step.cache.ttl,
+      ...(step.cache.key !== undefined ? { key: policyTemplate(step.cache.key, [...at, 'cache', 'key']) } : {}),
+      ...(step.cache.bypass !== undefined ? { bypass: policyTemplate(step.cache.bypass, [...at, 'cache', 'bypass']) } : {}),
+    }
+    : undefined;
   return {
     type: 'step', id: idOf(e), segment: e.segment, name: step.name, kind: named ?? '', key: step.agent !== undefined ? 'agent' : 'operation',
-    index: e.order, condition, config, input, onError: step.onError ?? 'fail', retry,
+    index: e.order, condition, config, input, onError: step.onError ?? 'fail', retry, ...(e.uses ? { agent: e.uses } : {}),
+    ...(timeoutMs !== undefined ? { timeoutMs } : {}), ...(onTimeout ? { onTimeout } : {}), ...(cache ? { cache } : {}),
   };
 }
 

@@ -3,6 +3,8 @@ import { LIMITS } from '../limits';
 import type { PathPart } from './ensemble';
 import { childKeys, nodeTypes, type NodeType } from './nodes';
 import { didYouMean, suggest } from './suggest';
+import type { Library } from '../library/library';
+import { parseRef } from '../library/versions';
 
 // The first pass over an ensemble's body: every node of the tree (steps and control nodes), in the
 // order of the file, with where it sits. The loader compiles each from here; the rules of what a
@@ -21,6 +23,8 @@ export interface Entry {
    * cannot hold a `.`, so a generated segment never equals a name.
    */
   segment: string;
+  /** The library agent it runs, with the version chosen (`review@2`). */
+  uses?: string;
   /** Position in the file, for "runs after" and reading order. */
   order: number;
   parent?: Entry;
@@ -34,7 +38,7 @@ export interface Entry {
   depth: number;
 }
 
-export type Report = (at: Path, atKey: boolean, message: string, code?: 'schema' | 'reference') => void;
+export type Report = (at: Path, atKey: boolean, message: string, code?: 'schema' | 'reference' | 'unknown-operation') => void;
 
 /** Child lists whose nodes run once per item or iteration: their paths carry the index. */
 export const looped = (type: Entry['type'], list: string | undefined) =>
@@ -43,7 +47,7 @@ export const looped = (type: Entry['type'], list: string | undefined) =>
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 /** Every node of the body, in file order. Problems of shape (unknown type, depth, empty lists) are reported. */
-export function collectTree(body: unknown[], at: Path, report: Report, definitions?: ReadonlyMap<string, { raw: Record<string, unknown>; at: Path }>): Entry[] {
+export function collectTree(body: unknown[], at: Path, report: Report, lookup: AgentLookup): Entry[] {
   const entries: Entry[] = [];
   let tooMany = false;
   // `using`: the definitions whose bodies enclose this list (a definition may not run itself).
@@ -63,7 +67,7 @@ export function collectTree(body: unknown[], at: Path, report: Report, definitio
         tooMany = true;
         return;
       }
-      const resolved = definitions ? fromDefinition(item, definitions, here, report, using) : { raw: item };
+      const resolved = fromDefinition(item, lookup, here, report, using);
       if (!resolved) return;
       const raw = stepDialect(resolved.raw, here, report);
       const inside = resolved.definition ? [...using, resolved.definition] : using;
@@ -80,7 +84,7 @@ export function collectTree(body: unknown[], at: Path, report: Report, definitio
       }
       const name = typeof raw.name === 'string' ? raw.name : undefined;
       const entry: Entry = {
-        raw, at: here, type, name, segment: name ?? `${list === 'catch' || list === 'finally' ? `${list}.` : ''}${type ?? 'node'}.${position + 1}`, order: entries.length,
+        raw, at: here, type, name, ...(resolved.uses ? { uses: resolved.uses } : {}), segment: name ?? `${list === 'catch' || list === 'finally' ? `${list}.` : ''}${type ?? 'node'}.${position + 1}`, order: entries.length,
         parent, list, caseKey, position, children: new Map(), depth,
       };
       entries.push(entry);
@@ -108,44 +112,92 @@ export function collectTree(body: unknown[], at: Path, report: Report, definitio
   return entries;
 }
 
-/**
- * A flow entry that runs a definition (`agent: review`, with `id:` to name this use, `input:`,
- * `condition:`, and `config:` merged over the definition's) as the step it stands for.
- */
-function fromDefinition(entry: Record<string, unknown>, definitions: ReadonlyMap<string, { raw: Record<string, unknown> }>, at: Path, report: Report, using: readonly string[]): { raw: Record<string, unknown>; definition?: string } | undefined {
-  if (entry.type !== undefined || typeof entry.agent !== 'string') return { raw: entry };
-  if (!definitions.has(entry.agent)) {
-    // Not a definition: a built-in agent written inline (`agent: hitl`), or a misspelt definition.
-    const close = suggest(entry.agent, [...definitions.keys()]);
-    if (!close || entry.agent === 'hitl') return { raw: entry };
-    report([...at, 'agent'], false, `unknown agent '${entry.agent}' — did you mean '${close}'? (defined in agents:)`, 'reference');
-    return undefined;
-  }
-  if (using.includes(entry.agent)) {
-    const chain = [...using.slice(using.indexOf(entry.agent)), entry.agent].join(' → ');
-    report([...at, 'agent'], false, `agent '${entry.agent}' runs itself (${chain}): a definition cannot contain itself; use a while or a foreach to repeat`, 'reference');
-    return undefined;
-  }
-  const def = definitions.get(entry.agent)!.raw;
-  const { agent, id, config, ...rest } = entry;
-  const defConfig = isObject(def.config) ? def.config : {};
-  return {
-    raw: {
-      ...def,
-      ...rest,
-      name: typeof id === 'string' ? id : agent,
-      ...(isObject(config) ? { config: { ...defConfig, ...config } } : {}),
-    },
-    definition: agent,
-  };
+/** Where `agent: <name>` is looked up: the file's own definitions (with `flow:`), built-in agents, the library. */
+export interface AgentLookup {
+  /** Definitions of this file (`agents:` when the file has a `flow:`). */
+  local?: ReadonlyMap<string, { raw: Record<string, unknown>; at: Path }>;
+  /** Names of built-in agents (`hitl`): they always mean the built-in. */
+  builtIn: ReadonlySet<string>;
+  library?: Pick<Library, 'agent' | 'agentNames'>;
+  /** Library files used, filled in as references resolve. */
+  used: Set<string>;
 }
 
-/** Conductor's `operation: hitl` is `agent: hitl`. */
+/**
+ * An entry that runs a definition (`agent: review`, `agent: review@2`; with `id:` to name this
+ * use, `input:`, `condition:`, and `config:` merged over the definition's) as the step it stands
+ * for: one of the file's definitions, else the library's. Undefined when it cannot be resolved
+ * (reported).
+ */
+function fromDefinition(entry: Record<string, unknown>, lookup: AgentLookup, at: Path, report: Report, using: readonly string[]): { raw: Record<string, unknown>; definition?: string; uses?: string } | undefined {
+  if (entry.type !== undefined || typeof entry.agent !== 'string') return { raw: entry };
+  const ref = entry.agent;
+  const name = parseRef(ref).name;
+  const { agent, id, config, ...rest } = entry;
+  const useName = typeof id === 'string' ? id : typeof rest.name === 'string' ? rest.name : name;
+  const merged = (def: Record<string, unknown>) => {
+    const defConfig = isObject(def.config) ? def.config : {};
+    return { ...def, ...rest, name: useName, ...(isObject(config) ? { config: { ...defConfig, ...config } } : {}) };
+  };
+  const local = lookup.local?.get(ref);
+  if (local) {
+    if (using.includes(ref)) {
+      const chain = [...using.slice(using.indexOf(ref)), ref].join(' → ');
+      report([...at, 'agent'], false, `agent '${ref}' runs itself (${chain}): a definition cannot contain itself; use a while or a foreach to repeat`, 'reference');
+      return undefined;
+    }
+    return { raw: merged(local.raw), definition: ref };
+  }
+  if (lookup.builtIn.has(ref)) return { raw: entry };
+  const found = lookup.library?.agent(ref);
+  if (found && 'found' in found) {
+    const def = found.found;
+    lookup.used.add(def.file);
+    return { raw: merged(def.step), uses: `${def.name}${def.version !== undefined ? `@${def.version}` : ''}` };
+  }
+  if (found) {
+    report([...at, 'agent'], false, found.problem, 'reference');
+    return undefined;
+  }
+  const known = [...(lookup.local?.keys() ?? []), ...(lookup.library?.agentNames() ?? [])];
+  const close = suggest(name, [...known, ...lookup.builtIn]);
+  const where = [lookup.local ? 'not defined in agents:' : undefined, lookup.library ? 'not in agents/' : undefined, `not a built-in agent (${[...lookup.builtIn].join(', ')})`].filter(Boolean).join(', ');
+  const whereClose = close && lookup.local?.has(close) ? ' (defined in agents:)' : close && !lookup.builtIn.has(close) ? ' (in agents/)' : '';
+  report([...at, 'agent'], false, `unknown agent '${ref}'${close ? ` — did you mean '${close}'?${whereClose}` : ` (${where})`}`, 'reference');
+  return undefined;
+}
+
+/**
+ * Conductor's spellings of a step, accepted as ours: `operation: hitl` is `agent: hitl`, `when:` is
+ * `condition:`, a think step's `prompt:` written beside its config is `config.prompt`. `member:`
+ * (its old name for an agent) is one problem.
+ */
 function stepDialect(raw: Record<string, unknown>, at: Path, report: Report): Record<string, unknown> {
-  if (raw.type !== undefined || raw.operation !== 'hitl') return raw;
-  if (raw.agent === 'hitl') report([...at, 'operation'], true, "'operation: hitl' and 'agent: hitl' say the same: keep one");
-  if (raw.agent !== undefined && raw.agent !== 'hitl') return raw;
-  const { operation: _, ...rest } = raw;
+  let out = raw;
+  if ('when' in out && out.type === undefined) {
+    if ('condition' in out) report([...at, 'when'], true, '`when` and `condition` say the same: keep one');
+    else {
+      const { when, ...rest } = out;
+      out = { ...rest, condition: when };
+    }
+  }
+  if ('member' in out) {
+    report([...at, 'member'], true, "'member:' is conductor's old name for an agent: write `agent:`");
+    const { member: _, ...rest } = out;
+    out = rest;
+  }
+  if (out.operation === 'think' && typeof out.prompt === 'string') {
+    const config = isObject(out.config) ? out.config : {};
+    if ('prompt' in config) report([...at, 'prompt'], true, '`prompt` is written twice (here and in `config`): keep one');
+    else {
+      const { prompt, ...rest } = out;
+      out = { ...rest, config: { ...config, prompt } };
+    }
+  }
+  if (out.type !== undefined || out.operation !== 'hitl') return out;
+  if (out.agent === 'hitl') report([...at, 'operation'], true, "'operation: hitl' and 'agent: hitl' say the same: keep one");
+  if (out.agent !== undefined && out.agent !== 'hitl') return out;
+  const { operation: _, ...rest } = out;
   return { ...rest, agent: 'hitl' };
 }
 

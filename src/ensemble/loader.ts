@@ -4,6 +4,7 @@ import type { z } from 'zod';
 import { compileTemplate, forEachExpression, type Path, type Template, type TemplateProblem } from '../expression/template';
 import type { StepKind, StepKinds } from '../runtime/step-kind';
 import { checkSecretUses } from './secret-uses';
+import type { Library } from '../library/library';
 import { liftExpressions, restoreValue } from './lift';
 import { SourceLocator } from './locate';
 import { EnsembleFile, InputDeclaration, Retry, Step } from './schema';
@@ -12,7 +13,7 @@ import { didYouMean, suggest } from './suggest';
 import { plainIssue, valueAt } from './issue-words';
 import { depthOf, LIMITS } from '../limits';
 import { isInfraSecret, SLACK_WEBHOOK } from '../secrets';
-import { reservedNames, type CompiledStep, type Ensemble } from './ensemble';
+import { reservedNames, type CompiledStep, type Ensemble, type OutputBlock } from './ensemble';
 import type { Problem, ProblemCode } from './problem';
 import { cannotRead, collectTree, loopsOf, variablesOf, type Entry } from './load-tree';
 import { checkReferences, compileControl, compileStep, salvageStep, assembleTree, type CompiledControlFields, type RefScope } from './load-nodes';
@@ -28,6 +29,8 @@ export interface LoadOptions {
   kinds: StepKinds;
   /** Script keys available to `operation: code` (`auto-approve` for scripts/auto-approve.ts). */
   scripts: ReadonlySet<string>;
+  /** The project's agents/ and prompts/ (src/library): what `agent: <name>` and `prompt://` find. */
+  library?: Library;
   /**
    * Env names that are configuration (src/secrets.ts): any other name read by an expression is a
    * secret, usable only in a credential field. Left out only to recompile the definition a stored
@@ -125,7 +128,9 @@ function load(src: SourceFile, options: LoadOptions): LoadResult {
   // `agent: <definition>` entries run them).
   const flow = Array.isArray(raw.flow) ? raw.flow : undefined;
   const definitions = flow ? new Map(rawAgents.flatMap((a, i) => (isPlainObject(a) && typeof a.name === 'string' ? [[a.name, { raw: a, at: ['agents', i] as Path }] as const] : []))) : undefined;
-  const entries = collectTree(flow ?? rawAgents, [flow ? 'flow' : 'agents'], (path, atKey, message, code) => report(locator.offsetOf(path, atKey), code ?? 'schema', message), definitions);
+  const used = new Set<string>();
+  const builtIn = new Set(Object.entries(options.kinds).filter(([, k]) => k.key === 'agent').map(([n]) => n));
+  const entries = collectTree(flow ?? rawAgents, [flow ? 'flow' : 'agents'], (path, atKey, message, code) => report(locator.offsetOf(path, atKey), code ?? 'schema', message), { local: definitions, builtIn, library: options.library, used });
   const named = entries.filter((e) => e.name !== undefined);
   const byName = new Map<string, Entry>();
   for (const e of named) {
@@ -182,26 +187,53 @@ function load(src: SourceFile, options: LoadOptions): LoadResult {
       const parsedStep = Step.safeParse(e.raw);
       if (!parsedStep.success) for (const issue of parsedStep.error.issues) reportIssue(issue, e.at, locator, report, raw);
       const step = parsedStep.success ? parsedStep.data : salvageStep(e.raw);
-      steps.set(e, compileStep(step, e, { compile, refsOf, report, locator, options, checkSecrets, checkSecretsOfKind }));
+      steps.set(e, compileStep(step, e, { compile, refsOf, report, locator, options, checkSecrets, checkSecretsOfKind, used, hyphenated }));
     } else if (e.type !== undefined) {
       controls.set(e, compileControl(e, e.type, { compile, refsOf, report, locator, checkSecrets }));
     }
   }
 
   let output: Template | undefined;
+  let responses: OutputBlock[] | undefined;
   if (file.output !== undefined) {
-    output = compile(file.output, ['output']);
-    checkSecrets(output, ['output'], 'output');
     // The output reads any node that is not inside a loop (a loop's own name gives its output).
     const outside = new Set(named.filter((t) => loopsOf(t).length === 0).map((t) => t.name!));
-    checkReferences(output, ['output'], { earlier: outside, all: allNames, vars: new Set(), namesUncertain, reason: (n) => cannotRead(byName.get(n)!, byName.get(n)!) ?? `is inside a loop: read the loop's output` }, locator, report);
+    const compileOutput = (value: unknown, path: Path) => {
+      const t = compile(value, path);
+      checkSecrets(t, path, 'output');
+      checkReferences(t, path, { earlier: outside, all: allNames, vars: new Set(), namesUncertain, reason: (n) => cannotRead(byName.get(n)!, byName.get(n)!) ?? `is inside a loop: read the loop's output` }, locator, report);
+      return t;
+    };
+    const blocks = outputBlocks(file.output);
+    if (blocks) {
+      responses = blocks.map(({ block, path }) => {
+        for (const [key, why] of Object.entries(UNSUPPORTED_BLOCK_KEYS)) if (key in block) report(locator.offsetOf([...path, key], true), 'schema', `'${key}:' in an output block is not supported: ${why}`);
+        const status = block.status ?? 200;
+        if (typeof status !== 'number' || !Number.isInteger(status) || status < 200 || status > 599 || [204, 205, 304].includes(status)) report(locator.offsetOf([...path, 'status']), 'schema', 'an output block\'s `status` is a number from 200 to 599 (not 204, 205 or 304: the answer has a body), written as it is');
+        if (block.headers !== undefined && !isPlainObject(block.headers)) report(locator.offsetOf([...path, 'headers']), 'schema', '`headers` is a mapping of header names to text');
+        for (const h of isPlainObject(block.headers) ? Object.keys(block.headers) : []) {
+          const problem = headerNameProblem(h);
+          if (problem) report(locator.offsetOf([...path, 'headers', h], true), 'schema', problem);
+        }
+        return {
+          ...(block.when !== undefined ? { when: compileOutput(block.when, [...path, 'when']) } : {}),
+          status: typeof status === 'number' ? status : 200,
+          ...(isPlainObject(block.headers) ? { headers: compileOutput(block.headers, [...path, 'headers']) } : {}),
+          body: compileOutput(block.body ?? null, [...path, 'body']),
+        };
+      });
+    } else output = compileOutput(file.output, ['output']);
   }
 
   const inputs = Object.fromEntries(
     Object.entries(file.inputs ?? {}).map(([k, v]) => [k, InputDeclaration.parse(typeof v === 'string' ? { type: v } : v)]),
   );
 
+  // The library files it uses are part of its definition: kept with each run, and in its hash.
+  const library = [...used].sort().map((f) => options.library!.files.get(f)!).filter(Boolean);
+  if (library.length > LIMITS.libraryFilesPerEnsemble) report(0, 'reference', `the ensemble uses ${library.length} files of agents/ and prompts/ (limit ${LIMITS.libraryFilesPerEnsemble}): they are stored with each of its runs`);
   if (problems.length > 0) return { ok: false, name, problems: sortProblems(problems) };
+  const hash = src.hash ?? '';
   return {
     ok: true,
     ensemble: {
@@ -209,13 +241,43 @@ function load(src: SourceFile, options: LoadOptions): LoadResult {
       description: file.description,
       file: src.file,
       source: src.source,
-      hash: src.hash ?? '',
+      hash: library.length ? `${hash}+${library.map((f) => f.hash.slice(0, 16)).join('+')}` : hash,
+      ...(library.length ? { library } : {}),
       inputs,
       inputSchema: buildInputSchema(inputs),
       ...assembleTree(entries, steps, controls),
       output,
+      ...(responses ? { responses } : {}),
+      ...(file.version !== undefined ? { version: String(file.version) } : {}),
     },
   };
+}
+
+const BLOCK_KEYS = new Set(['when', 'status', 'headers', 'body', 'rawBody', 'redirect', 'format']);
+const UNSUPPORTED_BLOCK_KEYS: Record<string, string> = {
+  rawBody: 'the body is sent as JSON; return text as a JSON string',
+  redirect: 'answer with `status: 303` and a `Location` header instead',
+  format: 'the body is sent as JSON (use the transform operation for CSV text)',
+};
+
+/**
+ * Conductor's output blocks: a list of `{ when, status, headers, body }` (the first whose \`when\`
+ * holds answers), or one \`{ status, headers, body }\` with a literal status. Anything else is a plain output.
+ */
+function outputBlocks(output: unknown): { block: Record<string, unknown>; path: Path }[] | undefined {
+  const isBlock = (v: unknown): v is Record<string, unknown> => isPlainObject(v) && ('body' in v || 'status' in v) && Object.keys(v).every((k) => BLOCK_KEYS.has(k));
+  if (Array.isArray(output) && output.length > 0 && output.every(isBlock)) return output.map((block, i) => ({ block, path: ['output', i] }));
+  if (isBlock(output) && 'body' in output && typeof output.status === 'number' && !('when' in output)) return [{ block: output, path: ['output'] }];
+  return undefined;
+}
+
+/** Headers an ensemble may not set: the Worker's own, and cookies (the console's session lives on this origin). */
+const RESERVED_HEADERS = new Set(['set-cookie', 'content-length', 'content-type', 'transfer-encoding', 'connection', 'x-execution-id', 'access-control-allow-origin', 'access-control-allow-credentials', 'content-security-policy']);
+
+export function headerNameProblem(name: string): string | undefined {
+  if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$/.test(name)) return `'${name.slice(0, 40)}' is not a header name`;
+  if (RESERVED_HEADERS.has(name.toLowerCase())) return `an ensemble cannot set the '${name}' header`;
+  return undefined;
 }
 
 type Report = (offset: number, code: ProblemCode, message: string) => void;
@@ -224,7 +286,19 @@ type Report = (offset: number, code: ProblemCode, message: string) => void;
 const UNSUPPORTED: Record<string, string> = {
   trigger: 'runs start with POST /ensembles/:name',
   state: 'steps read earlier steps by name (`${step.output}`)',
+  scoring: 'judge an output in a step of its own (a think or code step), and branch on it',
+  memory: 'keep what a run must remember with the storage operation (KV)',
+  logging: 'every run and step is logged as a structured JSON line (Workers Logs), secrets redacted',
+  metrics: 'durations are in each step record (GET /executions/:id) and the logs',
+  tracing: 'each run is one execution id across its logs, records and audit',
+  notifications: 'a hitl step notifies its approvers (notificationConfig); an http step can call any webhook',
+  apiExecutable: 'every ensemble runs with POST /ensembles/:name (the API key)',
+  schema: 'declare the run input with `inputs:` (types, required, defaults)',
 };
+
+/** An `input:` entry that declares an input (`{ type: string, required: true }`) rather than giving a default. */
+const looksLikeDeclaration = (v: unknown): boolean =>
+  isPlainObject(v) && typeof v.type === 'string' && Object.keys(v).every((k) => k in InputDeclaration.shape);
 
 /**
  * Where the conductor docs' dialect differs only in spelling, it is accepted (in place, before the
@@ -243,6 +317,21 @@ function acceptDialect(raw: unknown, locator: SourceLocator, report: Report): vo
     if ('output' in raw) report(locator.offsetOf(['outputs'], true), 'schema', '`outputs` and `output` are synonyms: use one');
     else raw.output = raw.outputs;
     delete raw.outputs;
+  }
+  // Conductor's top-level `input:`: defaults merged under the request's input (or declarations).
+  if ('input' in raw) {
+    const given = raw.input;
+    if (!isPlainObject(given)) report(locator.offsetOf(['input']), 'schema', 'top-level `input:` gives defaults of the run input: a mapping (`input: { topic: "", limit: 10 }`)');
+    else {
+      const inputs: Record<string, unknown> = isPlainObject(raw.inputs) ? { ...raw.inputs } : {};
+      for (const [k, v] of Object.entries(given)) {
+        if (k === '__proto__' || k === 'constructor' || k === 'prototype') report(locator.offsetOf(['input', k], true), 'schema', `'${k}' cannot name an input`);
+        else if (Object.hasOwn(inputs, k)) report(locator.offsetOf(['input', k], true), 'schema', `'${k}' is in both \`input:\` and \`inputs:\`: keep one`);
+        else inputs[k] = looksLikeDeclaration(v) ? v : { default: v };
+      }
+      raw.inputs = inputs;
+    }
+    delete raw.input;
   }
   for (const [key, instead] of Object.entries(UNSUPPORTED)) {
     if (key in raw) {

@@ -5,6 +5,7 @@ import { loadEnsemble, type SourceFile } from './loader';
 import type { Problem } from './problem';
 import { publicNames } from '../secrets';
 import type { StepKinds } from '../runtime/step-kind';
+import { Library, type LibraryFile } from '../library/library';
 
 export interface RegistryEntry {
   name: string;
@@ -43,7 +44,7 @@ export class EnsembleRegistry {
    * `publicEnv`: the env names that are configuration (src/secrets.ts); the default is the
    * strictest, this product's own settings only, so every other name read is a secret.
    */
-  constructor(files: readonly RegistryFile[], readonly scripts: ScriptRegistry, readonly kinds: StepKinds, private readonly publicEnv: ReadonlySet<string> = publicNames([], undefined)) {
+  constructor(files: readonly RegistryFile[], readonly scripts: ScriptRegistry, readonly kinds: StepKinds, private readonly publicEnv: ReadonlySet<string> = publicNames([], undefined), private readonly libraryFiles: readonly LibraryFile[] = []) {
     this.scriptKeys = new Set(Object.keys(scripts));
     for (const file of files) {
       let name = file.name;
@@ -61,8 +62,16 @@ export class EnsembleRegistry {
     }
   }
 
+  private libraryCache?: Library;
+
+  /** agents/ and prompts/, checked once per isolate when first needed. */
+  library(): Library {
+    this.libraryCache ??= new Library(this.libraryFiles, { kinds: this.kinds, scripts: this.scriptKeys });
+    return this.libraryCache;
+  }
+
   private load(file: RegistryFile): RegistryEntry {
-    const result = loadEnsemble(file, { kinds: this.kinds, scripts: this.scriptKeys, publicEnv: this.publicEnv });
+    const result = loadEnsemble(file, { kinds: this.kinds, scripts: this.scriptKeys, publicEnv: this.publicEnv, library: this.libraryFiles.length ? this.library() : undefined });
     const entry: RegistryEntry = result.ok
       ? { name: result.ensemble.name, file: file.file, ensemble: result.ensemble, problems: [] }
       : { name: result.name, file: file.file, problems: result.problems };
@@ -117,7 +126,7 @@ export class EnsembleRegistry {
   }
 
   /** The definition a stored run started on: compiled from its own source when it changed since. */
-  fromSource(file: SourceFile & { hash: string }): Ensemble {
+  fromSource(file: SourceFile & { hash: string; library?: LibraryFile[] }): Ensemble {
     return this.byHash.get(file.hash) ?? compileDefinition(file, this.scripts, this.kinds);
   }
 }
@@ -129,12 +138,17 @@ const compiled = new Map<string, Ensemble>();
  * The definition a stored run started on, compiled from its own source alone (never from the
  * registry of ensembles/, which a bad file or a deploy may have changed). Cached by hash.
  */
-export function compileDefinition(file: SourceFile & { hash: string }, scripts: ScriptRegistry, kinds: StepKinds): Ensemble {
+export function compileDefinition(file: SourceFile & { hash: string; library?: LibraryFile[] }, scripts: ScriptRegistry, kinds: StepKinds): Ensemble {
   const cached = compiled.get(file.hash);
   if (cached) return cached;
-  const result = loadEnsemble(file, { kinds, scripts: new Set(Object.keys(scripts)) });
+  const scriptKeys = new Set(Object.keys(scripts));
+  // Only the library files it used, as they were when it started.
+  const library = file.library?.length ? new Library(file.library, { kinds, scripts: scriptKeys }) : undefined;
+  const { library: _, ...source } = file;
+  const result = loadEnsemble(source, { kinds, scripts: scriptKeys, library });
   if (!result.ok) throw new EnsembleInvalidError(result.name, result.problems);
+  const ensemble = { ...result.ensemble, hash: file.hash };
   if (compiled.size >= 256) compiled.delete(compiled.keys().next().value!);
-  compiled.set(file.hash, result.ensemble);
-  return result.ensemble;
+  compiled.set(file.hash, ensemble);
+  return ensemble;
 }

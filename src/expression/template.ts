@@ -13,7 +13,22 @@ export type Template =
   | { kind: 'expr'; expr: CompiledExpression }
   | { kind: 'interp'; parts: (string | CompiledExpression)[] }
   | { kind: 'array'; items: Template[] }
-  | { kind: 'object'; entries: [string, Template][] };
+  | { kind: 'object'; entries: [string, Template][] }
+  /** A library component (src/library/components.ts): rendered with the step's input as its scope. */
+  | { kind: 'scoped'; template: Template; ref: string };
+
+/**
+ * The name under which a step's scope answers the step's own rendered input, for components
+ * (`scoped`). Not an identifier: no expression can read it.
+ */
+export const STEP_INPUT = '#step-input';
+
+const hasOwn = (v: unknown, k: string): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v) && Object.hasOwn(v, k);
+
+/** A component's scope: `input` is the step's input, and so is each of its top-level keys. */
+export function componentScope(input: unknown): Scope {
+  return (name) => (name === 'input' ? input : hasOwn(input, name) ? input[name] : undefined);
+}
 
 export type Path = (string | number)[];
 
@@ -141,6 +156,7 @@ const renderers = {
   },
   array: (t, scope, budget, path) => t.items.map((item, i) => renderAt(item, scope, budget, `${path}[${i}]`)),
   object: (t, scope, budget, path) => Object.fromEntries(t.entries.map(([k, v]) => [k, renderAt(v, scope, budget, path ? `${path}.${k}` : k)])),
+  scoped: (t, scope, budget, path) => renderAt(t.template, componentScope(scope(STEP_INPUT)), budget, path),
 } satisfies { [K in Template['kind']]: Renderer<Extract<Template, { kind: K }>> };
 
 function renderAt(template: Template, scope: Scope, budget: Budget, path: string): unknown {
@@ -178,6 +194,7 @@ export function templateRoots(template: Template, into = new Set<string>()): Set
       for (const [, v] of template.entries) templateRoots(v, into);
       break;
     case 'const':
+    case 'scoped':
       break;
   }
   return into;
@@ -211,6 +228,7 @@ export function forEachExpression(
       for (const [k, v] of template.entries) forEachExpression(v, [...path, k], visit);
       break;
     case 'const':
+    case 'scoped':
       break;
   }
 }

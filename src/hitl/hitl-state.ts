@@ -1,3 +1,4 @@
+import type { LibraryFile } from '../library/library';
 import { DurableObject } from 'cloudflare:workers';
 import type { Env } from '../env';
 import { runSecrets } from '../runtime/env-secrets';
@@ -38,6 +39,8 @@ export interface StoredDefinition {
   file: string;
   source: string;
   hash: string;
+  /** The files of agents/ and prompts/ it uses (src/library): part of the definition. */
+  library?: LibraryFile[];
 }
 
 /**

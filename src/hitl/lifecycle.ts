@@ -179,7 +179,7 @@ export class RunLifecycle {
     try {
       // The run's own definition, compiled from the source stored with it: not the registry of
       // ensembles/, so a broken file there (or a deploy) does not touch runs already under way.
-      const ensemble = compileDefinition({ file: run.file, source: run.source, hash: run.hash }, scripts, stepKinds);
+      const ensemble = compileDefinition({ file: run.file, source: run.source, hash: run.hash, library: run.library }, scripts, stepKinds);
       state = await advance(ensemble, taken.state, {
         env: this.env,
         scripts,

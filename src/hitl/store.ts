@@ -1,5 +1,6 @@
 import { pathOf, RunState, type NodeRecord, type StateChanges, type StepRecord } from '../runtime/run-state';
 import { redact } from '../secrets';
+import type { LibraryFile } from '../library/library';
 import type { ApprovalState } from './machine';
 import { ApprovalRequest } from './request';
 
@@ -9,6 +10,7 @@ CREATE TABLE IF NOT EXISTS run (
   state TEXT NOT NULL,             -- RunState JSON but its parts (below): status, output, waits
   state_version INTEGER NOT NULL DEFAULT 0,  -- +1 on every save of the state
   file TEXT NOT NULL, source TEXT NOT NULL, hash TEXT NOT NULL,   -- the definition it started on
+  library TEXT,                    -- ... and the agents/ and prompts/ files it uses (JSON), if any
   created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
   cleanup_at INTEGER,              -- set when the run ends: storage is deleted then
   resume_cursor INTEGER,           -- the step the run last started to continue from
@@ -88,6 +90,8 @@ export const ADDED_COLUMNS: [table: string, column: string, type: string][] = [
   ['run', 'index_retry_at', 'INTEGER'],
   // The run state in parts (the part table): a save writes what changed.
   ['run', 'state_version', 'INTEGER NOT NULL DEFAULT 0'],
+  // The library files (agents/, prompts/) the definition uses.
+  ['run', 'library', 'TEXT'],
 ];
 
 export type AuditType =
@@ -99,6 +103,7 @@ export interface RunRow {
   file: string;
   source: string;
   hash: string;
+  library?: LibraryFile[];
   createdAt: number;
   updatedAt: number;
   cleanupAt: number | null;
@@ -223,7 +228,7 @@ export class ExecutionStore {
   }
 
   run(): RunRow | undefined {
-    const r = this.one('SELECT state, state_version, file, source, hash, created_at, updated_at, cleanup_at FROM run WHERE id = 1');
+    const r = this.one('SELECT state, state_version, file, source, hash, library, created_at, updated_at, cleanup_at FROM run WHERE id = 1');
     if (!r) return undefined;
     const version = Number(r.state_version);
     if (this.parsed?.version !== version) this.parsed = { version, state: RunState.parse(this.assemble(String(r.state))) };
@@ -231,14 +236,15 @@ export class ExecutionStore {
       // Shared between reads of the same version: callers derive new states, never change this one.
       state: this.parsed.state,
       file: String(r.file), source: String(r.source), hash: String(r.hash),
+      ...(r.library ? { library: JSON.parse(String(r.library)) as LibraryFile[] } : {}),
       createdAt: Number(r.created_at), updatedAt: Number(r.updated_at),
       cleanupAt: r.cleanup_at === null ? null : Number(r.cleanup_at),
     };
   }
 
-  insertRun(state: RunState, def: { file: string; source: string; hash: string }, now: number): void {
-    this.sql.exec('INSERT INTO run (id, state, file, source, hash, created_at, updated_at) VALUES (1, ?, ?, ?, ?, ?, ?)',
-      '{}', def.file, def.source, def.hash, now, now);
+  insertRun(state: RunState, def: { file: string; source: string; hash: string; library?: LibraryFile[] }, now: number): void {
+    this.sql.exec('INSERT INTO run (id, state, file, source, hash, library, created_at, updated_at) VALUES (1, ?, ?, ?, ?, ?, ?, ?)',
+      '{}', def.file, def.source, def.hash, def.library?.length ? JSON.stringify(def.library) : null, now, now);
     this.parts = { version: 0, bodies: new Map(), nodeCount: 0 };
     const { head, version } = this.writeParts(state);
     this.sql.exec('UPDATE run SET state = ?, state_version = ? WHERE id = 1', head, version);

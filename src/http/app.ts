@@ -1,3 +1,4 @@
+import { agentRoutes } from './routes-agents';
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { AppError } from '../errors';
@@ -36,10 +37,12 @@ export function createApp(registry: (env: AppEnv['Bindings']) => EnsembleRegistr
   app.use('/inbox/*', limit(LIMITS.decisionBodyBytes));
   app.use('/ensembles', requireApiKey);
   app.use('/ensembles/*', requireApiKey);
+  app.use('/agents', requireApiKey);
   app.use('/executions', requireApiKey);
   app.use('/executions/*', requireApiKey);
   app.get('/', (c) => c.json({ name: 'ensemble-hitl', routes: ['GET /ensembles', 'POST /ensembles/:name', 'GET /executions/:id', 'GET|POST /callback/:token', 'POST /slack/interactions', 'GET /executions', 'GET /stats', 'GET /healthz', 'GET /inbox'] }));
   app.route('/ensembles', ensembleRoutes);
+  app.route('/agents', agentRoutes);
   app.route('/executions', executionRoutes);
   app.route('/callback', callbackRoutes);
   app.route('/slack', slackRoutes);

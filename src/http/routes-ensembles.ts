@@ -86,10 +86,12 @@ export const ensembleRoutes = new Hono<AppEnv>()
     return c.json({
       name: e.name,
       description: e.description,
+      ...(e.version !== undefined ? { version: e.version } : {}),
       file: e.file,
       hash: e.hash,
       inputs: e.inputs,
-      steps: e.steps.map((s) => ({ name: s.name, [s.key]: s.kind })),
+      steps: e.steps.map((s) => ({ name: s.name, [s.key]: s.kind, ...(s.agent ? { agent: s.agent } : {}) })),
+      ...(e.library ? { library: e.library.map((f) => f.file) } : {}),
       source: e.source,
     });
   })
@@ -126,5 +128,5 @@ export const ensembleRoutes = new Hono<AppEnv>()
       // the row is written now instead (its batch writes it again; that insert does nothing).
       if (waiting) await flushFlatRuns(c.env.DB);
     }
-    return c.json(result.body, result.status);
+    return c.json(result.body, result.status, result.headers);
   });

@@ -86,17 +86,40 @@ async function runKv(env: Env, c: z.infer<typeof KvConfig>): Promise<unknown> {
 }
 
 /**
+ * Conductor's spelling of a D1 step (`database: d1`, `query: <sql>`) as ours (`backend: d1`,
+ * `sql`); another database is a problem of its own.
+ */
+function conductorSpelling(config: Record<string, unknown>): { config: Record<string, unknown>; problems: { path: string[]; message: string; atKey?: boolean }[] } {
+  const problems: { path: string[]; message: string; atKey?: boolean }[] = [];
+  const out = { ...config };
+  if ('database' in out) {
+    if (out.database !== 'd1') problems.push({ path: ['database'], message: `database '${String(out.database)}' is not available here: the data operation reads D1 (\`database: d1\`) and KV (\`backend: kv\`)` });
+    else if (out.backend !== undefined && out.backend !== 'd1') problems.push({ path: ['database'], atKey: true, message: '`database: d1` and `backend` disagree: keep one' });
+    out.backend = 'd1';
+    delete out.database;
+  }
+  if (typeof out.query === 'string' && out.backend !== 'kv') {
+    if (out.sql !== undefined) problems.push({ path: ['query'], atKey: true, message: '`query` and `sql` both give the SQL: keep one' });
+    out.sql = out.query;
+    delete out.query;
+  }
+  return { config: out, problems };
+}
+
+/**
  * `operation: data`: D1 (`backend: d1`, `binding`, `operation: execute | query | first`, `sql`,
  * `params`) or KV (`backend: kv`, `operation: get | put | delete | list`).
  */
 export const data = defineOperation({
   config: z.looseObject({
-    backend: z.enum(['d1', 'kv']).default('d1'),
+    backend: z.enum(['d1', 'kv']).optional(),
     binding: z.string().optional(),
     operation: z.string().optional(),
   }),
   editorSchema: z.union([D1Config.extend({ backend: D1Config.shape.backend.optional() }), KvConfig]),
-  check(config) {
+  check(written) {
+    const { config, problems } = conductorSpelling(written);
+    if (problems.length) return problems;
     const schema = config.backend === 'kv' ? KvConfig : D1Config;
     const result = schema.partial().safeParse({ backend: 'd1', ...config });
     if (result.success) return [];
@@ -104,7 +127,8 @@ export const data = defineOperation({
       ? i.keys.map((key) => ({ path: [key], atKey: true, message: `unknown config key '${key}' for a ${String(config.backend ?? 'd1')} data step${didYouMean(key, Object.keys(schema.shape))}` }))
       : [{ path: i.path as string[], message: plainIssue(i, valueAt(config, i.path)) }]);
   },
-  async run({ config, env }) {
+  async run({ config: written, env }) {
+    const config = conductorSpelling(written).config;
     if (config.backend === 'kv') {
       const c = KvConfig.safeParse(config);
       if (!c.success) throw new StepError('INVALID_CONFIG', 'data (kv): config is invalid', { details: c.error.issues });

@@ -15,8 +15,13 @@ export interface Operation<S extends z.ZodObject> {
   readonly editorSchema?: z.ZodType;
   readonly credentials?: readonly (readonly string[])[];
   readonly destination?: readonly string[];
-  /** Extra load-time checks on the static part of the config (e.g. the script exists). */
-  check?(config: Record<string, unknown>, ctx: LoadContext): ConfigProblem[];
+  /** Config fields whose text is the operation's own template language (`{{ name }}` is theirs). */
+  readonly ownTemplates?: readonly (readonly string[])[];
+  /**
+   * Extra load-time checks on the static part of the config (e.g. the script exists); `step` tells
+   * which keys hold expressions, and how they were written.
+   */
+  check?(config: Record<string, unknown>, ctx: LoadContext, step: StepAsWritten): ConfigProblem[];
   run(ctx: StepContext<z.infer<S>>): Promise<unknown>;
 }
 
@@ -31,8 +36,9 @@ export function defineOperation<S extends z.ZodObject>(op: Operation<S>): StepKi
     editorSchema: op.editorSchema,
     credentials: op.credentials,
     destination: op.destination,
+    ownTemplates: op.ownTemplates,
     retries: true,
-    check: (step, ctx) => [...checkConfig(op.config, step), ...(op.check?.(step.config, ctx) ?? []).map((p) => ({ ...p, path: ['config', ...p.path] }))],
+    check: (step, ctx) => [...checkConfig(op.config, step), ...(op.check?.(step.config, ctx, step) ?? []).map((p) => ({ ...p, path: ['config', ...p.path] }))],
     async run(ctx) {
       const parsed = op.config.safeParse(ctx.config);
       if (!parsed.success) {

@@ -265,9 +265,19 @@ export class Run implements Records {
   private finish(): RunState {
     const state = this.state;
     try {
-      const output = redact(this.ensemble.output
-        ? renderTemplate(this.ensemble.output, frameScope(this.ensemble, state, this.deps.env, Frame.root(), this), undefined, 'output')
-        : Object.fromEntries(state.steps.filter((r) => r.status === 'completed' && !pathOf(r).includes('/')).map((r) => [r.name, r.output])), this.secrets);
+      const scope = frameScope(this.ensemble, state, this.deps.env, Frame.root(), this);
+      let rendered: unknown;
+      if (this.ensemble.responses) {
+        // Output blocks: the first whose `when` holds gives the output and the HTTP answer.
+        const block = this.ensemble.responses.find((b) => !b.when || renderTemplate(b.when, scope, undefined, 'output.when'));
+        rendered = block ? renderTemplate(block.body, scope, undefined, 'output.body') : null;
+        if (block) state.response = { status: block.status, ...(block.headers ? { headers: responseHeaders(redact(renderTemplate(block.headers, scope, undefined, 'output.headers'), this.secrets)) } : {}) };
+      } else {
+        rendered = this.ensemble.output
+          ? renderTemplate(this.ensemble.output, scope, undefined, 'output')
+          : Object.fromEntries(state.steps.filter((r) => r.status === 'completed' && !pathOf(r).includes('/')).map((r) => [r.name, r.output]));
+      }
+      const output = redact(rendered, this.secrets);
       const bytes = jsonBytes(output);
       if (bytes > LIMITS.stepOutputBytes) throw new StepError('OUTPUT_TOO_LARGE', `the run's output is ${bytes} bytes (limit ${LIMITS.stepOutputBytes})`);
       state.output = output;
@@ -278,6 +288,20 @@ export class Run implements Records {
     }
     return state;
   }
+}
+
+/** An output block's headers as rendered: text values only, each a valid header (a problem fails the run's output). */
+function responseHeaders(value: unknown): Record<string, string> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new StepError('OUTPUT_HEADERS', 'headers are a mapping of names to text');
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(value)) {
+    if (v === null || v === undefined) continue;
+    const text = typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : undefined;
+    if (text === undefined) throw new StepError('OUTPUT_HEADERS', `header '${k}' is not text`);
+    if (/[\r\n\0]/.test(text) || text.length > 4096) throw new StepError('OUTPUT_HEADERS', `header '${k}' holds a line break or is over 4096 characters`);
+    Object.defineProperty(out, k, { value: text, enumerable: true, writable: true, configurable: true });
+  }
+  return out;
 }
 
 /** What a finished step's record means for the list it is in. */

@@ -5,12 +5,17 @@ export const StepRecord = z.object({
   name: z.string(),
   /** Where it ran: its name, under the names of the control nodes around it and loop indices. Runs stored before paths existed have none: their path is the name. */
   path: z.string().optional(),
+  /** The library agent it ran, with the version chosen (`review@2`). */
+  agent: z.string().optional(),
   status: z.enum(['completed', 'skipped', 'failed', 'suspended', 'cancelled']),
   input: z.unknown(),
   output: z.unknown(),
   startedAt: z.string(),
   durationMs: z.number(),
   attempts: z.number().int().optional(),
+  /** Its output came from the step's cache (`cache:`), or from `onTimeout.fallback`. */
+  cached: z.boolean().optional(),
+  timedOut: z.boolean().optional(),
   error: z.object({ code: z.string(), message: z.string() }).optional(),
 });
 export type StepRecord = z.infer<typeof StepRecord>;
@@ -67,6 +72,8 @@ export const RunState = z.object({
   /** Every control node that ran, by path. */
   nodes: z.record(z.string(), NodeRecord).optional(),
   output: z.unknown().optional(),
+  /** The HTTP answer an output block chose (`status`, `headers`), when the ensemble has blocks. */
+  response: z.object({ status: z.number().int(), headers: z.record(z.string(), z.string()).optional() }).optional(),
   error: RunError.optional(),
   /** Steps that began to wait during the last advance: the requests to open. */
   suspensions: z.array(Suspension).optional(),

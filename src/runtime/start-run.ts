@@ -29,6 +29,7 @@ export function runSummary(state: RunState) {
     ensemble: state.ensemble,
     status: state.status,
     output: state.output ?? null,
+    ...(state.response ? { response: state.response } : {}),
     steps: state.steps.map((r) => ({ ...r, path: pathOf(r) })),
     ...(state.error ? { error: state.error } : {}),
   };
@@ -38,7 +39,7 @@ export function runSummary(state: RunState) {
  * Starts a run in the Worker. A run that ends without suspending is answered whole and nothing is
  * stored; a suspended run is handed to its HITLState object, which owns it from then on.
  */
-export async function startRun(ensemble: Ensemble, input: Record<string, unknown>, options: StartOptions): Promise<{ status: ContentfulStatusCode; body: unknown; state: RunState }> {
+export async function startRun(ensemble: Ensemble, input: Record<string, unknown>, options: StartOptions): Promise<{ status: ContentfulStatusCode; body: unknown; headers?: Record<string, string>; state: RunState }> {
   // One log line per run and request (run-suspended or run-finished), not one per phase: each
   // line costs the request, and a line at the end can carry the duration and the outcome.
   const started = Date.now();
@@ -58,7 +59,7 @@ export async function startRun(ensemble: Ensemble, input: Record<string, unknown
     const stub = options.env.HITL_STATE.get(options.env.HITL_STATE.idFromName(state.executionId));
     let begun: Begun;
     try {
-      begun = (await stub.begin({ file: ensemble.file, source: ensemble.source, hash: ensemble.hash }, state)) as Begun;
+      begun = (await stub.begin({ file: ensemble.file, source: ensemble.source, hash: ensemble.hash, ...(ensemble.library ? { library: ensemble.library } : {}) }, state)) as Begun;
     } catch (e) {
       // The object kept nothing (begin writes all or nothing) or, if only its answer was lost, holds
       // the run: either way the client learns which execution it was, and that it may retry (with
@@ -78,6 +79,10 @@ export async function startRun(ensemble: Ensemble, input: Record<string, unknown
       body: { ...runSummary(state), error: { code: 'STEP_FAILED', message: `step '${error.step ?? 'output'}' failed: ${error.message}`, details: error } },
       state,
     };
+  }
+  // An output block answers with its own status, headers and body (the execution id in a header).
+  if (state.response) {
+    return { status: state.response.status as ContentfulStatusCode, body: state.output ?? null, headers: { ...state.response.headers, 'x-execution-id': state.executionId }, state };
   }
   return { status: 200, body: runSummary(state), state };
 }

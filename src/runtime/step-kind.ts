@@ -81,6 +81,11 @@ export interface StepKind {
   readonly destination?: readonly string[];
   /** Credential fields are stored with the run until used (kept as written, env alone in them). */
   readonly storesCredentials?: boolean;
+  /**
+   * Config fields whose text is this kind's own template language (an html template's
+   * `{{name}}`): the loader does not take their `{{...}}` for conductor's placeholders.
+   */
+  readonly ownTemplates?: readonly (readonly string[])[];
   /** Whether a step's `retry` applies (an operation may be tried again; waiting for people is not). */
   readonly retries: boolean;
   /** Load-time checks of a step of this kind (paths inside the step). */

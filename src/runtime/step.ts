@@ -1,10 +1,11 @@
 import { AppError, StepError } from '../errors';
 import type { Env } from '../env';
 import type { CompiledStep, Ensemble } from '../ensemble/ensemble';
-import { forEachExpression, renderTemplate, templateAt, writtenParts, type Template, type WrittenPart } from '../expression/template';
+import { forEachExpression, renderTemplate, STEP_INPUT, templateAt, writtenParts, type Template, type WrittenPart } from '../expression/template';
 import type { ScriptRegistry } from './context';
 import { renderInput } from './render-input';
 import { withRetry } from './retry';
+import { cacheKeyOf, readCache, withinTime, writeCache } from './step-policies';
 import { pathOf, type RunState, type StateChanges, type StepRecord } from './run-state';
 import type { StateSize } from './state-size';
 import { executionInfo, frameScope, viewsFrom, type Frame, type Records } from './frame';
@@ -35,7 +36,7 @@ export const errorMessage = (e: unknown) => (e instanceof Error ? e.message : St
 export async function runStep(ensemble: Ensemble, step: CompiledStep, path: string, frame: Frame, state: RunState, records: Records, deps: EngineDeps): Promise<StepResult> {
   const started = new Date();
   const scope = frameScope(ensemble, state, deps.env, frame, records);
-  const base = { name: step.name, ...(path !== step.name ? { path } : {}), startedAt: started.toISOString() };
+  const base = { name: step.name, ...(path !== step.name ? { path } : {}), ...(step.agent ? { agent: step.agent } : {}), startedAt: started.toISOString() };
   const done = (status: StepRecord['status'], input: unknown, output: unknown, extra: Partial<StepRecord> = {}): StepResult => ({
     record: { ...base, status, input, output, durationMs: Date.now() - started.getTime(), ...extra },
   });
@@ -49,16 +50,35 @@ export async function runStep(ensemble: Ensemble, step: CompiledStep, path: stri
       input = null;
       throw new StepError('INPUT_TOO_LARGE', `the input of step '${path}' is ${inputBytes} bytes (limit ${LIMITS.stepInputBytes})`);
     }
-    const config = renderTemplate(step.config, scope, undefined, 'config');
+    // Components in the config read the step's own input (STEP_INPUT), nothing else.
+    const config = renderTemplate(step.config, (name) => (name === STEP_INPUT ? input : scope(name)), undefined, 'config');
     const kind = Object.hasOwn(deps.kinds, step.kind) ? deps.kinds[step.kind] : undefined;
     if (!kind) throw new StepError('KIND_UNAVAILABLE', `${step.key} '${step.kind}' is not available`);
     const written = (at: readonly string[]) => secretFieldAsWritten(step.config, at, publicEnvNames(deps.env));
     const ctx = { step: path, config, input, env: deps.env, execution: executionInfo(state), steps: viewsFrom(ensemble, frame, records), scripts: deps.scripts, origin: state.origin, written };
-    const outcome = await withRetry(kind.retries && step.retry ? step.retry : { attempts: 1, backoffMs: 0 }, () => {
-      attempts++;
-      return kind.run(ctx);
-    });
+    // A cached output, unless bypassed (the step then runs, and refreshes it).
+    let cacheKey: string | undefined;
+    if (step.cache) {
+      const identity = step.cache.key ? renderTemplate(step.cache.key, scope, undefined, 'cache.key') : { input, config };
+      cacheKey = await cacheKeyOf(ensemble.name, step.name, identity, deps.secrets ?? []);
+      const bypass = step.cache.bypass ? !!renderTemplate(step.cache.bypass, scope, undefined, 'cache.bypass') : false;
+      const hit = bypass ? undefined : await readCache(deps.env, cacheKey);
+      if (hit) return done('completed', input, hit.output ?? null, { cached: true });
+    }
+    let outcome;
+    try {
+      outcome = await withRetry(kind.retries && step.retry ? step.retry : { attempts: 1, backoffMs: 0 }, () => {
+        attempts++;
+        return withinTime(step.timeoutMs, path, () => kind.run(ctx));
+      });
+    } catch (e) {
+      // A time-out with a fallback is an output, not a failure.
+      if (!(e instanceof StepError && e.code === 'STEP_TIMEOUT' && step.onTimeout && !step.onTimeout.error)) throw e;
+      const fallback = step.onTimeout.fallback ? renderTemplate(step.onTimeout.fallback, scope, undefined, 'onTimeout.fallback') : null;
+      return done('completed', input, fallback ?? null, { timedOut: true, ...(attempts > 1 ? { attempts } : {}) });
+    }
     if ('suspend' in outcome) return { ...done('suspended', input, { status: 'pending' }), suspend: outcome.suspend };
+    if (cacheKey && step.cache) await writeCache(deps.env, cacheKey, outcome.output ?? null, step.cache.ttl);
     return done('completed', input, outcome.output ?? null, attempts > 1 ? { attempts } : {});
   } catch (e) {
     const code = e instanceof AppError ? e.code : 'STEP_FAILED';

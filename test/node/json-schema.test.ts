@@ -63,7 +63,7 @@ describe('the JSON Schema, as an editor applies it', () => {
     ['retry attempts of 0', step({ operation: 'code', config: { script: 'greet' }, retry: { attempts: 0 } }), '/agents/0/retry/attempts'],
     ['both input and inputs', step({ operation: 'code', config: { script: 'greet' }, input: {}, inputs: {} }), '/agents/0'],
     ['neither operation nor agent', step({ config: {} }), '/agents/0'],
-    ['an unknown top-level key', { version: 2, ...step({ operation: 'code', config: { script: 'greet' } }) }, ''],
+    ['an unknown top-level key', { versoin: 2, ...step({ operation: 'code', config: { script: 'greet' } }) }, ''],
     ['an unknown step key', step({ operation: 'code', config: { script: 'greet' }, inptu: {} }), '/agents/0'],
     ['both operation and agent', step({ operation: 'code', agent: 'hitl', config: { script: 'greet' } }), '/agents/0'],
     ['both output and outputs', { output: 1, outputs: 2, ...step({ operation: 'code', config: { script: 'greet' } }) }, ''],
@@ -136,8 +136,9 @@ describe('the JSON Schema, as an editor applies it', () => {
     const branches: { properties: Record<string, unknown>; additionalProperties: boolean; not?: unknown }[] = schema.definitions.step.oneOf;
     // Each kind of step is a closed branch with one kind key, one config and one spelling of its input;
     // a step of no kind yet matches only the last, which offers the kind keys and nothing kind-specific.
+    // 8 operations and hitl (also as `operation: hitl`), each with `input` or `inputs`, and a library agent.
     const kinds = branches.filter((b) => !b.not);
-    expect(kinds).toHaveLength(14);
+    expect(kinds).toHaveLength(22);
     for (const branch of kinds) {
       const keys = Object.keys(branch.properties);
       expect(branch.additionalProperties).toBe(false);
@@ -145,7 +146,7 @@ describe('the JSON Schema, as an editor applies it', () => {
       expect(keys.filter((k) => k === 'input' || k === 'inputs'), keys.join()).toHaveLength(1);
       expect(keys.filter((k) => k === 'config'), keys.join()).toHaveLength(1);
     }
-    expect(Object.keys(branches.at(-1)!.properties)).toEqual(['name', 'description', 'operation', 'agent', 'condition', 'onError', 'retry']);
+    expect(Object.keys(branches.at(-1)!.properties)).toEqual(['name', 'description', 'operation', 'agent', 'condition', 'onError', 'retry', 'timeout', 'onTimeout', 'cache']);
     expect(schema.properties).toBeUndefined();
     expect(schema.oneOf.map((b: { properties: object }) => Object.keys(b.properties).filter((k) => k.startsWith('output')))).toEqual([['output'], ['outputs']]);
   });

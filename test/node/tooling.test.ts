@@ -21,7 +21,7 @@ it('npm run validate reports every problem with file:line:col and exits non-zero
   writeFileSync(join(dir, 'bad.yaml'), 'agents:\n  - name: a\n    operation: nope\n  - name: b\n    operation: code\n    config: { script: greet }\n    input: { x: "${zzz.output}" }\n');
   const bad = spawnSync(process.execPath, ['tools/validate.mjs', join(dir, 'good.yaml'), join(dir, 'bad.yaml')], { cwd: root, encoding: 'utf8' });
   expect(bad.status).toBe(1);
-  expect(bad.stderr).toContain("bad.yaml:3:16: unknown operation 'nope' (expected one of: code, http, think, email, data)");
+  expect(bad.stderr).toContain("bad.yaml:3:16: unknown operation 'nope' (expected one of: code, http, think, email, data, storage, transform, html)");
   expect(bad.stderr).toContain("bad.yaml:7:20: unknown name 'zzz'");
   expect(bad.stdout).toContain('1 of 2 ensemble file(s) valid');
   const good = spawnSync(process.execPath, ['tools/validate.mjs'], { cwd: root, encoding: 'utf8' });

@@ -83,7 +83,7 @@ export async function startDevServer(options: { persistTo: string; vars?: Record
  */
 export function projectCopy(): string {
   const dir = mkdtempSync(join(tmpdir(), 'project-'));
-  for (const entry of ['src', 'ensembles', 'scripts', 'tools', 'migrations', 'docs', 'wrangler.toml', 'package.json', 'tsconfig.json']) {
+  for (const entry of ['src', 'ensembles', 'agents', 'prompts', 'scripts', 'tools', 'migrations', 'docs', 'wrangler.toml', 'package.json', 'tsconfig.json']) {
     cpSync(join(root, entry), join(dir, entry), { recursive: true });
   }
   symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'));

@@ -55,7 +55,7 @@ describe('one problem per mistake, naming what was written', () => {
   });
 
   it('an unknown operation is named, with the closest or the list', () => {
-    expect(report('agents:\n  - name: a\n    operation: teleport\n')).toEqual(["ensembles/a.yaml:3:16: unknown operation 'teleport' (expected one of: code, http, think, email, data)"]);
+    expect(report('agents:\n  - name: a\n    operation: teleport\n')).toEqual(["ensembles/a.yaml:3:16: unknown operation 'teleport' (expected one of: code, http, think, email, data, storage, transform, html)"]);
     expect(report('agents:\n  - name: a\n    operation: thinkk\n    config: { prompt: hi }\n')).toEqual(["ensembles/a.yaml:3:16: unknown operation 'thinkk' — did you mean 'think'?"]);
   });
 });
@@ -84,7 +84,7 @@ outputs:
   it('its features this runtime lacks are one clear problem each, not a cascade; flow entries are steps', () => {
     expect(report('ensemble: x\nflow:\n  - step: a\ntrigger: { http: true }\nagents:\n  - name: a\n    operation: code\n    config: { script: ok }\n')).toEqual([
       "ensembles/a.yaml:3:5: 'name' is required",
-      "ensembles/a.yaml:3:5: unknown step key 'step' (expected one of: name, description, operation, agent, condition, config, input, inputs, onError, retry)",
+      "ensembles/a.yaml:3:5: unknown step key 'step' (expected one of: name, description, operation, agent, condition, config, input, inputs, onError, retry, timeout, onTimeout, cache)",
       "ensembles/a.yaml:4:1: 'trigger:' is a conductor feature this runtime does not support (runs start with POST /ensembles/:name)",
     ]);
   });

@@ -15,11 +15,13 @@ export async function received(path: string): Promise<any[]> {
 }
 
 /** An app over ensembles given inline, with the test env plus RECEIVER (the local HTTP receiver). */
-export function appWith(files: Record<string, string>, scripts: ScriptRegistry = {}) {
+export function appWith(files: Record<string, string>, scripts: ScriptRegistry = {}, library: Record<string, string> = {}) {
   const registry = new EnsembleRegistry(
     Object.entries(files).map(([name, source]) => ({ file: `ensembles/${name}.yaml`, source, hash: `h-${name}-${source.length}` })),
     scripts, stepKinds,
     publicEnvNames(env),
+    // The library: agents/ and prompts/ files by path (`agents/review/agent.yaml`).
+    Object.entries(library).map(([file, source]) => ({ file, source, hash: `h-${file}-${source.length}` })),
   );
   const app = createApp(() => registry);
   const testEnv = env;

@@ -244,7 +244,9 @@ describe('delegation: a verified approver hands their place on', () => {
 describe('Microsoft Teams channel', () => {
   it('posts an Adaptive Card with the shared links, user text escaped, within the size limit', async () => {
     const hook = hookOf('teams');
-    const prompt = 'Ship **now**? [click](javascript:alert(1)) {{DATE(2017-02-14T06:00:00Z)}} https://evil.example';
+    // Teams' own template syntax comes from the run's input (written in the file, {{...}} would be
+    // a load problem: conductor's placeholder sent as it is).
+    const prompt = 'Ship **now**? [click](javascript:alert(1)) ${input.note} https://evil.example';
     const app = hitlApp('teams', `agents:
   - name: approve
     agent: hitl
@@ -254,7 +256,7 @@ describe('Microsoft Teams channel', () => {
       metadata: { customer: "_ACME_ <b>" }
     config: { notificationChannel: teams, notificationConfig: { webhookUrl: "\${env.RECEIVER}${hook}" } }
 `);
-    const id = await suspend(app, 'teams', { big: 'x'.repeat(60_000) });
+    const id = await suspend(app, 'teams', { big: 'x'.repeat(60_000), note: '{{DATE(2017-02-14T06:00:00Z)}}' });
     const [hit] = await hitsAt(hook, 1, id);
     expect(hit.body.length).toBeLessThanOrEqual(TEAMS_MAX_BYTES);
     expect(hit.json.type).toBe('message');

@@ -20,11 +20,11 @@ export const inObject = runInDurableObject as unknown as <T>(stub: unknown, fn: 
  * them: the object keeps the waits as requests (and clears them from the state when it opens
  * them), the Worker sends them as the state's `suspensions`.
  */
-export function storedRun(executionId: string): Promise<{ state: unknown; definition: { file: string; source: string; hash: string } }> {
+export function storedRun(executionId: string): Promise<{ state: unknown; definition: { file: string; source: string; hash: string; library?: { file: string }[] } }> {
   return inObject(stubOf(executionId), async (instance, state) => {
     const run = instance.store.run();
     const waits = state.storage.sql.exec<{ step: string; spec: string }>('SELECT step, spec FROM request ORDER BY id').toArray().map((r) => ({ step: r.step, request: JSON.parse(r.spec) }));
-    return { state: { ...run.state, suspensions: waits }, definition: { file: run.file, source: run.source, hash: run.hash } };
+    return { state: { ...run.state, suspensions: waits }, definition: { file: run.file, source: run.source, hash: run.hash, ...(run.library ? { library: run.library } : {}) } };
   });
 }
 

@@ -74,7 +74,7 @@ agents:
       "ensembles/t.yaml:13:14: step 'later' runs after 'c': only earlier steps can be referenced",
       "ensembles/t.yaml:14:7: unknown config key 'metod' for operation 'http' — did you mean 'method'?",
       "ensembles/t.yaml:15:18: unknown name 'missing': not a step before this one, or one of input, env, execution",
-      "ensembles/t.yaml:19:5: unknown step key 'bogus' (expected one of: name, description, operation, agent, condition, config, input, inputs, onError, retry)",
+      "ensembles/t.yaml:19:5: unknown step key 'bogus' (expected one of: name, description, operation, agent, condition, config, input, inputs, onError, retry, timeout, onTimeout, cache)",
     ]);
   });
 

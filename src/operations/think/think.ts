@@ -8,6 +8,7 @@ export const think = defineOperation({
   config: z.strictObject({
     prompt: z.string().min(1).meta({ description: 'what the model is asked', examples: ['Summarise: ${fetch.output.body}'] }),
     system: z.string().optional().describe('the system prompt'),
+    systemPrompt: z.string().optional().describe("conductor's spelling of `system`"),
     model: z.string().optional().describe('the model name; default depends on the provider'),
     provider: z.enum(providerNames).optional().describe('which model API; default: the first configured'),
     temperature: z.number().min(0).max(2).optional(),
@@ -19,7 +20,7 @@ export const think = defineOperation({
     const provider = pickProvider(env, config.provider);
     const reply = await providers[provider](env, {
       prompt: config.prompt,
-      system: config.system,
+      system: config.system ?? config.systemPrompt,
       model: config.model,
       temperature: config.temperature,
       maxTokens: config.maxTokens,

@@ -190,6 +190,10 @@ export class Library {
     const def = parsed.data;
     const place = fromPath(f.file, 'agents');
     const name = def.name ?? place.name;
+    if (!StepName.safeParse(name).success) {
+      read.at([], `the file's name gives this agent the name '${name.slice(0, 60)}', which cannot name an agent (letters, digits, _ and -): write \`name:\``);
+      return;
+    }
     const version = def.version !== undefined ? String(def.version) : place.version;
     if ((def.operation === undefined) === (def.agent === undefined)) {
       read.at([], 'an agent definition needs exactly one of `operation` or `agent`');
@@ -302,6 +306,10 @@ export class Library {
   }
 
   private addComponentEntry(c: Component) {
+    if (!StepName.safeParse(c.name).success) {
+      this.problem(c.file, 1, 1, `'${c.name.slice(0, 60)}' cannot name a component (letters, digits, _ and -)`);
+      return;
+    }
     const list = this.componentsByName.get(c.name) ?? [];
     list.push(c);
     this.componentsByName.set(c.name, list);

@@ -32,6 +32,20 @@ export interface DevServer {
  * `wrangler dev`) on a free port with its own persisted state, and waits until it answers.
  */
 export async function startDevServer(options: { persistTo: string; vars?: Record<string, string>; port?: number; cwd?: string }): Promise<DevServer> {
+  // wrangler restarts workerd once when its file watcher is ready; on a loaded machine the new
+  // workerd can find the port still held by the one it replaces and exit ("Address already in
+  // use"). That is wrangler's race, not the product's: start again, on the same port.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(options);
+    } catch (e) {
+      if (attempt >= 3 || !(e instanceof Error && e.message.includes('Address already in use'))) throw e;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+}
+
+async function startOnce(options: { persistTo: string; vars?: Record<string, string>; port?: number; cwd?: string }): Promise<DevServer> {
   const port = options.port ?? (await freePort());
   // A copy of the project unless one is given: wrangler reads the `.dev.vars` of the folder it
   // runs in, and a developer's own secrets must never change what a test sees.
@@ -51,7 +65,10 @@ export async function startDevServer(options: { persistTo: string; vars?: Record
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 90_000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`dev server exited early:\n${log}`);
+    if (child.exitCode !== null) {
+      if (!options.cwd) rmSync(cwd, { recursive: true, force: true });
+      throw new Error(`dev server exited early:\n${log}`);
+    }
     try {
       const res = await fetch(`${url}/`);
       if (res.ok) break;

@@ -27,8 +27,9 @@ const ensembles = walk(join(root, 'ensembles'), /\.ya?ml$/i).map((path) => {
   const name = buildName(path, source);
   return { file: relative(root, path), ...(name === undefined ? {} : { name }), source, hash: createHash('sha256').update(source).digest('hex') };
 });
-// The library: agent definitions (agents/**/*.yaml) and components (prompts/**: .md, .txt, .yaml).
-const library = [...walk(join(root, 'agents'), /\.ya?ml$/i), ...walk(join(root, 'prompts'), /\.(ya?ml|md|txt)$/i)].map((path) => {
+// The library: agent definitions (agents/**/*.yaml) and components (prompts/**: .md, .txt, .yaml;
+// configs/**/*.yaml, conductor's config components).
+const library = [...walk(join(root, 'agents'), /\.ya?ml$/i), ...walk(join(root, 'prompts'), /\.(ya?ml|md|txt)$/i), ...walk(join(root, 'configs'), /\.ya?ml$/i)].map((path) => {
   const source = readFileSync(path, 'utf8');
   return { file: relative(root, path).replace(/\\/g, '/'), source, hash: createHash('sha256').update(source).digest('hex') };
 });

@@ -35,7 +35,9 @@ const scripts = new Set([
 ]);
 
 // The library (agents/ and prompts/ of this project): checked, and what ensembles resolve against.
-const libraryPaths = [...walk(join(root, 'agents'), /\.ya?ml$/i).sort(), ...walk(join(root, 'prompts'), /\.(ya?ml|md|txt)$/i).sort()];
+const libraryPaths = [...walk(join(root, 'agents'), /\.ya?ml$/i).sort(), ...walk(join(root, 'prompts'), /\.(ya?ml|md|txt)$/i).sort(), ...walk(join(root, 'configs'), /\.ya?ml$/i).sort()];
+// Conductor's old layout is not read: say so rather than leave its agents unknown.
+const legacy = walk(join(root, 'members'), /\.ya?ml$/i).sort();
 const library = new Library(
   libraryPaths.map((p) => ({ file: relative(root, p).replace(/\\/g, '/'), source: readFileSync(p, 'utf8'), hash: '' })),
   { kinds: stepKinds, scripts },
@@ -49,6 +51,11 @@ let bad = 0;
 const names = new Map<string, string>();
 // Library problems are reported with the ensembles (a file of its own each).
 const libraryBad = new Set(library.problems.map((p) => p.file));
+for (const path of legacy) {
+  const file = relative(process.cwd(), path) || path;
+  console.error(`${file}:1:1: conductor's old layout (members/<name>/member.yaml with type:) is not read: move it to agents/<name>/agent.yaml and write operation: for type:`);
+  libraryBad.add(file);
+}
 for (const p of library.problems) console.error(formatProblem({ ...p, file: relative(process.cwd(), join(root, p.file)) || p.file }));
 if (!warnOnly) {
   for (const a of library.agents()) console.log(`ok  ${relative(process.cwd(), join(root, a.file))} (agent ${a.name}${a.version !== undefined ? `@${a.version}` : ''})`);
@@ -79,6 +86,7 @@ for (const path of files) {
   if (problems.length) bad++;
   else if (!warnOnly) console.log(`ok  ${file} (${name})`);
 }
-const libraryLine = libraryPaths.length ? `; ${libraryPaths.length - libraryBad.size} of ${libraryPaths.length} agent and prompt file(s) valid` : '';
+const libraryCount = libraryPaths.length + legacy.length;
+const libraryLine = libraryCount ? `; ${libraryCount - libraryBad.size} of ${libraryCount} agent and prompt file(s) valid` : '';
 console.log(warnOnly && bad === 0 && libraryBad.size === 0 ? `all ${files.length} ensembles valid${libraryPaths.length ? `, all ${libraryPaths.length} agent and prompt files valid` : ''}` : `${files.length - bad} of ${files.length} ensemble file(s) valid${libraryLine}`);
 process.exit((bad > 0 || libraryBad.size > 0) && !warnOnly ? 1 : 0);

@@ -84,7 +84,7 @@ const ComponentFile = z.strictObject({
 const FRONT_MATTER = /^---\r?\n([\s\S]*?)\r?\n---\r?\n?/;
 
 /** Where a file sits: its name and version from the path (`agents/review/agent.yaml`, `prompts/triage/v2.md`). */
-function fromPath(file: string, root: 'agents' | 'prompts'): { name: string; version?: string; dir: string } {
+function fromPath(file: string, root: 'agents' | 'prompts' | 'configs'): { name: string; version?: string; dir: string } {
   const rel = file.replace(/\\/g, '/').replace(new RegExp(`^(.*/)?${root}/`), '');
   const parts = rel.split('/');
   const base = parts.at(-1)!.replace(/\.(ya?ml|md|txt)$/i, '');
@@ -127,7 +127,7 @@ export class Library {
         const agent = /(^|\/)agents\//.test(f.file.replace(/\\/g, '/'));
         if (agent) this.addAgent(f);
         else this.addComponent(f);
-        if (this.problems.length > before) this.broken.set(`${agent ? 'agent' : 'component'} ${fromPath(f.file, agent ? 'agents' : 'prompts').name}`, f.file);
+        if (this.problems.length > before) this.broken.set(`${agent ? 'agent' : 'component'} ${fromPath(f.file, agent ? 'agents' : /(^|\/)configs\//.test(f.file) ? 'configs' : 'prompts').name}`, f.file);
       } catch (e) {
         this.problem(f.file, 1, 1, `could not be loaded: ${e instanceof RangeError ? 'nested too deeply' : e instanceof Error ? e.message : String(e)}`);
       }
@@ -254,6 +254,14 @@ export class Library {
   }
 
   private addComponent(f: LibraryFile): void {
+    if (/(^|\/)configs\//.test(f.file)) {
+      // Conductor's config components: the whole file is the value (`component: <name>@<version>`).
+      const read = this.readYaml(f, f.source);
+      if (!read) return;
+      const place = fromPath(f.file, 'configs');
+      this.addComponentEntry({ name: place.name, version: place.version, file: f.file, value: read.value });
+      return;
+    }
     const place = fromPath(f.file, 'prompts');
     if (/\.(md|txt)$/i.test(f.file)) {
       // A prompt: text, with optional YAML front matter (`version:`, `name:`, `description:`).

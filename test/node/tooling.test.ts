@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,6 +27,28 @@ it('npm run validate reports every problem with file:line:col and exits non-zero
   const good = spawnSync(process.execPath, ['tools/validate.mjs'], { cwd: root, encoding: 'utf8' });
   expect(good.status).toBe(0);
   expect(good.stdout).toMatch(/ok {2}ensembles\/hello\.yaml/);
+});
+
+it('npm run validate checks agents/, prompts/ and configs/ too, and names conductor\'s old members/ layout', () => {
+  const dir = projectCopy();
+  try {
+    mkdirSync(join(dir, 'agents', 'broken'), { recursive: true });
+    writeFileSync(join(dir, 'agents', 'broken', 'agent.yaml'), 'operation: thinkk\n');
+    mkdirSync(join(dir, 'configs'), { recursive: true });
+    writeFileSync(join(dir, 'configs', 'model.yaml'), 'provider: openai\ntemperature: 0.2\n');
+    mkdirSync(join(dir, 'members', 'greet'), { recursive: true });
+    writeFileSync(join(dir, 'members', 'greet', 'member.yaml'), 'name: greet\ntype: think\n');
+    writeFileSync(join(dir, 'ensembles', 'zz-uses.yaml'), 'agents:\n  - { name: a, operation: think, config: { component: model, prompt: hi } }\n  - { name: b, agent: broken }\n');
+    const r = spawnSync(process.execPath, ['tools/validate.mjs'], { cwd: dir, encoding: 'utf8' });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain("agents/broken/agent.yaml:1:12: unknown operation 'thinkk' — did you mean 'think'?");
+    expect(r.stderr).toMatch(/members\/greet\/member.yaml:1:1: conductor's old layout .* is not read: move it to agents\/<name>\/agent.yaml/);
+    expect(r.stderr).toMatch(/zz-uses.yaml:3:.*agent 'broken' is defined in agents\/broken\/agent.yaml, which does not load/);
+    expect(r.stdout).toMatch(/ok {2}configs\/model.yaml \(component model\)/);
+    expect(r.stdout).toMatch(/ok {2}agents\/check-username\/agent.yaml \(agent check-username@1.0.0\)/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 it('the generated registry records whether each ensemble loads, as the Worker\'s loader decides', () => {

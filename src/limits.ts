@@ -26,6 +26,11 @@ export const LIMITS = {
    * and the ones a run uses are stored with it (within ensembleFileBytes each).
    */
   libraryFiles: 1000,
+  /**
+   * An ensemble's source and the library files it uses, together: stored in one row with each of
+   * its suspended runs (a Durable Object's SQLite value holds at most 2 MB).
+   */
+  definitionBytes: 1024 * 1024,
   /** The longest delay between two attempts of a step: a run's steps share one request or alarm. */
   retryDelayMs: 60_000,
   /** The longest `timeout` of an operation step (per attempt). */

@@ -122,6 +122,14 @@ export function compileStep(step: StepFile, e: Entry, c: StepCompile): CompiledS
   const onTimeout = step.onTimeout
     ? { error: step.onTimeout.error ?? step.onTimeout.fallback === undefined, ...(step.onTimeout.fallback !== undefined ? { fallback: policyTemplate(step.onTimeout.fallback, [...at, 'onTimeout', 'fallback']) } : {}) }
     : undefined;
+  // A script reads earlier steps, the run and env besides its input: what identifies its result
+  // cannot be guessed from its input and config, so the author says (`cache.key`).
+  if (step.cache && step.operation === 'code' && step.cache.key === undefined) {
+    c.report(c.locator.offsetOf([...at, 'cache']), 'schema', 'a code step reads earlier steps and the run besides its input: give `cache.key` (what identifies its result, e.g. "${input.id}")');
+  }
+  if (timeoutMs !== undefined && retry && timeoutMs * retry.attempts + retry.maxDelayMs! * (retry.attempts - 1) > LIMITS.stepTimeoutMs) {
+    c.report(c.locator.offsetOf([...at, 'timeout']), 'schema', `timeout × attempts (with the delays between them) is over ${LIMITS.stepTimeoutMs / 60_000} minutes: one step may not hold its run that long`);
+  }
   const cache = step.cache
     ? {
       ttl: step.cache.ttl,

@@ -135,6 +135,15 @@ function fromDefinition(entry: Record<string, unknown>, lookup: AgentLookup, at:
   const name = parseRef(ref).name;
   const { agent, id, config, ...rest } = entry;
   const useName = typeof id === 'string' ? id : typeof rest.name === 'string' ? rest.name : name;
+  // Built-in agents always mean the built-in: a definition may not take the name of the gate.
+  if (lookup.builtIn.has(ref)) {
+    if (lookup.local?.has(ref)) report(lookup.local.get(ref)!.at.concat('name'), false, `'${ref}' is a built-in agent, which \`agent: ${ref}\` always means: give this definition another name`, 'reference');
+    return { raw: entry };
+  }
+  if (config !== undefined && !isObject(config) && (lookup.local?.has(ref) || lookup.library?.agent(ref))) {
+    report([...at, 'config'], false, "a use's `config` is a mapping, merged over the definition's (it cannot be one expression)", 'schema');
+    return undefined;
+  }
   const merged = (def: Record<string, unknown>) => {
     const defConfig = isObject(def.config) ? def.config : {};
     return { ...def, ...rest, name: useName, ...(isObject(config) ? { config: { ...defConfig, ...config } } : {}) };
@@ -146,9 +155,14 @@ function fromDefinition(entry: Record<string, unknown>, lookup: AgentLookup, at:
       report([...at, 'agent'], false, `agent '${ref}' runs itself (${chain}): a definition cannot contain itself; use a while or a foreach to repeat`, 'reference');
       return undefined;
     }
-    return { raw: merged(local.raw), definition: ref };
+    const raw = merged(local.raw);
+    // A definition that is itself a use of a library agent (`- name: review` / `agent: summarize@2`).
+    if (typeof local.raw.agent === 'string' && local.raw.type === undefined && !lookup.builtIn.has(local.raw.agent) && !lookup.local?.has(local.raw.agent)) {
+      const inner = fromDefinition({ ...raw, agent: local.raw.agent, id: useName }, lookup, at, report, [...using, ref]);
+      return inner && { ...inner, definition: ref };
+    }
+    return { raw, definition: ref };
   }
-  if (lookup.builtIn.has(ref)) return { raw: entry };
   const found = lookup.library?.agent(ref);
   if (found && 'found' in found) {
     const def = found.found;
@@ -188,7 +202,8 @@ function stepDialect(raw: Record<string, unknown>, at: Path, report: Report): Re
   }
   if (out.operation === 'think' && typeof out.prompt === 'string') {
     const config = isObject(out.config) ? out.config : {};
-    if ('prompt' in config) report([...at, 'prompt'], true, '`prompt` is written twice (here and in `config`): keep one');
+    if (out.config !== undefined && !isObject(out.config)) report([...at, 'prompt'], true, '`prompt` beside a `config` written as one expression: put the prompt in the config');
+    else if ('prompt' in config) report([...at, 'prompt'], true, '`prompt` is written twice (here and in `config`): keep one');
     else {
       const { prompt, ...rest } = out;
       out = { ...rest, config: { ...config, prompt } };

@@ -211,6 +211,7 @@ function load(src: SourceFile, options: LoadOptions): LoadResult {
         const status = block.status ?? 200;
         if (typeof status !== 'number' || !Number.isInteger(status) || status < 200 || status > 599 || [204, 205, 304].includes(status)) report(locator.offsetOf([...path, 'status']), 'schema', 'an output block\'s `status` is a number from 200 to 599 (not 204, 205 or 304: the answer has a body), written as it is');
         if (block.headers !== undefined && !isPlainObject(block.headers)) report(locator.offsetOf([...path, 'headers']), 'schema', '`headers` is a mapping of header names to text');
+        if (isPlainObject(block.headers) && Object.keys(block.headers).length > 32) report(locator.offsetOf([...path, 'headers']), 'schema', 'an output block sets at most 32 headers');
         for (const h of isPlainObject(block.headers) ? Object.keys(block.headers) : []) {
           const problem = headerNameProblem(h);
           if (problem) report(locator.offsetOf([...path, 'headers', h], true), 'schema', problem);
@@ -228,10 +229,19 @@ function load(src: SourceFile, options: LoadOptions): LoadResult {
   const inputs = Object.fromEntries(
     Object.entries(file.inputs ?? {}).map(([k, v]) => [k, InputDeclaration.parse(typeof v === 'string' ? { type: v } : v)]),
   );
+  for (const [k, decl] of Object.entries(inputs)) {
+    if (holdsTemplate(decl.default) && isPlainObject(raw.inputs) && Object.hasOwn(raw.inputs, k)) {
+      report(locator.offsetOf(['inputs', k, 'default']), 'schema', `the default of input '${k}' holds \`\${...}\` or \`{{...}}\`, which a default never renders (it would be sent as it is): give a plain value`);
+    }
+  }
 
   // The library files it uses are part of its definition: kept with each run, and in its hash.
   const library = [...used].sort().map((f) => options.library!.files.get(f)!).filter(Boolean);
   if (library.length > LIMITS.libraryFilesPerEnsemble) report(0, 'reference', `the ensemble uses ${library.length} files of agents/ and prompts/ (limit ${LIMITS.libraryFilesPerEnsemble}): they are stored with each of its runs`);
+  const definitionBytes = src.source.length + library.reduce((n, f) => n + f.source.length + f.file.length, 0);
+  if (library.length && definitionBytes > LIMITS.definitionBytes) {
+    report(0, 'reference', `the ensemble and the library files it uses are ${definitionBytes} characters together (limit ${LIMITS.definitionBytes}): they are stored with each of its runs; use fewer or smaller components`);
+  }
   if (problems.length > 0) return { ok: false, name, problems: sortProblems(problems) };
   const hash = src.hash ?? '';
   return {
@@ -272,7 +282,12 @@ function outputBlocks(output: unknown): { block: Record<string, unknown>; path: 
 }
 
 /** Headers an ensemble may not set: the Worker's own, and cookies (the console's session lives on this origin). */
-const RESERVED_HEADERS = new Set(['set-cookie', 'content-length', 'content-type', 'transfer-encoding', 'connection', 'x-execution-id', 'access-control-allow-origin', 'access-control-allow-credentials', 'content-security-policy']);
+const RESERVED_HEADERS = new Set([
+  'set-cookie', 'content-length', 'content-type', 'content-encoding', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade',
+  'x-execution-id', 'idempotent-replayed', 'access-control-allow-origin', 'access-control-allow-credentials', 'access-control-allow-headers',
+  'access-control-allow-methods', 'access-control-expose-headers', 'content-security-policy', 'strict-transport-security',
+  'clear-site-data', 'refresh', 'www-authenticate', 'proxy-authenticate',
+]);
 
 export function headerNameProblem(name: string): string | undefined {
   if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$/.test(name)) return `'${name.slice(0, 40)}' is not a header name`;
@@ -295,6 +310,15 @@ const UNSUPPORTED: Record<string, string> = {
   apiExecutable: 'every ensemble runs with POST /ensembles/:name (the API key)',
   schema: 'declare the run input with `inputs:` (types, required, defaults)',
 };
+
+/** A value with text that reads like an expression or a placeholder somewhere in it. */
+function holdsTemplate(v: unknown, depth = 0): boolean {
+  if (depth > LIMITS.yamlDepth) return false;
+  if (typeof v === 'string') return v.includes('${') || /\{\{[^{}]*\}\}/.test(v);
+  if (Array.isArray(v)) return v.some((x) => holdsTemplate(x, depth + 1));
+  if (isPlainObject(v)) return Object.values(v).some((x) => holdsTemplate(x, depth + 1));
+  return false;
+}
 
 /** An `input:` entry that declares an input (`{ type: string, required: true }`) rather than giving a default. */
 const looksLikeDeclaration = (v: unknown): boolean =>
@@ -327,6 +351,7 @@ function acceptDialect(raw: unknown, locator: SourceLocator, report: Report): vo
       for (const [k, v] of Object.entries(given)) {
         if (k === '__proto__' || k === 'constructor' || k === 'prototype') report(locator.offsetOf(['input', k], true), 'schema', `'${k}' cannot name an input`);
         else if (Object.hasOwn(inputs, k)) report(locator.offsetOf(['input', k], true), 'schema', `'${k}' is in both \`input:\` and \`inputs:\`: keep one`);
+        else if (holdsTemplate(v)) report(locator.offsetOf(['input', k]), 'schema', `the default of input '${k}' holds \`\${...}\` or \`{{...}}\`, which a default never renders (it would be sent as it is): give a plain value`);
         else inputs[k] = looksLikeDeclaration(v) ? v : { default: v };
       }
       raw.inputs = inputs;

@@ -249,6 +249,9 @@ function checkKeys(written: { config: unknown; input: unknown }): ConfigProblem[
  * Load-time checks of a hitl step: every key as written (`written`, values may be expressions), and
  * the values that are static (`config`, `input`).
  */
+/** What decides a gate: given in the config, never replaceable by the inputs. */
+const GATE_KEYS = ['approvers', 'minApprovals', 'requester', 'escalateTo', 'escalateAfter', 'timeout', 'onTimeout', 'onReject', 'form', 'requireVerified', 'allowDelegation'] as const;
+
 export function checkHitlStep(step: { config: Record<string, unknown>; input: Record<string, unknown>; written: { config: unknown; input: unknown } }): ConfigProblem[] {
   const problems = checkKeys(step.written);
   // Static values of both styles against their schemas (keys with expressions are checked when the
@@ -262,6 +265,17 @@ export function checkHitlStep(step: { config: Record<string, unknown>; input: Re
     }
   }
   const input = step.input;
+  // Who decides, and how, fixed in the config (often a library agent's definition) cannot be given
+  // by the inputs too: inputs win, and a run's caller must not pick the approvers of a gate.
+  const fixed = GATE_KEYS.filter((k) => Object.hasOwn(step.config, k) || (isPlainObject(step.written.config) && Object.hasOwn(step.written.config, k)));
+  if (fixed.length) {
+    const w = step.written.input;
+    if (w !== undefined && w !== null && !isPlainObject(w)) {
+      problems.push({ path: ['inputs'], message: `the config fixes ${fixed.join(', ')}: the inputs cannot be one expression, which could give them too (inputs win); write the inputs as a mapping` });
+    } else if (isPlainObject(w)) {
+      for (const k of fixed) if (Object.hasOwn(w, k)) problems.push({ path: ['inputs', k], atKey: true, message: `'${k}' is given by both the config and the inputs: keep one (the config's cannot be replaced by inputs)` });
+    }
+  }
   // A form default that does not fit its field would make the form impossible to send as shown.
   for (const where of ['inputs', 'config'] as const) {
     const form = (where === 'inputs' ? input : step.config).form;

@@ -307,8 +307,8 @@ export class HITLState extends DurableObject<Env> {
   }
 
   /** The claimed start answered: the same answer is replayed to retries for a day. */
-  async finishStart(status: number, body: string): Promise<void> {
-    const forgetAt = this.claims.finish(status, body, Date.now());
+  async finishStart(status: number, body: string, headers?: Record<string, string>): Promise<void> {
+    const forgetAt = this.claims.finish(status, body, Date.now(), headers);
     if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(forgetAt);
   }
 

@@ -40,7 +40,7 @@ async function claimStart(env: AppEnv['Bindings'], ensemble: string, key: string
 
 function claimAnswer(c: Context<AppEnv>, ensemble: string, claim: Exclude<Awaited<ReturnType<typeof claimStart>>, { kind: 'claimed' }>) {
   const details = { executionId: claim.executionId };
-  if (claim.kind === 'replay') return c.body(claim.body, claim.status as ContentfulStatusCode, { 'content-type': 'application/json', 'idempotent-replayed': 'true' });
+  if (claim.kind === 'replay') return c.body(claim.body, claim.status as ContentfulStatusCode, { ...claim.headers, 'content-type': 'application/json', 'idempotent-replayed': 'true' });
   if (claim.kind === 'mismatch') throw new AppError('IDEMPOTENCY_KEY_REUSED', `this Idempotency-Key was used for another input of '${ensemble}': use a new key for a new run`, 422, details);
   return c.json({ error: { code: 'IDEMPOTENCY_IN_PROGRESS', message: 'a start with this Idempotency-Key is still running: ask again shortly', details } }, 409, { 'retry-after': String(claim.retryAfterS) });
 }
@@ -49,11 +49,11 @@ function claimAnswer(c: Context<AppEnv>, ensemble: string, claim: Exclude<Awaite
  * Keeps the first answer for retries. The run is done whatever happens here: a failure is tried
  * again twice, then logged; the answer still goes out (a retry within the lease is told to wait).
  */
-async function rememberAnswer(stub: ClaimStub, executionId: string, status: number, body: unknown): Promise<void> {
+async function rememberAnswer(stub: ClaimStub, executionId: string, status: number, body: unknown, headers?: Record<string, string>): Promise<void> {
   const text = JSON.stringify(body);
   for (let attempt = 1; attempt <= 3; attempt++) {
     try {
-      await stub.finishStart(status, text);
+      await stub.finishStart(status, text, headers);
       return;
     } catch (e) {
       if (attempt === 3) log('idempotency-not-kept', { executionId, error: e instanceof Error ? e.message : String(e) }, 'warn');
@@ -119,7 +119,7 @@ export const ensembleRoutes = new Hono<AppEnv>()
       if (claim) await claim.stub.releaseStart().catch(() => undefined);
       throw e;
     }
-    if (claim) await rememberAnswer(claim.stub, claim.executionId, result.status, result.body);
+    if (claim) await rememberAnswer(claim.stub, claim.executionId, result.status, result.body, result.headers);
     // A run that never suspended is in no Durable Object: the index is its only trace. Written
     // after the response (a failure here costs the listing, never the run).
     if (result.status !== 202 && c.env.DB) {

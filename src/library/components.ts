@@ -13,7 +13,6 @@ import { suggest } from '../ensemble/suggest';
 // outside a component (where it would be sent as it is).
 
 export const PROMPT_SCHEME = 'prompt://';
-const PLACEHOLDER = /\{\{(\{?)([\s\S]*?)\}?\}\}/g;
 const LITERAL_PLACEHOLDER = /\{\{[^{}]*\}\}/;
 /** Conductor's other component references (`template://x@v`, `prompts/x@v`): never sent as text. */
 const OTHER_REFERENCE = /^(template|query|config|schema|script|docs|page|form|component):\/\/\S+$|^(prompts|configs|templates|queries|schemas|scripts)\/[\w./-]+@[\w.-]+$/;
@@ -45,7 +44,7 @@ export function resolveComponents(t: Template, path: Path, use: ComponentUse): T
   const own = (p: Path) => use.ownTemplates.some((o) => o.length <= p.length - path.length && o.every((k, i) => String(p[path.length + i]) === k));
   const walkValue = (v: unknown, p: Path): Template | undefined => {
     const ref = referenceOf(v);
-    if (ref !== undefined) return component(ref, p, use);
+    if (ref !== undefined) return component(ref, p, use, own(p));
     if (typeof v === 'string') {
       if (!own(p) && LITERAL_PLACEHOLDER.test(v)) literal(v, p, use);
       else if (OTHER_REFERENCE.test(v)) {
@@ -113,7 +112,7 @@ function literal(text: string, p: Path, use: ComponentUse) {
 }
 
 /** One referenced component, as a template rendered with the step's input. */
-function component(ref: string, p: Path, use: ComponentUse): Template | undefined {
+function component(ref: string, p: Path, use: ComponentUse, raw = false): Template | undefined {
   const found = use.library?.component(ref);
   if (!found) {
     const names = use.library?.componentNames() ?? [];
@@ -128,6 +127,10 @@ function component(ref: string, p: Path, use: ComponentUse): Template | undefine
   const c = found.found;
   use.used.add(c.file);
   const label = `${c.name}${c.version ? `@${c.version}` : ''}`;
+  referencesIn(c.value, (message) => use.report(p, `component '${label}' (${c.file}) ${message}`));
+  // In a field of the kind's own template language (an html template), the text goes as written:
+  // its `{{ }}` are that language's (escaped by it), never our expressions.
+  if (raw) return { kind: 'const', value: c.value };
   const problems: TemplateProblem[] = [];
   const converted = placeholders(c.value, (message) => use.report(p, `component '${label}' (${c.file}): ${message}`));
   const t = compileTemplate(converted, use.hyphenated, problems, []);
@@ -159,20 +162,43 @@ function component(ref: string, p: Path, use: ComponentUse): Template | undefine
 
 /** `{{ x }}` written as `${x}` in every string of a component; block helpers are problems. */
 function placeholders(value: unknown, report: (message: string) => void): unknown {
-  if (typeof value === 'string') {
-    return value.replace(PLACEHOLDER, (whole, _triple: string, inner: string) => {
-      const body = inner.trim();
-      if (body.startsWith('!')) return '';
-      if (/^[#/^>]|^else\b/.test(body)) {
-        report(`${whole.slice(0, 40)} is a Handlebars block or partial, which is not supported: compute the text in an earlier step (or a \${cond ? a : b} expression)`);
-        return '';
-      }
-      return `\${${body}}`;
-    });
-  }
+  if (typeof value === 'string') return convertText(value, report);
   if (Array.isArray(value)) return value.map((v) => placeholders(v, report));
   if (isObject(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, placeholders(v, report)]));
   return value;
+}
+
+/** One pass, linear in the text (an unclosed `{{` ends the scan: the rest is text). */
+function convertText(text: string, report: (message: string) => void): string {
+  let out = '';
+  let at = 0;
+  for (;;) {
+    const open = text.indexOf('{{', at);
+    if (open === -1) break;
+    const triple = text[open + 2] === '{';
+    const close = text.indexOf('}}', open + (triple ? 3 : 2));
+    if (close === -1) break;
+    const end = triple && text[close + 2] === '}' ? close + 3 : close + 2;
+    const body = text.slice(open + (triple ? 3 : 2), close).trim();
+    out += text.slice(at, open);
+    if (body.startsWith('!')) {
+      // A comment: dropped.
+    } else if (/^[#/^>]|^else\b/.test(body)) {
+      report(`{{${body.slice(0, 30)}}} is a Handlebars block or partial, which is not supported: compute the text in an earlier step (or a \${cond ? a : b} expression)`);
+    } else out += `\${${body}}`;
+    at = end;
+  }
+  return out + text.slice(at);
+}
+
+/** Conductor's references left inside a component's own text would be sent as they are. */
+function referencesIn(value: unknown, report: (message: string) => void, depth = 0): void {
+  if (depth > 64) return;
+  if (typeof value === 'string') {
+    const found = /\bprompt:\/\/\S+|\b(template|query|config|schema|script|docs|page|form|component):\/\/\S+/.exec(value);
+    if (found) report(`holds '${found[0].slice(0, 60)}', a reference that is not resolved inside a component (it would be sent as it is): write the text it stands for`);
+  } else if (Array.isArray(value)) value.forEach((v) => referencesIn(v, report, depth + 1));
+  else if (isObject(value)) for (const v of Object.values(value)) referencesIn(v, report, depth + 1);
 }
 
 function mapExpressions(t: Template, f: (e: CompiledExpression) => CompiledExpression): Template {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { Env } from '../env';
 import { StepError } from '../errors';
+import { CACHE_BINDING } from '../runtime/step-policies';
 import { defineOperation } from './operation';
 import { didYouMean } from '../ensemble/suggest';
 import { plainIssue, valueAt } from '../ensemble/issue-words';
@@ -14,6 +15,7 @@ function sqlParam(value: unknown): unknown {
 }
 
 function binding<T>(env: Env, name: string, kind: string, check: (b: unknown) => boolean): T {
+  if (name === CACHE_BINDING) throw new StepError('BINDING_RESERVED', `data: '${name}' holds the steps' cache, which no step reads or writes`);
   const b = env[name];
   if (!b || !check(b)) throw new StepError('BINDING_MISSING', `data: there is no ${kind} binding named '${name}' (see wrangler.toml)`);
   return b as T;

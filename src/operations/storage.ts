@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { Env } from '../env';
 import { StepError } from '../errors';
+import { CACHE_BINDING } from '../runtime/step-policies';
 import { depthOf, jsonBytes, LIMITS, utf8Length } from '../limits';
 import { defineOperation, type ConfigProblem } from './operation';
 
@@ -81,6 +82,7 @@ function findings(config: Record<string, unknown>, written: ReadonlySet<string>)
 }
 
 function binding<T>(env: Env, name: string, kind: string, is: (b: Record<string, unknown>) => boolean): T {
+  if (name === CACHE_BINDING) throw new StepError('BINDING_RESERVED', `storage: '${name}' holds the steps' cache, which no step reads or writes`);
   const b = env[name];
   if (b === null || typeof b !== 'object' || !is(b as Record<string, unknown>)) throw new StepError('BINDING_MISSING', `storage: there is no ${kind} binding named '${name}' (see wrangler.toml)`);
   return b as T;

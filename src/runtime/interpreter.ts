@@ -294,11 +294,13 @@ export class Run implements Records {
 function responseHeaders(value: unknown): Record<string, string> {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new StepError('OUTPUT_HEADERS', 'headers are a mapping of names to text');
   const out: Record<string, string> = {};
+  if (Object.keys(value).length > 32) throw new StepError('OUTPUT_HEADERS', 'an output block sets at most 32 headers');
   for (const [k, v] of Object.entries(value)) {
     if (v === null || v === undefined) continue;
     const text = typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : undefined;
     if (text === undefined) throw new StepError('OUTPUT_HEADERS', `header '${k}' is not text`);
-    if (/[\r\n\0]/.test(text) || text.length > 4096) throw new StepError('OUTPUT_HEADERS', `header '${k}' holds a line break or is over 4096 characters`);
+    // eslint-disable-next-line no-control-regex
+    if (/[\u0000-\u0008\u000a-\u001f\u007f]/.test(text) || text.length > 4096) throw new StepError('OUTPUT_HEADERS', `header '${k}' holds a line break or another control character, or is over 4096 characters`);
     Object.defineProperty(out, k, { value: text, enumerable: true, writable: true, configurable: true });
   }
   return out;

@@ -37,8 +37,11 @@ export async function cacheKeyOf(ensemble: string, step: string, identity: unkno
   return `cache:${Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('')}`;
 }
 
+/** The cache's own namespace: no operation can reach it (storage and data refuse its name). */
+export const CACHE_BINDING = 'STEP_CACHE';
+
 const kvOf = (env: Env): KVNamespace | undefined => {
-  const kv = env.KV as KVNamespace | undefined;
+  const kv = env[CACHE_BINDING] as KVNamespace | undefined;
   return kv && typeof kv.get === 'function' ? kv : undefined;
 };
 
@@ -58,7 +61,7 @@ export async function readCache(env: Env, key: string): Promise<{ output: unknow
 export async function writeCache(env: Env, key: string, output: unknown, ttl: number): Promise<void> {
   const kv = kvOf(env);
   if (!kv) {
-    log('cache-unavailable', { key, reason: 'no KV binding named KV' }, 'warn');
+    log('cache-unavailable', { key, reason: `no KV binding named ${CACHE_BINDING}` }, 'warn');
     return;
   }
   try {

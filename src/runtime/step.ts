@@ -60,7 +60,8 @@ export async function runStep(ensemble: Ensemble, step: CompiledStep, path: stri
     let cacheKey: string | undefined;
     if (step.cache) {
       const identity = step.cache.key ? renderTemplate(step.cache.key, scope, undefined, 'cache.key') : { input, config };
-      cacheKey = await cacheKeyOf(ensemble.name, step.name, identity, deps.secrets ?? []);
+      // The definition's hash too: an edited step never gets what its earlier version cached.
+      cacheKey = await cacheKeyOf(`${ensemble.name}\n${ensemble.hash}`, step.name, identity, deps.secrets ?? []);
       const bypass = step.cache.bypass ? !!renderTemplate(step.cache.bypass, scope, undefined, 'cache.bypass') : false;
       const hit = bypass ? undefined : await readCache(deps.env, cacheKey);
       if (hit) return done('completed', input, hit.output ?? null, { cached: true });
@@ -78,7 +79,8 @@ export async function runStep(ensemble: Ensemble, step: CompiledStep, path: stri
       return done('completed', input, fallback ?? null, { timedOut: true, ...(attempts > 1 ? { attempts } : {}) });
     }
     if ('suspend' in outcome) return { ...done('suspended', input, { status: 'pending' }), suspend: outcome.suspend };
-    if (cacheKey && step.cache) await writeCache(deps.env, cacheKey, outcome.output ?? null, step.cache.ttl);
+    // Kept as the run keeps it: redacted.
+    if (cacheKey && step.cache) await writeCache(deps.env, cacheKey, redact(outcome.output ?? null, deps.secrets ?? []), step.cache.ttl);
     return done('completed', input, outcome.output ?? null, attempts > 1 ? { attempts } : {});
   } catch (e) {
     const code = e instanceof AppError ? e.code : 'STEP_FAILED';

@@ -185,7 +185,9 @@ export function compileControl(e: Entry, type: NodeType, c: NodeCompile): Compil
   // Lists a node needs to do anything.
   const needs: Partial<Record<NodeType, string[][]>> = { parallel: [['steps']], sequence: [['steps']], foreach: [['step', 'steps']], while: [['steps']], try: [['steps']], 'map-reduce': [['map'], ['reduce']], branch: [['then', 'else']] };
   for (const options of needs[type] ?? []) {
-    if (!options.some((k) => (e.children.get(k)?.length ?? 0) > 0)) c.report(c.locator.offsetOf(e.at), 'schema', `a ${type} node needs ${options.map((k) => `\`${k}\``).join(' or ')} (a step, or a list of them)`);
+    // Written (even if its entries could not be resolved, which is reported where they are).
+    const written = (k: string) => (e.children.get(k)?.length ?? 0) > 0 || (Array.isArray(e.raw[k]) ? (e.raw[k] as unknown[]).length > 0 : e.raw[k] !== undefined && e.raw[k] !== null);
+    if (!options.some(written)) c.report(c.locator.offsetOf(e.at), 'schema', `a ${type} node needs ${options.map((k) => `\`${k}\``).join(' or ')} (a step, or a list of them)`);
   }
   if (type === 'foreach' && e.raw.step !== undefined && e.raw.steps !== undefined) c.report(c.locator.offsetOf([...e.at, 'steps'], true), 'schema', '`step` and `steps` say the same: use one');
   if (type === 'foreach' && Array.isArray(e.raw.items) && e.raw.items.length > LIMITS.foreachItems) c.report(c.locator.offsetOf([...e.at, 'items']), 'schema', `a foreach goes through at most ${LIMITS.foreachItems} items`);

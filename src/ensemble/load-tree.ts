@@ -25,6 +25,8 @@ export interface Entry {
   segment: string;
   /** The library agent it runs, with the version chosen (`review@2`). */
   uses?: string;
+  /** A use of a definition of the file: where the definition is, and the keys the use writes itself. */
+  definedAt?: { at: Path; own: ReadonlySet<string>; ownConfig: ReadonlySet<string> };
   /** Position in the file, for "runs after" and reading order. */
   order: number;
   parent?: Entry;
@@ -37,6 +39,9 @@ export interface Entry {
   children: Map<string, Entry[]>;
   depth: number;
 }
+
+/** What stands for conductor's inline code in a step's config once reported (src/operations/code.ts knows it). */
+export const INLINE_CODE = '(inline code, not run)';
 
 export type Report = (at: Path, atKey: boolean, message: string, code?: 'schema' | 'reference' | 'unknown-operation') => void;
 
@@ -68,7 +73,10 @@ export function collectTree(body: unknown[], at: Path, report: Report, lookup: A
         return;
       }
       const resolved = fromDefinition(item, lookup, here, report, using);
-      if (!resolved) return;
+      if (!resolved) {
+        lookup.dropped = (lookup.dropped ?? 0) + 1;
+        return;
+      }
       const raw = stepDialect(resolved.raw, here, report);
       const inside = resolved.definition ? [...using, resolved.definition] : using;
       const depth = (parent?.depth ?? 0) + (parent && parent.type !== 'step' ? 1 : 0);
@@ -84,7 +92,9 @@ export function collectTree(body: unknown[], at: Path, report: Report, lookup: A
       }
       const name = typeof raw.name === 'string' ? raw.name : undefined;
       const entry: Entry = {
-        raw, at: here, type, name, ...(resolved.uses ? { uses: resolved.uses } : {}), segment: name ?? `${list === 'catch' || list === 'finally' ? `${list}.` : ''}${type ?? 'node'}.${position + 1}`, order: entries.length,
+        raw, at: here, type, name, ...(resolved.uses ? { uses: resolved.uses } : {}),
+        ...(resolved.definition && lookup.local?.get(resolved.definition) ? { definedAt: { at: lookup.local.get(resolved.definition)!.at, own: new Set(Object.keys(item)), ownConfig: new Set(isObject(item.config) ? Object.keys(item.config) : []) } } : {}),
+        segment: name ?? `${list === 'catch' || list === 'finally' ? `${list}.` : ''}${type ?? 'node'}.${position + 1}`, order: entries.length,
         parent, list, caseKey, position, children: new Map(), depth,
       };
       entries.push(entry);
@@ -121,6 +131,8 @@ export interface AgentLookup {
   library?: Pick<Library, 'agent' | 'agentNames'>;
   /** Library files used, filled in as references resolve. */
   used: Set<string>;
+  /** Entries that could not be resolved (reported): their names are unknown, not missing. */
+  dropped?: number;
 }
 
 /**
@@ -189,11 +201,23 @@ function fromDefinition(entry: Record<string, unknown>, lookup: AgentLookup, at:
 function stepDialect(raw: Record<string, unknown>, at: Path, report: Report): Record<string, unknown> {
   let out = raw;
   if ('when' in out && out.type === undefined) {
-    if ('condition' in out) report([...at, 'when'], true, '`when` and `condition` say the same: keep one');
-    else {
+    if ('condition' in out) {
+      report([...at, 'when'], true, '`when` and `condition` say the same: keep one');
+      const { when: _, ...rest } = out;
+      out = rest;
+    } else {
       const { when, ...rest } = out;
       out = { ...rest, condition: when };
     }
+  }
+  if (out.operation === 'code' && isObject(out.config) && ('code' in out.config || 'inline' in out.config)) {
+    // Conductor's inline JavaScript: never evaluated here (no code from text), and its own `${...}`
+    // template literals are not ours to read.
+    const key = 'code' in out.config ? 'code' : 'inline';
+    report([...at, 'config', key], true, `code written in YAML (\`config.${key}\`) is not run here: nothing is evaluated from text; put it in a module of scripts/ (\`script:\`) or a library agent's handler`);
+    // The code itself is kept out of reach (its text is not compiled); the step is checked no further.
+    const { code: _c, inline: _i, ...config } = out.config;
+    out = { ...out, config: { ...config, [key]: INLINE_CODE } };
   }
   if ('member' in out) {
     report([...at, 'member'], true, "'member:' is conductor's old name for an agent: write `agent:`");

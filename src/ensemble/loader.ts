@@ -120,7 +120,7 @@ function load(src: SourceFile, options: LoadOptions): LoadResult {
   const rawAgents = Array.isArray(raw.agents) ? raw.agents : [];
   // After a YAML mistake a step's name may be garbled (or the step lost): a name that looks unknown
   // may be that step's, so unknown names are reported once the YAML is fixed.
-  const namesUncertain = mistakes.length > 0;
+  let namesUncertain = mistakes.length > 0;
   const name = file.ensemble ?? fallbackName;
 
   // The tree, in file order: steps and control nodes with where they sit.
@@ -130,7 +130,23 @@ function load(src: SourceFile, options: LoadOptions): LoadResult {
   const definitions = flow ? new Map(rawAgents.flatMap((a, i) => (isPlainObject(a) && typeof a.name === 'string' ? [[a.name, { raw: a, at: ['agents', i] as Path }] as const] : []))) : undefined;
   const used = new Set<string>();
   const builtIn = new Set(Object.entries(options.kinds).filter(([, k]) => k.key === 'agent').map(([n]) => n));
-  const entries = collectTree(flow ?? rawAgents, [flow ? 'flow' : 'agents'], (path, atKey, message, code) => report(locator.offsetOf(path, atKey), code ?? 'schema', message), { local: definitions, builtIn, library: options.library, used });
+  const lookup = { local: definitions, builtIn, library: options.library, used, dropped: 0 };
+  const entries = collectTree(flow ?? rawAgents, [flow ? 'flow' : 'agents'], (path, atKey, message, code) => report(locator.offsetOf(path, atKey), code ?? 'schema', message), lookup);
+  // A step that could not be resolved (reported) still has a name: later references to it are not "unknown".
+  if (lookup.dropped > 0) namesUncertain = true;
+  // Problems in what a use takes from a definition are shown at the definition.
+  const uses = entries.filter((e) => e.definedAt).sort((a, b) => b.at.length - a.at.length);
+  if (uses.length) {
+    locator.remap = (path) => {
+      const e = uses.find((u) => u.at.length < path.length && u.at.every((k, i) => path[i] === k));
+      if (!e) return path;
+      const key = String(path[e.at.length]);
+      const rest = path.slice(e.at.length);
+      if (key === 'config' && rest.length > 1 && !e.definedAt!.ownConfig.has(String(rest[1]))) return [...e.definedAt!.at, ...rest];
+      if (key !== 'config' && key !== 'name' && !e.definedAt!.own.has(key) && !(key === 'condition' && e.definedAt!.own.has('when'))) return [...e.definedAt!.at, ...rest];
+      return path;
+    };
+  }
   const named = entries.filter((e) => e.name !== undefined);
   const byName = new Map<string, Entry>();
   for (const e of named) {
@@ -142,8 +158,12 @@ function load(src: SourceFile, options: LoadOptions): LoadResult {
   const allNames = new Set(byName.keys());
   const hyphenated = [...allNames].filter((n) => n.includes('-'));
 
+  const conductorFile = 'flow' in raw || src.source.startsWith('name:') || /^name:/m.test(src.source.slice(0, 2000));
   const compile = (value: unknown, path: Path): Template => {
     const tplProblems: TemplateProblem[] = [];
+    // Conductor's other reference syntaxes would be sent as they are: one problem each, and the
+    // string is not read further (no cascade of expression errors).
+    value = conductorSyntax(value, path, allNames, conductorFile, (at, message) => report(locator.offsetOf(at), 'expression', message));
     const t = compileTemplate(value, hyphenated, tplProblems, path);
     for (const p of tplProblems) {
       report(locator.offsetInExpression(p.path, p.ordinal, p.offset), 'expression', `invalid expression: ${p.message}`);
@@ -267,7 +287,7 @@ const BLOCK_KEYS = new Set(['when', 'status', 'headers', 'body', 'rawBody', 'red
 const UNSUPPORTED_BLOCK_KEYS: Record<string, string> = {
   rawBody: 'the body is sent as JSON; return text as a JSON string',
   redirect: 'answer with `status: 303` and a `Location` header instead',
-  format: 'the body is sent as JSON (use the transform operation for CSV text)',
+  format: 'the body is sent as JSON (make text such as CSV or YAML in a step, e.g. with the transform operation, and answer it as a JSON string)',
 };
 
 /**
@@ -310,6 +330,36 @@ const UNSUPPORTED: Record<string, string> = {
   apiExecutable: 'every ensemble runs with POST /ensembles/:name (the API key)',
   schema: 'declare the run input with `inputs:` (types, required, defaults)',
 };
+
+const LEGACY_ROOTS = new Set(['input', 'inputs', 'state', 'trigger', 'steps', 'agents', 'context', 'output']);
+
+/**
+ * Conductor's reference forms that are not ours: `$input.x` / `$step.field` (its older form, a whole
+ * value), `${{ expr }}`, and, in a file written in its dialect, `$${x}` (a dollar sign and a value
+ * there; our escape for the literal text `${x}` here). Each is a problem; the string is blanked.
+ */
+function conductorSyntax(value: unknown, path: Path, names: ReadonlySet<string>, conductorFile: boolean, report: (at: Path, message: string) => void, depth = 0): unknown {
+  if (depth > LIMITS.yamlDepth) return value;
+  if (typeof value === 'string') {
+    const legacy = /^\$([A-Za-z_][\w-]*)((?:\.[\w-]+|\[\d+\])*)$/.exec(value.trim());
+    if (legacy && legacy[1] !== 'env' && (LEGACY_ROOTS.has(legacy[1]!) || names.has(legacy[1]!))) {
+      report(path, `'${value.trim().slice(0, 60)}' is conductor's older reference, which would be sent as it is: write \`\${${value.trim().slice(1, 60)}}\``);
+      return '';
+    }
+    if (value.includes('${{')) {
+      report(path, `\`\${{ ... }}\` is written \`\${ ... }\` here (one pair of braces)`);
+      return '';
+    }
+    if (conductorFile && /\$\$\{/.test(value)) {
+      report(path, "`$${x}` is this runtime's escape for the literal text `${x}`, which would be sent as it is: for a dollar sign followed by the value write `${'$' + x}`");
+      return '';
+    }
+    return value;
+  }
+  if (Array.isArray(value)) return value.map((v, i) => conductorSyntax(v, [...path, i], names, conductorFile, report, depth + 1));
+  if (isPlainObject(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, conductorSyntax(v, [...path, k], names, conductorFile, report, depth + 1)]));
+  return value;
+}
 
 /** A value with text that reads like an expression or a placeholder somewhere in it. */
 function holdsTemplate(v: unknown, depth = 0): boolean {

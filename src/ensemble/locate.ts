@@ -19,8 +19,15 @@ export class SourceLocator {
     return { line, column: col };
   }
 
+  /**
+   * Where a path really is written: a flow entry that uses a definition of the file holds only the
+   * keys of the use; the rest are the definition's (set by the loader once the tree is known).
+   */
+  remap?: (path: Path) => Path;
+
   /** The node at `path`, or the deepest existing ancestor. With `key`, the key node of the last segment. */
   private find(path: Path, key = false): Node | undefined {
+    if (this.remap) path = this.remap(path);
     let node: unknown = this.doc.contents;
     for (let i = 0; i < path.length; i++) {
       const seg = path[i];

@@ -4,20 +4,29 @@ import { defineOperation } from './operation';
 import { scriptKey } from './script-name';
 import { publicEnv } from '../runtime/public-env';
 import { suggest } from '../ensemble/suggest';
+import { INLINE_CODE } from '../ensemble/load-tree';
 
 /** `operation: code`: calls the default export of a module in `scripts/`. */
 export const code = defineOperation({
   config: z.looseObject({
-    script: z.string().min(1).describe('module in scripts/, e.g. scripts/auto-approve'),
+    script: z.string().min(1).optional().describe('module in scripts/, e.g. scripts/auto-approve'),
   }),
   check(config, ctx) {
     const script = config.script;
+    // Conductor's inline code (`code:`, `inline:`) is reported once where it is written.
+    if (script === undefined && (config.code === INLINE_CODE || config.inline === INLINE_CODE)) return [];
+    if (script === undefined) {
+      const misspelt = Object.keys(config).find((k) => suggest(k, ['script']) === 'script');
+      if (misspelt) return [{ path: [misspelt], atKey: true, message: `unknown config key '${misspelt}' for operation 'code' — did you mean 'script'?` }];
+      return [{ path: ['script'], message: "'script' is required: the module in scripts/ to call (e.g. scripts/auto-approve)" }];
+    }
     if (typeof script !== 'string' || ctx.scripts.has(scriptKey(script))) return [];
     const close = suggest(scriptKey(script), [...ctx.scripts]);
-    const known = [...ctx.scripts].map((s) => `scripts/${s}`).join(', ') || 'none';
+    const known = [...ctx.scripts].filter((s) => !s.startsWith('agents/')).map((s) => `scripts/${s}`).join(', ') || 'none';
     return [{ path: ['script'], code: 'unknown-script', message: close ? `unknown script '${script}' — did you mean 'scripts/${close}'?` : `unknown script '${script}' (known: ${known})` }];
   },
   async run(ctx) {
+    if (ctx.config.script === undefined) throw new StepError('SCRIPT_NOT_FOUND', 'a code step needs `script:` (a module in scripts/)');
     const module = ctx.scripts[scriptKey(ctx.config.script)];
     const fn = module?.default;
     if (typeof fn !== 'function') {

@@ -23,6 +23,7 @@ const Config = z.strictObject({
   markdown: z.string().optional().meta({ description: 'Markdown (its {{ }} filled first); raw HTML in it is shown as text', examples: ['# Hello {{ name }}'] }),
   data: z.record(z.string(), z.unknown()).optional().meta({ description: 'the template\'s variables (default: the step\'s input)', examples: [{ name: '${input.name}' }] }),
   page: z.union([z.boolean(), PageOptions]).optional().describe('true or { title, lang }: a whole HTML document around the result'),
+  templateEngine: z.literal('liquid').optional().describe("conductor's engine setting: Liquid is the one engine here (simple and handlebars templates are rewritten with {% if %} and {% for %})"),
 });
 type HtmlConfig = z.infer<typeof Config>;
 
@@ -174,6 +175,12 @@ function problems(config: Record<string, unknown>, written: ReadonlySet<string>,
     }
     const source = key === 'template' ? sourceOf(Source.safeParse(config[key]).data) : config[key];
     if (typeof source !== 'string') continue;
+    // Conductor's other engines (simple, handlebars) write blocks as {{#each}} / {{#if}}.
+    const block = /\{\{\s*[#/^>][^}]{0,40}/.exec(source);
+    if (block) {
+      out.push({ path: typeof raw === 'object' ? [key, 'inline'] : [key], message: `'${block[0]}' is a Handlebars block (conductor's simple or handlebars engine): templates here are Liquid, write {% for x in items %}...{% endfor %} and {% if x %}...{% endif %}` });
+      continue;
+    }
     try {
       parse(kind, source);
     } catch (e) {

@@ -23,3 +23,52 @@ describe('top-level input defaults', () => {
     expect(app.registry.list().flatMap((e) => e.problems.map(formatProblem)).join('\n')).toMatch(/config/);
   });
 });
+
+// Found by loading conductor's published template ensembles: each of its other reference forms is
+// one problem naming the fix, never text sent as it is, and one cause gives one problem.
+import { loadEnsemble } from '../../src/ensemble/loader';
+import { stepKinds } from '../../src/kinds';
+
+const problemsOf = (source: string) => {
+  const r = loadEnsemble({ file: 'ensembles/c.yaml', source }, { kinds: stepKinds, scripts: new Set(['greet']) });
+  return r.ok ? [] : r.problems.map(formatProblem);
+};
+
+describe("conductor's other reference forms", () => {
+  it('$input.x and $step.field (its older form), ${{ x }}, and $${x} in a conductor file are one problem each', () => {
+    expect(problemsOf('name: c\nflow:\n  - agent: a\n  - agent: b\nagents:\n  - { name: a, operation: code, config: { script: greet }, input: { name: $input.name } }\n  - { name: b, operation: code, config: { script: greet }, input: { name: $a.output.message } }\n')).toEqual([
+      "ensembles/c.yaml:6:75: '$input.name' is conductor's older reference, which would be sent as it is: write `${input.name}`",
+      "ensembles/c.yaml:7:75: '$a.output.message' is conductor's older reference, which would be sent as it is: write `${a.output.message}`",
+    ]);
+    expect(problemsOf('agents:\n  - { name: a, operation: code, config: { script: greet }, input: { name: "${{ input.name }}" } }\n')).toEqual([
+      'ensembles/c.yaml:2:74: `${{ ... }}` is written `${ ... }` here (one pair of braces)',
+    ]);
+    expect(problemsOf('name: c\nagents:\n  - { name: a, operation: code, config: { script: greet }, input: { name: "Total: $${input.total}" } }\n')[0]).toMatch(/escape for the literal text `\$\{x\}`.*write `\$\{'\$' \+ x\}`/);
+    // Our own `$env.NAME` shorthand and a price are not references.
+    expect(problemsOf('agents:\n  - { name: a, operation: code, config: { script: greet }, input: { name: "$5.00" } }\n')).toEqual([]);
+  });
+
+  it('inline code is one problem, its own ${...} not read as ours', () => {
+    expect(problemsOf('agents:\n  - name: a\n    operation: code\n    config:\n      code: |\n        return { key: `session:${token}` };\n')).toEqual([
+      'ensembles/c.yaml:5:7: code written in YAML (`config.code`) is not run here: nothing is evaluated from text; put it in a module of scripts/ (`script:`) or a library agent\'s handler',
+    ]);
+  });
+
+  it('an unknown agent in a parallel is that one problem: the node has its steps, later references are not "unknown"', () => {
+    expect(problemsOf('name: c\nflow:\n  - type: parallel\n    steps:\n      - agent: analyze\n      - agent: summarize\n  - agent: greeter\n    input: { name: "${analyze.output}" }\nagents:\n  - { name: greeter, operation: code, config: { script: greet } }\n')).toEqual([
+      "ensembles/c.yaml:5:16: unknown agent 'analyze' (not defined in agents:, not a built-in agent (hitl))",
+      "ensembles/c.yaml:6:16: unknown agent 'summarize' (not defined in agents:, not a built-in agent (hitl))",
+    ]);
+  });
+
+  it("a problem in what a use takes from a definition is shown at the definition", () => {
+    expect(problemsOf('name: c\nflow:\n  - agent: fetch\n    input: { id: 1 }\nagents:\n  - name: fetch\n    operation: http\n    config:\n      url: "https://example.com"\n      methd: GET\n')).toEqual([
+      "ensembles/c.yaml:10:7: unknown config key 'methd' for operation 'http' — did you mean 'method'?",
+    ]);
+  });
+
+  it('an html template in Handlebars says Liquid is the engine; templateEngine: liquid is accepted', () => {
+    expect(problemsOf('agents:\n  - { name: a, operation: html, config: { template: "<ul>{{#each items}}<li>{{this}}</li>{{/each}}</ul>" } }\n')[0]).toMatch(/is a Handlebars block .*write \{% for x in items %\}/);
+    expect(problemsOf('agents:\n  - { name: a, operation: html, config: { templateEngine: liquid, template: "<p>{{ name }}</p>" } }\n')).toEqual([]);
+  });
+});

@@ -41,7 +41,7 @@ describe("conductor's other reference forms", () => {
       "ensembles/c.yaml:7:75: '$a.output.message' is conductor's older reference, which would be sent as it is: write `${a.output.message}`",
     ]);
     expect(problemsOf('agents:\n  - { name: a, operation: code, config: { script: greet }, input: { name: "${{ input.name }}" } }\n')).toEqual([
-      'ensembles/c.yaml:2:74: `${{ ... }}` is written `${ ... }` here (one pair of braces)',
+      'ensembles/c.yaml:2:75: `${{ ... }}` is written `${ ... }` here (one pair of braces)',
     ]);
     expect(problemsOf('name: c\nagents:\n  - { name: a, operation: code, config: { script: greet }, input: { name: "Total: $${input.total}" } }\n')[0]).toMatch(/escape for the literal text `\$\{x\}`.*write `\$\{'\$' \+ x\}`/);
     // Our own `$env.NAME` shorthand and a price are not references.

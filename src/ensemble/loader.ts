@@ -343,10 +343,15 @@ function conductorSyntax(value: unknown, path: Path, names: ReadonlySet<string>,
   if (typeof value === 'string') {
     const legacy = /^\$([A-Za-z_][\w-]*)((?:\.[\w-]+|\[\d+\])*)$/.exec(value.trim());
     if (legacy && legacy[1] !== 'env' && (LEGACY_ROOTS.has(legacy[1]!) || names.has(legacy[1]!))) {
-      report(path, `'${value.trim().slice(0, 60)}' is conductor's older reference, which would be sent as it is: write \`\${${value.trim().slice(1, 60)}}\``);
+      // A step's result is its `output` here (`$fetch.rows` is `${fetch.output.rows}`).
+      const [, root, rest] = legacy;
+      const field = rest!.replace(/^\./, '').split(/[.[]/)[0];
+      const written = names.has(root!) && !LEGACY_ROOTS.has(root!) && !['output', 'status', 'error', 'executed', 'success', 'input'].includes(field!) ? `${root}.output${rest}` : `${root}${rest}`;
+      report(path, `'${value.trim().slice(0, 60)}' is conductor's older reference, which would be sent as it is: write \`\${${written.slice(0, 60)}}\``);
       return '';
     }
-    if (value.includes('${{')) {
+    // `${{a: 1}}` is an object literal here; conductor's `${{ expr }}` is a member, a call, an operator.
+    if (/\$\{\{(?!\s*(?:[A-Za-z_$][\w$]*|'[^']*'|"[^"]*")\s*[:,}]|\s*\}|\s*\.\.\.)/.test(value)) {
       report(path, `\`\${{ ... }}\` is written \`\${ ... }\` here (one pair of braces)`);
       return '';
     }

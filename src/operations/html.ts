@@ -200,6 +200,16 @@ function problems(config: Record<string, unknown>, written: ReadonlySet<string>,
 export const html = defineOperation({
   config: Config,
   ownTemplates: [['template'], ['markdown']],
+  conductorKeys: {
+    styles: 'write a <style> element in the template (with `page: true` the result is a whole document)',
+    seo: 'write the <title> and <meta> elements in the template (`page: { title }` gives the title)',
+    meta: 'write the <meta> elements in the template',
+    scripts: 'write <script> elements in the template (the review pages of this runtime run none of yours)',
+    renderOptions: 'the result is the rendered HTML as it is: no minifying, CSS inlining or pretty printing',
+    contentType: 'the output is `{ html }`; answer it as text with an output block',
+    cookieSecret: 'no cookies are set or read by a step',
+    defaultCookieOptions: 'no cookies are set or read by a step',
+  },
   check(config, _ctx, step) {
     const asWritten = typeof step.written.config === 'object' && step.written.config !== null ? step.written.config as Record<string, unknown> : {};
     return problems(config, new Set([...Object.keys(config), ...step.dynamicConfig]), asWritten);

@@ -17,6 +17,8 @@ export interface Operation<S extends z.ZodObject> {
   readonly destination?: readonly string[];
   /** Config fields whose text is the operation's own template language (`{{ name }}` is theirs). */
   readonly ownTemplates?: readonly (readonly string[])[];
+  /** Conductor's config keys this operation does not have, each with what to do instead. */
+  readonly conductorKeys?: Readonly<Record<string, string>>;
   /**
    * Extra load-time checks on the static part of the config (e.g. the script exists); `step` tells
    * which keys hold expressions, and how they were written.
@@ -38,7 +40,7 @@ export function defineOperation<S extends z.ZodObject>(op: Operation<S>): StepKi
     destination: op.destination,
     ownTemplates: op.ownTemplates,
     retries: true,
-    check: (step, ctx) => [...checkConfig(op.config, step), ...(op.check?.(step.config, ctx, step) ?? []).map((p) => ({ ...p, path: ['config', ...p.path] }))],
+    check: (step, ctx) => [...checkConfig(op.config, step, op.conductorKeys), ...(op.check?.(step.config, ctx, step) ?? []).map((p) => ({ ...p, path: ['config', ...p.path] }))],
     async run(ctx) {
       const parsed = op.config.safeParse(ctx.config);
       if (!parsed.success) {
@@ -55,7 +57,7 @@ export function defineOperation<S extends z.ZodObject>(op: Operation<S>): StepKi
  * The static part of a step's config against the schema: every key without an expression is
  * judged now; keys with one are judged when the step runs, but an unknown key is unknown now.
  */
-export function checkConfig(schema: z.ZodObject, step: StepAsWritten): ConfigProblem[] {
+export function checkConfig(schema: z.ZodObject, step: StepAsWritten, conductorKeys?: Readonly<Record<string, string>>): ConfigProblem[] {
   const known = Object.keys(schema.shape);
   const mask = Object.fromEntries(step.dynamicConfig.filter((k) => known.includes(k)).map((k) => [k, true as const]));
   const unknownDynamic = Object.fromEntries(step.dynamicConfig.filter((k) => !known.includes(k)).map((k) => [k, null]));
@@ -63,7 +65,12 @@ export function checkConfig(schema: z.ZodObject, step: StepAsWritten): ConfigPro
   const problems: ConfigProblem[] = [];
   if (result.success) return problems;
   const written = [...Object.keys(step.config), ...step.dynamicConfig];
-  const unknownKey = (key: string) => ({ path: ['config', key], atKey: true, message: `unknown config key '${key}' for operation '${step.kind}'${didYouMean(key, known)}` });
+  const unknownKey = (key: string) => ({
+    path: ['config', key], atKey: true,
+    message: conductorKeys && Object.hasOwn(conductorKeys, key)
+      ? `'${key}' is a conductor setting of ${step.kind} this runtime does not have: ${conductorKeys[key]}`
+      : `unknown config key '${key}' for operation '${step.kind}'${didYouMean(key, known)}`,
+  });
   for (const issue of result.error.issues) {
     if (issue.code === 'unrecognized_keys') {
       for (const key of issue.keys) if (!problems.some((p) => p.path[1] === key)) problems.push(unknownKey(key));

@@ -8,8 +8,12 @@ import { INLINE_CODE } from '../ensemble/load-tree';
 
 /** `operation: code`: calls the default export of a module in `scripts/`. */
 export const code = defineOperation({
+  // `script` is optional to the loader only so that conductor's inline code is one problem (its own).
   config: z.looseObject({
     script: z.string().min(1).optional().describe('module in scripts/, e.g. scripts/auto-approve'),
+  }),
+  editorSchema: z.looseObject({
+    script: z.string().min(1).describe('module in scripts/, e.g. scripts/auto-approve'),
   }),
   check(config, ctx) {
     const script = config.script;

@@ -31,6 +31,9 @@ export const LIMITS = {
    * its suspended runs (a Durable Object's SQLite value holds at most 2 MB).
    */
   definitionBytes: 1024 * 1024,
+  /** An email that starts a run: its raw size, and the text kept (the input is stored with the run). */
+  emailBytes: 1024 * 1024,
+  emailTextChars: 100_000,
   /** The longest delay between two attempts of a step: a run's steps share one request or alarm. */
   retryDelayMs: 60_000,
   /** The longest `timeout` of an operation step (per attempt). */

@@ -10,7 +10,7 @@ import { scriptKey } from '../src/operations/script-name';
 import { publicNames } from '../src/secrets';
 import { Library } from '../src/library/library';
 // @ts-expect-error a plain .mjs helper shared with the registry generator
-import { publicVarNames } from './wrangler-vars.mjs';
+import { consumedQueues, publicVarNames } from './wrangler-vars.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const args = process.argv.slice(2);
@@ -82,6 +82,15 @@ for (const path of files) {
   const name = result.ok ? result.ensemble.name : result.name;
   if (names.has(name)) problems.push({ file, line: 1, column: 1, code: 'duplicate-ensemble', message: `ensemble '${name}' is also defined in ${names.get(name)}` });
   names.set(name, file);
+  // A queue trigger needs this Worker to consume the queue (wrangler.toml [[queues.consumers]]).
+  const consumed = consumedQueues(join(root, 'wrangler.toml')) as string[];
+  const source = result.ok ? readFileSync(path, 'utf8') : '';
+  for (const t of result.ok ? result.ensemble.triggers ?? [] : []) {
+    if (t.type === 'queue' && !consumed.includes(t.queue)) {
+      const line = source.split('\n').findIndex((l) => l.includes(t.queue)) + 1 || 1;
+      problems.push({ file, line, column: 1, code: 'config', message: `the queue '${t.queue}' is not consumed by this Worker: add [[queues.consumers]] queue = "${t.queue}" to wrangler.toml (docs/triggers.md)` });
+    }
+  }
   for (const p of problems) console.error(formatProblem(p));
   if (problems.length) bad++;
   else if (!warnOnly) console.log(`ok  ${file} (${name})`);

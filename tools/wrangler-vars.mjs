@@ -17,3 +17,17 @@ export function publicVarNames(tomlPath) {
   }
   return [...new Set(names)];
 }
+
+/** The queues wrangler.toml's [[queues.consumers]] consume. */
+export function consumedQueues(tomlPath) {
+  if (!existsSync(tomlPath)) return [];
+  const queues = [];
+  let inConsumers = false;
+  for (const line of readFileSync(tomlPath, 'utf8').split(/\r?\n/)) {
+    const header = /^\s*\[\[?([^\]]+)\]\]?\s*(#.*)?$/.exec(line);
+    if (header) { inConsumers = header[1].trim() === 'queues.consumers'; continue; }
+    const entry = inConsumers && /^\s*queue\s*=\s*"([^"]*)"/.exec(line);
+    if (entry) queues.push(entry[1]);
+  }
+  return queues;
+}

@@ -3,6 +3,7 @@ import type { Template } from '../expression/template';
 import type { NodeType } from './nodes';
 import type { InputDeclaration } from './schema';
 import type { RetryPolicy } from '../runtime/retry';
+import type { Trigger } from '../triggers/schema';
 import type { LibraryFile } from '../library/library';
 
 /** A loaded, validated ensemble with every expression compiled: what runs execute. */
@@ -28,6 +29,8 @@ export interface Ensemble {
   /** Conductor's output blocks: the first whose `when` holds gives the output and the HTTP answer. */
   responses?: OutputBlock[];
   version?: string;
+  /** What starts its runs besides `POST /ensembles/:name` (src/triggers/). */
+  triggers?: Trigger[];
 }
 
 export interface OutputBlock {

@@ -4,6 +4,7 @@ import type { z } from 'zod';
 import { compileTemplate, forEachExpression, type Path, type Template, type TemplateProblem } from '../expression/template';
 import type { StepKind, StepKinds } from '../runtime/step-kind';
 import { checkSecretUses } from './secret-uses';
+import { CronTrigger, cronProblem, EmailTrigger, QueueTrigger, Trigger, triggerTypes, UNSUPPORTED_TRIGGERS, WebhookTrigger } from '../triggers/schema';
 import type { Library } from '../library/library';
 import { liftExpressions, restoreValue } from './lift';
 import { SourceLocator } from './locate';
@@ -255,6 +256,7 @@ function load(src: SourceFile, options: LoadOptions): LoadResult {
     }
   }
 
+  const triggers = compileTriggers(raw.trigger, (at, message, key) => report(locator.offsetOf(['trigger', ...at], key), 'schema', message));
   // The library files it uses are part of its definition: kept with each run, and in its hash.
   const library = [...used].sort().map((f) => options.library!.files.get(f)!).filter(Boolean);
   if (library.length > LIMITS.libraryFilesPerEnsemble) report(0, 'reference', `the ensemble uses ${library.length} files of agents/ and prompts/ (limit ${LIMITS.libraryFilesPerEnsemble}): they are stored with each of its runs`);
@@ -278,9 +280,69 @@ function load(src: SourceFile, options: LoadOptions): LoadResult {
       ...assembleTree(entries, steps, controls),
       output,
       ...(responses ? { responses } : {}),
+      ...(triggers.length ? { triggers } : {}),
       ...(file.version !== undefined ? { version: String(file.version) } : {}),
     },
   };
+}
+
+/** The `trigger:` list: each entry checked (schema, cron expression, time zone, auth), every problem at once. */
+function compileTriggers(list: unknown, report: (at: Path, message: string, key?: boolean) => void): Trigger[] {
+  if (list === undefined) return [];
+  if (!Array.isArray(list)) {
+    report([], '`trigger:` is a list of triggers (`- type: cron`, `- type: webhook`, ...)');
+    return [];
+  }
+  if (list.length > 20) {
+    report([20], 'an ensemble has at most 20 triggers');
+    return [];
+  }
+  const out: Trigger[] = [];
+  const at: number[] = [];
+  list.forEach((entry, i) => {
+    if (isPlainObject(entry) && typeof entry.type === 'string' && Object.hasOwn(UNSUPPORTED_TRIGGERS, entry.type)) {
+      report([i, 'type'], `a '${entry.type}' trigger is a conductor feature this runtime does not have: ${UNSUPPORTED_TRIGGERS[entry.type]}`);
+      return;
+    }
+    const parsed = Trigger.safeParse(entry);
+    if (!parsed.success) {
+      for (const issue of parsed.error.issues) {
+        if (issue.code === 'unrecognized_keys') {
+          const type = isPlainObject(entry) ? String(entry.type) : '';
+          const shape = ({ cron: CronTrigger, webhook: WebhookTrigger, queue: QueueTrigger, email: EmailTrigger } as Record<string, { shape: object }>)[type]?.shape ?? {};
+          for (const k of issue.keys) report([i, k], `unknown key '${k}' for a ${type} trigger${didYouMean(k, Object.keys(shape))}`, true);
+        } else if ((issue.code === 'invalid_union' && issue.path.length === 0) || (issue.path.length === 1 && issue.path[0] === 'type')) {
+          const written = isPlainObject(entry) ? entry.type : undefined;
+          const close = typeof written === 'string' ? suggest(written, [...triggerTypes]) : undefined;
+          report([i, 'type'], `unknown trigger type '${String(written)}'${close ? ` — did you mean '${close}'?` : ` (expected one of: ${triggerTypes.join(', ')})`}`);
+        } else report([i, ...(issue.path as Path)], plainIssue(issue, valueAt(entry, issue.path)));
+      }
+      return;
+    }
+    const t = parsed.data;
+    if (t.type === 'cron') {
+      const problem = cronProblem(t.cron, t.timezone);
+      if (problem) {
+        report([i, problem.field], problem.message);
+        return;
+      }
+    }
+    if (t.type === 'webhook' && (t.auth === undefined) === (t.public === undefined)) {
+      report([i], t.auth ? '`auth` and `public: true` exclude each other: keep one' : 'a webhook says who may call it: `auth: { type: github | stripe | slack | hmac-sha256, secret: "$env.NAME" }`, `auth: { type: bearer }`, or `public: true`');
+      return;
+    }
+    out.push(t);
+    at.push(i);
+  });
+  // Two triggers of one file on the same path or the same queue would start two runs per delivery.
+  const seen = new Map<string, number>();
+  out.forEach((t, n) => {
+    const key = t.type === 'webhook' ? `path ${t.path}` : t.type === 'queue' ? `queue ${t.queue}` : undefined;
+    if (!key) return;
+    if (seen.has(key)) report([at[n]!], `this ${key} is also a trigger above: keep one`);
+    seen.set(key, 1);
+  });
+  return out;
 }
 
 const BLOCK_KEYS = new Set(['when', 'status', 'headers', 'body', 'rawBody', 'redirect', 'format']);
@@ -319,7 +381,6 @@ type Report = (offset: number, code: ProblemCode, message: string) => void;
 
 /** Features of the conductor format this runtime does not have: one clear problem each, not a cascade. */
 const UNSUPPORTED: Record<string, string> = {
-  trigger: 'runs start with POST /ensembles/:name',
   state: 'steps read earlier steps by name (`${step.output}`)',
   scoring: 'judge an output in a step of its own (a think or code step), and branch on it',
   memory: 'keep what a run must remember with the storage operation (KV)',

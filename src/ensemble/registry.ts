@@ -6,6 +6,7 @@ import type { Problem } from './problem';
 import { publicNames } from '../secrets';
 import type { StepKinds } from '../runtime/step-kind';
 import { Library, type LibraryFile } from '../library/library';
+import type { Trigger } from '../triggers/schema';
 
 export interface RegistryEntry {
   name: string;
@@ -98,7 +99,45 @@ export class EnsembleRegistry {
 
   /** Every ensemble with its problems (loads those not loaded yet). */
   list(): RegistryEntry[] {
+    this.findClashes();
     return [...this.slots.values()].map((slot) => this.entry(slot));
+  }
+
+  private clashesFound = false;
+
+  /**
+   * A webhook path or a queue claimed by two ensembles would start two runs, or the wrong one: each
+   * such ensemble does not load (found once all are loaded).
+   */
+  private findClashes(): void {
+    if (this.clashesFound) return;
+    this.clashesFound = true;
+    const claims = new Map<string, Slot[]>();
+    for (const slot of this.slots.values()) {
+      for (const t of this.entry(slot).ensemble?.triggers ?? []) {
+        const key = t.type === 'webhook' ? `webhook path ${t.path}` : t.type === 'queue' ? `queue '${t.queue}'` : undefined;
+        if (key) claims.set(key, [...(claims.get(key) ?? []), slot]);
+      }
+    }
+    for (const [key, slots] of claims) {
+      if (slots.length < 2) continue;
+      for (const slot of slots) {
+        const others = slots.filter((o) => o !== slot).map((o) => o.source.file).join(', ');
+        const e = slot.entry!;
+        slot.entry = { ...e, ensemble: undefined, problems: [...e.problems, { file: slot.source.file, line: 1, column: 1, code: 'duplicate-ensemble', message: `the ${key} is also a trigger of ${others}: one ensemble per path or queue` }] };
+      }
+    }
+  }
+
+  /** Every loading ensemble with its triggers of one type (loads them all, once per isolate). */
+  triggered<T extends Trigger['type']>(type: T): { ensemble: Ensemble; trigger: Extract<Trigger, { type: T }> }[] {
+    this.findClashes();
+    const out: { ensemble: Ensemble; trigger: Extract<Trigger, { type: T }> }[] = [];
+    for (const slot of this.slots.values()) {
+      const ensemble = this.entry(slot).ensemble;
+      for (const t of ensemble?.triggers ?? []) if (t.type === type) out.push({ ensemble: ensemble!, trigger: t as Extract<Trigger, { type: T }> });
+    }
+    return out;
   }
 
   /**
@@ -120,7 +159,12 @@ export class EnsembleRegistry {
   get(name: string): Ensemble {
     const slot = this.slots.get(name);
     if (!slot) throw new NotFoundError(`ensemble '${name}'`);
-    const entry = this.entry(slot);
+    let entry = this.entry(slot);
+    // One whose path or queue another may also claim: known once all are loaded.
+    if (entry.ensemble?.triggers?.some((t) => t.type === 'webhook' || t.type === 'queue')) {
+      this.findClashes();
+      entry = slot.entry!;
+    }
     if (!entry.ensemble) throw new EnsembleInvalidError(name, entry.problems);
     return entry.ensemble;
   }

@@ -116,6 +116,8 @@ export const EnsembleFile = z.strictObject({
   // Steps and control nodes: each entry is read by the loader (src/ensemble/load-tree.ts), which
   // checks a step against `Step` and a control node against its type's keys (nodes.ts).
   agents: z.array(z.unknown()).min(1, 'an ensemble needs at least one step in `agents`').optional().meta({ description: 'The steps, run in order: each a step (`operation` or `agent`) or a control node (`type: parallel`, ...). With `flow:`, definitions used by the flow (optional when the flow uses only agents of the library).' }),
+  // Checked entry by entry by the loader (src/triggers/schema.ts), every problem at once.
+  trigger: z.unknown().optional().meta({ description: 'What starts runs besides POST /ensembles/:name: `type: cron` (with timezone), `webhook` (signed), `queue`, `email`. See docs/triggers.md.' }),
   flow: z.array(z.unknown()).optional().meta({ description: "Conductor's spelling: what runs, in order. With `flow:`, `agents:` are definitions, and a flow entry `agent: <definition name>` (with optional `id:`, `input:`, `condition:`, `config:`) runs one; a flow entry may be any control node." }),
   output: z.unknown().optional().describe('evaluated when the run completes'),
 }).check((ctx) => {

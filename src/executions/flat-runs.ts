@@ -111,9 +111,9 @@ export async function flushFlatRuns(db: D1Database): Promise<void> {
  * flat run's id is new, so a row already there (a batch written twice) is left as it is.
  */
 function insertRows(db: D1Database, rows: Row[]): D1PreparedStatement {
-  return db.prepare(`INSERT INTO executions (id, ensemble, status, created_at, updated_at, version, summary)
+  return db.prepare(`INSERT INTO executions (id, ensemble, status, created_at, updated_at, version, summary, started_by)
     SELECT json_extract(value, '$.id'), json_extract(value, '$.ensemble'), json_extract(value, '$.status'),
-      json_extract(value, '$.createdAt'), json_extract(value, '$.updatedAt'), 1, json_extract(value, '$.summary')
+      json_extract(value, '$.createdAt'), json_extract(value, '$.updatedAt'), 1, json_extract(value, '$.summary'), json_extract(value, '$.startedBy')
     FROM json_each(?1) WHERE true
     ON CONFLICT (id) DO NOTHING`).bind(`[${rows.map((r) => r.json).join(',')}]`);
 }
@@ -137,11 +137,12 @@ const cut = (m: string) => (m.length > MESSAGE_CHARS ? `${m.slice(0, MESSAGE_CHA
 export function flatRowJson(state: RunState, now: number): string {
   const error = state.error ? { error: state.error } : {};
   const steps = state.steps.map((r) => ({ ...r, path: pathOf(r) }));
-  let summary = JSON.stringify({ input: state.input, output: state.output ?? null, steps, ...error });
+  const trigger = state.trigger ? { trigger: state.trigger } : {};
+  let summary = JSON.stringify({ input: state.input, output: state.output ?? null, steps, ...error, ...trigger });
   if (utf8Length(summary) > SUMMARY_BYTES) {
-    summary = JSON.stringify({ input: null, output: null, steps: steps.map(({ input: _i, output: _o, ...rest }) => rest), ...error, truncated: true });
+    summary = JSON.stringify({ input: null, output: null, steps: steps.map(({ input: _i, output: _o, ...rest }) => rest), ...error, ...trigger, truncated: true });
   }
-  const row = (text: string) => JSON.stringify({ id: state.executionId, ensemble: state.ensemble, status: state.status, createdAt: Date.parse(state.startedAt), updatedAt: now, summary: text });
+  const row = (text: string) => JSON.stringify({ id: state.executionId, ensemble: state.ensemble, status: state.status, startedBy: state.trigger?.type ?? 'api', createdAt: Date.parse(state.startedAt), updatedAt: now, summary: text });
   let json = row(summary);
   if (utf8Length(json) > ROW_BYTES) {
     // What is left can only grow with the number of steps (each name is short): the run's outcome

@@ -18,6 +18,7 @@ export function rowOfObject(run: RunRow, requests: RequestRow[], version: number
     createdAt: Date.parse(s.startedAt) || run.createdAt,
     updatedAt: run.updatedAt,
     version,
+    startedBy: s.trigger?.type ?? 'api',
     ...(open && s.status === 'suspended'
       ? {
         pending: {

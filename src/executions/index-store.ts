@@ -17,6 +17,8 @@ export interface IndexRow {
   createdAt: number;
   updatedAt: number;
   version: number;
+  /** How the run was started (src/triggers): api, cron, webhook, queue, email, event. */
+  startedBy?: string;
   pending?: { step: string; approvers: string[]; expiresAt: number; requestedAt: number };
   /** Runs that never suspended: what GET /executions/:id answers for them. */
   summary?: unknown;
@@ -42,15 +44,15 @@ export async function writeExecution(db: D1Database, row: IndexRow, requests: Re
 /** The statements that write one execution's row (several executions can share one batch). */
 export function executionStatements(db: D1Database, row: IndexRow, requests: RequestLatencyRow[] = []): D1PreparedStatement[] {
   return [
-    db.prepare(`INSERT INTO executions (id, ensemble, status, created_at, updated_at, version, pending_step, pending_approvers, expires_at, requested_at, summary)
-      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+    db.prepare(`INSERT INTO executions (id, ensemble, status, created_at, updated_at, version, pending_step, pending_approvers, expires_at, requested_at, summary, started_by)
+      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
       ON CONFLICT (id) DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at, version = excluded.version,
         pending_step = excluded.pending_step, pending_approvers = excluded.pending_approvers, expires_at = excluded.expires_at,
         requested_at = excluded.requested_at, summary = COALESCE(excluded.summary, executions.summary)
       WHERE excluded.version >= executions.version`).bind(
       row.id, row.ensemble, row.status, row.createdAt, row.updatedAt, row.version,
       row.pending?.step ?? null, row.pending ? JSON.stringify(row.pending.approvers) : null, row.pending?.expiresAt ?? null,
-      row.pending?.requestedAt ?? null, row.summary === undefined ? null : JSON.stringify(row.summary),
+      row.pending?.requestedAt ?? null, row.summary === undefined ? null : JSON.stringify(row.summary), row.startedBy ?? 'api',
     ),
     db.prepare('DELETE FROM execution_approvers WHERE execution_id = ? AND ? >= (SELECT version FROM executions WHERE id = ?)').bind(row.id, row.version, row.id),
     ...[...new Set((row.pending?.approvers ?? []).map(normalizeIdentity))].map((a) =>
@@ -74,6 +76,7 @@ export async function deleteExecution(db: D1Database, id: string): Promise<void>
 export const ListQuery = z.strictObject({
   status: z.enum(statuses).optional(),
   ensemble: z.string().min(1).max(200).optional(),
+  trigger: z.enum(['api', 'cron', 'webhook', 'queue', 'email', 'event']).optional().describe('how the runs were started'),
   approver: z.string().min(1).max(320).optional(),
   since: z.iso.datetime({ offset: true }).optional().describe('created at or after (ISO 8601)'),
   until: z.iso.datetime({ offset: true }).optional().describe('created before (ISO 8601)'),
@@ -98,6 +101,8 @@ export interface ListedExecution {
   executionId: string;
   ensemble: string;
   status: ExecutionStatus;
+  /** How it was started: api, cron, webhook, queue, email, event. */
+  trigger: string;
   createdAt: string;
   updatedAt: string;
   pending?: { step: string; approvers: string[]; expiresAt: string; since: string };
@@ -112,6 +117,7 @@ function listed(r: Row): ListedExecution {
     executionId: String(r.id),
     ensemble: String(r.ensemble),
     status: String(r.status) as ExecutionStatus,
+    trigger: String(r.started_by ?? 'api'),
     createdAt: iso(Number(r.created_at)),
     updatedAt: iso(Number(r.updated_at)),
     ...(r.status === 'suspended' && r.pending_step !== null
@@ -129,12 +135,13 @@ export async function listExecutions(db: D1Database, q: ListQuery, cursor?: { c:
   const params: unknown[] = [];
   if (q.status) { where.push('e.status = ?'); params.push(q.status); }
   if (q.ensemble) { where.push('e.ensemble = ?'); params.push(q.ensemble); }
+  if (q.trigger) { where.push('e.started_by = ?'); params.push(q.trigger); }
   if (q.since) { where.push('e.created_at >= ?'); params.push(Date.parse(q.since)); }
   if (q.until) { where.push('e.created_at < ?'); params.push(Date.parse(q.until)); }
   if (q.approver) { where.push('e.id IN (SELECT execution_id FROM execution_approvers WHERE approver = ?)'); params.push(normalizeIdentity(q.approver)); }
   if (cursor) { where.push('(e.created_at < ? OR (e.created_at = ? AND e.id < ?))'); params.push(cursor.c, cursor.c, cursor.i); }
   await flushFlatRuns(db);
-  const sql = `SELECT e.id, e.ensemble, e.status, e.created_at, e.updated_at, e.pending_step, e.pending_approvers, e.expires_at, e.requested_at
+  const sql = `SELECT e.id, e.ensemble, e.status, e.started_by, e.created_at, e.updated_at, e.pending_step, e.pending_approvers, e.expires_at, e.requested_at
     FROM executions e ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY e.created_at DESC, e.id DESC LIMIT ?`;
   const { results } = await db.prepare(sql).bind(...params, q.limit + 1).all<Row>();
   const page = results.slice(0, q.limit);
@@ -153,10 +160,11 @@ export async function getExecution(db: D1Database, id: string): Promise<(ListedE
 export async function indexStats(db: D1Database, windowMs: number, now = Date.now()) {
   const since = now - windowMs;
   await flushFlatRuns(db);
-  const [byStatus, latency] = await db.batch<Row>([
+  const [byStatus, latency, byTrigger] = await db.batch<Row>([
     db.prepare('SELECT status, COUNT(*) AS n FROM executions GROUP BY status'),
     // Decided by people only: a timeout (also one that approves or rejects by policy) is no decision.
     db.prepare("SELECT closed_at - requested_at AS ms FROM approval_requests WHERE closed_at >= ? AND outcome IN ('approved', 'rejected') ORDER BY ms").bind(since),
+    db.prepare('SELECT started_by, COUNT(*) AS n FROM executions GROUP BY started_by'),
   ]);
   const counts: Record<string, number> = Object.fromEntries(statuses.map((s) => [s, 0]));
   for (const r of byStatus!.results) counts[String(r.status)] = Number(r.n);
@@ -164,6 +172,7 @@ export async function indexStats(db: D1Database, windowMs: number, now = Date.no
   const pct = (p: number) => (ms.length ? ms[Math.min(ms.length - 1, Math.ceil((p / 100) * ms.length) - 1)]! : null);
   return {
     counts,
+    byTrigger: Object.fromEntries(byTrigger!.results.map((r) => [String(r.started_by), Number(r.n)])),
     pending: counts.suspended ?? 0,
     decisions: { window: { since: iso(since), until: iso(now) }, count: ms.length, p50Ms: pct(50), p95Ms: pct(95) },
   };

@@ -47,6 +47,7 @@ export function executionView(run: RunRow, open: RequestRow[], health: (requestI
   return {
     executionId: s.executionId,
     ensemble: s.ensemble,
+    trigger: s.trigger ?? { type: 'api' },
     status: s.status,
     input: s.input,
     steps: s.steps.map((r) => ({ ...r, path: r.path ?? r.name })),

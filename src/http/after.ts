@@ -1,16 +1,11 @@
 import type { Context } from 'hono';
 
-/**
- * Work that may finish after the response (`waitUntil`). Where no execution context exists (an
- * app called directly, as tests do), it is awaited before answering instead.
- */
-export function after(c: Context, work: Promise<unknown>): Promise<unknown> | void {
-  let ctx: ExecutionContext | undefined;
+/** The request's `waitUntil`, or undefined where no execution context exists (an app called directly). */
+export function waitUntilOf(c: Context): ((work: Promise<unknown>) => void) | undefined {
   try {
-    ctx = c.executionCtx as ExecutionContext;
+    const ctx = c.executionCtx as ExecutionContext;
+    return (work) => ctx.waitUntil(work);
   } catch {
-    ctx = undefined;
+    return undefined;
   }
-  if (ctx) ctx.waitUntil(work);
-  else return work;
 }

@@ -1,4 +1,5 @@
 import { agentRoutes } from './routes-agents';
+import { webhookRoutes } from '../triggers/webhook';
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { AppError } from '../errors';
@@ -35,6 +36,7 @@ export function createApp(registry: (env: AppEnv['Bindings']) => EnsembleRegistr
   app.use('/executions/*', limit(LIMITS.decisionBodyBytes));
   app.use('/admin/*', limit(LIMITS.decisionBodyBytes));
   app.use('/inbox/*', limit(LIMITS.decisionBodyBytes));
+  app.use('/hooks/*', limit(LIMITS.runInputBytes));
   app.use('/ensembles', requireApiKey);
   app.use('/ensembles/*', requireApiKey);
   app.use('/agents', requireApiKey);
@@ -43,6 +45,7 @@ export function createApp(registry: (env: AppEnv['Bindings']) => EnsembleRegistr
   app.get('/', (c) => c.json({ name: 'ensemble-hitl', routes: ['GET /ensembles', 'POST /ensembles/:name', 'GET /executions/:id', 'GET|POST /callback/:token', 'POST /slack/interactions', 'GET /executions', 'GET /stats', 'GET /healthz', 'GET /inbox'] }));
   app.route('/ensembles', ensembleRoutes);
   app.route('/agents', agentRoutes);
+  app.route('/hooks', webhookRoutes);
   app.route('/executions', executionRoutes);
   app.route('/callback', callbackRoutes);
   app.route('/slack', slackRoutes);

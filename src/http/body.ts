@@ -41,13 +41,26 @@ export async function readBody<S extends z.ZodType>(c: Context, schema: S, form 
     }
     // Decoded here rather than with .text(): a JSON body sent as url-encoded (what `curl -d` says)
     // is still JSON, and workerd warns on every .text() of such a body.
-    const text = new TextDecoder().decode(await c.req.arrayBuffer());
-    try {
-      raw = text.trim() === '' ? {} : JSON.parse(text);
-    } catch {
-      throw new AppError('INVALID_JSON', 'request body is not valid JSON', 400);
-    }
+    return validated(schema, jsonOf(new Uint8Array(await c.req.arrayBuffer())));
   }
+  checked(raw);
+  return validated(schema, raw);
+}
+
+/** A JSON body's value from its bytes: parsed, depth-checked, `__proto__` refused (400s). */
+export function jsonOf(bytes: Uint8Array): unknown {
+  const text = new TextDecoder().decode(bytes);
+  let raw: unknown;
+  try {
+    raw = text.trim() === '' ? {} : JSON.parse(text);
+  } catch {
+    throw new AppError('INVALID_JSON', 'request body is not valid JSON', 400);
+  }
+  checked(raw);
+  return raw;
+}
+
+function checked(raw: unknown): void {
   if (depthOf(raw, LIMITS.jsonDepth) > LIMITS.jsonDepth) {
     throw new AppError('TOO_DEEP', `request body is nested more than ${LIMITS.jsonDepth} levels deep`, 400);
   }
@@ -57,7 +70,6 @@ export async function readBody<S extends z.ZodType>(c: Context, schema: S, form 
     // nothing a client sends is silently lost (a form answer named `__proto__`, say).
     throw new ValidationError('request body is invalid', [{ path: proto, code: 'unrecognized_keys', message: "'__proto__' is not accepted as a key" }]);
   }
-  return validated(schema, raw);
 }
 
 /**

@@ -29,9 +29,9 @@ export const executionRoutes = new Hono<AppEnv>()
     // Never suspended, so in no Durable Object: the index holds what there is to show.
     const row = await getExecution(c.env.DB, id);
     if (!row) return c.json(unwrap(described));
-    const summary = (row.summary ?? {}) as { input?: unknown; output?: unknown; steps?: unknown; error?: unknown; truncated?: boolean };
+    const summary = (row.summary ?? {}) as { input?: unknown; output?: unknown; steps?: unknown; error?: unknown; truncated?: boolean; trigger?: unknown };
     return c.json({
-      executionId: row.executionId, ensemble: row.ensemble, status: row.status,
+      executionId: row.executionId, ensemble: row.ensemble, status: row.status, trigger: summary.trigger ?? { type: row.trigger },
       input: summary.input ?? null, steps: summary.steps ?? [], output: summary.output ?? null,
       ...(summary.error ? { error: summary.error } : {}), ...(summary.truncated ? { truncated: true } : {}),
       pending: null, createdAt: row.createdAt, updatedAt: row.updatedAt,

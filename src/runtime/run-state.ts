@@ -66,6 +66,8 @@ export const RunState = z.object({
   startedAt: z.string(),
   /** Where the request that started the run came from; the default base of approval links. */
   origin: z.string().optional(),
+  /** How it was started, when not by the API: a cron, a webhook, a queue message, an email (src/triggers). */
+  trigger: z.object({ type: z.enum(['api', 'cron', 'webhook', 'queue', 'email', 'event']), detail: z.string().optional() }).optional(),
   status: z.enum(['running', 'suspended', 'completed', 'failed', 'cancelled']),
   /** Every step that ran (or waits), in the order they finished. */
   steps: z.array(StepRecord),

@@ -20,6 +20,8 @@ export interface StartOptions {
   executionId?: string;
   /** Called after every step the Worker runs (an Idempotency-Key's claim is renewed). */
   afterStep?: () => Promise<unknown>;
+  /** How the run was started (default: the API). */
+  trigger?: RunState['trigger'];
 }
 
 /** The API's view of a run that finished (or failed) without suspending. */
@@ -28,6 +30,7 @@ export function runSummary(state: RunState) {
     executionId: state.executionId,
     ensemble: state.ensemble,
     status: state.status,
+    trigger: state.trigger ?? { type: 'api' },
     output: state.output ?? null,
     ...(state.response ? { response: state.response } : {}),
     steps: state.steps.map((r) => ({ ...r, path: pathOf(r) })),
@@ -50,6 +53,7 @@ export async function startRun(ensemble: Ensemble, input: Record<string, unknown
     input,
     startedAt: new Date().toISOString(),
     origin: options.origin,
+    ...(options.trigger && options.trigger.type !== 'api' ? { trigger: options.trigger } : {}),
     status: 'running',
     steps: [],
   };

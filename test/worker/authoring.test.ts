@@ -85,7 +85,7 @@ outputs:
     expect(report('ensemble: x\nflow:\n  - step: a\ntrigger: { http: true }\nagents:\n  - name: a\n    operation: code\n    config: { script: ok }\n')).toEqual([
       "ensembles/a.yaml:3:5: 'name' is required",
       "ensembles/a.yaml:3:5: unknown step key 'step' (expected one of: name, description, operation, agent, condition, config, input, inputs, onError, retry, timeout, onTimeout, cache)",
-      "ensembles/a.yaml:4:1: 'trigger:' is a conductor feature this runtime does not support (runs start with POST /ensembles/:name)",
+      "ensembles/a.yaml:4:10: `trigger:` is a list of triggers (`- type: cron`, `- type: webhook`, ...)",
     ]);
   });
 });

@@ -1,0 +1,74 @@
+import { Hono } from 'hono';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { AppError, NotFoundError, ValidationError } from '../errors';
+import { isApiKey, bearerKey } from '../http/auth';
+import { jsonOf, issueList } from '../http/body';
+import { waitUntilOf } from '../http/after';
+import type { AppEnv } from '../http/types';
+import { LIMITS } from '../limits';
+import { log } from '../log';
+import { secretName } from './schema';
+import { startOnce } from './start-once';
+import { verifiers } from './verify';
+
+// `POST /hooks/<path>`: a third party starts a run (`trigger: - type: webhook`). The sender is
+// verified on the raw body before anything parses it; the body is the run's input; a redelivery
+// (the same delivery id) starts nothing new and answers the first run.
+
+/** The id a sender gives a delivery, for the scheme (else an `Idempotency-Key` header). */
+function deliveryId(scheme: string | undefined, headers: Headers, body: unknown): string | undefined {
+  const own = scheme === 'github' ? headers.get('x-github-delivery')
+    : scheme === 'stripe' && body !== null && typeof body === 'object' && typeof (body as { id?: unknown }).id === 'string' ? (body as { id: string }).id
+    : scheme === 'slack' && body !== null && typeof body === 'object' && typeof (body as { event_id?: unknown }).event_id === 'string' ? (body as { event_id: string }).event_id
+    : undefined;
+  const id = own ?? headers.get('idempotency-key') ?? undefined;
+  if (id === undefined) return undefined;
+  if (id.length === 0 || id.length > LIMITS.idempotencyKeyChars || !/^[\x21-\x7e]+$/.test(id)) throw new AppError('INVALID_DELIVERY_ID', 'the delivery id (or Idempotency-Key) must be 1 to 255 printable ASCII characters', 400);
+  return `webhook:${id}`;
+}
+
+export const webhookRoutes = new Hono<AppEnv>().post('/*', async (c) => {
+  const path = new URL(c.req.url).pathname;
+  const found = c.var.registry.triggered('webhook').find((t) => t.trigger.path === path);
+  if (!found) throw new NotFoundError(`webhook '${path.slice(0, 200)}'`);
+  const { ensemble, trigger } = found;
+  // Read whole and bounded (the body limit of this route), then verified as it came.
+  const body = new Uint8Array(await c.req.arrayBuffer());
+  const auth = trigger.auth;
+  if (auth?.type === 'bearer') {
+    const presented = bearerKey(c.req.header('authorization'));
+    if (!presented || !c.env.API_KEY || !isApiKey(presented, c.env.API_KEY)) throw new AppError('UNAUTHORIZED', 'this webhook needs the API key as a bearer token', 401);
+  } else if (auth) {
+    const secret = c.env[secretName(auth.secret)];
+    if (typeof secret !== 'string' || secret === '') {
+      log('webhook-secret-missing', { ensemble: ensemble.name, path, secret: secretName(auth.secret) }, 'error');
+      throw new AppError('WEBHOOK_NOT_CONFIGURED', 'this webhook cannot verify senders yet (its secret is not set)', 503);
+    }
+    const ok = await verifiers[auth.type]({ headers: c.req.raw.headers, body, secret, toleranceS: auth.tolerance ?? 300, nowS: Math.floor(Date.now() / 1000) });
+    if (!ok) {
+      log('webhook-refused', { ensemble: ensemble.name, path, scheme: auth.type }, 'warn');
+      throw new AppError('BAD_SIGNATURE', 'the signature of this request does not verify', 401);
+    }
+  }
+  // Slack sends its commands and interactions as a form; everything else is JSON.
+  const type = c.req.header('content-type') ?? '';
+  const raw = /application\/x-www-form-urlencoded/i.test(type)
+    ? Object.fromEntries([...new URLSearchParams(new TextDecoder().decode(body)).entries()].filter(([k]) => k !== '__proto__'))
+    : jsonOf(body);
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new ValidationError('a webhook body is a JSON object (the run\'s input)', []);
+  const input = ensemble.inputSchema.safeParse(raw);
+  if (!input.success) throw new ValidationError(`input does not match the inputs of '${ensemble.name}'`, issueList(input.error));
+  const key = deliveryId(auth?.type === 'bearer' ? undefined : auth?.type, c.req.raw.headers, raw);
+  const result = await startOnce(ensemble, input.data, { type: 'webhook', key, detail: path }, {
+    env: c.env, scripts: c.var.registry.scripts, kinds: c.var.registry.kinds, origin: new URL(c.req.url).origin, waitUntil: waitUntilOf(c),
+  });
+  if (result.kind === 'claimed-before') {
+    // A redelivery: nothing new starts; the first run is named.
+    const claim = result.claim;
+    if (claim.kind === 'mismatch') throw new AppError('DELIVERY_ID_REUSED', 'this delivery id was used for another body: a new delivery needs a new id', 422, { executionId: claim.executionId });
+    if (claim.kind === 'replay' && trigger.respond === 'sync') return c.body(claim.body, claim.status as ContentfulStatusCode, { ...claim.headers, 'content-type': 'application/json', 'idempotent-replayed': 'true' });
+    return c.json({ executionId: claim.executionId, ensemble: ensemble.name, redelivery: true }, 202);
+  }
+  if (trigger.respond === 'sync' && result.status !== 202) return c.json(result.body, result.status, result.headers);
+  return c.json({ executionId: result.state.executionId, ensemble: ensemble.name, status: result.state.status }, 202);
+});

@@ -84,7 +84,6 @@ for (const path of files) {
   names.set(name, file);
   // A queue trigger needs this Worker to consume the queue (wrangler.toml [[queues.consumers]]).
   const consumed = consumedQueues(join(root, 'wrangler.toml')) as string[];
-  const source = result.ok ? readFileSync(path, 'utf8') : '';
   for (const t of result.ok ? result.ensemble.triggers ?? [] : []) {
     if (t.type === 'queue' && !consumed.includes(t.queue)) {
       const line = source.split('\n').findIndex((l) => l.includes(t.queue)) + 1 || 1;

@@ -45,6 +45,9 @@ ${error ? html`<p class="warn">${error}</p>` : ''}
 
 export interface Filters { status?: string; ensemble?: string; approver?: string }
 
+/** "by the API", "by cron (30 9 * * MON-FRI ...)": how a run started, escaped like all text here. */
+const startedBy = (t: RunView['trigger']) => html`by ${t?.type === 'api' || !t ? 'the API' : t.type}${t?.detail ? html` (${words(t.detail)})` : ''}`;
+
 const runCell = (e: ListedExecution) => html`<a href="/admin/executions/${e.executionId}">${words(e.ensemble)}</a><br>${shortId(e.executionId)}`;
 
 export function homePage(c: Context, o: { operator: string; csrf?: string; pending: ListedExecution[]; runs: ListedExecution[]; next: string | null; filters: Filters }) {
@@ -59,7 +62,7 @@ ${o.pending.length === 0 ? html`<p class="muted">Nothing is waiting.</p>` : grid
 <div><label for="ensemble">Ensemble</label><input type="text" id="ensemble" name="ensemble" value="${o.filters.ensemble ?? ''}"></div>
 <div><label for="approver">Waiting on</label><input type="text" id="approver" name="approver" value="${o.filters.approver ?? ''}"></div>
 <button type="submit" class="plain">Filter</button></form>
-${grid(['Run', 'Status', 'Started', 'Updated'], o.runs.map((e) => html`<tr><td>${runCell(e)}</td><td>${badge(e.status)}</td><td class="nowrap">${when(e.createdAt)}</td><td class="nowrap">${when(e.updatedAt)}</td></tr>`), 'runs')}
+${grid(['Run', 'Status', 'Started', 'By', 'Updated'], o.runs.map((e) => html`<tr><td>${runCell(e)}</td><td>${badge(e.status)}</td><td class="nowrap">${when(e.createdAt)}</td><td>${e.trigger ?? 'api'}</td><td class="nowrap">${when(e.updatedAt)}</td></tr>`), 'runs')}
 ${o.next ? html`<p><a href="/admin?${qs({ cursor: o.next })}">Older runs</a></p>` : ''}`, 200, 'console');
 }
 
@@ -67,6 +70,8 @@ interface Decision { approver: string; approved: boolean; timestamp: string; via
 
 interface RunView {
   executionId: string; ensemble: string; status: string; createdAt: string; updatedAt: string;
+  /** How it was started (api, cron, webhook, queue, email, event) and by what (the schedule, the path). */
+  trigger?: { type: string; detail?: string };
   input?: unknown;
   output?: unknown;
   error?: { code: string; message: string; step?: string };
@@ -108,7 +113,7 @@ export function runPage(c: Context, o: { operator: string; csrf?: string; run: R
   const csrf = o.csrf ? html`<input type="hidden" name="csrf" value="${o.csrf}">` : '';
   return page(c, `Run ${r.executionId}`, html`${nav(o.operator, o.csrf)}
 <h1>${r.ensemble} ${badge(r.status)}</h1>
-<p class="muted"><code>${r.executionId}</code> · started ${when(r.createdAt)} · updated ${when(r.updatedAt)}</p>
+<p class="muted"><code>${r.executionId}</code> · started ${when(r.createdAt)} ${startedBy(r.trigger)} · updated ${when(r.updatedAt)}</p>
 ${o.notice ? html`<p class="note">${o.notice}</p>` : ''}
 ${r.error ? html`<p class="warn">${r.error.step ? `${r.error.step}: ` : ''}${r.error.code}: ${r.error.message}</p>` : ''}
 ${(r.requests ?? (r.pending ? [r.pending] : [])).map((p) => waiting(c, p))}

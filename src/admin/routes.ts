@@ -68,8 +68,8 @@ export const adminRoutes = new Hono<AdminEnv>()
     let run = described.ok ? described.value : undefined;
     if (!run && c.env.DB) {
       const row = await getExecution(c.env.DB, id);
-      const summary = (row?.summary ?? {}) as { steps?: Parameters<typeof runPage>[1]['run']['steps']; error?: { code: string; message: string } };
-      if (row) run = { ...row, steps: summary.steps ?? [], ...(summary.error ? { error: summary.error } : {}), pending: null };
+      const summary = (row?.summary ?? {}) as { steps?: Parameters<typeof runPage>[1]['run']['steps']; error?: { code: string; message: string }; trigger?: { type: string; detail?: string } };
+      if (row) run = { ...row, trigger: summary.trigger ?? { type: row.trigger }, steps: summary.steps ?? [], ...(summary.error ? { error: summary.error } : {}), pending: null };
     }
     if (!run) throw new AppError('NOT_FOUND', `no execution ${id}`, 404);
     const audit = described.ok ? unwrap((await stub.auditLog()) as Result<{ seq: number; at: string; type: string; detail: unknown }[]>) : [];

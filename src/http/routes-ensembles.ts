@@ -51,6 +51,8 @@ export const ensembleRoutes = new Hono<AppEnv>()
       inputs: e.inputs,
       steps: e.steps.map((s) => ({ name: s.name, [s.key]: s.kind, ...(s.agent ? { agent: s.agent } : {}) })),
       ...(e.library ? { library: e.library.map((f) => f.file) } : {}),
+      // How runs start besides this API (secrets by name only).
+      triggers: e.triggers ?? [],
       source: e.source,
     });
   })

@@ -33,7 +33,7 @@ export const LIMITS = {
   definitionBytes: 1024 * 1024,
   /** An email that starts a run: its raw size, and the text kept (the input is stored with the run). */
   emailBytes: 1024 * 1024,
-  emailTextChars: 100_000,
+  emailTextChars: 30_000,
   /** The longest delay between two attempts of a step: a run's steps share one request or alarm. */
   retryDelayMs: 60_000,
   /** The longest `timeout` of an operation step (per attempt). */

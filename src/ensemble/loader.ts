@@ -4,7 +4,7 @@ import type { z } from 'zod';
 import { compileTemplate, forEachExpression, type Path, type Template, type TemplateProblem } from '../expression/template';
 import type { StepKind, StepKinds } from '../runtime/step-kind';
 import { checkSecretUses } from './secret-uses';
-import { CronTrigger, cronProblem, EmailTrigger, QueueTrigger, Trigger, triggerTypes, UNSUPPORTED_TRIGGERS, WebhookTrigger } from '../triggers/schema';
+import { CronTrigger, cronProblem, EmailTrigger, QueueTrigger, scheduleOf, secretName, Trigger, triggerTypes, UNSUPPORTED_TRIGGERS, WebhookTrigger } from '../triggers/schema';
 import type { Library } from '../library/library';
 import { liftExpressions, restoreValue } from './lift';
 import { SourceLocator } from './locate';
@@ -256,7 +256,9 @@ function load(src: SourceFile, options: LoadOptions): LoadResult {
     }
   }
 
-  const triggers = compileTriggers(raw.trigger, (at, message, key) => report(locator.offsetOf(['trigger', ...at], key), 'schema', message));
+  const triggers = compileTriggers(raw.trigger, (at, message, key) => report(locator.offsetOf(['trigger', ...at], key), 'schema', message), options.publicEnv, buildInputSchema(Object.fromEntries(
+    Object.entries(file.inputs ?? {}).map(([k, v]) => [k, InputDeclaration.parse(typeof v === 'string' ? { type: v } : v)]),
+  )));
   // The library files it uses are part of its definition: kept with each run, and in its hash.
   const library = [...used].sort().map((f) => options.library!.files.get(f)!).filter(Boolean);
   if (library.length > LIMITS.libraryFilesPerEnsemble) report(0, 'reference', `the ensemble uses ${library.length} files of agents/ and prompts/ (limit ${LIMITS.libraryFilesPerEnsemble}): they are stored with each of its runs`);
@@ -287,7 +289,7 @@ function load(src: SourceFile, options: LoadOptions): LoadResult {
 }
 
 /** The `trigger:` list: each entry checked (schema, cron expression, time zone, auth), every problem at once. */
-function compileTriggers(list: unknown, report: (at: Path, message: string, key?: boolean) => void): Trigger[] {
+function compileTriggers(list: unknown, report: (at: Path, message: string, key?: boolean) => void, publicEnv: ReadonlySet<string> | undefined, inputSchema: z.ZodType): Trigger[] {
   if (list === undefined) return [];
   if (!Array.isArray(list)) {
     report([], '`trigger:` is a list of triggers (`- type: cron`, `- type: webhook`, ...)');
@@ -324,6 +326,28 @@ function compileTriggers(list: unknown, report: (at: Path, message: string, key?
       const problem = cronProblem(t.cron, t.timezone);
       if (problem) {
         report([i, problem.field], problem.message);
+        return;
+      }
+    }
+    if (t.type === 'cron' && scheduleOf(t.cron, t.timezone).nextRun() === null) {
+      report([i, 'cron'], `'${t.cron}' never fires (no such date): check the day and month fields`);
+      return;
+    }
+    if (t.type === 'cron' && t.input !== undefined) {
+      const fits = inputSchema.safeParse(t.input);
+      if (!fits.success) {
+        report([i, 'input'], `this input does not fit the ensemble's inputs: ${fits.error.issues.map((x) => `${x.path.join('.') || 'input'}: ${x.message}`).join('; ')}`);
+        return;
+      }
+    }
+    if (t.type === 'webhook' && t.auth && t.auth.type !== 'bearer') {
+      // A signing secret is one: not configuration anyone can read, not one of this Worker's own.
+      const name = secretName(t.auth.secret);
+      const slackOwn = name === 'SLACK_SIGNING_SECRET' && t.auth.type === 'slack';
+      if ((isInfraSecret(name) && !slackOwn) || publicEnv?.has(name)) {
+        report([i, 'auth', 'secret'], publicEnv?.has(name)
+          ? `${name} is configuration anyone may read (wrangler.toml [vars] or HITL_PUBLIC_VARS): a signing secret must be a secret of its own`
+          : `${name} is a credential of this Worker, not a webhook's signing secret: give the sender a secret of its own`);
         return;
       }
     }

@@ -115,8 +115,9 @@ export class EnsembleRegistry {
     const claims = new Map<string, Slot[]>();
     for (const slot of this.slots.values()) {
       for (const t of this.entry(slot).ensemble?.triggers ?? []) {
-        const key = t.type === 'webhook' ? `webhook path ${t.path}` : t.type === 'queue' ? `queue '${t.queue}'` : undefined;
-        if (key) claims.set(key, [...(claims.get(key) ?? []), slot]);
+        const keys = t.type === 'webhook' ? [`webhook path ${t.path}`] : t.type === 'queue' ? [`queue '${t.queue}'`]
+          : t.type === 'email' ? t.addresses.filter((a) => !a.includes('*')).map((a) => `address ${a.toLowerCase()}`) : [];
+        for (const key of keys) claims.set(key, [...new Set([...(claims.get(key) ?? []), slot])]);
       }
     }
     for (const [key, slots] of claims) {
@@ -124,7 +125,7 @@ export class EnsembleRegistry {
       for (const slot of slots) {
         const others = slots.filter((o) => o !== slot).map((o) => o.source.file).join(', ');
         const e = slot.entry!;
-        slot.entry = { ...e, ensemble: undefined, problems: [...e.problems, { file: slot.source.file, line: 1, column: 1, code: 'duplicate-ensemble', message: `the ${key} is also a trigger of ${others}: one ensemble per path or queue` }] };
+        slot.entry = { ...e, ensemble: undefined, problems: [...e.problems, { file: slot.source.file, line: 1, column: 1, code: 'duplicate-ensemble', message: `the ${key} is also a trigger of ${others}: one ensemble per path, queue or address` }] };
       }
     }
   }

@@ -60,6 +60,16 @@ export function jsonOf(bytes: Uint8Array): unknown {
   return raw;
 }
 
+/** Why a value cannot be a run's input (too deep, a `__proto__` key), or undefined. */
+export function bodyProblem(raw: unknown): string | undefined {
+  try {
+    checked(raw);
+    return undefined;
+  } catch (e) {
+    return e instanceof Error ? e.message : String(e);
+  }
+}
+
 function checked(raw: unknown): void {
   if (depthOf(raw, LIMITS.jsonDepth) > LIMITS.jsonDepth) {
     throw new AppError('TOO_DEEP', `request body is nested more than ${LIMITS.jsonDepth} levels deep`, 400);

@@ -62,7 +62,8 @@ export const ensembleRoutes = new Hono<AppEnv>()
     const input = ensemble.inputSchema.safeParse(body);
     if (!input.success) throw new ValidationError(`input does not match the inputs of '${ensemble.name}'`, issueList(input.error));
     const key = idempotencyKey(c.req.header('idempotency-key'));
-    const result = await startOnce(ensemble, input.data, { type: 'api', key }, {
+    // `api:`: an API key holder cannot pre-claim a webhook's, a queue's or a mail's key.
+    const result = await startOnce(ensemble, input.data, { type: 'api', key: key === undefined ? undefined : `api:${key}` }, {
       env: c.env, scripts: c.var.registry.scripts, kinds: c.var.registry.kinds, origin: new URL(c.req.url).origin,
       waitUntil: waitUntilOf(c),
     });

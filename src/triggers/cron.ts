@@ -19,27 +19,30 @@ export interface Fired {
 
 export async function runSchedules(env: Env, registry: EnsembleRegistry, scheduledTime: number, waitUntil?: (work: Promise<unknown>) => void): Promise<Fired[]> {
   const minute = new Date(Math.floor(scheduledTime / 60_000) * 60_000);
-  const fired: Fired[] = [];
-  for (const { ensemble, trigger } of registry.triggered('cron')) {
-    if (trigger.enabled === false || !firesAt(scheduleOf(trigger.cron, trigger.timezone), minute)) continue;
+  const due = registry.triggered('cron')
+    .map((t) => ({ ...t, i: t.ensemble.triggers!.indexOf(t.trigger) }))
+    .filter(({ trigger }) => trigger.enabled !== false && firesAt(scheduleOf(trigger.cron, trigger.timezone), minute));
+  // Started side by side: a slow run (its steps run in this invocation) holds back no other.
+  const fired = await Promise.all(due.map(async ({ ensemble, trigger, i }): Promise<Fired> => {
     const input = ensemble.inputSchema.safeParse(trigger.input ?? {});
     if (!input.success) {
-      log('cron-input-invalid', { ensemble: ensemble.name, cron: trigger.cron, issues: input.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`) }, 'error');
-      fired.push({ ensemble: ensemble.name, cron: trigger.cron, outcome: 'failed' });
-      continue;
+      log('cron-input-invalid', { ensemble: ensemble.name, cron: trigger.cron, issues: input.error.issues.map((x) => `${x.path.join('.')}: ${x.message}`) }, 'error');
+      return { ensemble: ensemble.name, cron: trigger.cron, outcome: 'failed' };
     }
     try {
-      const r = await startOnce(ensemble, input.data, { type: 'cron', key: `cron:${trigger.cron}@${trigger.timezone ?? 'UTC'}:${minute.toISOString()}`, detail: `${trigger.cron} (${trigger.timezone ?? 'UTC'}) ${minute.toISOString()}` }, {
+      // The trigger's place in the list is in the key: two triggers of one ensemble at the same
+      // minute are two runs; the same event delivered twice is one.
+      const r = await startOnce(ensemble, input.data, { type: 'cron', key: `cron:${i}:${trigger.cron}@${trigger.timezone ?? 'UTC'}:${minute.toISOString()}`, detail: `${trigger.cron} (${trigger.timezone ?? 'UTC'}) ${minute.toISOString()}` }, {
         env, scripts: registry.scripts, kinds: registry.kinds, origin: env.PUBLIC_BASE_URL ?? 'http://127.0.0.1:8787', waitUntil,
       });
-      fired.push(r.kind === 'started'
-        ? { ensemble: ensemble.name, cron: trigger.cron, executionId: r.state.executionId, outcome: 'started' }
-        : { ensemble: ensemble.name, cron: trigger.cron, executionId: r.claim.executionId, outcome: 'again' });
+      if (r.kind === 'started') return { ensemble: ensemble.name, cron: trigger.cron, executionId: r.state.executionId, outcome: 'started' };
+      if (r.claim.kind === 'mismatch') return { ensemble: ensemble.name, cron: trigger.cron, executionId: r.claim.executionId, outcome: 'failed' };
+      return { ensemble: ensemble.name, cron: trigger.cron, executionId: r.claim.executionId, outcome: 'again' };
     } catch (e) {
       log('cron-start-failed', { ensemble: ensemble.name, cron: trigger.cron, minute: minute.toISOString(), error: e instanceof Error ? e.message : String(e) }, 'error');
-      fired.push({ ensemble: ensemble.name, cron: trigger.cron, outcome: 'failed' });
+      return { ensemble: ensemble.name, cron: trigger.cron, outcome: 'failed' };
     }
-  }
+  }));
   if (fired.length) log('cron-fired', { minute: minute.toISOString(), runs: fired.map((f) => `${f.ensemble}:${f.outcome}`) });
   return fired;
 }

@@ -43,13 +43,19 @@ export async function receiveEmail(message: ForwardableEmailMessage, env: Env, r
     message.setReject(`the message does not fit the inputs of '${ensemble.name}'`);
     return;
   }
+  let r;
   try {
-    // The Message-ID is the start's key: a message delivered twice starts one run.
-    await startOnce(ensemble, input.data, { type: 'email', key: messageId ? `email:${messageId}` : undefined, detail: to }, {
+    // The Message-ID (with its sender: anyone can write any Message-ID) is the start's key: a
+    // message delivered twice starts one run.
+    r = await startOnce(ensemble, input.data, { type: 'email', key: messageId ? `email:${from.toLowerCase()}:${messageId}` : undefined, detail: to }, {
       env, scripts: registry.scripts, kinds: registry.kinds, origin: env.PUBLIC_BASE_URL ?? 'http://127.0.0.1:8787', waitUntil,
     });
   } catch (e) {
     log('email-start-failed', { ensemble: ensemble.name, to, error: e instanceof Error ? e.message : String(e) }, 'error');
     message.setReject('the run could not be started just now: send the message again');
+    return;
   }
+  if (r.kind === 'claimed-before' && r.claim.kind === 'mismatch') message.setReject('another message with this Message-ID was received: give each message its own');
+  // Under way (or a start that died holds the key): a temporary failure, so the sender tries again.
+  if (r.kind === 'claimed-before' && r.claim.kind === 'busy') throw new Error('this message is still being received: try again shortly');
 }

@@ -24,7 +24,7 @@ function deliveryId(scheme: string | undefined, headers: Headers, body: unknown)
   const id = own ?? headers.get('idempotency-key') ?? undefined;
   if (id === undefined) return undefined;
   if (id.length === 0 || id.length > LIMITS.idempotencyKeyChars || !/^[\x21-\x7e]+$/.test(id)) throw new AppError('INVALID_DELIVERY_ID', 'the delivery id (or Idempotency-Key) must be 1 to 255 printable ASCII characters', 400);
-  return `webhook:${id}`;
+  return id;
 }
 
 export const webhookRoutes = new Hono<AppEnv>().post('/*', async (c) => {
@@ -50,21 +50,26 @@ export const webhookRoutes = new Hono<AppEnv>().post('/*', async (c) => {
       throw new AppError('BAD_SIGNATURE', 'the signature of this request does not verify', 401);
     }
   }
-  // Slack sends its commands and interactions as a form; everything else is JSON.
+  // Slack sends its commands and interactions as a form; the signed JSON senders (GitHub, Stripe,
+  // HMAC) are read as JSON whatever the request says (the signature covers bytes, not their type).
   const type = c.req.header('content-type') ?? '';
-  const raw = /application\/x-www-form-urlencoded/i.test(type)
+  const formAllowed = !auth || auth.type === 'slack' || auth.type === 'bearer';
+  const raw = formAllowed && /application\/x-www-form-urlencoded/i.test(type)
     ? Object.fromEntries([...new URLSearchParams(new TextDecoder().decode(body)).entries()].filter(([k]) => k !== '__proto__'))
     : jsonOf(body);
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new ValidationError('a webhook body is a JSON object (the run\'s input)', []);
   const input = ensemble.inputSchema.safeParse(raw);
   if (!input.success) throw new ValidationError(`input does not match the inputs of '${ensemble.name}'`, issueList(input.error));
-  const key = deliveryId(auth?.type === 'bearer' ? undefined : auth?.type, c.req.raw.headers, raw);
+  const id = deliveryId(auth?.type === 'bearer' ? undefined : auth?.type, c.req.raw.headers, raw);
+  // Keyed by the path too: a public hook of the same ensemble cannot pre-claim a signed one's ids.
+  const key = id === undefined ? undefined : `webhook:${path}:${id}`;
   const result = await startOnce(ensemble, input.data, { type: 'webhook', key, detail: path }, {
     env: c.env, scripts: c.var.registry.scripts, kinds: c.var.registry.kinds, origin: new URL(c.req.url).origin, waitUntil: waitUntilOf(c),
   });
   if (result.kind === 'claimed-before') {
     // A redelivery: nothing new starts; the first run is named.
     const claim = result.claim;
+    if (claim.kind === 'busy') return c.json({ error: { code: 'DELIVERY_IN_PROGRESS', message: 'this delivery is still being started: send it again shortly', details: { executionId: claim.executionId } } }, 409, { 'retry-after': String(claim.retryAfterS) });
     if (claim.kind === 'mismatch') throw new AppError('DELIVERY_ID_REUSED', 'this delivery id was used for another body: a new delivery needs a new id', 422, { executionId: claim.executionId });
     if (claim.kind === 'replay' && trigger.respond === 'sync') return c.body(claim.body, claim.status as ContentfulStatusCode, { ...claim.headers, 'content-type': 'application/json', 'idempotent-replayed': 'true' });
     return c.json({ executionId: claim.executionId, ensemble: ensemble.name, redelivery: true }, 202);

@@ -4,7 +4,7 @@ import { appWith, auth } from './helpers';
 import { receiveEmail } from '../../src/triggers/email';
 import * as greet from '../../scripts/greet';
 
-// Review of issue 25 (triggers), email: "never dropped in silence" against a message whose
+// "never dropped in silence" against a message whose
 // Message-ID was used before for other content, and two ensembles receiving one address.
 
 const uid = () => crypto.randomUUID().slice(0, 8);

@@ -6,7 +6,7 @@ import { canonicalJson } from '../../src/triggers/start-once';
 import { digestToken } from '../../src/hitl/token';
 import * as greet from '../../scripts/greet';
 
-// Review of issue 25 (triggers), queues: a redelivery while the first attempt's claim is still
+// a redelivery while the first attempt's claim is still
 // held (the first consumer died mid-run) is acknowledged, and the run is lost; message bodies are
 // not checked as request bodies are (__proto__, depth).
 
@@ -35,7 +35,7 @@ describe('queue', () => {
     const result = await deliver(app, queue, id, body);
     // Acknowledged here means the message is gone and no run ever completes.
     expect(result.explicitAcks, 'acked while no run exists').toEqual([]);
-    expect(result.retryMessages.map((m) => m.msgId)).toEqual([id]);
+    expect(result.retryMessages.map((m: any) => m.msgId)).toEqual([id]);
   });
 
   it('a message body with an own __proto__ key is refused like the API refuses it (not run with a planted prototype)', async () => {

@@ -7,7 +7,7 @@ import { stepKinds } from '../../src/kinds';
 import { runSchedules } from '../../src/triggers/cron';
 import * as greet from '../../scripts/greet';
 
-// Review of issue 25 (triggers), cron: two schedules of one ensemble at the same minute, the
+// two schedules of one ensemble at the same minute, the
 // spring daylight-saving gap as docs/triggers.md states it, schedules that can never fire, and
 // one slow scheduled run holding back every other ensemble's.
 
@@ -30,7 +30,7 @@ describe('cron', () => {
     expect(fired.map((f) => f.outcome)).toEqual(['started', 'started']);
   });
 
-  it('docs/triggers.md: "a time skipped in March does not run" (30 2 * * * in New York on 8 March 2026)', async () => {
+  it('a time the March change skips runs once, at the first minute after it, as docs/triggers.md says (30 2 * * * in New York on 8 March 2026)', async () => {
     const name = `gap-${uid()}`;
     const app = appWith({ [name]: `trigger:\n  - { type: cron, cron: "30 2 * * *", timezone: America/New_York, input: { name: ny } }\n${step}` }, { greet });
     const outcomes: string[] = [];
@@ -38,12 +38,17 @@ describe('cron', () => {
     for (let t = Date.UTC(2026, 2, 8, 6, 0); t < Date.UTC(2026, 2, 8, 9, 0); t += 60_000) {
       for (const f of await runSchedules(env, app.registry, t)) if (f.ensemble === name) outcomes.push(`${new Date(t).toISOString()} ${f.outcome}`);
     }
-    expect(outcomes).toEqual([]);
+    expect(outcomes).toEqual(['2026-03-08T07:00:00.000Z started']);
   });
 
   it('an expression that can never fire (30 February) is a load problem, not a silent no-op costing a search every minute', () => {
     const problems = problemsOf(`trigger:\n  - { type: cron, cron: "0 0 30 2 *" }\n${step}`);
     expect(problems.length).toBeGreaterThan(0);
+  });
+
+  it('a cron input that does not fit the ensemble\'s inputs is a load problem, not a failure logged every time it fires', async () => {
+    const source = `inputs:\n  name: { type: string, required: true }\ntrigger:\n  - { type: cron, cron: "* * * * *", input: { nme: typo } }\n${step}`;
+    expect(problemsOf(source).length, 'loads; then fails (cron-input-invalid) every minute').toBeGreaterThan(0);
   });
 
   it('a slow scheduled run does not hold back another ensemble\'s start for the same minute', async () => {

@@ -4,7 +4,7 @@ import { appWith, auth } from './helpers';
 import { sign } from '../../src/triggers/verify';
 import * as greet from '../../scripts/greet';
 
-// Review of issue 25 (triggers), webhooks: secrets that are not secret, a signed body re-read
+// secrets that are not secret, a signed body re-read
 // under an unsigned content type, and delivery ids shared between a public and a signed hook.
 
 const scripts = { greet };

@@ -35,6 +35,19 @@ trigger:
 agents:
   - { name: hello, operation: code, config: { script: greet }, input: { name: "\${input.email.subject}" } }
 `);
+  // A queue: one ensemble sends (conductor's storage spelling), another is started by each message.
+  writeFileSync(join(dir, 'ensembles', 'zz-send.yaml'), `ensemble: zz-send
+agents:
+  - name: enqueue
+    operation: storage
+    config: { type: queue, action: send, queue: QUEUE, body: { name: "\${input.name}" } }
+`);
+  writeFileSync(join(dir, 'ensembles', 'zz-consume.yaml'), `ensemble: zz-consume
+trigger:
+  - { type: queue, queue: ensemble-hitl }
+agents:
+  - { name: hello, operation: code, config: { script: greet }, input: { name: "\${input.name}" } }
+`);
   persistTo = mkdtempSync(join(tmpdir(), 'triggers-e2e-'));
   server = await startDevServer({ persistTo, cwd: dir, vars: { GH_PUSH_SECRET: SECRET } });
 }, 120_000);
@@ -100,4 +113,16 @@ it('mail to an address an ensemble receives starts a run with the message as inp
     throw new Error(`no rejection seen; answer: ${rejected.status} ${said}\n${server.output().slice(-1500)}`);
   });
   expect(await runsOf('zz-mail')).toHaveLength(1);
+}, 60_000);
+
+it('a message sent to the local queue starts the consuming ensemble\'s run', async () => {
+  const sent = await fetch(`${server.url}/ensembles/zz-send`, { method: 'POST', headers: { authorization: `Bearer ${server.apiKey}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'queued' }) });
+  expect(sent.status).toBe(200);
+  const runs = await waitFor('the queue run', async () => {
+    const r = await runsOf('zz-consume');
+    return r.length > 0 ? r : undefined;
+  }, 30_000);
+  expect(runs).toEqual([expect.objectContaining({ trigger: 'queue' })]);
+  const run = await api(`/executions/${runs[0]!.executionId}`);
+  expect(run).toMatchObject({ trigger: { type: 'queue', detail: 'ensemble-hitl' }, output: { hello: { message: 'Hello, queued.' } } });
 }, 60_000);

@@ -14,4 +14,14 @@ const library = new Library(input.library ?? [], { kinds: stepKinds, scripts });
 // The names wrangler.toml makes public; a deployment's own HITL_PUBLIC_VARS may add more, which
 // the Worker takes into account when it loads the files itself.
 const publicEnv = publicNames(input.publicVars, undefined);
-process.stdout.write(JSON.stringify(input.files.map((f) => loadEnsemble(f, { kinds: stepKinds, scripts, publicEnv, library }).ok)));
+const results = input.files.map((f) => loadEnsemble(f, { kinds: stepKinds, scripts, publicEnv, library }));
+// A webhook path, a queue or an address claimed by two ensembles: neither loads (as the registry decides).
+const claims = new Map<string, number[]>();
+results.forEach((r, i) => {
+  for (const t of r.ok ? r.ensemble.triggers ?? [] : []) {
+    const keys = t.type === 'webhook' ? [`path ${t.path}`] : t.type === 'queue' ? [`queue ${t.queue}`] : t.type === 'email' ? t.addresses.filter((a) => !a.includes('*')).map((a) => `address ${a.toLowerCase()}`) : [];
+    for (const k of keys) claims.set(k, [...new Set([...(claims.get(k) ?? []), i])]);
+  }
+});
+const clashing = new Set([...claims.values()].filter((v) => v.length > 1).flat());
+process.stdout.write(JSON.stringify(results.map((r, i) => r.ok && !clashing.has(i))));

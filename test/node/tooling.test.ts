@@ -60,6 +60,8 @@ it('the generated registry records whether each ensemble loads, as the Worker\'s
     // takes the same path, only slower). The check still runs; they do not load.
     writeFileSync(join(dir, 'ensembles', 'zz-deep.yaml'), `agents: ${'['.repeat(10_000)}${']'.repeat(10_000)}\n`);
     writeFileSync(join(dir, 'ensembles', 'zz-huge.yaml'), `description: "${'x'.repeat(300 * 1024)}"\nagents:\n  - name: a\n    operation: code\n    config: { script: greet }\n`);
+    // One webhook path claimed by two ensembles: neither loads (GET /healthz counts both).
+    for (const n of ['zz-hook-a', 'zz-hook-b']) writeFileSync(join(dir, 'ensembles', `${n}.yaml`), 'trigger:\n  - { type: webhook, path: /hooks/same, public: true }\nagents:\n  - { name: a, operation: code, config: { script: greet } }\n');
     const gen = spawnSync(process.execPath, ['tools/gen-registry.mjs'], { cwd: dir, encoding: 'utf8' });
     expect(gen.status, gen.stderr).toBe(0);
     const generated = readFileSync(join(dir, 'generated', 'registry.ts'), 'utf8');
@@ -69,6 +71,7 @@ it('the generated registry records whether each ensemble loads, as the Worker\'s
     expect(valid['ensembles/zz-missing-script.yaml']).toBe(false);
     expect(valid['ensembles/zz-deep.yaml']).toBe(false);
     expect(valid['ensembles/zz-huge.yaml']).toBe(false);
+    expect([valid['ensembles/zz-hook-a.yaml'], valid['ensembles/zz-hook-b.yaml']]).toEqual([false, false]);
     expect(valid['ensembles/hello.yaml']).toBe(true);
     expect(files.every((f) => typeof f.valid === 'boolean')).toBe(true);
   } finally {

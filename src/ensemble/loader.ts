@@ -4,7 +4,9 @@ import type { z } from 'zod';
 import { compileTemplate, forEachExpression, type Path, type Template, type TemplateProblem } from '../expression/template';
 import type { StepKind, StepKinds } from '../runtime/step-kind';
 import { checkSecretUses } from './secret-uses';
-import { CronTrigger, cronProblem, EmailTrigger, QueueTrigger, scheduleOf, secretName, Trigger, triggerTypes, UNSUPPORTED_TRIGGERS, WebhookTrigger } from '../triggers/schema';
+import { compileTriggers } from '../triggers/load';
+import { headerNameProblem, outputBlocks, UNSUPPORTED_BLOCK_KEYS } from './output-blocks';
+import { conductorSyntax, holdsTemplate } from './conductor-syntax';
 import type { Library } from '../library/library';
 import { liftExpressions, restoreValue } from './lift';
 import { SourceLocator } from './locate';
@@ -288,119 +290,6 @@ function load(src: SourceFile, options: LoadOptions): LoadResult {
   };
 }
 
-/** The `trigger:` list: each entry checked (schema, cron expression, time zone, auth), every problem at once. */
-function compileTriggers(list: unknown, report: (at: Path, message: string, key?: boolean) => void, publicEnv: ReadonlySet<string> | undefined, inputSchema: z.ZodType): Trigger[] {
-  if (list === undefined) return [];
-  if (!Array.isArray(list)) {
-    report([], '`trigger:` is a list of triggers (`- type: cron`, `- type: webhook`, ...)');
-    return [];
-  }
-  if (list.length > 20) {
-    report([20], 'an ensemble has at most 20 triggers');
-    return [];
-  }
-  const out: Trigger[] = [];
-  const at: number[] = [];
-  list.forEach((entry, i) => {
-    if (isPlainObject(entry) && typeof entry.type === 'string' && Object.hasOwn(UNSUPPORTED_TRIGGERS, entry.type)) {
-      report([i, 'type'], `a '${entry.type}' trigger is a conductor feature this runtime does not have: ${UNSUPPORTED_TRIGGERS[entry.type]}`);
-      return;
-    }
-    const parsed = Trigger.safeParse(entry);
-    if (!parsed.success) {
-      for (const issue of parsed.error.issues) {
-        if (issue.code === 'unrecognized_keys') {
-          const type = isPlainObject(entry) ? String(entry.type) : '';
-          const shape = ({ cron: CronTrigger, webhook: WebhookTrigger, queue: QueueTrigger, email: EmailTrigger } as Record<string, { shape: object }>)[type]?.shape ?? {};
-          for (const k of issue.keys) report([i, k], `unknown key '${k}' for a ${type} trigger${didYouMean(k, Object.keys(shape))}`, true);
-        } else if ((issue.code === 'invalid_union' && issue.path.length === 0) || (issue.path.length === 1 && issue.path[0] === 'type')) {
-          const written = isPlainObject(entry) ? entry.type : undefined;
-          const close = typeof written === 'string' ? suggest(written, [...triggerTypes]) : undefined;
-          report([i, 'type'], `unknown trigger type '${String(written)}'${close ? ` — did you mean '${close}'?` : ` (expected one of: ${triggerTypes.join(', ')})`}`);
-        } else report([i, ...(issue.path as Path)], plainIssue(issue, valueAt(entry, issue.path)));
-      }
-      return;
-    }
-    const t = parsed.data;
-    if (t.type === 'cron') {
-      const problem = cronProblem(t.cron, t.timezone);
-      if (problem) {
-        report([i, problem.field], problem.message);
-        return;
-      }
-    }
-    if (t.type === 'cron' && scheduleOf(t.cron, t.timezone).nextRun() === null) {
-      report([i, 'cron'], `'${t.cron}' never fires (no such date): check the day and month fields`);
-      return;
-    }
-    if (t.type === 'cron' && t.input !== undefined) {
-      const fits = inputSchema.safeParse(t.input);
-      if (!fits.success) {
-        report([i, 'input'], `this input does not fit the ensemble's inputs: ${fits.error.issues.map((x) => `${x.path.join('.') || 'input'}: ${x.message}`).join('; ')}`);
-        return;
-      }
-    }
-    if (t.type === 'webhook' && t.auth && t.auth.type !== 'bearer') {
-      // A signing secret is one: not configuration anyone can read, not one of this Worker's own.
-      const name = secretName(t.auth.secret);
-      const slackOwn = name === 'SLACK_SIGNING_SECRET' && t.auth.type === 'slack';
-      if ((isInfraSecret(name) && !slackOwn) || publicEnv?.has(name)) {
-        report([i, 'auth', 'secret'], publicEnv?.has(name)
-          ? `${name} is configuration anyone may read (wrangler.toml [vars] or HITL_PUBLIC_VARS): a signing secret must be a secret of its own`
-          : `${name} is a credential of this Worker, not a webhook's signing secret: give the sender a secret of its own`);
-        return;
-      }
-    }
-    if (t.type === 'webhook' && (t.auth === undefined) === (t.public === undefined)) {
-      report([i], t.auth ? '`auth` and `public: true` exclude each other: keep one' : 'a webhook says who may call it: `auth: { type: github | stripe | slack | hmac-sha256, secret: "$env.NAME" }`, `auth: { type: bearer }`, or `public: true`');
-      return;
-    }
-    out.push(t);
-    at.push(i);
-  });
-  // Two triggers of one file on the same path or the same queue would start two runs per delivery.
-  const seen = new Map<string, number>();
-  out.forEach((t, n) => {
-    const key = t.type === 'webhook' ? `path ${t.path}` : t.type === 'queue' ? `queue ${t.queue}` : undefined;
-    if (!key) return;
-    if (seen.has(key)) report([at[n]!], `this ${key} is also a trigger above: keep one`);
-    seen.set(key, 1);
-  });
-  return out;
-}
-
-const BLOCK_KEYS = new Set(['when', 'status', 'headers', 'body', 'rawBody', 'redirect', 'format']);
-const UNSUPPORTED_BLOCK_KEYS: Record<string, string> = {
-  rawBody: 'the body is sent as JSON; return text as a JSON string',
-  redirect: 'answer with `status: 303` and a `Location` header instead',
-  format: 'the body is sent as JSON (make text such as CSV or YAML in a step, e.g. with the transform operation, and answer it as a JSON string)',
-};
-
-/**
- * Conductor's output blocks: a list of `{ when, status, headers, body }` (the first whose \`when\`
- * holds answers), or one \`{ status, headers, body }\` with a literal status. Anything else is a plain output.
- */
-function outputBlocks(output: unknown): { block: Record<string, unknown>; path: Path }[] | undefined {
-  const isBlock = (v: unknown): v is Record<string, unknown> => isPlainObject(v) && ('body' in v || 'status' in v) && Object.keys(v).every((k) => BLOCK_KEYS.has(k));
-  if (Array.isArray(output) && output.length > 0 && output.every(isBlock)) return output.map((block, i) => ({ block, path: ['output', i] }));
-  if (isBlock(output) && 'body' in output && typeof output.status === 'number' && !('when' in output)) return [{ block: output, path: ['output'] }];
-  return undefined;
-}
-
-/** Headers an ensemble may not set: the Worker's own, and cookies (the console's session lives on this origin). */
-const RESERVED_HEADERS = new Set([
-  'set-cookie', 'content-length', 'content-type', 'content-encoding', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade',
-  'x-execution-id', 'idempotent-replayed', 'access-control-allow-origin', 'access-control-allow-credentials', 'access-control-allow-headers',
-  'access-control-allow-methods', 'access-control-expose-headers', 'content-security-policy', 'strict-transport-security',
-  'clear-site-data', 'refresh', 'www-authenticate', 'proxy-authenticate',
-]);
-
-export function headerNameProblem(name: string): string | undefined {
-  if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$/.test(name)) return `'${name.slice(0, 40)}' is not a header name`;
-  if (RESERVED_HEADERS.has(name.toLowerCase())) return `an ensemble cannot set the '${name}' header`;
-  return undefined;
-}
-
 type Report = (offset: number, code: ProblemCode, message: string) => void;
 
 /** Features of the conductor format this runtime does not have: one clear problem each, not a cascade. */
@@ -415,50 +304,6 @@ const UNSUPPORTED: Record<string, string> = {
   apiExecutable: 'every ensemble runs with POST /ensembles/:name (the API key)',
   schema: 'declare the run input with `inputs:` (types, required, defaults)',
 };
-
-const LEGACY_ROOTS = new Set(['input', 'inputs', 'state', 'trigger', 'steps', 'agents', 'context', 'output']);
-
-/**
- * Conductor's reference forms that are not ours: `$input.x` / `$step.field` (its older form, a whole
- * value), `${{ expr }}`, and, in a file written in its dialect, `$${x}` (a dollar sign and a value
- * there; our escape for the literal text `${x}` here). Each is a problem; the string is blanked.
- */
-function conductorSyntax(value: unknown, path: Path, names: ReadonlySet<string>, conductorFile: boolean, report: (at: Path, message: string) => void, depth = 0): unknown {
-  if (depth > LIMITS.yamlDepth) return value;
-  if (typeof value === 'string') {
-    const legacy = /^\$([A-Za-z_][\w-]*)((?:\.[\w-]+|\[\d+\])*)$/.exec(value.trim());
-    if (legacy && legacy[1] !== 'env' && (LEGACY_ROOTS.has(legacy[1]!) || names.has(legacy[1]!))) {
-      // A step's result is its `output` here (`$fetch.rows` is `${fetch.output.rows}`).
-      const [, root, rest] = legacy;
-      const field = rest!.replace(/^\./, '').split(/[.[]/)[0];
-      const written = names.has(root!) && !LEGACY_ROOTS.has(root!) && !['output', 'status', 'error', 'executed', 'success', 'input'].includes(field!) ? `${root}.output${rest}` : `${root}${rest}`;
-      report(path, `'${value.trim().slice(0, 60)}' is conductor's older reference, which would be sent as it is: write \`\${${written.slice(0, 60)}}\``);
-      return '';
-    }
-    // `${{a: 1}}` is an object literal here; conductor's `${{ expr }}` is a member, a call, an operator.
-    if (/\$\{\{(?!\s*(?:[A-Za-z_$][\w$]*|'[^']*'|"[^"]*")\s*[:,}]|\s*\}|\s*\.\.\.)/.test(value)) {
-      report(path, `\`\${{ ... }}\` is written \`\${ ... }\` here (one pair of braces)`);
-      return '';
-    }
-    if (conductorFile && /\$\$\{/.test(value)) {
-      report(path, "`$${x}` is this runtime's escape for the literal text `${x}`, which would be sent as it is: for a dollar sign followed by the value write `${'$' + x}`");
-      return '';
-    }
-    return value;
-  }
-  if (Array.isArray(value)) return value.map((v, i) => conductorSyntax(v, [...path, i], names, conductorFile, report, depth + 1));
-  if (isPlainObject(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, conductorSyntax(v, [...path, k], names, conductorFile, report, depth + 1)]));
-  return value;
-}
-
-/** A value with text that reads like an expression or a placeholder somewhere in it. */
-function holdsTemplate(v: unknown, depth = 0): boolean {
-  if (depth > LIMITS.yamlDepth) return false;
-  if (typeof v === 'string') return v.includes('${') || /\{\{[^{}]*\}\}/.test(v);
-  if (Array.isArray(v)) return v.some((x) => holdsTemplate(x, depth + 1));
-  if (isPlainObject(v)) return Object.values(v).some((x) => holdsTemplate(x, depth + 1));
-  return false;
-}
 
 /** An `input:` entry that declares an input (`{ type: string, required: true }`) rather than giving a default. */
 const looksLikeDeclaration = (v: unknown): boolean =>

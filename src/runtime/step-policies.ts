@@ -2,6 +2,7 @@ import type { Env } from '../env';
 import { StepError } from '../errors';
 import { log } from '../log';
 import { redact } from '../secrets';
+import { canonicalJson } from './canonical-json';
 
 // What a step may ask around its run, written as conductor writes it: a time limit per attempt
 // (`timeout`, with `onTimeout`), and a cache of its output in KV (`cache: { ttl, key, bypass }`).
@@ -20,19 +21,13 @@ export async function withinTime<T>(ms: number | undefined, step: string, run: (
   }
 }
 
-/** JSON with object keys sorted, so one value is one key however its keys are ordered. */
-const canonical = (value: unknown): string =>
-  JSON.stringify(value, (_k, v: unknown) => (v !== null && typeof v === 'object' && !Array.isArray(v)
-    ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, (v as Record<string, unknown>)[k]]))
-    : v)) ?? 'null';
-
 /**
  * The KV key of a step's cached output: the ensemble, the step, and what identifies a result
  * (its `key`, else its rendered input and config), hashed. Secret values are taken out before
  * hashing: a key never carries one in any form.
  */
 export async function cacheKeyOf(ensemble: string, step: string, identity: unknown, secrets: readonly string[]): Promise<string> {
-  const text = canonical([ensemble, step, redact(identity, secrets)]);
+  const text = canonicalJson([ensemble, step, redact(identity, secrets)]);
   const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text)));
   return `cache:${Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('')}`;
 }

@@ -10,6 +10,7 @@ import type { ScriptRegistry } from '../runtime/context';
 import { startRun } from '../runtime/start-run';
 import type { RunState } from '../runtime/run-state';
 import type { StepKinds } from '../runtime/step-kind';
+import { canonicalJson } from '../runtime/canonical-json';
 import type { StartedBy } from './schema';
 
 // Starting a run at most once per key: an API call with an Idempotency-Key, a scheduled time, a
@@ -18,13 +19,6 @@ import type { StartedBy } from './schema';
 
 /** The object that remembers a key of an ensemble (not the execution's own object). */
 const claimStub = (env: Env, ensemble: string, key: string) => env.HITL_STATE.get(env.HITL_STATE.idFromName(`idempotency\n${ensemble}\n${key}`));
-
-/** JSON with object keys sorted: one input, however its keys are ordered, is one body. */
-export function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_k, v: unknown) => (v !== null && typeof v === 'object' && !Array.isArray(v)
-    ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, (v as Record<string, unknown>)[k]]))
-    : v));
-}
 
 export interface StartDeps {
   env: Env;

@@ -2,7 +2,7 @@ import { createExecutionContext, createMessageBatch, env, getQueueResult } from 
 import { describe, expect, it } from 'vitest';
 import { appWith } from './helpers';
 import { consumeQueue } from '../../src/triggers/queue';
-import { canonicalJson } from '../../src/triggers/start-once';
+import { canonicalJson } from '../../src/runtime/canonical-json';
 import { digestToken } from '../../src/hitl/token';
 import * as greet from '../../scripts/greet';
 

@@ -72,3 +72,13 @@ describe("conductor's other reference forms", () => {
     expect(problemsOf('agents:\n  - { name: a, operation: html, config: { templateEngine: liquid, template: "<p>{{ name }}</p>" } }\n')).toEqual([]);
   });
 });
+
+describe("conductor's think settings", () => {
+  it('systemPrompt is the system prompt sent to the model', async () => {
+    const app = appWith({ sp: 'agents:\n  - { name: a, operation: think, config: { provider: openai, prompt: "Say hi", systemPrompt: "Be brief." } }\n' });
+    const before = (await received('/openai')).length;
+    expect((await app.run('sp', {})).status).toBe(200);
+    const [call] = (await received('/openai')).slice(before);
+    expect(call.json.messages).toEqual(expect.arrayContaining([{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Say hi' }]));
+  });
+});

@@ -183,3 +183,24 @@ describe('queues and email', () => {
     expect(nobody.rejected).toMatch(/no ensemble receives mail for random@example.com/);
   });
 });
+
+describe('webhook bodies', () => {
+  const app = () => appWith({
+    sl: 'trigger:\n  - { type: webhook, path: /hooks/slack-cmd, auth: { type: slack, secret: "$env.SLACK_SECRET" } }\n' + step,
+    pu: 'trigger:\n  - { type: webhook, path: /hooks/open, public: true }\n' + step,
+  }, scripts);
+
+  it("Slack's form bodies are fields of the input; a 10,000-deep JSON body is a 400; a misspelt path a 404", async () => {
+    const a = app();
+    const form = 'name=slash&text=hello';
+    const now = Math.floor(Date.now() / 1000);
+    const res = await a.request('/hooks/slack-cmd', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...(await sign.slack('whsec_test_0123456789', form, now)) }, body: form });
+    expect(res.status).toBe(202);
+    const run = (await (await a.request(`/executions/${((await res.json()) as any).executionId}`, { headers: auth })).json()) as any;
+    expect(run.input).toEqual({ name: 'slash', text: 'hello' });
+    const deep = `${'{"a":'.repeat(10_000)}1${'}'.repeat(10_000)}`;
+    const refused = await a.request('/hooks/open', { method: 'POST', headers: { 'content-type': 'application/json' }, body: deep });
+    expect([refused.status, ((await refused.json()) as any).error.code]).toEqual([400, 'TOO_DEEP']);
+    expect((await a.request('/hooks/opne', { method: 'POST', body: '{}' })).status).toBe(404);
+  });
+});

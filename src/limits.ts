@@ -31,6 +31,8 @@ export const LIMITS = {
    * its suspended runs (a Durable Object's SQLite value holds at most 2 MB).
    */
   definitionBytes: 1024 * 1024,
+  /** Scheduled runs started at once by one scheduled event (each holds requests open while its steps run). */
+  cronConcurrency: 6,
   /** An email that starts a run: its raw size, and the text kept (the input is stored with the run). */
   emailBytes: 1024 * 1024,
   emailTextChars: 30_000,

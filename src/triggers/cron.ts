@@ -1,6 +1,7 @@
 import type { Env } from '../env';
 import type { EnsembleRegistry } from '../ensemble/registry';
 import { log } from '../log';
+import { LIMITS } from '../limits';
 import { firesAt, scheduleOf } from './schema';
 import { startOnce } from './start-once';
 
@@ -22,8 +23,9 @@ export async function runSchedules(env: Env, registry: EnsembleRegistry, schedul
   const due = registry.triggered('cron')
     .map((t) => ({ ...t, i: t.ensemble.triggers!.indexOf(t.trigger) }))
     .filter(({ trigger }) => trigger.enabled !== false && firesAt(scheduleOf(trigger.cron, trigger.timezone), minute));
-  // Started side by side: a slow run (its steps run in this invocation) holds back no other.
-  const fired = await Promise.all(due.map(async ({ ensemble, trigger, i }): Promise<Fired> => {
+  // Started side by side, a few at a time: a slow run (its steps run in this invocation) holds
+  // back no other, and a thousand schedules due at one minute do not open a thousand requests at once.
+  const fired = await inPool(due, LIMITS.cronConcurrency, async ({ ensemble, trigger, i }): Promise<Fired> => {
     const input = ensemble.inputSchema.safeParse(trigger.input ?? {});
     if (!input.success) {
       log('cron-input-invalid', { ensemble: ensemble.name, cron: trigger.cron, issues: input.error.issues.map((x) => `${x.path.join('.')}: ${x.message}`) }, 'error');
@@ -42,7 +44,21 @@ export async function runSchedules(env: Env, registry: EnsembleRegistry, schedul
       log('cron-start-failed', { ensemble: ensemble.name, cron: trigger.cron, minute: minute.toISOString(), error: e instanceof Error ? e.message : String(e) }, 'error');
       return { ensemble: ensemble.name, cron: trigger.cron, outcome: 'failed' };
     }
-  }));
+  });
   if (fired.length) log('cron-fired', { minute: minute.toISOString(), runs: fired.map((f) => `${f.ensemble}:${f.outcome}`) });
   return fired;
+}
+
+/** `work` over `items`, at most `size` at once, results in item order. */
+async function inPool<T, R>(items: readonly T[], size: number, work: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) {
+      const at = next++;
+      out[at] = await work(items[at]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(size, items.length) }, lane));
+  return out;
 }

@@ -68,6 +68,14 @@ describe('cron', () => {
     expect(stats.byTrigger.cron).toBeGreaterThanOrEqual(2);
   });
 
+  it('twenty ensembles due at one minute all start, a few at a time', async () => {
+    const tag = crypto.randomUUID().slice(0, 6);
+    const names = Array.from({ length: 20 }, (_, i) => `many-${tag}-${i}`);
+    const app = appWith(Object.fromEntries(names.map((n) => [n, `trigger:\n  - { type: cron, cron: "0 12 * * *", input: { name: x } }\n${step}`])), scripts);
+    const fired = (await runSchedules(env, app.registry, Date.UTC(2026, 4, 5, 12, 0))).filter((f) => names.includes(f.ensemble));
+    expect(fired.map((f) => f.outcome)).toEqual(names.map(() => 'started'));
+  });
+
   it('follows daylight saving: 2:30 in New York does not exist on 8 March 2026, and 1:30 happens twice on 1 November', async () => {
     const name = `dst-${crypto.randomUUID().slice(0, 8)}`;
     const app = appWith({ [name]: `trigger:\n  - { type: cron, cron: "30 1 * * *", timezone: America/New_York, input: { name: ny } }\n${step}` }, scripts);

@@ -40,6 +40,8 @@ declare global {
       ANTHROPIC_API_KEY?: string;
       ANTHROPIC_BASE_URL?: string;
       EMAIL_FROM?: string;
+      /** How long an event no wait took is kept for a later wait (a duration, default "24h"; src/events/names.ts). */
+      EVENT_LOOKBACK?: string;
       /** Anything else set as a var or secret is readable by name from expressions. */
       [name: string]: unknown;
     }

@@ -10,6 +10,7 @@ import { defaultRegistry } from './default-registry';
 
 export { HITLState } from './hitl/hitl-state';
 export { AdminGuard } from './admin/guard';
+export { EventBox } from './events/event-box';
 
 const app = createApp();
 

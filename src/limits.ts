@@ -132,6 +132,17 @@ export const LIMITS = {
   kvKeyBytes: 512,
   /** An R2 key: R2's own limit. */
   r2KeyBytes: 1024,
+  /**
+   * Events (`POST /events/:name`, webhooks that emit, `agent: wait`). An event's data becomes the
+   * output of the wait that takes it, so it is bounded like a step's output (with room for the
+   * rest). A key names one event box (one Durable Object). Events kept for later waits, per
+   * (name, key): beyond, `EVENTS_FULL` (429) until waits take them or they expire. How long they
+   * may be kept (`EVENT_LOOKBACK`) at most.
+   */
+  eventDataBytes: 192 * 1024,
+  eventKeyChars: 256,
+  eventsKept: 1000,
+  eventLookbackMaxMs: 30 * 86_400_000,
   /** One queue message as JSON: Cloudflare Queues take at most 128 KB. Beyond: `VALUE_TOO_LARGE`. */
   queueMessageBytes: 128 * 1024,
   /** The longest a queue message may be delayed: Queues' own maximum (12 hours). */

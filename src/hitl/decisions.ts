@@ -4,7 +4,7 @@ import { completeWaitingStep } from '../runtime/interpreter';
 import { jsonBytes, LIMITS } from '../limits';
 import { retentionDays } from '../executions/retention';
 import { log } from '../log';
-import { hasDecided, outputOf, transition, type ApprovalState, type Decider, type RequesterNames } from './machine';
+import { hasDecided, outputOf, transition, type ApprovalState, type Decider, type ReceivedEvent, type RequesterNames } from './machine';
 import type { DecisionBody, DecisionVia } from './request';
 import { readResponse } from './form';
 import { escalateRequest } from './links';
@@ -143,10 +143,41 @@ function closeRequest(store: ExecutionStore, request: RequestRow, approval: Appr
 export function resultOf(request: RequestRow): { output: unknown } | { error: { code: string; message: string } } | undefined {
   const { approval } = request;
   if (approval.status === 'pending' || approval.status === 'cancelled') return undefined;
+  if (request.spec.event) return waitResult(request);
   if (approval.status === 'timeout' && request.spec.onTimeout === 'fail') {
     return { error: { code: 'HITL_TIMEOUT', message: `approval timed out at ${new Date(request.expiresAt).toISOString()}` } };
   }
   return { output: outputOf(approval, request.spec.form) };
+}
+
+/** What an `agent: wait` step gives: the event it received, or its timeout. */
+function waitResult(request: RequestRow): { output: WaitOutput } | { error: { code: string; message: string } } {
+  const { approval, spec } = request;
+  if (approval.status === 'received' && approval.received) return { output: { status: 'received', data: approval.received.data, receivedAt: approval.received.receivedAt, event: approval.received.id } };
+  if (spec.onTimeout === 'fail') return { error: { code: 'WAIT_TIMEOUT', message: `no '${spec.event!.name}' event for key '${spec.event!.key}' arrived by ${new Date(request.expiresAt).toISOString()}` } };
+  return { output: { status: 'timeout', data: null, receivedAt: null, event: null } };
+}
+
+/** The output of an `agent: wait` step. */
+export interface WaitOutput {
+  status: 'received' | 'timeout';
+  data: unknown;
+  receivedAt: string | null;
+  /** The event's id (its delivery id, or the one it was given). */
+  event: string | null;
+}
+
+/**
+ * The event a wait waits for arrived: its request closes with it (synchronous, like a decision).
+ * False when it no longer waits (timed out, closed by the flow, or it received another event).
+ */
+export function receiveEvent(store: ExecutionStore, request: RequestRow, event: ReceivedEvent, now: number): boolean {
+  const result = transition(request.approval, { type: 'receive', event, at: now });
+  if (!result.ok) return false;
+  store.saveApproval(request.id, result.state);
+  store.audit('event', { step: request.step, event: request.spec.event!.name, key: request.spec.event!.key, id: event.id, receivedAt: event.receivedAt }, now, request.id);
+  closeRequest(store, request, result.state, now);
+  return true;
 }
 
 /**

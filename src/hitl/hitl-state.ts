@@ -16,7 +16,8 @@ import { fail, ok, type Result } from './result';
 import { ExecutionStore, type RequestRow } from './store';
 import { delegatePlace, type DelegationHost, type DelegationView } from './delegation';
 import { decideInSlack, slackEligibility, type SlackHost } from './slack-decisions';
-import { closeRequestByFlow, endRun, recordDecision, takeResults, type DecisionView, type RequestMeta } from './decisions';
+import { closeRequestByFlow, endRun, receiveEvent, recordDecision, takeResults, type DecisionView, type RequestMeta } from './decisions';
+import type { ReceivedEvent } from './machine';
 import { RunLifecycle } from './lifecycle';
 import { StartClaims, type Claim } from './start-claim';
 import { hashToken, sameHash } from './token';
@@ -242,8 +243,9 @@ export class HITLState extends DurableObject<Env> {
   async renotify(channels?: Channel[], step?: string): Promise<Result<{ executionId: string; step: string; notifications: NotificationHealth; requests: { step: string; notifications: NotificationHealth }[] }>> {
     if (!this.store.exists()) return fail('NOT_FOUND', 404, 'execution not found');
     const run = this.store.run()!;
-    const open = this.store.openRequests().filter((r) => step === undefined || r.step === step);
-    if (run.state.status !== 'suspended' || open.length === 0) return fail('NOT_SUSPENDED', 409, step !== undefined ? `no request of step '${step}' is waiting` : `execution is ${run.state.status}: only a pending approval request can be notified`);
+    // A wait for an event tells no one: there is nothing to send again.
+    const open = this.store.openRequests().filter((r) => (step === undefined || r.step === step) && !r.spec.event);
+    if (run.state.status !== 'suspended' || open.length === 0) return fail('NOT_SUSPENDED', 409, step !== undefined ? `no request of step '${step}' is waiting for people` : `execution is ${run.state.status === 'suspended' ? 'waiting for events only' : run.state.status}: only a pending approval request can be notified`);
     const now = Date.now();
     for (const request of open) {
       const wanted = channels?.length ? channels : request.spec.channels;
@@ -259,6 +261,24 @@ export class HITLState extends DurableObject<Env> {
     await this.lifecycle.schedule();
     const requests = open.map((r) => ({ step: r.step, notifications: this.store.notificationHealth(r.id) }));
     return ok({ executionId: run.state.executionId, step: requests[0]!.step, notifications: requests[0]!.notifications, requests });
+  }
+
+  /**
+   * An event for a wait of this run (from its event box): the wait's request closes with it and the
+   * run goes on. `accepted` when it took this event (again: offers are repeated after failures),
+   * `closed` when the wait no longer waits (timed out, closed by its flow, took another event).
+   */
+  async receiveEvent(requestId: number, name: string, key: string, event: ReceivedEvent): Promise<'accepted' | 'closed'> {
+    if (!this.store.exists()) return 'closed';
+    const request = this.store.requestById(requestId);
+    if (!request?.spec.event || request.spec.event.name !== name || request.spec.event.key !== key) return 'closed';
+    if (request.approval.received?.id === event.id) return 'accepted';
+    const now = Date.now();
+    if (!receiveEvent(this.store, request, event, now)) return 'closed';
+    // The box no longer needs to hear from this wait.
+    this.store.setRegisterAt(request.id, null);
+    await this.lifecycle.answerNow(now);
+    return 'accepted';
   }
 
   async auditLog(): Promise<Result<ReturnType<ExecutionStore['auditLog']>>> {

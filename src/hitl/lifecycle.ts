@@ -12,6 +12,7 @@ import { log } from '../log';
 import { deliverDue } from './deliver';
 import { closeRequestByFlow, followUp, finishRun, takeResults } from './decisions';
 import { commitRequests, prepareRequests, unopened } from './links';
+import { registerWaits } from '../events/register';
 import type { ExecutionStore } from './store';
 
 // What an execution's object does on its own, after the call that changed it has been answered:
@@ -68,7 +69,7 @@ export class RunLifecycle {
     // Each open request on its own: its deadline, reminders, escalation (the state is read again
     // for each: an expiry before it may have changed it).
     for (const open of this.store.openRequests()) await followUp(this.store, this.env, this.store.run()!.state, open, now);
-    await this.continueIfRunning();
+    await this.continueAndRegister();
     await this.settle();
   }
 
@@ -128,7 +129,7 @@ export class RunLifecycle {
     const work = (async () => {
       // After the answer has gone out, not before: the caller waits for nothing of this.
       await new Promise((r) => setTimeout(r, 0));
-      await this.continueIfRunning();
+      await this.continueAndRegister();
       const run = this.store.run();
       if (!run) return;
       // Side by side: the index never waits for a slow notification endpoint.
@@ -136,6 +137,17 @@ export class RunLifecycle {
       await this.schedule();
     })().catch((e) => log('after-commit-failed', { error: e instanceof Error ? e.message : String(e) }, 'warn'));
     this.ctx.waitUntil(work);
+  }
+
+  /**
+   * Continues the run if it is due to, then registers its new waits for events with their event
+   * boxes; a wait handed a kept event lets the run go on again (and may wait anew).
+   */
+  private async continueAndRegister(): Promise<void> {
+    for (let pass = 0; pass < LIMITS.openRequests + 2; pass++) {
+      await this.continueIfRunning();
+      if (!(await registerWaits(this.store, this.env, Date.now()))) return;
+    }
   }
 
   /**

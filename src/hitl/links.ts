@@ -22,7 +22,8 @@ export interface PreparedRequest {
   tokens: SealedTokens;
   /** SHA-256 (hex) of each token, as `hashToken` gives it, in the order of personal then shared. */
   hashes: string[];
-  sealed: string;
+  /** The links, encrypted; null for a wait for an event (it has none). */
+  sealed: string | null;
 }
 
 /**
@@ -45,6 +46,11 @@ export function prepareRequests(env: Env, state: RunState, now: number): Promise
 
 async function prepareRequest(env: Env, executionId: string, request: Record<string, unknown>, now: number): Promise<PreparedRequest> {
   const spec = ApprovalRequest.parse(request);
+  if (spec.event) {
+    // A wait for an event: no one decides it, so it has no links and tells no one.
+    const approval: ApprovalState = { status: 'pending', approvers: [], minApprovals: 1, expiresAt: now + spec.timeoutMs, onTimeout: spec.onTimeout, approvals: [], event: { name: spec.event.name, key: spec.event.key } };
+    return { now, spec: { ...spec, channels: [] }, approval, channels: [], tokens: { personal: [] }, hashes: [], sealed: null };
+  }
   const approval: ApprovalState = {
     status: 'pending',
     approvers: spec.approvers,
@@ -85,6 +91,10 @@ function commitRequest(store: ExecutionStore, p: PreparedRequest): RequestRow {
   p.tokens.personal.forEach((t, i) => store.insertToken(p.hashes[i]!, id, t.approver));
   if (p.tokens.shared) store.insertToken(p.hashes[p.tokens.personal.length]!, id, null);
   for (const channel of p.channels) store.enqueue(id, channel, 'request', p.now);
+  if (p.spec.event) {
+    store.audit('suspended', { step: p.spec.step, event: p.spec.event.name, key: p.spec.event.key, expiresAt: new Date(p.approval.expiresAt).toISOString() }, p.now, id);
+    return store.requestById(id)!;
+  }
   store.audit('suspended', { step: p.spec.step, approvers: p.spec.approvers, minApprovals: p.spec.minApprovals, expiresAt: new Date(p.approval.expiresAt).toISOString(), channels: p.channels }, p.now, id);
   return store.requestById(id)!;
 }

@@ -7,7 +7,7 @@ import type { FormSpec } from './form';
  * event is refused). The HITL object only loads, transitions, saves and performs effects, so every
  * rule here is testable without workerd.
  */
-export type ApprovalStatus = 'pending' | 'approved' | 'rejected' | 'timeout' | 'cancelled';
+export type ApprovalStatus = 'pending' | 'approved' | 'rejected' | 'timeout' | 'cancelled' | 'received';
 
 export interface ApprovalState {
   status: ApprovalStatus;
@@ -28,6 +28,17 @@ export interface ApprovalState {
   allowDelegation?: boolean;
   /** Places handed on, in order: `to` took `from`'s place in `approvers`. */
   delegations?: Delegation[];
+  /** An `agent: wait` step: it waits for this event, and no one can decide it. */
+  event?: { name: string; key: string };
+  /** The event that closed it (status `received`). */
+  received?: ReceivedEvent;
+}
+
+/** An event as a wait receives it (src/events/). */
+export interface ReceivedEvent {
+  id: string;
+  data: unknown;
+  receivedAt: string;
 }
 
 export interface Delegation {
@@ -69,6 +80,8 @@ export type ApprovalEvent =
   | { type: 'delegate'; decider: Decider; to: string; reason?: string; at: number; requester?: RequesterNames; toNames?: RequesterNames }
   | { type: 'expire'; at: number }
   | { type: 'cancel'; at: number }
+  /** The event an `agent: wait` step waits for arrived. */
+  | { type: 'receive'; event: ReceivedEvent; at: number }
   /** Adds approvers (escalation); `expiresAt` extends the deadline when escalating on timeout. */
   | { type: 'escalate'; approvers: string[]; at: number; expiresAt?: number };
 
@@ -82,6 +95,7 @@ export type Refusal =
   | { code: 'NOT_AN_APPROVER'; status: 403; message: string; details: { approver: string; approvers: string[] } }
   | { code: 'VERIFICATION_REQUIRED'; status: 403; message: string; details: { reason: 'requireVerified' | 'requester' } }
   | { code: 'IDENTITY_LOOKUP_FAILED'; status: 503; message: string; details: { reason: 'requester' | 'quorum' } }
+  | { code: 'WAITS_FOR_EVENT'; status: 409; message: string; details: { event: string } }
   | { code: 'DELEGATION_REFUSED'; status: 403 | 409; message: string; details: { reason: 'disabled' | 'unverified' | 'no-approver-list' | 'to-requester' | 'to-approver' | 'already-decided' | 'chain' | 'to-self' } };
 
 export type TransitionResult =
@@ -120,6 +134,8 @@ function refuseClosed(state: ApprovalState): Refusal {
 
 /** An event that can still land: the request is pending and not past its deadline. */
 function refuseLate(state: ApprovalState, at: number): Refusal | undefined {
+  // A wait for an event is closed by the event or its deadline: nobody decides it, by any channel.
+  if (state.event) return { code: 'WAITS_FOR_EVENT', status: 409, message: `this step waits for the event '${state.event.name}', not for a decision`, details: { event: state.event.name } };
   if (state.status !== 'pending') return refuseClosed(state);
   if (at >= state.expiresAt) return { code: 'EXPIRED', status: 410, message: `this approval request expired at ${iso(state.expiresAt)}`, details: { expiresAt: iso(state.expiresAt) } };
   return undefined;
@@ -269,9 +285,16 @@ const handlers = {
   },
   escalate(state, event): TransitionResult {
     if (state.status !== 'pending') return { ok: false, refusal: refuseClosed(state) };
+    if (state.event) return { ok: false, refusal: refuseLate(state, event.at)! };
     const approvers = [...state.approvers];
     for (const a of event.approvers) if (!approvers.some((b) => sameIdentity(a, b))) approvers.push(a);
     return { ok: true, final: false, state: { ...state, approvers, escalated: true, expiresAt: Math.max(state.expiresAt, event.expiresAt ?? 0) } };
+  },
+  receive(state, event): TransitionResult {
+    if (!state.event) return { ok: false, refusal: { code: 'ALREADY_DECIDED', status: 409, message: 'this step waits for people, not for an event', details: { status: state.status, decidedBy: [] } } };
+    if (state.status !== 'pending') return { ok: false, refusal: refuseClosed(state) };
+    if (event.at >= state.expiresAt) return { ok: false, refusal: { code: 'EXPIRED', status: 410, message: `this wait timed out at ${iso(state.expiresAt)}`, details: { expiresAt: iso(state.expiresAt) } } };
+    return { ok: true, final: true, state: { ...state, status: 'received', received: event.event, decidedAt: event.at } };
   },
   cancel(state, event): TransitionResult {
     if (state.status !== 'pending') return { ok: false, refusal: refuseClosed(state) };
@@ -289,7 +312,7 @@ export function outputOf(state: ApprovalState, form?: FormSpec): HitlOutput {
   const timedOut = state.status === 'timeout' || (state.status !== 'pending' && state.status !== 'cancelled' && (state.decidedAt ?? 0) >= state.expiresAt);
   // The decision that closed it: the last rejection (with onReject: impossible there may be several).
   const last = state.status === 'rejected' ? state.approvals.findLast((a) => !a.approved) : state.approvals.at(-1);
-  const status = state.status === 'cancelled' ? 'pending' : state.status;
+  const status = state.status === 'cancelled' || state.status === 'received' ? 'pending' : state.status;
   return {
     status,
     approved: status === 'approved',

@@ -60,6 +60,12 @@ export const ApprovalRequest = z.object({
    * source of each env-only expression); completed from env when a notification is sent.
    */
   writtenCredentials: z.object({ webhookUrl: z.array(z.union([z.string(), z.object({ expr: z.string() })])).optional() }).optional(),
+  /**
+   * An `agent: wait` step: what it waits for is an event (name and key), not people. Such a
+   * request has no approvers, links or notifications; an event closes it (src/events/).
+   * `lookbackMs`: how old a kept event it accepts may be (default: as long as events are kept).
+   */
+  event: z.object({ name: z.string(), key: z.string(), lookbackMs: z.number().min(0).optional() }).optional(),
 });
 export type ApprovalRequest = z.infer<typeof ApprovalRequest>;
 

@@ -34,7 +34,8 @@ CREATE TABLE IF NOT EXISTS request (
   expires_at INTEGER NOT NULL,
   sealed TEXT,                     -- the open request's links, encrypted; NULL once closed
   next_reminder_at INTEGER, reminders_sent INTEGER NOT NULL DEFAULT 0,
-  escalate_at INTEGER
+  escalate_at INTEGER,
+  register_at INTEGER              -- a wait for an event: when to (re)register with its event box; NULL once it is
 );
 CREATE TABLE IF NOT EXISTS token (
   hash TEXT PRIMARY KEY,           -- SHA-256 of the token: the token itself is never stored
@@ -92,11 +93,14 @@ export const ADDED_COLUMNS: [table: string, column: string, type: string][] = [
   ['run', 'state_version', 'INTEGER NOT NULL DEFAULT 0'],
   // The library files (agents/, prompts/) the definition uses.
   ['run', 'library', 'TEXT'],
+  // A wait for an event (agent: wait): when to register it with its event box.
+  ['request', 'register_at', 'INTEGER'],
 ];
 
 export type AuditType =
   | 'suspended' | 'notified' | 'notify-failed' | 'decision' | 'decision-refused' | 'reminder' | 'escalation'
-  | 'timeout' | 'resumed' | 'completed' | 'failed' | 'cancelled' | 'closed' | 'renotify' | 'notify-fallback' | 'delegated' | 'delegation-refused';
+  | 'timeout' | 'resumed' | 'completed' | 'failed' | 'cancelled' | 'closed' | 'renotify' | 'notify-fallback' | 'delegated' | 'delegation-refused'
+  | 'event' | 'event-released';
 
 export interface RunRow {
   state: RunState;
@@ -444,13 +448,24 @@ export class ExecutionStore {
     return this.request(this.one('SELECT * FROM request ORDER BY id ASC LIMIT 1'));
   }
 
-  insertRequest(spec: ApprovalRequest, approval: ApprovalState, now: number, sealed: string): number {
-    const r = this.one(`INSERT INTO request (step, spec, approval, status, created_at, expires_at, sealed, next_reminder_at, escalate_at)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+  insertRequest(spec: ApprovalRequest, approval: ApprovalState, now: number, sealed: string | null): number {
+    const r = this.one(`INSERT INTO request (step, spec, approval, status, created_at, expires_at, sealed, next_reminder_at, escalate_at, register_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
       spec.step, JSON.stringify(spec), JSON.stringify(approval), approval.status, now, approval.expiresAt, sealed,
       spec.remindAfterMs && spec.reminders > 0 ? now + spec.remindAfterMs : null,
-      spec.escalateAfterMs ? now + spec.escalateAfterMs : null);
+      spec.escalateAfterMs ? now + spec.escalateAfterMs : null,
+      spec.event ? now : null);
     return Number(r!.id);
+  }
+
+  /** Open waits for events not yet registered with their event box (due now or later). */
+  waitsToRegister(): RequestRow[] {
+    return this.sql.exec<Row>("SELECT * FROM request WHERE status = 'pending' AND register_at IS NOT NULL ORDER BY id").toArray().map((r) => this.request(r)!);
+  }
+
+  /** When to try registering a wait again; null once its event box knows it. */
+  setRegisterAt(id: number, at: number | null): void {
+    this.sql.exec('UPDATE request SET register_at = ? WHERE id = ?', at, id);
   }
 
   /** Saves the machine's state; a closed request loses its sealed links and pending follow-ups. */
@@ -587,7 +602,7 @@ export class ExecutionStore {
     // Two queries: workerd allows at most 5 terms in one compound SELECT.
     const request = this.one(`SELECT MIN(t) AS t FROM (
       SELECT MIN(CASE WHEN status = 'pending' THEN next_at ELSE next_at + 60000 END) AS t FROM outbox WHERE status IN ('pending', 'sending')
-      UNION ALL SELECT MIN(MIN(expires_at), COALESCE(MIN(next_reminder_at), MIN(expires_at)), COALESCE(MIN(escalate_at), MIN(expires_at))) FROM request WHERE status = 'pending')`);
+      UNION ALL SELECT MIN(MIN(expires_at), COALESCE(MIN(next_reminder_at), MIN(expires_at)), COALESCE(MIN(escalate_at), MIN(expires_at)), COALESCE(MIN(register_at), MIN(expires_at))) FROM request WHERE status = 'pending')`);
     const run = this.one(`SELECT MIN(COALESCE(cleanup_at, 9e15), CASE WHEN indexed_version < index_version THEN COALESCE(index_retry_at, 9e15) ELSE 9e15 END) AS t FROM run WHERE id = 1`);
     const times = [request?.t, run?.t].filter((t) => t !== null && t !== undefined).map(Number).filter((t) => t < 9e15);
     return times.length ? Math.min(...times) : undefined;

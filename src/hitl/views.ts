@@ -16,6 +16,8 @@ export function pendingView(request: RequestRow) {
     minApprovals: request.spec.minApprovals,
     approvals: request.approval.approvals,
     expiresAt: iso(request.expiresAt),
+    // An `agent: wait` step waits for an event, not for people.
+    ...(request.spec.event ? { waitsFor: { event: request.spec.event.name, key: request.spec.event.key } } : {}),
   };
 }
 

@@ -1,5 +1,6 @@
 import { agentRoutes } from './routes-agents';
 import { webhookRoutes } from '../triggers/webhook';
+import { eventRoutes } from '../events/routes';
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { AppError } from '../errors';
@@ -37,15 +38,18 @@ export function createApp(registry: (env: AppEnv['Bindings']) => EnsembleRegistr
   app.use('/admin/*', limit(LIMITS.decisionBodyBytes));
   app.use('/inbox/*', limit(LIMITS.decisionBodyBytes));
   app.use('/hooks/*', limit(LIMITS.runInputBytes));
+  app.use('/events/*', limit(LIMITS.runInputBytes));
+  app.use('/events/*', requireApiKey);
   app.use('/ensembles', requireApiKey);
   app.use('/ensembles/*', requireApiKey);
   app.use('/agents', requireApiKey);
   app.use('/executions', requireApiKey);
   app.use('/executions/*', requireApiKey);
-  app.get('/', (c) => c.json({ name: 'ensemble-hitl', routes: ['GET /ensembles', 'POST /ensembles/:name', 'GET /executions/:id', 'GET|POST /callback/:token', 'POST /slack/interactions', 'GET /executions', 'GET /stats', 'GET /healthz', 'GET /inbox'] }));
+  app.get('/', (c) => c.json({ name: 'ensemble-hitl', routes: ['GET /ensembles', 'POST /ensembles/:name', 'GET /executions/:id', 'GET|POST /callback/:token', 'POST /slack/interactions', 'GET /executions', 'POST /events/:name', 'GET /stats', 'GET /healthz', 'GET /inbox'] }));
   app.route('/ensembles', ensembleRoutes);
   app.route('/agents', agentRoutes);
   app.route('/hooks', webhookRoutes);
+  app.route('/events', eventRoutes);
   app.route('/executions', executionRoutes);
   app.route('/callback', callbackRoutes);
   app.route('/slack', slackRoutes);

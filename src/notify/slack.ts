@@ -18,6 +18,8 @@ const OUTCOME: Record<Exclude<ApprovalNotice['status'], 'pending'>, string> = {
   rejected: ':x: Rejected',
   timeout: ':hourglass: Expired without a decision',
   cancelled: ':no_entry_sign: Cancelled',
+  // A wait for an event posts nothing; here for completeness of the statuses.
+  received: ':inbox_tray: Event received',
 };
 
 const title = (n: ApprovalNotice) =>

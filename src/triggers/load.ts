@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { Path } from '../expression/template';
+import { compileTemplate, templateRoots, type Path, type TemplateProblem } from '../expression/template';
 import { plainIssue, valueAt } from '../ensemble/issue-words';
 import { didYouMean, suggest } from '../ensemble/suggest';
 import { isInfraSecret } from '../secrets';
@@ -76,6 +76,17 @@ export function compileTriggers(list: unknown, report: (at: Path, message: strin
       report([i], t.auth ? '`auth` and `public: true` exclude each other: keep one' : 'a webhook says who may call it: `auth: { type: github | stripe | slack | hmac-sha256, secret: "$env.NAME" }`, `auth: { type: bearer }`, or `public: true`');
       return;
     }
+    if (t.type === 'webhook' && t.emit) {
+      const problem = emitKeyProblem(t.emit.key);
+      if (problem) {
+        report([i, 'emit', 'key'], problem);
+        return;
+      }
+      if (t.respond === 'sync') {
+        report([i, 'respond'], 'a webhook that emits an event starts no run, so it has no run\'s answer to give: drop `respond: sync`');
+        return;
+      }
+    }
     out.push(t);
     at.push(i);
   });
@@ -90,3 +101,14 @@ export function compileTriggers(list: unknown, report: (at: Path, message: strin
   return out;
 }
 
+
+/** Why an `emit.key` cannot be rendered from a webhook's body: syntax, or names other than `input`. */
+function emitKeyProblem(key: string): string | undefined {
+  const problems: TemplateProblem[] = [];
+  const template = compileTemplate(key, [], problems);
+  if (problems.length) return `emit.key: ${problems[0]!.message}`;
+  if (template.kind === 'const') return 'emit.key is the same for every request: write an expression over the body, such as "${input.order.id}"';
+  const other = [...templateRoots(template)].filter((r) => r !== 'input');
+  if (other.length) return `emit.key reads only the request's body (\`input\`), not ${other.map((r) => `'${r}'`).join(', ')}`;
+  return undefined;
+}

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { Cron } from 'croner';
+import { EVENT_NAME, EVENT_NAME_RULE } from '../events/names';
 
 // An ensemble's `trigger:` list: what starts its runs besides `POST /ensembles/:name`. Each entry
 // is checked when the ensemble loads (src/ensemble/loader.ts); the Worker's handlers (scheduled,
@@ -32,6 +33,10 @@ export const WebhookTrigger = z.strictObject({
   auth: z.union([SignedAuth, BearerAuth]).optional().describe('how a request proves where it comes from (or `public: true`)'),
   public: z.literal(true).optional().describe('anyone may start a run here: said explicitly'),
   respond: z.enum(['async', 'sync']).optional().describe('async (default): 202 with the execution id; sync: the run\'s answer when it completes within the request'),
+  emit: z.strictObject({
+    event: z.string().regex(EVENT_NAME, `an event name: ${EVENT_NAME_RULE}`).meta({ description: 'the event each request becomes (its data is the body)', examples: ['payment.settled'] }),
+    key: z.string().min(1).max(500).meta({ description: 'its key, from the body: an expression over `input` (the body)', examples: ['${input.data.object.metadata.orderId}'] }),
+  }).optional().describe('instead of starting a run, each request is an event for the `agent: wait` steps waiting on (event, key)'),
 });
 
 export const QueueTrigger = z.strictObject({

@@ -1,6 +1,6 @@
 import { Hono } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import { AppError, NotFoundError, ValidationError } from '../errors';
+import { AppError, ExpressionError, NotFoundError, ValidationError } from '../errors';
 import { isApiKey, bearerKey } from '../http/auth';
 import { jsonOf, issueList } from '../http/body';
 import { waitUntilOf } from '../http/after';
@@ -10,6 +10,9 @@ import { log } from '../log';
 import { secretName } from './schema';
 import { startOnce } from './start-once';
 import { verifiers } from './verify';
+import { publishEvent } from '../events/publish';
+import { compileTemplate, renderTemplate, type TemplateProblem } from '../expression/template';
+
 
 // `POST /hooks/<path>`: a third party starts a run (`trigger: - type: webhook`). The sender is
 // verified on the raw body before anything parses it; the body is the run's input; a redelivery
@@ -58,6 +61,13 @@ export const webhookRoutes = new Hono<AppEnv>().post('/*', async (c) => {
     ? Object.fromEntries([...new URLSearchParams(new TextDecoder().decode(body)).entries()].filter(([k]) => k !== '__proto__'))
     : jsonOf(body);
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new ValidationError('a webhook body is a JSON object (the run\'s input)', []);
+  if (trigger.emit) {
+    // This webhook wakes waits instead of starting a run: the body is the event's data.
+    const id = deliveryId(auth?.type === 'bearer' ? undefined : auth?.type, c.req.raw.headers, raw);
+    const key = emittedKey(trigger.emit.key, raw);
+    const published = await publishEvent(c.env, trigger.emit.event, key, raw, { ...(id === undefined ? {} : { id: `webhook:${path}:${id}` }), source: `webhook:${path}` });
+    return c.json(published, 202);
+  }
   const input = ensemble.inputSchema.safeParse(raw);
   if (!input.success) throw new ValidationError(`input does not match the inputs of '${ensemble.name}'`, issueList(input.error));
   const id = deliveryId(auth?.type === 'bearer' ? undefined : auth?.type, c.req.raw.headers, raw);
@@ -77,3 +87,18 @@ export const webhookRoutes = new Hono<AppEnv>().post('/*', async (c) => {
   if (trigger.respond === 'sync' && result.status !== 202) return c.json(result.body, result.status, result.headers);
   return c.json({ executionId: result.state.executionId, ensemble: ensemble.name, status: result.state.status }, 202);
 });
+
+/** An emitting webhook's event key, rendered from its body (`input`); 422 when the body has none. */
+function emittedKey(source: string, body: unknown): unknown {
+  const problems: TemplateProblem[] = [];
+  const template = compileTemplate(source, [], problems);
+  let key: unknown;
+  try {
+    key = problems.length ? undefined : renderTemplate(template, (name) => (name === 'input' ? body : undefined));
+  } catch (e) {
+    if (!(e instanceof ExpressionError)) throw e;
+    throw new AppError('EVENT_KEY_MISSING', `the event key (${source.slice(0, 100)}) could not be read from this body: ${e.message}`, 422);
+  }
+  if (key === undefined || key === null || key === '') throw new AppError('EVENT_KEY_MISSING', `this body gives no event key (${source.slice(0, 100)})`, 422);
+  return key;
+}

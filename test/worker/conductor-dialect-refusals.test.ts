@@ -56,8 +56,8 @@ describe("conductor's other reference forms", () => {
 
   it('an unknown agent in a parallel is that one problem: the node has its steps, later references are not "unknown"', () => {
     expect(problemsOf('name: c\nflow:\n  - type: parallel\n    steps:\n      - agent: analyze\n      - agent: summarize\n  - agent: greeter\n    input: { name: "${analyze.output}" }\nagents:\n  - { name: greeter, operation: code, config: { script: greet } }\n')).toEqual([
-      "ensembles/c.yaml:5:16: unknown agent 'analyze' (not defined in agents:, not a built-in agent (hitl))",
-      "ensembles/c.yaml:6:16: unknown agent 'summarize' (not defined in agents:, not a built-in agent (hitl))",
+      "ensembles/c.yaml:5:16: unknown agent 'analyze' (not defined in agents:, not a built-in agent (hitl, wait))",
+      "ensembles/c.yaml:6:16: unknown agent 'summarize' (not defined in agents:, not a built-in agent (hitl, wait))",
     ]);
   });
 

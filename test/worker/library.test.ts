@@ -80,7 +80,7 @@ describe('the agent library', () => {
     expect(problems('agents:\n  - { name: a, agent: summarise, input: { text: x } }\n')).toEqual([
       "ensembles/t.yaml:2:23: unknown agent 'summarise' — did you mean 'summarize'? (in agents/)",
     ]);
-    expect(problems('agents:\n  - { name: a, agent: nothing-like-it }\n')[0]).toMatch(/unknown agent 'nothing-like-it' \(not in agents\/, not a built-in agent \(hitl\)\)/);
+    expect(problems('agents:\n  - { name: a, agent: nothing-like-it }\n')[0]).toMatch(/unknown agent 'nothing-like-it' \(not in agents\/, not a built-in agent \(hitl, wait\)\)/);
     // A definition that does not load is named as the reason.
     expect(problems('agents:\n  - { name: a, agent: broken }\n', { 'agents/broken.yaml': 'operation: code\nconfig: { script: nope }\n' })[0]).toMatch(/agent 'broken' is defined in agents\/broken.yaml, which does not load/);
   });

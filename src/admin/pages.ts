@@ -84,12 +84,18 @@ interface RunView {
 interface Waiting {
   step: string; prompt: string; approvers: string[]; minApprovals: number; approvals: Decision[]; expiresAt: string;
   data?: unknown; format?: DataFormat; metadata?: Record<string, unknown>; waitingOn?: string[];
+  /** An `agent: wait` step: the event it waits for (no one decides it). */
+  waitsFor?: { event: string; key: string };
   notifications?: { channel: string; status: string; attempts: number; lastError: string | null }[];
 }
 
 const shown = (v: unknown) => v !== null && v !== undefined && !(typeof v === 'object' && Object.keys(v).length === 0);
 
 function waiting(c: Context, p: Waiting) {
+  if (p.waitsFor) {
+    return html`<section class="request"><h2>Waiting: ${words(p.step)}</h2>
+<p>for the event <code>${p.waitsFor.event}</code> with key <code>${p.waitsFor.key}</code> · until ${when(p.expiresAt)} · sent with <code>POST /events/${p.waitsFor.event}</code> or a webhook that emits it</p></section>`;
+  }
   const locale = localeOf(c);
   const decided = p.approvals.map((a) => html`<li>${a.approved ? html`<span class="ok">approved</span>` : html`<span class="no">rejected</span>`} by <strong>${a.approver}</strong>${a.verified === false ? html` <span class="muted">(typed name)</span>` : ''} · ${when(a.timestamp)}${a.reason ? html` · ${a.reason}` : ''}</li>`);
   const open = (p.waitingOn ?? []).map((a) => html`<li><span class="muted">not decided yet:</span> ${a}</li>`);

@@ -11,6 +11,7 @@ import { waitFor } from '../support/wait';
 // webhook comes over HTTP, as each would on Cloudflare. One server for the file.
 
 const SECRET = 'e2e-github-secret';
+const PAYMENT_SECRET = 'e2e-payment-secret';
 let server: DevServer;
 let dir: string;
 let persistTo: string;
@@ -49,7 +50,7 @@ agents:
   - { name: hello, operation: code, config: { script: greet }, input: { name: "\${input.name}" } }
 `);
   persistTo = mkdtempSync(join(tmpdir(), 'triggers-e2e-'));
-  server = await startDevServer({ persistTo, cwd: dir, vars: { GH_PUSH_SECRET: SECRET } });
+  server = await startDevServer({ persistTo, cwd: dir, vars: { GH_PUSH_SECRET: SECRET, PAYMENT_WEBHOOK_SECRET: PAYMENT_SECRET } });
 }, 120_000);
 
 afterAll(async () => {
@@ -125,4 +126,59 @@ it('a message sent to the local queue starts the consuming ensemble\'s run', asy
   expect(runs).toEqual([expect.objectContaining({ trigger: 'queue' })]);
   const run = await api(`/executions/${runs[0]!.executionId}`);
   expect(run).toMatchObject({ trigger: { type: 'queue', detail: 'ensemble-hitl' }, output: { hello: { message: 'Hello, queued.' } } });
+}, 60_000);
+
+// Waiting for events: ensembles/ship-when-paid.yaml races a wait for `payment.settled` against
+// finance's approval; the payment provider's signed webhook emits the event (hmac-sha256).
+const post = async (path: string, body: unknown, headers: Record<string, string> = {}) => {
+  const res = await fetch(`${server.url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${server.apiKey}`, 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+  return { status: res.status, body: (await res.json()) as any };
+};
+const untilStatus = (id: string, status: string) => waitFor(`${id} ${status}`, async () => {
+  const run = await api(`/executions/${id}`);
+  return run.status === status ? run : undefined;
+}, 20_000);
+const registered = (key: string, id: string) => waitFor(`the wait of ${id}`, async () => {
+  const box = await api(`/events/payment.settled?key=${key}`);
+  return box.waiting?.some((w: { executionId: string }) => w.executionId === id) ? true : undefined;
+}, 20_000);
+
+it('events after and before the wait: a signed payment webhook resumes a waiting run; an event sent first is kept for the run that starts next', async () => {
+  const after = `o-${Date.now()}-a`;
+  const start = await post('/ensembles/ship-when-paid', { order: after, amount: 120 });
+  expect(start.status).toBe(202);
+  expect(start.body.requests.map((r: { step: string; waitsFor?: unknown }) => [r.step, r.waitsFor ?? null])).toEqual([
+    ['race/paid', { event: 'payment.settled', key: after }], ['race/finance', null]]);
+  await registered(after, start.body.executionId);
+  const body = JSON.stringify({ order: after, amount: 120, status: 'settled' });
+  const sign = (secret: string) => `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
+  const forged = await fetch(`${server.url}/hooks/payments`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-signature': sign('wrong') }, body });
+  expect(forged.status).toBe(401);
+  const hook = await fetch(`${server.url}/hooks/payments`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-signature': sign(PAYMENT_SECRET), 'idempotency-key': `pay-${after}` }, body });
+  expect(hook.status).toBe(202);
+  expect(await hook.json()).toMatchObject({ name: 'payment.settled', key: after, delivered: [{ executionId: start.body.executionId, step: 'race/paid' }] });
+  const shipped = await untilStatus(start.body.executionId, 'completed');
+  expect(shipped.output).toMatchObject({ shipped: true, payment: { order: after, status: 'settled' } });
+  // finance's approval lost the race: closed by the flow.
+  const audit = (await api(`/executions/${start.body.executionId}/audit`)).entries.map((e: { type: string }) => e.type);
+  expect(audit).toEqual(expect.arrayContaining(['event', 'closed', 'completed']));
+
+  const before = `o-${Date.now()}-b`;
+  const early = await post('/events/payment.settled', { key: before, data: { order: before, early: true } });
+  expect(early.body).toMatchObject({ delivered: [], kept: true });
+  const second = await post('/ensembles/ship-when-paid', { order: before, amount: 80 });
+  expect(second.status).toBe(202);
+  expect((await untilStatus(second.body.executionId, 'completed')).output).toMatchObject({ shipped: true, payment: { early: true } });
+}, 60_000);
+
+it('concurrent events for one key: the waiting run takes exactly one, the rest are kept', async () => {
+  const key = `o-${Date.now()}-c`;
+  const start = await post('/ensembles/ship-when-paid', { order: key, amount: 5 });
+  await registered(key, start.body.executionId);
+  const sent = await Promise.all([1, 2, 3, 4].map((n) => post('/events/payment.settled', { key, data: { n } })));
+  expect(sent.map((s) => s.status)).toEqual([202, 202, 202, 202]);
+  expect(sent.filter((s) => s.body.delivered.length === 1)).toHaveLength(1);
+  expect(sent.filter((s) => s.body.kept)).toHaveLength(3);
+  await untilStatus(start.body.executionId, 'completed');
+  expect((await api(`/events/payment.settled?key=${key}`)).kept).toHaveLength(3);
 }, 60_000);

@@ -10,6 +10,7 @@ export async function run(call, { args, flags }) {
   }
   const r = await call('POST', `/ensembles/${encodeURIComponent(name)}`, input);
   if (flags.json) return JSON.stringify(r, null, 2);
+  if (r.status === 'suspended' && r.pending.waitsFor) return `${r.executionId} suspended at ${r.pending.step}: waiting for the event ${r.pending.waitsFor.event} (key ${r.pending.waitsFor.key})`;
   if (r.status === 'suspended') return `${r.executionId} suspended at ${r.pending.step}: waiting on ${r.pending.approvers.join(', ') || 'anyone with the link'}`;
   return `${r.executionId} ${r.status}\n${JSON.stringify(r.output, null, 2)}`;
 }

@@ -10,6 +10,10 @@ export async function show(call, { args, flags }) {
   if (e.error) lines.push(`error: ${e.error.code}: ${e.error.message}`);
   // Every request the run waits on (branches of a parallel, items of a foreach), oldest first.
   for (const p of e.requests ?? (e.pending ? [e.pending] : [])) {
+    if (p.waitsFor) {
+      lines.push(`waiting: ${p.step}, for the event ${p.waitsFor.event} (key ${p.waitsFor.key}), expires ${ago(p.expiresAt)}`);
+      continue;
+    }
     lines.push(`waiting: ${p.step}, ${p.approvals.length}/${p.minApprovals} approvals, expires ${ago(p.expiresAt)}`);
     // A prompt of several lines keeps them, indented under its label.
     lines.push(`  prompt: ${String(p.prompt).replace(/\r\n?|\n/g, '\n          ')}`);

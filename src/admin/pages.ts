@@ -55,7 +55,7 @@ export function homePage(c: Context, o: { operator: string; csrf?: string; pendi
   return page(c, 'Console', html`${nav(o.operator, o.csrf)}
 <h1>Waiting for people</h1>
 ${o.pending.length === 0 ? html`<p class="muted">Nothing is waiting.</p>` : grid(['Run', 'Step', 'Waiting on', 'Since', 'Expires'],
-    o.pending.map((e) => html`<tr><td>${runCell(e)}</td><td>${words(e.pending?.step ?? '')}</td><td>${words(e.pending?.approvers.join(', ') || 'anyone with the link')}</td><td class="nowrap">${when(e.pending?.since)}</td><td class="nowrap">${when(e.pending?.expiresAt)}</td></tr>`), 'pending')}
+    o.pending.map((e) => html`<tr><td>${runCell(e)}</td><td>${words(e.pending?.step ?? '')}</td><td>${e.pending?.waitsFor && !e.pending.approvers.length ? html`the event <code>${e.pending.waitsFor.event}</code> (key ${e.pending.waitsFor.key})` : words(e.pending?.approvers.join(', ') || 'anyone with the link')}</td><td class="nowrap">${when(e.pending?.since)}</td><td class="nowrap">${when(e.pending?.expiresAt)}</td></tr>`), 'pending')}
 <h2>All runs</h2>
 <form method="get" action="/admin" class="filters">
 <div><label for="status">Status</label><select id="status" name="status"><option value="">any</option>${['running', 'suspended', 'completed', 'failed', 'cancelled'].map((s) => html`<option${o.filters.status === s ? ' selected' : ''}>${s}</option>`)}</select></div>

@@ -21,7 +21,8 @@ CREATE TABLE IF NOT EXISTS event (
   body_hash TEXT NOT NULL,         -- a redelivery must carry the same data
   data TEXT,                       -- JSON; NULL once taken or expired
   source TEXT NOT NULL,            -- api | webhook:<path>
-  status TEXT NOT NULL             -- delivering | kept | taken | expired
+  status TEXT NOT NULL,            -- delivering | kept | taken | expired
+  single INTEGER NOT NULL DEFAULT 0 -- a kept event offered again: to one wait at a time, not to all
 );
 CREATE TABLE IF NOT EXISTS waiter (
   execution_id TEXT NOT NULL, request_id INTEGER NOT NULL, step TEXT NOT NULL,
@@ -79,8 +80,12 @@ export interface Published {
 type Row = Record<string, SqlStorageValue>;
 
 const RETRY_MS = [1_000, 5_000, 30_000, 120_000, 600_000];
-/** Ids of events are remembered at least this long, so a redelivery of a taken event is known. */
-const REMEMBER_MS = 86_400_000;
+/**
+ * Ids of events are remembered this long (as long as an event may be kept), so a redelivery of a
+ * taken event is known: for senders whose signatures carry no time (GitHub, HMAC), the id is the
+ * signed body's digest, and a replay of it must stay a duplicate.
+ */
+const REMEMBER_MS = LIMITS.eventLookbackMaxMs;
 const LOG_ROWS = 500;
 /** Waits offered an event at once. */
 const FAN_OUT = 6;
@@ -107,7 +112,9 @@ export class EventBox extends DurableObject<Env> {
   }
 
   private note(type: string, detail: Record<string, unknown>, now: number): void {
-    this.sql.exec('INSERT INTO log (at, type, detail) VALUES (?, ?, ?)', now, type, JSON.stringify(detail));
+    const seq = Number(this.one('INSERT INTO log (at, type, detail) VALUES (?, ?, ?) RETURNING seq', now, type, JSON.stringify(detail))!.seq);
+    // Kept to the last LOG_ROWS entries as it grows (trimmed in steps, not on every line).
+    if (seq % 100 === 0) this.sql.exec('DELETE FROM log WHERE seq <= ?', seq - LOG_ROWS);
   }
 
   /**
@@ -122,26 +129,35 @@ export class EventBox extends DurableObject<Env> {
       if (String(seen.body_hash) !== event.bodyHash) return fail('EVENT_ID_REUSED', 422, `the event id '${event.id}' was used for other data: a new event needs a new id`);
       return ok(this.published(event.id, true));
     }
-    const kept = Number(this.one("SELECT COUNT(*) AS n FROM event WHERE status = 'kept'")!.n);
-    const live = this.one("SELECT 1 FROM waiter WHERE status = 'waiting' AND expires_at > ? LIMIT 1", now);
-    if (!live && kept >= LIMITS.eventsKept) {
-      return fail('EVENTS_FULL', 429, `${kept} '${name}' events for this key wait for a wait to take them (at most ${LIMITS.eventsKept}): send it again once waits took some or they expired`);
+    // Counted whether or not a wait waits: a wait may refuse them all (its lookback), and events
+    // still being offered may end up kept.
+    const held = Number(this.one("SELECT COUNT(*) AS n FROM event WHERE status IN ('kept', 'delivering')")!.n);
+    if (held >= LIMITS.eventsKept) {
+      return fail('EVENTS_FULL', 429, `${held} '${name}' events for this key wait for a wait to take them (at most ${LIMITS.eventsKept}): send it again once waits took some or they expired`);
     }
     this.ctx.storage.transactionSync(() => {
       this.sql.exec("INSERT INTO event (id, received_at, keep_until, forget_at, body_hash, data, source, status) VALUES (?, ?, ?, ?, ?, ?, ?, 'delivering')",
         event.id, now, now + keepMs, now + Math.max(keepMs, REMEMBER_MS), event.bodyHash, event.data, event.source);
       this.note('received', { event: event.id, source: event.source, bytes: event.data.length }, now);
-      this.offerToWaiting(event.id, now);
+      this.offerToWaiting(event.id, now, false);
     });
     await this.deliver(event.id);
     await this.schedule();
     return ok(this.published(event.id, false));
   }
 
-  /** Offers the event to every wait waiting now that was not offered it yet; how many. */
-  private offerToWaiting(eventId: string, now: number): number {
+  /**
+   * Offers the event to the waits waiting now that accept it (their lookback) and were not offered
+   * it yet: all of them for an arriving event, the one that started first (`single`) for a kept
+   * event offered again, which goes to one wait like any kept event. How many offers were made.
+   */
+  private offerToWaiting(eventId: string, now: number, single: boolean): number {
     const rows = this.sql.exec(`INSERT OR IGNORE INTO delivery (event_id, execution_id, request_id, status, next_at)
-      SELECT ?, execution_id, request_id, 'pending', ? FROM waiter WHERE status = 'waiting' AND expires_at > ?`, eventId, now, now);
+      SELECT e.id, w.execution_id, w.request_id, 'pending', ? FROM waiter w JOIN event e ON e.id = ?
+      WHERE w.status = 'waiting' AND w.expires_at > ?
+        AND (w.lookback_ms IS NULL OR e.received_at >= w.started_at - w.lookback_ms)
+        AND NOT EXISTS (SELECT 1 FROM delivery d WHERE d.event_id = e.id AND d.execution_id = w.execution_id AND d.request_id = w.request_id)
+      ORDER BY w.started_at, w.request_id LIMIT ?`, now, eventId, now, single ? 1 : -1);
     rows.toArray();
     return rows.rowsWritten;
   }
@@ -165,14 +181,14 @@ export class EventBox extends DurableObject<Env> {
           return;
         }
         // Not taken: waits that registered while it was offered are offered it too.
-        if (this.offerToWaiting(eventId, now) > 0) continue;
+        if (this.offerToWaiting(eventId, now, Number(event.single) === 1) > 0) continue;
         const keptUntil = Number(event.keep_until);
         if (keptUntil > now) {
-          this.sql.exec("UPDATE event SET status = 'kept' WHERE id = ?", eventId);
+          this.sql.exec("UPDATE event SET status = 'kept', single = 1 WHERE id = ?", eventId);
           this.note('kept', { event: eventId, until: iso(keptUntil) }, now);
         } else {
           this.sql.exec("UPDATE event SET status = 'expired', data = NULL WHERE id = ?", eventId);
-          this.note('dropped', { event: eventId, reason: 'no wait took it, and events are not kept (EVENT_LOOKBACK is 0)' }, now);
+          this.note('dropped', { event: eventId, reason: Number(event.keep_until) === Number(event.received_at) ? 'no wait took it, and events are not kept (EVENT_LOOKBACK is 0)' : 'no wait took it within its keep window' }, now);
         }
         return;
       }
@@ -200,7 +216,10 @@ export class EventBox extends DurableObject<Env> {
 
   /** What a wait's object answered an offer: it took the event, or it no longer waits. */
   private settleDelivery(eventId: string, executionId: string, requestId: number, answer: 'accepted' | 'closed', now: number): void {
-    this.sql.exec('UPDATE delivery SET status = ? WHERE event_id = ? AND execution_id = ? AND request_id = ?', answer === 'accepted' ? 'accepted' : 'refused', eventId, executionId, requestId);
+    // The same offer may have been made twice at once (the alarm and the publish): recorded once.
+    const settled = this.sql.exec("UPDATE delivery SET status = ? WHERE event_id = ? AND execution_id = ? AND request_id = ? AND status = 'pending'", answer === 'accepted' ? 'accepted' : 'refused', eventId, executionId, requestId);
+    settled.toArray();
+    if (settled.rowsWritten === 0) return;
     const step = String(this.one('SELECT step FROM waiter WHERE execution_id = ? AND request_id = ?', executionId, requestId)?.step ?? '');
     if (answer === 'accepted') {
       this.sql.exec("UPDATE waiter SET status = 'satisfied', event_id = ? WHERE execution_id = ? AND request_id = ?", eventId, executionId, requestId);
@@ -253,38 +272,47 @@ export class EventBox extends DurableObject<Env> {
   }
 
   /**
-   * The wait `register` handed an event to had stopped waiting meanwhile (it timed out, or its
-   * flow closed it): the event goes back, offered to the waits now waiting, else kept again.
+   * A wait ended (it timed out, was cancelled, its flow closed it) before its object confirmed
+   * what `register` handed it, or before it learned whether it was handed anything: a kept event it
+   * was handed goes back (offered to the next wait that accepts it, else kept again), and the wait
+   * is offered nothing more. Repeating it changes nothing.
    */
-  async release(name: string, key: string, eventId: string, executionId: string, requestId: number): Promise<void> {
+  async unregister(name: string, key: string, executionId: string, requestId: number): Promise<void> {
     this.init(name, key);
     const now = Date.now();
-    const back = this.ctx.storage.transactionSync(() => {
-      const w = this.one('SELECT event_id FROM waiter WHERE execution_id = ? AND request_id = ?', executionId, requestId);
-      if (!w || w.event_id !== eventId) return false;
+    const back = this.ctx.storage.transactionSync((): string | undefined => {
+      const w = this.one('SELECT status, event_id FROM waiter WHERE execution_id = ? AND request_id = ?', executionId, requestId);
+      if (!w) return undefined;
       this.sql.exec("UPDATE waiter SET status = 'closed', event_id = NULL WHERE execution_id = ? AND request_id = ?", executionId, requestId);
+      if (w.event_id === null) return undefined;
+      const eventId = String(w.event_id);
       this.sql.exec('DELETE FROM delivery WHERE event_id = ? AND execution_id = ? AND request_id = ?', eventId, executionId, requestId);
-      const update = this.sql.exec("UPDATE event SET status = 'delivering' WHERE id = ? AND status = 'taken' AND data IS NOT NULL", eventId);
+      // Only an event it was handed from the kept ones and never confirmed (its data is still here).
+      const update = this.sql.exec("UPDATE event SET status = 'delivering', single = 1 WHERE id = ? AND status = 'taken' AND data IS NOT NULL", eventId);
       update.toArray();
-      if (update.rowsWritten === 0) return false;
+      if (update.rowsWritten === 0) return undefined;
       this.note('released', { event: eventId, executionId }, now);
-      this.offerToWaiting(eventId, now);
-      return true;
+      this.offerToWaiting(eventId, now, true);
+      return eventId;
     });
-    if (back) await this.deliver(eventId);
+    if (back) await this.deliver(back);
     await this.schedule();
   }
 
   /** What an operator reads (`GET /events/:name?key=`): kept events, waits, and the recent log. */
-  async inspect(): Promise<{ name: string; key: string; kept: unknown[]; waiting: unknown[]; log: unknown[] } | null> {
+  async inspect(): Promise<{ name: string; key: string; keptCount: number; kept: unknown[]; waitingCount: number; waiting: unknown[]; log: unknown[] } | null> {
     if (!this.ready && !this.one("SELECT 1 FROM sqlite_master WHERE name = 'box'")) return null;
     const box = this.box();
     const now = Date.now();
+    // Bounded: the oldest 100 of each, their sizes rather than their data (1,000 kept events of
+    // 192 KiB would not fit one answer).
     return {
       ...box,
-      kept: this.sql.exec<Row>("SELECT id, received_at, keep_until, source, data FROM event WHERE status IN ('kept', 'delivering') ORDER BY received_at").toArray()
-        .map((r) => ({ id: r.id, receivedAt: iso(Number(r.received_at)), keptUntil: iso(Number(r.keep_until)), source: r.source, data: r.data === null ? null : JSON.parse(String(r.data)) })),
-      waiting: this.sql.exec<Row>("SELECT execution_id, step, started_at, expires_at FROM waiter WHERE status = 'waiting' AND expires_at > ? ORDER BY started_at", now).toArray()
+      keptCount: Number(this.one("SELECT COUNT(*) AS n FROM event WHERE status IN ('kept', 'delivering')")!.n),
+      kept: this.sql.exec<Row>("SELECT id, received_at, keep_until, source, status, LENGTH(data) AS bytes FROM event WHERE status IN ('kept', 'delivering') ORDER BY received_at LIMIT 100").toArray()
+        .map((r) => ({ id: r.id, receivedAt: iso(Number(r.received_at)), keptUntil: iso(Number(r.keep_until)), source: r.source, bytes: Number(r.bytes ?? 0), ...(r.status === 'delivering' ? { beingOffered: true } : {}) })),
+      waitingCount: Number(this.one("SELECT COUNT(*) AS n FROM waiter WHERE status = 'waiting' AND expires_at > ?", now)!.n),
+      waiting: this.sql.exec<Row>("SELECT execution_id, step, started_at, expires_at FROM waiter WHERE status = 'waiting' AND expires_at > ? ORDER BY started_at LIMIT 100", now).toArray()
         .map((r) => ({ executionId: r.execution_id, step: r.step, since: iso(Number(r.started_at)), until: iso(Number(r.expires_at)) })),
       log: this.sql.exec<Row>('SELECT at, type, detail FROM log ORDER BY seq DESC LIMIT 100').toArray()
         .map((r) => ({ at: iso(Number(r.at)), type: r.type, ...JSON.parse(String(r.detail)) })),

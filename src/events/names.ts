@@ -17,6 +17,8 @@ export function keyProblem(key: unknown): string | undefined {
   if (key.length === 0 || key.length > LIMITS.eventKeyChars) return `an event key has 1 to ${LIMITS.eventKeyChars} characters (got ${key.length})`;
   // Control characters would make one key look like another in logs and on the console.
   if (/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.test(key)) return 'an event key has no control characters';
+  // Half a surrogate pair is no text: stored, it would come back as another key.
+  if (/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(key)) return 'an event key is well-formed text (it holds half of a surrogate pair)';
   return undefined;
 }
 

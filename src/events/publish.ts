@@ -34,7 +34,9 @@ export async function publishEvent(env: Env, name: string, key: unknown, data: u
   const k = keyText(key as string | number);
   // A redelivery is the same data however its keys are ordered.
   const bodyHash = await digestToken(canonicalJson(data ?? null));
-  const id = from.id ?? `evt_${crypto.randomUUID()}`;
+  // An id is given back in the step's output: one that holds a secret is replaced by its digest.
+  const given = from.id === undefined ? undefined : redact(from.id, runSecrets(env)) === from.id ? from.id : `evt_${(await digestToken(from.id)).slice(0, 32)}`;
+  const id = given ?? `evt_${crypto.randomUUID()}`;
   const result = (await eventBox(env, name, k).publish(name, k, { id, data: text, bodyHash, source: from.source }, lookbackMs(env))) as Result<Published>;
   return unwrap(result);
 }

@@ -26,6 +26,7 @@ export function rowOfObject(run: RunRow, requests: RequestRow[], version: number
           approvers,
           expiresAt: Math.min(...requests.map((r) => r.expiresAt)),
           requestedAt: Math.min(...requests.map((r) => r.createdAt)),
+          ...(open.spec.event ? { waitsFor: { event: open.spec.event.name, key: open.spec.event.key } } : {}),
         },
       }
       : {}),

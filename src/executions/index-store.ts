@@ -19,7 +19,7 @@ export interface IndexRow {
   version: number;
   /** How the run was started (src/triggers): api, cron, webhook, queue, email, event. */
   startedBy?: string;
-  pending?: { step: string; approvers: string[]; expiresAt: number; requestedAt: number };
+  pending?: { step: string; approvers: string[]; expiresAt: number; requestedAt: number; waitsFor?: WaitsFor };
   /** Runs that never suspended: what GET /executions/:id answers for them. */
   summary?: unknown;
 }
@@ -51,7 +51,7 @@ export function executionStatements(db: D1Database, row: IndexRow, requests: Req
         requested_at = excluded.requested_at, summary = COALESCE(excluded.summary, executions.summary)
       WHERE excluded.version >= executions.version`).bind(
       row.id, row.ensemble, row.status, row.createdAt, row.updatedAt, row.version,
-      row.pending?.step ?? null, row.pending ? JSON.stringify(row.pending.approvers) : null, row.pending?.expiresAt ?? null,
+      row.pending?.step ?? null, pendingColumn(row.pending), row.pending?.expiresAt ?? null,
       row.pending?.requestedAt ?? null, row.summary === undefined ? null : JSON.stringify(row.summary), row.startedBy ?? 'api',
     ),
     db.prepare('DELETE FROM execution_approvers WHERE execution_id = ? AND ? >= (SELECT version FROM executions WHERE id = ?)').bind(row.id, row.version, row.id),
@@ -105,7 +105,23 @@ export interface ListedExecution {
   trigger: string;
   createdAt: string;
   updatedAt: string;
-  pending?: { step: string; approvers: string[]; expiresAt: string; since: string };
+  pending?: { step: string; approvers: string[]; expiresAt: string; since: string; waitsFor?: WaitsFor };
+}
+
+/** The event an open `agent: wait` step waits for, when the oldest open request is one. */
+export interface WaitsFor {
+  event: string;
+  key: string;
+}
+
+/**
+ * `pending_approvers` holds the approvers (a JSON list) or, when the oldest open request waits for
+ * an event, `{ approvers, waitsFor }`: one column, no migration.
+ */
+const pendingColumn = (p: IndexRow['pending']) => (p === undefined ? null : JSON.stringify(p.waitsFor ? { approvers: p.approvers, waitsFor: p.waitsFor } : p.approvers));
+function pendingOf(text: unknown): { approvers: string[]; waitsFor?: WaitsFor } {
+  const v = JSON.parse(String(text ?? '[]')) as string[] | { approvers: string[]; waitsFor: WaitsFor };
+  return Array.isArray(v) ? { approvers: v } : v;
 }
 
 type Row = Record<string, unknown>;
@@ -121,7 +137,7 @@ function listed(r: Row): ListedExecution {
     createdAt: iso(Number(r.created_at)),
     updatedAt: iso(Number(r.updated_at)),
     ...(r.status === 'suspended' && r.pending_step !== null
-      ? { pending: { step: String(r.pending_step), approvers: JSON.parse(String(r.pending_approvers ?? '[]')) as string[], expiresAt: iso(Number(r.expires_at)), since: iso(Number(r.requested_at ?? r.updated_at)) } }
+      ? { pending: { step: String(r.pending_step), ...pendingOf(r.pending_approvers), expiresAt: iso(Number(r.expires_at)), since: iso(Number(r.requested_at ?? r.updated_at)) } }
       : {}),
   };
 }

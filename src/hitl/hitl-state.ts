@@ -275,7 +275,7 @@ export class HITLState extends DurableObject<Env> {
     if (request.approval.received?.id === event.id) return 'accepted';
     const now = Date.now();
     if (!receiveEvent(this.store, request, event, now)) return 'closed';
-    // The box no longer needs to hear from this wait.
+    // The box gave it this event: its registration is settled.
     this.store.setRegisterAt(request.id, null);
     await this.lifecycle.answerNow(now);
     return 'accepted';

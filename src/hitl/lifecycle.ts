@@ -109,7 +109,9 @@ export class RunLifecycle {
    */
   async schedule(soon?: number, grace = 0): Promise<void> {
     const due = [this.store.nextDue(), soon].filter((t): t is number => t !== undefined);
-    if (this.store.exists() && this.store.run()!.state.status === 'running') due.push(Date.now());
+    const run = this.store.exists() ? this.store.run()! : undefined;
+    // Running, or a request closed whose result the run has not taken in yet: due now.
+    if (run && (run.state.status === 'running' || (run.state.status === 'suspended' && takeResults(this.store, run.state, Date.now()).changed))) due.push(Date.now());
     if (due.length) await this.ctx.storage.setAlarm(Math.max(Math.min(...due), Date.now() + grace));
     else await this.ctx.storage.deleteAlarm();
   }
@@ -148,6 +150,8 @@ export class RunLifecycle {
       await this.continueIfRunning();
       if (!(await registerWaits(this.store, this.env, Date.now()))) return;
     }
+    // A loop of waits each handed a kept event at once: the rest is the alarm's, right away
+    // (`schedule` sees a closed request whose result the run has not taken in).
   }
 
   /**

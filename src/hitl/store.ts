@@ -458,9 +458,12 @@ export class ExecutionStore {
     return Number(r!.id);
   }
 
-  /** Open waits for events not yet registered with their event box (due now or later). */
+  /**
+   * Waits for events whose registration with their event box is not settled: open ones to
+   * register, and ones that ended before it was (to unregister).
+   */
   waitsToRegister(): RequestRow[] {
-    return this.sql.exec<Row>("SELECT * FROM request WHERE status = 'pending' AND register_at IS NOT NULL ORDER BY id").toArray().map((r) => this.request(r)!);
+    return this.sql.exec<Row>('SELECT * FROM request WHERE register_at IS NOT NULL ORDER BY id').toArray().map((r) => this.request(r)!);
   }
 
   /** When to try registering a wait again; null once its event box knows it. */
@@ -602,7 +605,8 @@ export class ExecutionStore {
     // Two queries: workerd allows at most 5 terms in one compound SELECT.
     const request = this.one(`SELECT MIN(t) AS t FROM (
       SELECT MIN(CASE WHEN status = 'pending' THEN next_at ELSE next_at + 60000 END) AS t FROM outbox WHERE status IN ('pending', 'sending')
-      UNION ALL SELECT MIN(MIN(expires_at), COALESCE(MIN(next_reminder_at), MIN(expires_at)), COALESCE(MIN(escalate_at), MIN(expires_at)), COALESCE(MIN(register_at), MIN(expires_at))) FROM request WHERE status = 'pending')`);
+      UNION ALL SELECT MIN(MIN(expires_at), COALESCE(MIN(next_reminder_at), MIN(expires_at)), COALESCE(MIN(escalate_at), MIN(expires_at))) FROM request WHERE status = 'pending'
+      UNION ALL SELECT MIN(register_at) FROM request WHERE register_at IS NOT NULL)`);
     const run = this.one(`SELECT MIN(COALESCE(cleanup_at, 9e15), CASE WHEN indexed_version < index_version THEN COALESCE(index_retry_at, 9e15) ELSE 9e15 END) AS t FROM run WHERE id = 1`);
     const times = [request?.t, run?.t].filter((t) => t !== null && t !== undefined).map(Number).filter((t) => t < 9e15);
     return times.length ? Math.min(...times) : undefined;

@@ -77,6 +77,11 @@ export function compileTriggers(list: unknown, report: (at: Path, message: strin
       return;
     }
     if (t.type === 'webhook' && t.emit) {
+      // An event resumes waits, an approval's race among them: who may send one is proven, never open.
+      if (t.public) {
+        report([i, 'public'], 'a webhook that emits an event resumes waits (and wins their races): it cannot be public; sign it (`auth: { type: github | stripe | slack | hmac-sha256, secret: "$env.NAME" }`) or use `auth: { type: bearer }`');
+        return;
+      }
       const problem = emitKeyProblem(t.emit.key);
       if (problem) {
         report([i, 'emit', 'key'], problem);

@@ -11,6 +11,7 @@ import { secretName } from './schema';
 import { startOnce } from './start-once';
 import { verifiers } from './verify';
 import { publishEvent } from '../events/publish';
+import { digestToken } from '../hitl/token';
 import { compileTemplate, renderTemplate, type TemplateProblem } from '../expression/template';
 
 
@@ -63,9 +64,8 @@ export const webhookRoutes = new Hono<AppEnv>().post('/*', async (c) => {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new ValidationError('a webhook body is a JSON object (the run\'s input)', []);
   if (trigger.emit) {
     // This webhook wakes waits instead of starting a run: the body is the event's data.
-    const id = deliveryId(auth?.type === 'bearer' ? undefined : auth?.type, c.req.raw.headers, raw);
     const key = emittedKey(trigger.emit.key, raw);
-    const published = await publishEvent(c.env, trigger.emit.event, key, raw, { ...(id === undefined ? {} : { id: `webhook:${path}:${id}` }), source: `webhook:${path}` });
+    const published = await publishEvent(c.env, trigger.emit.event, key, raw, { id: await emittedId(path, auth?.type, c.req.raw.headers, raw, body), source: `webhook:${path}` });
     return c.json(published, 202);
   }
   const input = ensemble.inputSchema.safeParse(raw);
@@ -88,17 +88,42 @@ export const webhookRoutes = new Hono<AppEnv>().post('/*', async (c) => {
   return c.json({ executionId: result.state.executionId, ensemble: ensemble.name, status: result.state.status }, 202);
 });
 
-/** An emitting webhook's event key, rendered from its body (`input`); 422 when the body has none. */
+/**
+ * An emitting webhook's event key, rendered from its body (`input`); 422 when the body lacks any
+ * part of it (`o-${input.order}` without an order is no key, not the key `o-`).
+ */
 function emittedKey(source: string, body: unknown): unknown {
   const problems: TemplateProblem[] = [];
   const template = compileTemplate(source, [], problems);
-  let key: unknown;
+  const scope = (name: string) => (name === 'input' ? body : undefined);
+  const missing = () => new AppError('EVENT_KEY_MISSING', `this body gives no event key (${source.slice(0, 100)})`, 422);
   try {
-    key = problems.length ? undefined : renderTemplate(template, (name) => (name === 'input' ? body : undefined));
+    if (problems.length) throw missing();
+    const parts = template.kind === 'interp' ? template.parts.filter((p) => typeof p !== 'string') : [];
+    for (const expr of parts) {
+      const v = renderTemplate({ kind: 'expr', expr }, scope);
+      if (v === undefined || v === null || v === '') throw missing();
+    }
+    const key = renderTemplate(template, scope);
+    if (key === undefined || key === null || key === '') throw missing();
+    return key;
   } catch (e) {
     if (!(e instanceof ExpressionError)) throw e;
     throw new AppError('EVENT_KEY_MISSING', `the event key (${source.slice(0, 100)}) could not be read from this body: ${e.message}`, 422);
   }
-  if (key === undefined || key === null || key === '') throw new AppError('EVENT_KEY_MISSING', `this body gives no event key (${source.slice(0, 100)})`, 422);
-  return key;
+}
+
+/**
+ * The id of an event a webhook emits. GitHub and HMAC signatures carry no time, so a captured
+ * request could be sent again: their id is the signed body's digest (the same body is the same
+ * event, whatever delivery header comes with it). Stripe and Slack sign a timestamp (a replay is
+ * refused once it is older than the tolerance): their own event id, as for runs. With the API key,
+ * an Idempotency-Key if given. Hashed with the path, so it fits any delivery id and a hook's ids
+ * are its own.
+ */
+async function emittedId(path: string, scheme: string | undefined, headers: Headers, raw: unknown, body: Uint8Array): Promise<string | undefined> {
+  let own: string | undefined;
+  if (scheme === 'github' || scheme === 'hmac-sha256') own = `body:${await digestToken(new TextDecoder().decode(body))}`;
+  else own = deliveryId(scheme === 'bearer' ? undefined : scheme, headers, raw);
+  return own === undefined ? undefined : `webhook-${(await digestToken(`${path}\n${own}`)).slice(0, 48)}`;
 }

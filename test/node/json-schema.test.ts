@@ -136,9 +136,10 @@ describe('the JSON Schema, as an editor applies it', () => {
     const branches: { properties: Record<string, unknown>; additionalProperties: boolean; not?: unknown }[] = schema.definitions.step.oneOf;
     // Each kind of step is a closed branch with one kind key, one config and one spelling of its input;
     // a step of no kind yet matches only the last, which offers the kind keys and nothing kind-specific.
-    // 8 operations and hitl (also as `operation: hitl`), each with `input` or `inputs`, and a library agent.
+    // 8 operations, hitl and wait (each also as `operation: hitl|wait`), each with `input` or
+    // `inputs`, and a library agent.
     const kinds = branches.filter((b) => !b.not);
-    expect(kinds).toHaveLength(22);
+    expect(kinds).toHaveLength(26);
     for (const branch of kinds) {
       const keys = Object.keys(branch.properties);
       expect(branch.additionalProperties).toBe(false);

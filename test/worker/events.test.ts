@@ -1,7 +1,7 @@
 import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { appWith, auth } from './helpers';
-import { eventually, fireAlarm, hitsAt, tokenOf } from './hitl-helpers';
+import { eventually, fireAlarm, hitsAt, inObject, stubOf, tokenOf } from './hitl-helpers';
 import { loadEnsemble } from '../../src/ensemble/loader';
 import { formatProblem } from '../../src/ensemble/problem';
 import { stepKinds } from '../../src/kinds';
@@ -308,5 +308,139 @@ describe('a webhook that emits', () => {
     // Nothing was started by the webhook itself.
     const listed = (await (await app.request(`/executions?ensemble=${name}&trigger=webhook`, { headers: auth })).json()) as any;
     expect(listed.executions).toEqual([]);
+  });
+});
+
+// Found by an adversarial review of the first version: each case failed before its fix.
+describe('events: what a review found', () => {
+  const gateThenWait = (hook: string, extra = '') => `agents:
+  - name: gate
+    agent: hitl
+    inputs: { prompt: "Go?", approvers: [ops@example.com] }
+    config: { notificationChannel: webhook, notificationConfig: { webhookUrl: "\${env.RECEIVER}${hook}" } }
+  - name: paid
+    agent: wait
+    inputs: { event: payment.settled, key: "\${input.order}"${extra} }
+output: { data: "\${paid.output.data}" }
+`;
+
+  it('a public webhook cannot emit events (anyone could resume a wait, or win its race)', () => {
+    expect(problemsOf(`trigger:\n  - { type: webhook, path: /hooks/p, public: true, emit: { event: paid, key: "\${input.id}" } }\n${waiting()}`)[0]).toMatch(/a webhook that emits an event .* cannot be public/);
+  });
+
+  it('a signed HMAC body sent again under another delivery id is the same event', async () => {
+    const name = `replay-${unique()}`;
+    const path = `/hooks/replay-${unique()}`;
+    const app = eventsApp({ [name]: `trigger:\n  - { type: webhook, path: ${path}, auth: { type: hmac-sha256, secret: "$env.REPLAY_SECRET" }, emit: { event: payment.settled, key: "\${input.order}" } }\n${waiting()}` });
+    (env as Record<string, unknown>).REPLAY_SECRET = 'replay-secret';
+    const order = `o-${unique()}`;
+    const body = JSON.stringify({ order, paid: true });
+    const send = async (extra: Record<string, string>) => (await app.request(path, { method: 'POST', headers: { 'content-type': 'application/json', ...(await sign['hmac-sha256']('replay-secret', body)), ...extra }, body })).json() as Promise<any>;
+    expect(await send({ 'idempotency-key': 'd-1' })).toMatchObject({ duplicate: false, kept: true });
+    expect(await send({ 'idempotency-key': 'd-2' })).toMatchObject({ duplicate: true });
+    expect(await send({})).toMatchObject({ duplicate: true });
+    expect((await app.box('payment.settled', order)).body.keptCount).toBe(1);
+  });
+
+  it('a kept event handed to a wait whose answer was lost goes back when the wait ends, and only to a wait that accepts it', async () => {
+    const name = `lost-${unique()}`;
+    const hook = `/lost-${unique()}`;
+    const order = `o-${unique()}`;
+    const app = eventsApp({ [name]: gateThenWait(hook), [`${name}-fresh`]: waiting(', lookback: 0') });
+    const a = await app.run(name, { order });
+    const kept = await app.send('payment.settled', { key: order, data: { the: 'one' } });
+    expect(kept.body.kept).toBe(true);
+    // Two waits that accept only events newer than themselves.
+    const fresh = await Promise.all([1, 2].map(() => app.run(`${name}-fresh`, { order })));
+    for (const f of fresh) await app.registered('payment.settled', order, f.body.executionId);
+    // A's object loses the box's answer to its registration (the box has handed it the kept event).
+    await inObject(stubOf(a.body.executionId), async (instance) => {
+      const real = instance.env.EVENTS;
+      instance.env = { ...instance.env, EVENTS: { idFromName: (n: string) => real.idFromName(n), get: (id: unknown) => {
+        const box = real.get(id);
+        return { register: async (...args: unknown[]) => { await box.register(...args); throw new Error('answer lost'); }, unregister: (...args: unknown[]) => box.unregister(...args), confirm: (...args: unknown[]) => box.confirm(...args) };
+      } } };
+    });
+    const [note] = await hitsAt(hook, 1, a.body.executionId);
+    expect((await app.request(`/callback/${tokenOf(note.json.approvers[0].callbackUrl)}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"approved":true}' })).status).toBe(200);
+    await eventually(async () => expect((await app.box('payment.settled', order)).body.keptCount).toBe(0));
+    expect((await app.execution(a.body.executionId)).status).toBe('suspended');
+    // A is cancelled before it learned what it was handed: the event goes back, kept (the two
+    // fresh waits started after it arrived), not lost and not given to them.
+    expect((await app.request(`/executions/${a.body.executionId}/cancel`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: '{}' })).status).toBe(200);
+    await fireAlarm(a.body.executionId);
+    await eventually(async () => expect((await app.box('payment.settled', order)).body.keptCount).toBe(1));
+    for (const f of fresh) expect((await app.execution(f.body.executionId)).status).toBe('suspended');
+    // The next wait that accepts it takes it.
+    const b = await app.run(name, { order });
+    expect(b.status).toBe(202);
+  }, 20_000);
+
+  it('a loop of waits, each taking a kept event at once, runs to its end (more rounds than one pass allows)', async () => {
+    const name = `loop-${unique()}`;
+    const order = `o-${unique()}`;
+    const app = eventsApp({ [name]: `agents:
+  - name: rounds
+    type: while
+    condition: \${!tick.executed || tick.output.data < 109}
+    maxIterations: 200
+    steps:
+      - name: tick
+        agent: wait
+        inputs: { event: tick, key: "\${input.order}" }
+output: { done: true }
+` });
+    for (let i = 0; i < 110; i++) await app.send('tick', { key: order, data: i });
+    const run = await app.run(name, { order });
+    expect(run.status, JSON.stringify(run.body).slice(0, 400)).toBe(202);
+    const done = await eventually(async () => {
+      const e = await app.execution(run.body.executionId);
+      expect(e.status).toBe('completed');
+      return e;
+    }, 20_000);
+    const ticks = done.steps.filter((r: { name: string }) => r.name === 'tick');
+    expect(ticks).toHaveLength(110);
+    expect(ticks.map((r: { output: { data: number } }) => r.output.data)).toEqual(Array.from({ length: 110 }, (_, i) => i));
+  }, 30_000);
+
+  it('GET /events is bounded: sizes, not data; at most 100 of each list, with the counts', async () => {
+    const key = `k-${unique()}`;
+    const app = eventsApp({});
+    await Promise.all(Array.from({ length: 101 }, (_, i) => app.send('bulk', { key, data: { i } })));
+    const box = (await app.box('bulk', key)).body;
+    expect(box.keptCount).toBe(101);
+    expect(box.kept).toHaveLength(100);
+    expect(box.kept[0]).toEqual(expect.objectContaining({ bytes: expect.any(Number) }));
+    expect(box.kept[0]).not.toHaveProperty('data');
+  });
+
+  it('keys that are not text, ids that hold a secret, keys built from a missing field', async () => {
+    const app = eventsApp({});
+    expect((await app.send('paid', { key: '\ud800x' })).body.error.code).toBe('INVALID_EVENT_KEY');
+    const secretId = await app.send('paid', { key: `k-${unique()}`, id: String(env.API_KEY) });
+    expect(secretId.status).toBe(202);
+    expect(JSON.stringify(secretId.body)).not.toContain(String(env.API_KEY));
+
+    const name = `partial-${unique()}`;
+    const path = `/hooks/partial-${unique()}`;
+    const hooked = eventsApp({ [name]: `trigger:\n  - { type: webhook, path: ${path}, auth: { type: bearer }, emit: { event: paid, key: "o-\${input.order}" } }\n${waiting()}` });
+    const post = (body: unknown, extra: Record<string, string> = {}) => hooked.request(path, { method: 'POST', headers: { ...auth, 'content-type': 'application/json', ...extra }, body: JSON.stringify(body) });
+    const missing = await post({ other: 1 });
+    expect(missing.status).toBe(422);
+    // A delivery id as long as any accepted for runs.
+    expect((await post({ order: 'x' }, { 'idempotency-key': 'i'.repeat(255) })).status).toBe(202);
+  });
+
+  it('the executions list says what a run waits for when it is an event', async () => {
+    const name = `listed-${unique()}`;
+    const order = `o-${unique()}`;
+    const app = eventsApp({ [name]: waiting() });
+    const run = await app.run(name, { order });
+    const listed = await eventually(async () => {
+      const page = (await (await app.request(`/executions?ensemble=${name}&status=suspended`, { headers: auth })).json()) as any;
+      expect(page.executions).toHaveLength(1);
+      return page.executions[0];
+    });
+    expect(listed).toMatchObject({ executionId: run.body.executionId, pending: { step: 'paid', approvers: [], waitsFor: { event: 'payment.settled', key: order } } });
   });
 });

@@ -11,7 +11,7 @@ export async function list(call, { flags }) {
     ['ENSEMBLE', (e) => e.ensemble],
     ['STATUS', (e) => e.status],
     ['STARTED', (e) => ago(e.createdAt)],
-    ['WAITING ON', (e) => e.pending ? `${e.pending.step}: ${e.pending.approvers.join(', ')}` : ''],
+    ['WAITING ON', (e) => !e.pending ? '' : e.pending.waitsFor && !e.pending.approvers.length ? `${e.pending.step}: event ${e.pending.waitsFor.event} (key ${e.pending.waitsFor.key})` : `${e.pending.step}: ${e.pending.approvers.join(', ')}`],
     ['EXPIRES', (e) => e.pending ? ago(e.pending.expiresAt) : ''],
   ]);
   return page.cursor ? `${out}\n(more: --cursor ${page.cursor})` : out;

@@ -112,6 +112,7 @@ export const wait: StepKind = {
       format: 'json',
       onReject: 'any',
       allowDelegation: false,
+      groupNotifications: false,
       event: { name: i.event, key, ...(lookbackMs === undefined ? {} : { lookbackMs: Math.min(lookbackMs, LIMITS.eventLookbackMaxMs) }) },
     };
     return { suspend: request };

@@ -57,6 +57,7 @@ function followUps(unit: 's' | 'ms') {
     form: FormSpec.optional().meta({ description: 'Fields approvers fill in beside the decision; the answers are `${step.output.response.<field>}`.', examples: [{ rating: { type: 'integer', minimum: 1, maximum: 5, required: true }, note: { type: 'string', title: 'Note to the author' } }] }),
     onReject: z.enum(['any', 'impossible']).optional().meta({ description: 'any: one rejection rejects. impossible: rejected only once the approvers who have not decided can no longer reach minApprovals (a committee majority).', default: 'any' }),
     allowDelegation: z.boolean().optional().meta({ description: 'Whether a verified approver may hand their place to someone else.', default: true }),
+    groupNotifications: z.boolean().optional().meta({ description: 'Requests this step opens at once (the items of a foreach, branches naming the same people) are announced in one message per channel, with one batch link per approver; false: one message per request.', default: true }),
   };
 }
 
@@ -221,6 +222,7 @@ export function prepareApproval(ctx: StepRun): ApprovalRequest {
       ...(form ? { form } : {}),
       onReject,
       allowDelegation: i.allowDelegation ?? c.allowDelegation ?? true,
+      groupNotifications: i.groupNotifications ?? c.groupNotifications ?? true,
       ...(writtenHook === undefined ? {} : { writtenCredentials: { webhookUrl: writtenHook } }),
     };
   }

@@ -115,7 +115,11 @@ export async function followUp(store: ExecutionStore, env: Env, state: RunState,
     const sent = request.remindersSent + 1;
     const undecided = request.approval.approvers.filter((a) => !hasDecided(request.approval.approvals, a, true));
     store.setReminder(request.id, sent, sent < spec.reminders && spec.remindAfterMs ? now + spec.remindAfterMs : null);
-    for (const channel of spec.channels) store.enqueue(request.id, channel, 'reminder', now);
+    for (const channel of spec.channels) {
+      // A request announced with others is reminded with them: one message for the group.
+      if (request.grp === null) store.enqueue(request.id, channel, 'reminder', now);
+      else if (!store.outboxWaiting(request.grp, channel, 'batch-reminder')) store.enqueue(request.grp, channel, 'batch-reminder', now);
+    }
     store.audit('reminder', { number: sent, of: spec.reminders, to: undecided }, now, request.id);
   }
 }

@@ -81,16 +81,53 @@ async function prepareRequest(env: Env, executionId: string, request: Record<str
  * to open are cleared in the same commit (a crash before it leaves them to open, never twice).
  */
 export function commitRequests(store: ExecutionStore, prepared: PreparedRequest[], state: RunState, now: number): RequestRow[] {
-  const rows = prepared.map((p) => commitRequest(store, p));
+  const groups = groupsOf(prepared);
+  const rows = prepared.map((p) => commitRequest(store, p, !groups.has(p)));
+  // Requests opened together with the same people and channels are announced in one message per
+  // channel (a batch link per approver), under the first one's id.
+  const byKey = new Map<string, RequestRow[]>();
+  prepared.forEach((p, i) => {
+    const key = groups.get(p);
+    if (key !== undefined) byKey.set(key, [...(byKey.get(key) ?? []), rows[i]!]);
+  });
+  for (const members of byKey.values()) {
+    const grp = members[0]!.id;
+    store.setGroup(members.map((r) => r.id), grp);
+    for (const channel of members[0]!.spec.channels) store.enqueue(grp, channel, 'batch-request', now);
+  }
   store.saveState({ ...state, suspensions: [] }, now);
-  return rows;
+  return groups.size ? rows.map((r) => store.requestById(r.id)!) : rows;
 }
 
-function commitRequest(store: ExecutionStore, p: PreparedRequest): RequestRow {
+/**
+ * Which prepared requests are announced together, by group key: two or more opened at once with
+ * approvers, the same channels and settings, and grouping not turned off (`groupNotifications`).
+ */
+function groupsOf(prepared: PreparedRequest[]): Map<PreparedRequest, string> {
+  // Slack and Teams post to a channel everyone there reads, and a batch link decides as its
+  // approver: requests announced there stay one message each (with their shared link or buttons).
+  // Email recipients who are not approvers get the shared link of each request: no batch for them.
+  const keyOf = (p: PreparedRequest) => (p.spec.event || !p.spec.groupNotifications || p.spec.approvers.length === 0 || p.channels.some((c) => c === 'slack' || c === 'teams')
+    || (p.channels.includes('email') && extraRecipients(p.spec.notification, p.spec.approvers).length > 0) ? undefined
+    : JSON.stringify([p.channels, p.spec.notification, p.spec.baseUrl, p.spec.writtenCredentials ?? null]));
+  const counts = new Map<string, number>();
+  for (const p of prepared) {
+    const k = keyOf(p);
+    if (k !== undefined) counts.set(k, (counts.get(k) ?? 0) + 1);
+  }
+  const groups = new Map<PreparedRequest, string>();
+  for (const p of prepared) {
+    const k = keyOf(p);
+    if (k !== undefined && counts.get(k)! > 1) groups.set(p, k);
+  }
+  return groups;
+}
+
+function commitRequest(store: ExecutionStore, p: PreparedRequest, notify: boolean): RequestRow {
   const id = store.insertRequest(p.spec, p.approval, p.now, p.sealed);
   p.tokens.personal.forEach((t, i) => store.insertToken(p.hashes[i]!, id, t.approver));
   if (p.tokens.shared) store.insertToken(p.hashes[p.tokens.personal.length]!, id, null);
-  for (const channel of p.channels) store.enqueue(id, channel, 'request', p.now);
+  if (notify) for (const channel of p.channels) store.enqueue(id, channel, 'request', p.now);
   if (p.spec.event) {
     store.audit('suspended', { step: p.spec.step, event: p.spec.event.name, key: p.spec.event.key, expiresAt: new Date(p.approval.expiresAt).toISOString() }, p.now, id);
     return store.requestById(id)!;
@@ -127,7 +164,11 @@ export async function escalateRequest(store: ExecutionStore, env: Env, request: 
   for (const t of fresh) store.insertToken(hashToken(t.token), request.id, t.approver);
   store.saveApproval(request.id, result.state);
   store.clearEscalation(request.id);
-  for (const channel of current.spec.channels) store.enqueue(request.id, channel, 'escalation', now, added);
+  for (const channel of current.spec.channels) {
+    // A request announced with others is escalated with them: one message for the group.
+    if (current.grp === null) store.enqueue(request.id, channel, 'escalation', now, added);
+    else if (!store.outboxWaiting(current.grp, channel, 'batch-escalation')) store.enqueue(current.grp, channel, 'batch-escalation', now, added);
+  }
   store.audit('escalation', { added, ...(extendTo ? { reason: 'timeout', expiresAt: new Date(extendTo).toISOString() } : { reason: 'escalateAfter' }) }, now, request.id);
 }
 

@@ -55,6 +55,8 @@ export const ApprovalRequest = z.object({
   /** `any`: one rejection rejects; `impossible`: only once minApprovals is out of reach. */
   onReject: z.enum(['any', 'impossible']).default('any'),
   allowDelegation: z.boolean().default(true),
+  /** Announced with the other requests opened at once (one message, a batch link per approver). */
+  groupNotifications: z.boolean().default(true),
   /**
    * Fields of `notification` kept as written because they use a secret (literal text and the
    * source of each env-only expression); completed from env when a notification is sent.

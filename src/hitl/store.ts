@@ -35,8 +35,16 @@ CREATE TABLE IF NOT EXISTS request (
   sealed TEXT,                     -- the open request's links, encrypted; NULL once closed
   next_reminder_at INTEGER, reminders_sent INTEGER NOT NULL DEFAULT 0,
   escalate_at INTEGER,
-  register_at INTEGER              -- a wait for an event: when to (re)register with its event box; NULL once it is
+  register_at INTEGER,             -- a wait for an event: when to (re)register with its event box; NULL once it is
+  grp INTEGER                      -- requests announced together (one batch message): the group's first request id
 );
+CREATE TABLE IF NOT EXISTS batch (   -- an approver's link to every request of a group that lists them
+  hash TEXT PRIMARY KEY,           -- SHA-256 of the batch token: the token itself is never stored
+  grp INTEGER NOT NULL, approver TEXT NOT NULL,
+  sealed TEXT NOT NULL,            -- the token, encrypted, for re-sending it (reminders, escalation)
+  created_at INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS batch_approver ON batch (grp, approver);
 CREATE TABLE IF NOT EXISTS token (
   hash TEXT PRIMARY KEY,           -- SHA-256 of the token: the token itself is never stored
   request_id INTEGER NOT NULL,
@@ -95,12 +103,14 @@ export const ADDED_COLUMNS: [table: string, column: string, type: string][] = [
   ['run', 'library', 'TEXT'],
   // A wait for an event (agent: wait): when to register it with its event box.
   ['request', 'register_at', 'INTEGER'],
+  // Requests announced together (grouped notifications, batch links).
+  ['request', 'grp', 'INTEGER'],
 ];
 
 export type AuditType =
   | 'suspended' | 'notified' | 'notify-failed' | 'decision' | 'decision-refused' | 'reminder' | 'escalation'
   | 'timeout' | 'resumed' | 'completed' | 'failed' | 'cancelled' | 'closed' | 'renotify' | 'notify-fallback' | 'delegated' | 'delegation-refused'
-  | 'event' | 'event-released';
+  | 'event' | 'event-released' | 'extended' | 'reassigned';
 
 export interface RunRow {
   state: RunState;
@@ -125,6 +135,16 @@ export interface RequestRow {
   nextReminderAt: number | null;
   remindersSent: number;
   escalateAt: number | null;
+  /** The group it was announced with (its first request's id), or null when announced alone. */
+  grp: number | null;
+}
+
+/** An approver's batch link over a group of requests. */
+export interface BatchRow {
+  hash: string;
+  grp: number;
+  approver: string;
+  sealed: string;
 }
 
 export interface TokenRow {
@@ -401,6 +421,7 @@ export class ExecutionStore {
       nextReminderAt: r.next_reminder_at === null ? null : Number(r.next_reminder_at),
       remindersSent: Number(r.reminders_sent),
       escalateAt: r.escalate_at === null ? null : Number(r.escalate_at),
+      grp: r.grp === null || r.grp === undefined ? null : Number(r.grp),
     };
   }
 
@@ -489,6 +510,50 @@ export class ExecutionStore {
 
   clearEscalation(id: number): void {
     this.sql.exec('UPDATE request SET escalate_at = NULL WHERE id = ?', id);
+  }
+
+  /** Announces these requests together, as the group `grp` (the first one's id). */
+  setGroup(ids: number[], grp: number): void {
+    for (const id of ids) this.sql.exec('UPDATE request SET grp = ? WHERE id = ?', grp, id);
+  }
+
+  /** The requests of a group, oldest first. */
+  requestsInGroup(grp: number): RequestRow[] {
+    return this.sql.exec<Row>('SELECT * FROM request WHERE grp = ? ORDER BY id', grp).toArray().map((r) => this.request(r)!);
+  }
+
+  /** Stores an approver's batch link for a group, unless one exists; the one stored either way. */
+  insertBatch(hash: string, grp: number, approver: string, sealed: string, now: number): BatchRow {
+    this.sql.exec('INSERT OR IGNORE INTO batch (hash, grp, approver, sealed, created_at) VALUES (?, ?, ?, ?, ?)', hash, grp, approver, sealed, now);
+    return this.batchOf(grp, approver)!;
+  }
+
+  batchOf(grp: number, approver: string): BatchRow | undefined {
+    return this.batchRow(this.one('SELECT * FROM batch WHERE grp = ? AND approver = ?', grp, approver));
+  }
+
+  batchByHash(hash: string): BatchRow | undefined {
+    return this.batchRow(this.one('SELECT * FROM batch WHERE hash = ?', hash));
+  }
+
+  private batchRow(r: Row | undefined): BatchRow | undefined {
+    return r && { hash: String(r.hash), grp: Number(r.grp), approver: String(r.approver), sealed: String(r.sealed) };
+  }
+
+  /** An approver's personal token for a request (the one a batch decision spends too). */
+  personalToken(requestId: number, approver: string): TokenRow | undefined {
+    const r = this.one('SELECT hash FROM token WHERE request_id = ? AND approver = ? ORDER BY rowid DESC LIMIT 1', requestId, approver);
+    return r ? this.token(String(r.hash)) : undefined;
+  }
+
+  /** Whether a notification of this kind for this request (or group) waits in the outbox on this channel. */
+  outboxWaiting(requestId: number, channel: string, kind: string): boolean {
+    return this.one("SELECT 1 AS x FROM outbox WHERE request_id = ? AND channel = ? AND kind = ? AND status IN ('pending', 'sending')", requestId, channel, kind) !== undefined;
+  }
+
+  /** A new deadline (extension by an operator). */
+  setExpiry(id: number, expiresAt: number): void {
+    this.sql.exec('UPDATE request SET expires_at = ? WHERE id = ?', expiresAt, id);
   }
 
   insertToken(hash: string, requestId: number, approver: string | null): void {

@@ -30,9 +30,10 @@ export function emailContent(n: ApprovalNotice): MailMessage['content'] {
     '',
     `Execution ${n.executionId}; expires ${expires}.`,
     '',
-    'Review and decide: {{{reviewUrl}}}',
-    'Approve: {{{approveUrl}}}',
-    'Reject: {{{rejectUrl}}}',
+    ...(n.batch ? [`Review and decide the ${n.batch.count} requests on one page: {{{reviewUrl}}}`] : [
+      'Review and decide: {{{reviewUrl}}}',
+      'Approve: {{{approveUrl}}}',
+      'Reject: {{{rejectUrl}}}']),
     '',
     'Opening a link decides nothing: you confirm on the page.',
     ...(n.inboxUrl ? ['', escapeMustacheText(`Everything waiting on you: ${n.inboxUrl}`)] : []),
@@ -45,7 +46,7 @@ export function emailContent(n: ApprovalNotice): MailMessage['content'] {
 <h3>Details</h3><div style="overflow-wrap:anywhere">${emailStyled(dataPart)}</div>
 ${meta ? `<h3>Context</h3><pre ${pre}>${escapeHtml(meta)}</pre>` : ''}
 <p style="color:#555">Execution ${escapeHtml(n.executionId)} · expires ${escapeHtml(expires)}</p>
-<p><a href="{{approveUrl}}" ${button('#16a34a')}>Approve</a><a href="{{rejectUrl}}" ${button('#dc2626')}>Reject</a><a href="{{reviewUrl}}">Review</a></p>
+<p>${n.batch ? `<a href="{{reviewUrl}}" ${button('#2563eb')}>Review the ${n.batch.count} requests</a>` : `<a href="{{approveUrl}}" ${button('#16a34a')}>Approve</a><a href="{{rejectUrl}}" ${button('#dc2626')}>Reject</a><a href="{{reviewUrl}}">Review</a>`}</p>
 <p style="color:#555;font-size:13px">Opening a link decides nothing: you confirm on the page.${n.inboxUrl ? ` <a href="${escapeHtml(n.inboxUrl)}">Everything waiting on you</a>` : ''}</p>
 </body></html>`;
   return [

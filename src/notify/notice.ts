@@ -38,6 +38,18 @@ export interface ApprovalNotice {
   personal: ApprovalLinks[];
   /** The approver's inbox, when Cloudflare Access is configured (every request waiting on them). */
   inboxUrl?: string;
+  /**
+   * Several requests announced together: `personal` are then each approver's batch link (one page
+   * for all their items), `data` the summary of the items, `requestId` the group's.
+   */
+  batch?: { count: number; items: BatchItem[]; truncated: number };
+}
+
+/** One request of a batch as a message summarises it: its step, question and key fields. */
+export interface BatchItem {
+  step: string;
+  prompt: string;
+  [field: string]: unknown;
 }
 
 /** What a notice is about, as a heading ("Handed to you: approval needed"). */

@@ -20,6 +20,8 @@ export function webhookPayload(notice: ApprovalNotice) {
     minApprovals: notice.minApprovals,
     approvers: notice.personal,
     ...(notice.inboxUrl ? { inboxUrl: notice.inboxUrl } : {}),
+    // Several requests at once: `approvers` hold each one's batch link, `items` summarise them.
+    ...(notice.batch ? { batch: { count: notice.batch.count, items: notice.batch.items, ...(notice.batch.truncated ? { more: notice.batch.truncated } : {}) } } : {}),
   };
 }
 

@@ -19,6 +19,7 @@ import { decideInSlack, slackEligibility, type SlackHost } from './slack-decisio
 import { closeRequestByFlow, endRun, receiveEvent, recordDecision, takeResults, type DecisionView, type RequestMeta } from './decisions';
 import type { ReceivedEvent } from './machine';
 import { RunLifecycle } from './lifecycle';
+import { batchView, decideBatch, type BatchBody, type BatchResult, type BatchView } from './batch';
 import { StartClaims, type Claim } from './start-claim';
 import { hashToken, sameHash } from './token';
 import { executionView, inboxItemsOf, pendingView, tokenView, waitsOn, type InboxItem, type NotificationHealth, type PendingView, type TokenView } from './views';
@@ -26,6 +27,7 @@ import { executionView, inboxItemsOf, pendingView, tokenView, waitsOn, type Inbo
 export type { DecisionView, RequestMeta } from './decisions';
 export type { InboxItem } from './views';
 export type { DelegationView } from './delegation';
+export type { BatchResult, BatchView } from './batch';
 
 type Links = { personal: { approver: string; url: string }[]; shared?: string };
 type PendingWithLinks = PendingView & { links?: Links };
@@ -165,6 +167,16 @@ export class HITLState extends DurableObject<Env> {
     return result;
   }
 
+  /** GET /callback/batch/:token: an approver's items of a group announced together. Reads only. */
+  async inspectBatch(token: string, viewer?: string): Promise<Result<BatchView>> {
+    return batchView(this.store, token, viewer);
+  }
+
+  /** POST /callback/batch/:token: decisions on several items, each judged and claimed on its own. */
+  async decideBatch(token: string, body: BatchBody, meta: RequestMeta, viewer?: string): Promise<Result<BatchResult>> {
+    return decideBatch(this.host(), token, body, meta, viewer);
+  }
+
   /**
    * What `/inbox` shows of this run's open requests to a Cloudflare Access user: those that wait
    * on them (not closed, not decided by them, they are an approver).
@@ -254,7 +266,11 @@ export class HITLState extends DurableObject<Env> {
     }
     for (const request of open) {
       const wanted = channels?.length ? channels : request.spec.channels;
-      for (const channel of wanted) this.store.enqueue(request.id, channel, 'request', now);
+      // A request announced with others is sent again with them: one message for the group.
+      for (const channel of wanted) {
+        if (request.grp === null) this.store.enqueue(request.id, channel, 'request', now);
+        else if (!this.store.outboxWaiting(request.grp, channel, 'batch-request')) this.store.enqueue(request.grp, channel, 'batch-request', now);
+      }
       this.store.audit('renotify', { step: request.step, channels: wanted }, now, request.id);
     }
     await deliverDue(this.store, this.env, run.state.executionId, run.state.ensemble, now);

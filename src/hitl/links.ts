@@ -2,7 +2,7 @@ import type { Env } from '../env';
 import type { RunState } from '../runtime/run-state';
 import { defaultChannels, type SealedTokens } from './deliver';
 import { transition, type ApprovalState } from './machine';
-import { sameIdentity } from '../identity/normalize';
+import { normalizeIdentity, sameIdentity } from '../identity/normalize';
 import { slackAppConfigured } from '../notify/slack-api';
 import { extraRecipients } from '../notify/email';
 import { ApprovalRequest, type Channel } from './request';
@@ -100,8 +100,9 @@ export function commitRequests(store: ExecutionStore, prepared: PreparedRequest[
 }
 
 /**
- * Which prepared requests are announced together, by group key: two or more opened at once with
- * approvers, the same channels and settings, and grouping not turned off (`groupNotifications`).
+ * Which prepared requests are announced together, by group key: two or more opened at once for
+ * the same approvers, with the same channels and settings, grouping not turned off
+ * (`groupNotifications`): the items of a foreach, the branches of a parallel naming the same people.
  */
 function groupsOf(prepared: PreparedRequest[]): Map<PreparedRequest, string> {
   // Slack and Teams post to a channel everyone there reads, and a batch link decides as its
@@ -109,7 +110,7 @@ function groupsOf(prepared: PreparedRequest[]): Map<PreparedRequest, string> {
   // Email recipients who are not approvers get the shared link of each request: no batch for them.
   const keyOf = (p: PreparedRequest) => (p.spec.event || !p.spec.groupNotifications || p.spec.approvers.length === 0 || p.channels.some((c) => c === 'slack' || c === 'teams')
     || (p.channels.includes('email') && extraRecipients(p.spec.notification, p.spec.approvers).length > 0) ? undefined
-    : JSON.stringify([p.channels, p.spec.notification, p.spec.baseUrl, p.spec.writtenCredentials ?? null]));
+    : JSON.stringify([p.spec.approvers.map(normalizeIdentity).sort(), p.channels, p.spec.notification, p.spec.baseUrl, p.spec.writtenCredentials ?? null]));
   const counts = new Map<string, number>();
   for (const p of prepared) {
     const k = keyOf(p);

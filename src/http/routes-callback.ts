@@ -10,7 +10,9 @@ import { isFormPost, readBody, validated, wantsHtml } from './body';
 import { tokenStub } from './stub';
 import type { AppEnv } from './types';
 import { reviewPage, resultPage, errorPage, delegatedPage } from '../pages/review';
-import type { DecisionView, DelegationView } from '../hitl/hitl-state';
+import { batchPage, batchResultPage } from '../pages/batch';
+import { BatchBody } from '../hitl/batch';
+import type { BatchResult, BatchView, DecisionView, DelegationView } from '../hitl/hitl-state';
 
 
 /**
@@ -19,6 +21,37 @@ import type { DecisionView, DelegationView } from '../hitl/hitl-state';
  */
 export const callbackRoutes = new Hono<AppEnv>()
   .use('*', cors({ origin: '*', allowMethods: ['GET', 'HEAD', 'POST', 'OPTIONS'], allowHeaders: ['content-type', 'cf-access-jwt-assertion'], maxAge: 600 }))
+  .get('/batch/:token', async (c) => {
+    const token = c.req.param('token');
+    const html = wantsHtml(c.req.header('accept'));
+    try {
+      const viewer = await accessIdentity(c.env, c.req.raw.headers);
+      const view = unwrap((await tokenStub(c.env, token).inspectBatch(token, viewer)) as Result<BatchView>);
+      if (!html) return c.json(view);
+      const action = c.req.query('action');
+      return batchPage(c, view, action === 'approve' || action === 'reject' ? action : undefined);
+    } catch (e) {
+      if (html && e instanceof AppError) return errorPage(c, e);
+      throw e;
+    }
+  })
+  .post('/batch/:token', async (c) => {
+    const token = c.req.param('token');
+    const isForm = isFormPost(c.req.header('content-type'));
+    try {
+      const viewer = await accessIdentity(c.env, c.req.raw.headers);
+      if (viewer !== undefined && crossSite(c.req.raw.headers, ownOrigins(c.req.url, c.env.PUBLIC_BASE_URL), { requireEvidence: true })) {
+        throw new AppError('CROSS_SITE_REQUEST', 'a decision made as your Cloudflare Access identity must come from this site\'s own review page', 403);
+      }
+      const body = isForm ? validated(BatchBody, await batchForm(c.req.raw)) : await readBody(c, BatchBody);
+      const meta = { ip: c.req.header('cf-connecting-ip') ?? c.req.header('x-forwarded-for') ?? undefined, userAgent: c.req.header('user-agent') ?? undefined, fromHtml: isForm };
+      const result = unwrap((await tokenStub(c.env, token).decideBatch(token, body, meta, viewer)) as Result<BatchResult>);
+      return isForm ? batchResultPage(c, result, new URL(c.req.url).pathname) : c.json(result);
+    } catch (e) {
+      if (isForm && e instanceof AppError) return errorPage(c, e);
+      throw e;
+    }
+  })
   .get('/:token', async (c) => {
     const token = c.req.param('token');
     const html = wantsHtml(c.req.header('accept'));
@@ -61,3 +94,35 @@ export const callbackRoutes = new Hono<AppEnv>()
       throw e;
     }
   });
+
+/**
+ * The batch page's forms as a batch body: the ticked items (`request`, repeated), the button
+ * pressed (`action`), one reason, and, from an item's own form, its answers (`response.<field>`).
+ */
+async function batchForm(req: Request): Promise<unknown> {
+  let data: FormData;
+  try {
+    data = await req.formData();
+  } catch {
+    throw new AppError('INVALID_FORM', 'request body is not a valid form', 400);
+  }
+  const action = data.get('action');
+  if (action !== 'approve' && action !== 'reject') throw new AppError('INVALID_FORM', 'press Approve or Reject', 400);
+  const ids = data.getAll('request').map((v) => (typeof v === 'string' && /^\d{1,15}$/.test(v) ? Number(v) : NaN));
+  if (ids.length === 0) throw new AppError('NOTHING_SELECTED', 'no item was selected: tick the ones to decide', 400);
+  if (ids.some((n) => !Number.isSafeInteger(n) || n <= 0)) throw new AppError('INVALID_FORM', 'an item of this form is not one of the page', 400);
+  const reason = data.get('reason');
+  // Answers come only from one item's own form: a bulk decision sends none.
+  const response: Record<string, unknown> = Object.create(null);
+  for (const [k, v] of data.entries()) if (k.startsWith('response.') && typeof v === 'string') response[k.slice('response.'.length)] = v;
+  const hasResponse = Object.keys(response).length > 0;
+  if (hasResponse && ids.length !== 1) throw new AppError('INVALID_FORM', 'form answers go with one item at a time', 400);
+  return {
+    decisions: ids.map((request) => ({
+      request,
+      approved: action === 'approve',
+      ...(typeof reason === 'string' && reason.trim() ? { reason } : {}),
+      ...(hasResponse ? { response: { ...response } } : {}),
+    })),
+  };
+}

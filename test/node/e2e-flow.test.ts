@@ -84,18 +84,26 @@ it('vendor onboarding: legal and finance side by side, then one approval per inv
   expect(await decide(finance, true)).toBe(200);
   const three = await until(id, (e) => e.requests.length === 3, 'three invoice approvals');
   expect(three.requests.map((r: any) => r.step)).toEqual(['onboarded/per-invoice[0]/invoice-ok', 'onboarded/per-invoice[1]/invoice-ok', 'onboarded/per-invoice[2]/invoice-ok']);
-  const links = await waitFor('the invoice links', () => {
-    const l = [0, 1, 2].map((i) => linkFor(id, `onboarded/per-invoice[${i}]/invoice-ok`, 'ap@example.com'));
-    return l.every(Boolean) ? (l as string[]) : undefined;
-  });
+  // The three invoices are announced in one message: ap@example.com's batch link reaches all three.
+  const batch = await waitFor('the batch link', () => linkFor(id, 'onboarded/per-invoice[0]/invoice-ok', 'ap@example.com'));
+  expect(batch).toMatch(/\/callback\/batch\//);
+  const items = ((await (await fetch(batch, { headers: { accept: 'application/json' } })).json()) as any).requests;
+  expect(items.map((r: any) => [r.step, r.status])).toEqual([0, 1, 2].map((i) => [`onboarded/per-invoice[${i}]/invoice-ok`, 'pending']));
+  const post = async (decisions: unknown[]) => {
+    const res = await fetch(batch, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ decisions }) });
+    return { status: res.status, body: (await res.json()) as any };
+  };
 
   // Killed with three approvals open; started again on the same state.
   await server.stop('SIGKILL');
   server = await startDevServer({ persistTo, port, cwd: project });
   expect((await api(`/executions/${id}`)).body.requests).toHaveLength(3);
-  expect(await decide(links[2]!, true)).toBe(200);
-  expect(await decide(links[0]!, false)).toBe(200);
-  expect(await decide(links[1]!, true)).toBe(200);
+  const first = await post([{ request: items[2].request, approved: true }, { request: items[0].request, approved: false, reason: 'duplicate invoice' }]);
+  expect(first.status).toBe(200);
+  expect(first.body.results.map((r: any) => r.ok)).toEqual([true, true]);
+  const second = await post([{ request: items[1].request, approved: true }, { request: items[0].request, approved: true }]);
+  // The item decided before is refused alone; the other is decided.
+  expect(second.body.results.map((r: any) => [r.ok, r.error?.code ?? null])).toEqual([[true, null], [false, 'ALREADY_DECIDED']]);
   const done = await until(id, (e) => e.status === 'completed', 'the run to complete');
   expect(done.output.legal).toBe('approved');
   // One result per invoice, in item order: the rejected one was not paid.

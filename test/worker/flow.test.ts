@@ -10,7 +10,9 @@ import { LIMITS } from '../../src/limits';
 import { scripts as projectScripts } from '../../generated/registry';
 import conductorFlow from '../fixtures/conductor/flow.yaml?raw';
 
-// Control flow: each node type, with approvals open at the same time. Runs inside workerd (real
+// Control flow: each node type, with approvals open at the same time. Items that open approvals
+// for one person at once are announced one by one here (`groupNotifications: false`), to decide
+// each through its own link; announced together, they are test/worker/batch.test.ts's. Runs inside workerd (real
 // objects, alarms, the local receiver for webhooks). Steps that run in the execution's object
 // (after an approval) use the project's own scripts/, which the object's registry holds.
 
@@ -129,7 +131,7 @@ describe('a decision while the run goes on', () => {
     steps:
       - name: ok
         agent: hitl
-        inputs: { data: { item: \${item} }, prompt: "Item \${item}?", approvers: [ap@example.com] }
+        inputs: { data: { item: \${item} }, prompt: "Item \${item}?", approvers: [ap@example.com], groupNotifications: false }
         config: { notificationChannel: webhook, notificationConfig: { webhookUrl: "\${env.RECEIVER}${hook}" } }
       - name: slow
         operation: http
@@ -249,7 +251,7 @@ output: \${each.output}
     step:
       name: invoice-ok
       agent: hitl
-      inputs: { data: \${item}, prompt: "Pay \${item.id}?", approvers: [ap@example.com] }
+      inputs: { data: \${item}, prompt: "Pay \${item.id}?", approvers: [ap@example.com], groupNotifications: false }
       config: { notificationChannel: webhook, notificationConfig: { webhookUrl: "\${env.RECEIVER}${hook}" } }
 output: { decisions: \${per-invoice.output} }
 `);

@@ -95,7 +95,7 @@ describe('a typo in a hitl step never silently weakens the approval', () => {
 
   it('an unknown key with nothing close lists what is allowed', () => {
     const [problem] = report(`agents:\n  - name: r\n    agent: hitl\n    inputs: { prompt: Check, colour: blue }\n`);
-    expect(problem).toMatch(/^ensembles\/t\.yaml:4:30: unknown key 'colour' in hitl inputs \(expected one of: data, approvalData, prompt, approvers, .*requireVerified, returnLinks, format, form, onReject, allowDelegation\)$/);
+    expect(problem).toMatch(/^ensembles\/t\.yaml:4:30: unknown key 'colour' in hitl inputs \(expected one of: data, approvalData, prompt, approvers, .*requireVerified, returnLinks, format, form, onReject, allowDelegation, groupNotifications\)$/);
   });
 
   it('a run never starts on such a definition (422 ENSEMBLE_INVALID)', async () => {

@@ -17,9 +17,10 @@ describe('the object\'s tables', () => {
       const store = new ExecutionStore(sql);
       store.create();
       const fresh = layout(sql);
-      expect(Object.keys(fresh)).toEqual(['audit', 'decision', 'interaction', 'message', 'outbox', 'part', 'request', 'run', 'token']);
+      expect(Object.keys(fresh)).toEqual(['audit', 'batch', 'decision', 'interaction', 'message', 'outbox', 'part', 'request', 'run', 'token']);
       // The first release's tables: today's without the columns and tables added since.
       sql.exec('DROP TABLE part');
+      sql.exec('DROP TABLE batch');
       for (const [table, column] of ADDED_COLUMNS) sql.exec(`ALTER TABLE ${table} DROP COLUMN ${column}`);
       for (const [table, column] of ADDED_COLUMNS) expect(layout(sql)[table]!.some((c) => c.startsWith(`${column} `))).toBe(false);
       store.upgrade();

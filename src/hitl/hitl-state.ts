@@ -20,6 +20,7 @@ import { closeRequestByFlow, endRun, receiveEvent, recordDecision, takeResults, 
 import type { ReceivedEvent } from './machine';
 import { RunLifecycle } from './lifecycle';
 import { batchView, decideBatch, type BatchBody, type BatchResult, type BatchView } from './batch';
+import { extendRequest, reassignRequest, type ExtendBody, type ReassignBody } from './operators';
 import { StartClaims, type Claim } from './start-claim';
 import { hashToken, sameHash } from './token';
 import { executionView, inboxItemsOf, pendingView, tokenView, waitsOn, type InboxItem, type NotificationHealth, type PendingView, type TokenView } from './views';
@@ -165,6 +166,16 @@ export class HITLState extends DurableObject<Env> {
     // A final decision continues the run right away; the alarm is the safety net.
     await this.lifecycle.answerNow(due);
     return result;
+  }
+
+  /** POST /executions/:id/requests/:step/extend (operators): a later deadline for an open request. */
+  async extend(step: string, body: ExtendBody): Promise<Result<PendingView>> {
+    return extendRequest(this.host(), step, body);
+  }
+
+  /** POST /executions/:id/requests/:step/reassign (operators): an approver's place handed on, or one added. */
+  async reassign(step: string, body: ReassignBody): Promise<Result<PendingView>> {
+    return reassignRequest(this.host(), step, body);
   }
 
   /** GET /callback/batch/:token: an approver's items of a group announced together. Reads only. */

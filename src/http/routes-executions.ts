@@ -7,6 +7,7 @@ import { unwrap, type Result } from '../hitl/result';
 import { issueList, readBody } from './body';
 import { requireDb } from './db';
 import { executionStub } from './stub';
+import { ExtendBody, ReassignBody } from '../hitl/operators';
 import type { AppEnv } from './types';
 
 const CancelBody = z.object({ reason: z.string().max(2000).optional() });
@@ -45,7 +46,27 @@ export const executionRoutes = new Hono<AppEnv>()
     const { reason } = await readBody(c, CancelBody);
     return c.json(unwrap(await executionStub(c.env, c.req.param('id')).cancel(reason)));
   })
+  .post('/:id/requests/:step{.+}/extend', async (c) => {
+    const body = await readBody(c, ExtendBody);
+    return c.json(unwrap(await executionStub(c.env, c.req.param('id')).extend(stepOf(c.req.param('step')), body)));
+  })
+  .post('/:id/requests/:step{.+}/reassign', async (c) => {
+    const body = await readBody(c, ReassignBody);
+    return c.json(unwrap(await executionStub(c.env, c.req.param('id')).reassign(stepOf(c.req.param('step')), body)));
+  })
   .post('/:id/notify', async (c) => {
     const { channels } = await readBody(c, NotifyBody);
     return c.json(unwrap(await executionStub(c.env, c.req.param('id')).renotify(channels)));
   });
+
+/** A step path from the URL (`each[2]/ok`, or percent-encoded), bounded. */
+function stepOf(raw: string): string {
+  let step = raw;
+  try {
+    step = decodeURIComponent(raw);
+  } catch {
+    throw new AppError('INVALID_STEP', 'the step path is not valid percent-encoding', 400);
+  }
+  if (step.length === 0 || step.length > 1000) throw new AppError('INVALID_STEP', 'a step path has 1 to 1000 characters', 400);
+  return step;
+}

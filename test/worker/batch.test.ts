@@ -186,3 +186,80 @@ describe('the batch link', () => {
     expect((await post('{"decisions":[{"request":1,"approved":true,"response":{"__proto__":{}}}]}')).status).toBe(400);
   });
 });
+
+describe('operators: extend and reassign', () => {
+  const one = (hook: string) => `agents:
+  - name: gate
+    agent: hitl
+    inputs: { prompt: "Ship?", approvers: [ap@example.com, bo@example.com], minApprovals: 2, requester: "\${input.author}", returnLinks: true }
+    config: { notificationChannel: webhook, notificationConfig: { webhookUrl: "\${env.RECEIVER}${hook}" } }
+output: { status: \${gate.output.status}, by: \${gate.output.approvals} }
+`;
+  const op = async (app: ReturnType<typeof batchApp>, id: string, step: string, action: string, body: unknown) => {
+    const res = await app.request(`/executions/${id}/requests/${encodeURIComponent(step)}/${action}`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    return { status: res.status, body: (await res.json()) as any };
+  };
+
+  it('extends a deadline by a duration or to a time, never past 365 days from the request, never earlier', async () => {
+    const app = batchApp(one(`/ext-${unique()}`));
+    const start = await app.start({ author: 'me@example.com' });
+    const id = start.body.executionId;
+    const before = Date.parse(start.body.pending.expiresAt);
+    const later = await op(app, id, 'gate', 'extend', { by: '2h' });
+    expect(later.status).toBe(200);
+    expect(Date.parse(later.body.expiresAt) - before).toBe(2 * 3_600_000);
+    expect((await app.execution(id)).requests[0].expiresAt).toBe(later.body.expiresAt);
+    expect((await op(app, id, 'gate', 'extend', { until: new Date(Date.now() + 400 * 86_400_000).toISOString() })).body.error.code).toBe('DEADLINE_TOO_FAR');
+    expect((await op(app, id, 'gate', 'extend', { until: new Date(Date.now() + 60_000).toISOString() })).body.error.code).toBe('INVALID_DEADLINE');
+    expect((await op(app, id, 'gate', 'extend', { by: 'soon' })).status).toBe(400);
+    expect((await op(app, id, 'gate', 'extend', { by: 60, until: 'x' })).status).toBe(400);
+    expect((await op(app, id, 'nope', 'extend', { by: 60 })).status).toBe(409);
+    expect((await app.request(`/executions/${id}/requests/gate/extend`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"by":60}' })).status).toBe(401);
+    const audit = (await (await app.request(`/executions/${id}/audit`, { headers: auth })).json() as any).entries;
+    expect(audit.find((e: any) => e.type === 'extended').detail).toMatchObject({ step: 'gate', by: 'operator' });
+  });
+
+  it('reassigns: the new approver gets a link of their own, the old link is spent; the requester, a listed approver or one who decided are refused', async () => {
+    const hook = `/re-${unique()}`;
+    const app = batchApp(one(hook));
+    const start = await app.start({ author: 'me@example.com' });
+    const id = start.body.executionId;
+    const apLink = new URL(start.body.pending.links.personal.find((l: any) => l.approver === 'ap@example.com').url).pathname;
+    expect((await op(app, id, 'gate', 'reassign', { replace: 'ap@example.com', with: 'me@example.com' })).body.error.code).toBe('SELF_APPROVAL');
+    expect((await op(app, id, 'gate', 'reassign', { replace: 'ap@example.com', with: 'BO@example.com' })).body.error.code).toBe('REASSIGN_REFUSED');
+    expect((await op(app, id, 'gate', 'reassign', { replace: 'zz@example.com', with: 'cy@example.com' })).body.error.code).toBe('REASSIGN_REFUSED');
+    expect((await op(app, id, 'gate', 'reassign', { add: 'not an address' })).status).toBe(400);
+    const moved = await op(app, id, 'gate', 'reassign', { replace: 'AP@example.com', with: 'cy@example.com' });
+    expect(moved.status).toBe(200);
+    expect(moved.body.approvers).toEqual(['cy@example.com', 'bo@example.com']);
+    // ap's link no longer decides.
+    const old = await app.request(apLink, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"approved":true}' });
+    expect(old.status).toBe(409);
+    // cy was told, with a link of their own, which decides.
+    const notes = await hitsAt(hook, 2, id);
+    const cy = notes[1].json.approvers.find((a: any) => a.approver === 'cy@example.com');
+    expect(notes[1].json.kind).toBe('delegation');
+    expect((await app.request(new URL(cy.callbackUrl).pathname, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"approved":true}' })).status).toBe(200);
+    expect((await op(app, id, 'gate', 'reassign', { replace: 'cy@example.com', with: 'dee@example.com' })).body.error.code).toBe('REASSIGN_REFUSED');
+    const added = await op(app, id, 'gate', 'reassign', { add: 'dee@example.com' });
+    expect(added.body.approvers).toEqual(['cy@example.com', 'bo@example.com', 'dee@example.com']);
+    const audit = (await (await app.request(`/executions/${id}/audit`, { headers: auth })).json() as any).entries;
+    expect(audit.filter((e: any) => e.type === 'reassigned').map((e: any) => e.detail)).toEqual([
+      { step: 'gate', from: 'ap@example.com', to: 'cy@example.com', by: 'operator' },
+      { step: 'gate', to: 'dee@example.com', by: 'operator' },
+    ]);
+  });
+
+  it('a reassigned approver\'s batch link no longer decides that item', async () => {
+    const hook = `/rb-${unique()}`;
+    const app = batchApp(foreach(hook));
+    const start = await app.start({ items: invoices(2) });
+    const id = start.body.executionId;
+    const [note] = await hitsAt(hook, 1, id);
+    const link = note.json.approvers[0].callbackUrl;
+    const items = (await app.view(link)).body.requests;
+    expect((await op(app, id, 'each[1]/ok', 'reassign', { replace: 'ap@example.com', with: 'cy@example.com' })).status).toBe(200);
+    const res = await app.post(link, items.map((r: any) => ({ request: r.request, approved: true })));
+    expect(res.body.results.map((r: any) => r.ok ? 'ok' : r.error.code)).toEqual(['ok', 'NOT_AN_APPROVER']);
+  });
+});

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm run hitl -- <command>`: list, show, audit, cancel, notify, run. One file per command; one
+// `npm run hitl -- <command>`: list, show, audit, cancel, notify, run, extend, reassign. One file per command; one
 // HTTP client (client.mjs). --url (default http://127.0.0.1:8787), --json for scripts.
 import { audit } from './audit.mjs';
 import { cancel } from './cancel.mjs';
@@ -8,9 +8,10 @@ import { list } from './list.mjs';
 import { notify } from './notify.mjs';
 import { run } from './run.mjs';
 import { show } from './show.mjs';
+import { extend, reassign } from './requests.mjs';
 import { terminalJson, terminalSafe } from './terminal.mjs';
 
-const commands = { list, show, audit, cancel, notify, run };
+const commands = { list, show, audit, cancel, notify, run, extend, reassign };
 const usage = `usage: npm run hitl -- <command> [options]
   list [--status s] [--ensemble e] [--approver a] [--limit n] [--cursor c]
                                   executions, newest first: what waits on whom
@@ -19,6 +20,10 @@ const usage = `usage: npm run hitl -- <command> [options]
   cancel <executionId> [--reason text]
   notify <executionId> [--channel c]...   send its notifications again
   run <ensemble> [json]           start a run with this input
+  extend <executionId> <step> --by 2h | --until <ISO time>
+                                  give an open request more time (at most 365 days after it opened)
+  reassign <executionId> <step> --replace a@x --with b@x | --add c@x
+                                  hand an approver's place to someone else, or add one
   help                            this text
 options: --url http://127.0.0.1:8787 (the Worker), --json (machine-readable output)
 the API key comes from API_KEY, else .dev.vars`;

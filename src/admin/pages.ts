@@ -91,7 +91,20 @@ interface Waiting {
 
 const shown = (v: unknown) => v !== null && v !== undefined && !(typeof v === 'object' && Object.keys(v).length === 0);
 
-function waiting(c: Context, p: Waiting) {
+/** An operator's tools for one open request: more time, another approver. */
+function requestOps(executionId: string, p: Waiting, csrf: unknown) {
+  return html`<details class="ops"><summary>Extend or reassign</summary>
+<form method="post" action="/admin/executions/${executionId}/extend">${csrf}<input type="hidden" name="step" value="${p.step}">
+<label for="by-${p.step}">Give it more time</label><select id="by-${p.step}" name="by"><option value="1h">1 hour</option><option value="1d" selected>1 day</option><option value="3d">3 days</option><option value="7d">7 days</option></select>
+<button type="submit" class="plain">Extend</button></form>
+${p.approvers.length ? html`<form method="post" action="/admin/executions/${executionId}/reassign">${csrf}<input type="hidden" name="step" value="${p.step}">
+<label for="replace-${p.step}">Approver to replace</label><select id="replace-${p.step}" name="replace"><option value="">(none: add an approver)</option>${(p.waitingOn ?? p.approvers).map((a) => html`<option>${a}</option>`)}</select>
+<label for="to-${p.step}">New approver (email)</label><input type="email" id="to-${p.step}" name="to" required maxlength="320">
+<button type="submit" class="plain">Reassign</button></form>` : ''}
+</details>`;
+}
+
+function waiting(c: Context, p: Waiting, executionId?: string, csrf?: unknown) {
   if (p.waitsFor) {
     return html`<section class="request"><h2>Waiting: ${words(p.step)}</h2>
 <p>for the event <code>${p.waitsFor.event}</code> with key <code>${p.waitsFor.key}</code> · until ${when(p.expiresAt)} · sent with <code>POST /events/${p.waitsFor.event}</code> or a webhook that emits it</p></section>`;
@@ -104,7 +117,8 @@ function waiting(c: Context, p: Waiting) {
 ${decided.length || open.length ? html`<ul class="decisions">${decided}${open}</ul>` : ''}
 <h3>Under review</h3>${raw(dataHtml(p.data ?? null, p.format ?? 'auto', locale))}
 ${shown(p.metadata) ? html`<h3>Context</h3>${raw(dataHtml(p.metadata, 'auto', locale))}` : ''}
-${(p.notifications ?? []).length ? grid(['Channel', 'Delivery', 'Attempts', 'Last error'], (p.notifications ?? []).map((n) => html`<tr><td>${n.channel}</td><td>${badge(n.status)}</td><td>${n.attempts}</td><td>${words(n.lastError ?? '')}</td></tr>`), 'notifications') : ''}</section>`;
+${(p.notifications ?? []).length ? grid(['Channel', 'Delivery', 'Attempts', 'Last error'], (p.notifications ?? []).map((n) => html`<tr><td>${n.channel}</td><td>${badge(n.status)}</td><td>${n.attempts}</td><td>${words(n.lastError ?? '')}</td></tr>`), 'notifications') : ''}
+${executionId ? requestOps(executionId, p, csrf) : ''}</section>`;
 }
 
 /** Re-send and cancel: for every open request of the run at once. */
@@ -122,7 +136,7 @@ export function runPage(c: Context, o: { operator: string; csrf?: string; run: R
 <p class="muted"><code>${r.executionId}</code> · started ${when(r.createdAt)} ${startedBy(r.trigger)} · updated ${when(r.updatedAt)}</p>
 ${o.notice ? html`<p class="note">${o.notice}</p>` : ''}
 ${r.error ? html`<p class="warn">${r.error.step ? `${r.error.step}: ` : ''}${r.error.code}: ${r.error.message}</p>` : ''}
-${(r.requests ?? (r.pending ? [r.pending] : [])).map((p) => waiting(c, p))}
+${(r.requests ?? (r.pending ? [r.pending] : [])).map((p) => waiting(c, p, r.status === 'suspended' ? r.executionId : undefined, csrf))}
 ${r.pending ? operations(r, csrf) : ''}
 ${shown(r.input) ? html`<h2>Input</h2>${raw(dataHtml(r.input, 'auto', locale))}` : ''}
 <h2>Steps</h2>

@@ -5,6 +5,8 @@ import { isApiKey } from '../http/auth';
 import { unwrap, type Result } from '../hitl/result';
 import { requireDb } from '../http/db';
 import { executionStub } from '../http/stub';
+import { ExtendBody, ReassignBody } from '../hitl/operators';
+import { validated } from '../http/body';
 import type { AppEnv } from '../http/types';
 import { errorPage } from '../pages/review';
 import { log } from '../log';
@@ -73,13 +75,33 @@ export const adminRoutes = new Hono<AdminEnv>()
     }
     if (!run) throw new AppError('NOT_FOUND', `no execution ${id}`, 404);
     const audit = described.ok ? unwrap((await stub.auditLog()) as Result<{ seq: number; at: string; type: string; detail: unknown }[]>) : [];
-    const notice = c.req.query('done') === 'notified' ? 'Notifications sent again.' : c.req.query('done') === 'cancelled' ? 'The run was cancelled.' : undefined;
+    const notice = ({ notified: 'Notifications sent again.', cancelled: 'The run was cancelled.', extended: 'The deadline was extended.', reassigned: 'The request was reassigned: the new approver was sent a link.' } as Record<string, string>)[c.req.query('done') ?? ''];
     return runPage(c, { operator: c.var.operator.name, csrf: csrfOf(c), run, audit, notice });
   })
   .post('/executions/:id/notify', async (c) => {
     const id = c.req.param('id');
     unwrap((await executionStub(c.env, id).renotify()) as Result<unknown>);
     return c.redirect(`/admin/executions/${id}?done=notified`, 303);
+  })
+  .post('/executions/:id/extend', async (c) => {
+    const id = c.req.param('id');
+    const form = await c.req.parseBody();
+    const step = typeof form.step === 'string' ? form.step.slice(0, 1000) : '';
+    const by = typeof form.by === 'string' ? form.by.trim().slice(0, 40) : '';
+    if (!step || !by) throw new AppError('INVALID_FORM', 'name the step and how much longer it may wait', 400);
+    unwrap((await executionStub(c.env, id).extend(step, validated(ExtendBody, { by }))) as Result<unknown>);
+    return c.redirect(`/admin/executions/${id}?done=extended`, 303);
+  })
+  .post('/executions/:id/reassign', async (c) => {
+    const id = c.req.param('id');
+    const form = await c.req.parseBody();
+    const field = (k: string) => (typeof form[k] === 'string' ? String(form[k]).trim().slice(0, 320) : '');
+    const step = typeof form.step === 'string' ? form.step.slice(0, 1000) : '';
+    const to = field('to');
+    const from = field('replace');
+    if (!step || !to) throw new AppError('INVALID_FORM', 'name the step and the new approver', 400);
+    unwrap((await executionStub(c.env, id).reassign(step, validated(ReassignBody, from ? { replace: from, with: to } : { add: to }))) as Result<unknown>);
+    return c.redirect(`/admin/executions/${id}?done=reassigned`, 303);
   })
   .post('/executions/:id/cancel', async (c) => {
     const id = c.req.param('id');

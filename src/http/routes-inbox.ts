@@ -5,7 +5,8 @@ import { listExecutions } from '../executions/index-store';
 import { CallbackBody, DecisionBody } from '../hitl/request';
 import type { DecisionView, InboxItem } from '../hitl/hitl-state';
 import { unwrap, type Result } from '../hitl/result';
-import { inboxPage } from '../pages/inbox';
+import { inboxPage, inboxResultPage, type InboxResult } from '../pages/inbox';
+import { z } from 'zod';
 import { errorPage, resultPage } from '../pages/review';
 import { isFormPost, readBody, validated, wantsHtml } from './body';
 import { requireDb } from './db';
@@ -45,6 +46,34 @@ export const inboxRoutes = new Hono<AppEnv>()
       throw e;
     }
   })
+  .post('/bulk', async (c) => {
+    const isForm = isFormPost(c.req.header('content-type'));
+    try {
+      const viewer = await viewerOf(c.env, c.req.raw.headers);
+      if (crossSite(c.req.raw.headers, ownOrigins(c.req.url, c.env.PUBLIC_BASE_URL), { requireEvidence: true })) {
+        throw new AppError('CROSS_SITE_REQUEST', 'a decision made as your Cloudflare Access identity must come from this site\'s own pages', 403);
+      }
+      const body = isForm ? validated(InboxBulkBody, await bulkForm(c.req.raw)) : await readBody(c, InboxBulkBody);
+      const meta = { ip: c.req.header('cf-connecting-ip') ?? undefined, userAgent: c.req.header('user-agent') ?? undefined, fromHtml: isForm };
+      // Each item on its own, in its own run's object: one refused never blocks another.
+      const results: InboxResult[] = [];
+      for (const d of body.decisions) {
+        try {
+          const decided = (await executionStub(c.env, d.executionId).decideAs(viewer, { approved: d.approved, ...(d.reason ? { reason: d.reason } : {}) }, meta, d.step)) as Result<DecisionView>;
+          results.push(decided.ok
+            ? { executionId: d.executionId, step: d.step, ok: true, status: decided.value.status, approved: d.approved }
+            : { executionId: d.executionId, step: d.step, ok: false, error: { code: decided.error.code, status: decided.error.status, message: decided.error.message } });
+        } catch (e) {
+          if (!(e instanceof AppError)) throw e;
+          results.push({ executionId: d.executionId, step: d.step, ok: false, error: { code: e.code, status: e.status, message: e.message } });
+        }
+      }
+      return isForm ? inboxResultPage(c, viewer, results) : c.json({ viewer, results });
+    } catch (e) {
+      if (isForm && e instanceof AppError) return errorPage(c, e);
+      throw e;
+    }
+  })
   .post('/:executionId', async (c) => {
     const isForm = isFormPost(c.req.header('content-type'));
     try {
@@ -66,3 +95,34 @@ export const inboxRoutes = new Hono<AppEnv>()
       throw e;
     }
   });
+
+/** Many requests across runs decided at once from the inbox, one reason for all. */
+const InboxBulkBody = z.strictObject({
+  decisions: z.array(z.strictObject({
+    executionId: z.string().min(1).max(100),
+    step: z.string().min(1).max(1000),
+    approved: DecisionBody.shape.approved,
+    reason: DecisionBody.shape.reason,
+  })).min(1).max(MAX_ITEMS),
+});
+
+/** The inbox's bulk form: ticked items (`item` = `<executionId> <step>`), the button pressed, one reason. */
+async function bulkForm(req: Request): Promise<unknown> {
+  let data: FormData;
+  try {
+    data = await req.formData();
+  } catch {
+    throw new AppError('INVALID_FORM', 'request body is not a valid form', 400);
+  }
+  const action = data.get('action');
+  if (action !== 'approve' && action !== 'reject') throw new AppError('INVALID_FORM', 'press Approve or Reject', 400);
+  const items = data.getAll('item').map((v) => (typeof v === 'string' ? v : ''));
+  if (items.length === 0) throw new AppError('NOTHING_SELECTED', 'no request was selected: tick the ones to decide', 400);
+  const reason = data.get('reason');
+  return {
+    decisions: items.map((v) => {
+      const at = v.indexOf(' ');
+      return { executionId: at > 0 ? v.slice(0, at) : v, step: at > 0 ? v.slice(at + 1) : '', approved: action === 'approve', ...(typeof reason === 'string' && reason.trim() ? { reason } : {}) };
+    }),
+  };
+}

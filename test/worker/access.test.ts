@@ -157,6 +157,32 @@ describe('the inbox: what waits on a Cloudflare Access user, decidable in place'
     expect(after.items.map((i: any) => i.executionId)).toEqual([first.id]);
   });
 
+  it('decides many requests across runs at once: each on its own, a cross-site post refused', async () => {
+    const me = `bulk-${crypto.randomUUID().slice(0, 8)}@example.com`;
+    const runs = await Promise.all(['bulk-1', 'bulk-2', 'bulk-3'].map((n) => open(n, `      approvers: [${me}]`)));
+    const headers = await as(me);
+    const page = await eventually(async () => {
+      const res = await runs[0]!.app.request('/inbox', { headers: { ...headers, accept: 'text/html' } });
+      const text = await res.text();
+      expect(text.match(/<input type="checkbox" form="bulk" name="item"/g)).toHaveLength(3);
+      return text;
+    });
+    expect(page).toContain('Approve selected');
+    const ticked = (ids: string[]) => ids.map((id) => `item=${encodeURIComponent(`${id} approve`)}`).join('&');
+    const post = (body: string, site = 'same-origin') => runs[0]!.app.request('/inbox/bulk', {
+      method: 'POST', headers: { ...headers, accept: 'text/html', 'content-type': 'application/x-www-form-urlencoded', 'sec-fetch-site': site }, body,
+    });
+    expect((await post(`${ticked([runs[0]!.id])}&action=approve`, 'cross-site')).status).toBe(403);
+    // Two ticked, plus one that is not theirs to decide (a forged item): decided on their own.
+    const res = await post(`${ticked([runs[0]!.id, runs[2]!.id])}&item=${encodeURIComponent('exe_00000000000000000000000000000000 approve')}&action=reject&reason=later`);
+    expect(res.status).toBe(200);
+    expect(await res.text()).toContain('2 decided, 1 not');
+    for (const r of [runs[0]!, runs[2]!]) expect((await r.app.until(r.id, 'completed')).steps[0].output).toMatchObject({ status: 'rejected', approvals: [{ approver: me, via: 'access', reason: 'later' }] });
+    expect((await runs[1]!.app.execution(runs[1]!.id)).body.status).toBe('suspended');
+    const json = await runs[0]!.app.request('/inbox/bulk', { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify({ decisions: [{ executionId: runs[1]!.id, step: 'approve', approved: true }] }) });
+    expect(((await json.json()) as any).results).toEqual([expect.objectContaining({ ok: true, status: 'approved' })]);
+  });
+
   it('answers 401 without a valid assertion, and 404 (with the docs) where Access is not configured', async () => {
     const { app } = await open('inbox-auth', '      approvers: [a@example.com]');
     expect((await app.request('/inbox')).status).toBe(401);

@@ -1,4 +1,4 @@
-// `npm run screenshots`: the review page in each state, as approvers see it, for docs/approvals.md,
+// `npm run screenshots`: the review page in each state and the batch page, as approvers see them, for docs/approvals.md,
 // and the operator console (docs/deploy.md).
 // Starts the Worker (wrangler dev on a copy of the project), a local receiver standing in for
 // MailChannels, and Chromium; makes runs in every state; writes docs/screenshots/*.png.
@@ -78,6 +78,15 @@ async function main() {
     const cancelled = await run('blog-review', { title: 'Launch day', body: POST, editor: 'editor@example.com' });
     await api(`/executions/${cancelled.executionId}/cancel`, { reason: 'superseded' });
     await shoot('review-cancelled-phone', cancelled.link, phone);
+
+    // A batch: twelve invoices for one approver, one link; and the same page after a bulk decision.
+    const invoices = Array.from({ length: 12 }, (_, i) => ({ id: `INV-${1040 + i}`, vendor: ['Acme', 'Globex', 'Initech'][i % 3], amount: 120 + i * 37.5 }));
+    const batch = await run('invoice-batch', { approver: 'ap@example.com', invoices });
+    await shoot('batch-phone', batch.link, phone);
+    await shoot('batch-laptop', batch.link, laptop);
+    const items = ((await (await fetch(batch.link, { headers: { accept: 'application/json' } })).json()) as { requests: { request: number }[] }).requests;
+    await fetch(batch.link, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ decisions: items.slice(0, 9).map((r) => ({ request: r.request, approved: true })) }) });
+    await shoot('batch-after-phone', batch.link, phone);
 
     // The operator console, signed in with the API key: the list, and one run waiting on people.
     const expense = (await (await api('/ensembles/expense-approval', { amount: 4820.5, category: 'travel', manager_email: 'manager@example.com' })).json()) as { executionId: string };

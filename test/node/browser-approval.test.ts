@@ -306,3 +306,71 @@ describe('the review page, decision first, on a phone and a laptop', () => {
     await context.close();
   });
 });
+
+describe('a batch of approvals on one page', () => {
+  const invoices = (n: number) => Array.from({ length: n }, (_, i) => ({ id: `INV-${i + 1}`, vendor: i % 2 ? 'Globex' : 'Acme <b>Ltd</b>', amount: 100 + i }));
+  async function batchRun(approver: string, n: number) {
+    const start = await api('/ensembles/invoice-batch', { method: 'POST', body: JSON.stringify({ approver, invoices: invoices(n) }) });
+    expect(start.status).toBe(202);
+    const { executionId } = (await start.json()) as { executionId: string };
+    const mails = await waitFor('the one batch email', () => {
+      const m = receiver.received.filter((r) => r.path === '/mailchannels' && JSON.stringify(r.json).includes(executionId));
+      return m.length ? m : undefined;
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(receiver.received.filter((r) => r.path === '/mailchannels' && JSON.stringify(r.json).includes(executionId))).toHaveLength(1);
+    const link = (mails[0]!.json as any).personalizations[0].dynamic_template_data.reviewUrl as string;
+    expect(link).toContain('/callback/batch/');
+    return { executionId, link };
+  }
+
+  it('20 invoices decided from one page without JavaScript (18 approved at once, the rest one by one), then from the API', async () => {
+    const { executionId, link } = await batchRun('batch-ap@example.com', 20);
+    const context = await browser.newContext({ viewport: { width: 360, height: 740 }, javaScriptEnabled: false });
+    const page = await context.newPage();
+    await page.goto(link);
+    expect(await page.locator('h1').innerText()).toBe('20 of 20 waiting for you');
+    expect(await page.locator('input[type=checkbox][name=request]').count()).toBe(20);
+    expect(await page.locator('body').innerText()).toContain('Acme <b>Ltd</b>');
+    // Leave the first two for later; approve the other eighteen with one reason.
+    const boxes = page.locator('input[type=checkbox][name=request]');
+    await boxes.nth(0).uncheck();
+    await boxes.nth(1).uncheck();
+    await page.fill('#bulk-reason', 'checked against the POs');
+    await Promise.all([page.waitForNavigation(), page.click('#bulk button.approve')]);
+    expect(await page.locator('h1').innerText()).toBe('18 decided');
+    await page.goto(link);
+    expect(await page.locator('h1').innerText()).toBe('2 of 20 waiting for you');
+    // The first one alone, rejected, from its own form.
+    await page.locator('section.item').first().locator('summary').click();
+    await Promise.all([page.waitForNavigation(), page.locator('section.item').first().locator('button.reject').click()]);
+    expect(await page.locator('h1').innerText()).toBe('1 decided');
+    await context.close();
+    // The last one from the API, as a custom UI would.
+    const view = (await (await fetch(link, { headers: { accept: 'application/json' } })).json()) as any;
+    const last = view.requests.filter((r: any) => r.decidable);
+    expect(last.map((r: any) => r.step)).toEqual(['each[1]/pay']);
+    const posted = await fetch(link, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ decisions: [{ request: last[0].request, approved: true }] }) });
+    expect(((await posted.json()) as any).results).toEqual([expect.objectContaining({ ok: true, status: 'approved' })]);
+    const done = await waitFor('completion', async () => {
+      const e = (await (await api(`/executions/${executionId}`)).json()) as any;
+      return e.status === 'completed' ? e : undefined;
+    });
+    expect(done.output.decisions.map((d: any) => d.status)).toEqual(['rejected', ...Array(19).fill('approved')]);
+    expect(done.output.decisions[5].approvals[0]).toMatchObject({ approver: 'batch-ap@example.com', via: 'link', reason: 'checked against the POs' });
+  }, 120_000);
+
+  it.each([[360, 740], [1280, 800]])('at %i×%i: the bulk buttons in the first screen, nothing scrolls sideways', async (width, height) => {
+    const { link } = await batchRun(`batch-${width}@example.com`, 6);
+    const context = await browser.newContext({ viewport: { width, height }, javaScriptEnabled: false });
+    const page = await context.newPage();
+    await page.goto(link);
+    for (const button of ['#bulk button.approve', '#bulk button.reject']) {
+      const box = (await page.locator(button).boundingBox())!;
+      expect(box.y + box.height, `${button} bottom`).toBeLessThanOrEqual(height);
+    }
+    const { scrollWidth, innerWidth } = await page.evaluate(() => ({ scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth }));
+    expect(scrollWidth).toBeLessThanOrEqual(innerWidth);
+    await context.close();
+  });
+});

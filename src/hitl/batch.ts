@@ -118,6 +118,12 @@ export async function decideBatch(host: SlackHost, token: string, body: BatchBod
     }
     // What Slack knows of the people involved is asked before the synchronous claim, as for one decision.
     const facts = decidable(request) ? await slackFacts(env, request, decider) : { decider };
+    // The owner's email learned from Slack is compared with who Access says is here, as for a personal link.
+    const forwarded = viewerMismatch({ ...decider, ...pick(facts.decider) }, viewer);
+    if (forwarded && !forwarded.ok) {
+      results.push({ request: d.request, step: request.step, ok: false, error: { code: forwarded.error.code, status: forwarded.error.status, message: forwarded.error.message } });
+      continue;
+    }
     request = store.requestById(d.request)!;
     // The item's own personal link is spent with it: the decision is made once, whichever link.
     const personal = store.personalToken(request.id, batch.approver);

@@ -83,7 +83,7 @@ export async function delegatePlace(host: DelegationHost, token: string, body: D
 }
 
 /** What Slack says about a `slack:U…` delegate: their email, or that it is unknown. */
-async function delegateNames(env: Env, name: string): Promise<RequesterNames | undefined> {
+export async function delegateNames(env: Env, name: string): Promise<RequesterNames | undefined> {
   const id = slackUserId(name);
   if (id === undefined) return undefined;
   if (typeof env.SLACK_BOT_TOKEN !== 'string' || !env.SLACK_BOT_TOKEN) return { aliases: [], emailUnknown: true };

@@ -168,7 +168,7 @@ export async function escalateRequest(store: ExecutionStore, env: Env, request: 
   for (const channel of current.spec.channels) {
     // A request announced with others is escalated with them: one message for the group.
     if (current.grp === null) store.enqueue(request.id, channel, 'escalation', now, added);
-    else if (!store.outboxWaiting(current.grp, channel, 'batch-escalation')) store.enqueue(current.grp, channel, 'batch-escalation', now, added);
+    else if (!store.outboxWaiting(current.grp, channel, 'batch-escalation', added)) store.enqueue(current.grp, channel, 'batch-escalation', now, added);
   }
   store.audit('escalation', { added, ...(extendTo ? { reason: 'timeout', expiresAt: new Date(extendTo).toISOString() } : { reason: 'escalateAfter' }) }, now, request.id);
 }

@@ -4,6 +4,8 @@ import { DurationError, parseDuration } from '../ensemble/duration';
 import { displayIdentity, findListed, isEmailName, sameIdentity, slackUserId } from '../identity/normalize';
 import { refreshMessages } from './decisions';
 import { delegateTokens } from './links';
+import { delegateNames } from './delegation';
+import { slackFacts } from './deciders';
 import { hasDecided } from './machine';
 import { fail, ok, type Result } from './result';
 import type { ExecutionStore, RequestRow } from './store';
@@ -50,6 +52,9 @@ export async function extendRequest(host: OperatorHost, step: string, body: Exte
   if (!found.ok) return found;
   const request = found.value;
   const now = Date.now();
+  // A wait's deadline is also its event box's: it is set when the wait starts, not moved later.
+  if (request.spec.event) return fail('WAITS_FOR_EVENT', 409, 'this step waits for an event: its timeout is set by the ensemble');
+  if (now >= request.expiresAt) return fail('EXPIRED', 410, `this request expired at ${new Date(request.expiresAt).toISOString()}`);
   let until: number;
   if ('until' in body) until = Date.parse(body.until);
   else {
@@ -85,14 +90,20 @@ export async function reassignRequest(host: OperatorHost, step: string, body: Re
   if (request.approval.approvers.length === 0) return fail('REASSIGN_REFUSED', 409, 'this request names no approvers: anyone with its link may decide, so there is no place to hand on');
   const to = displayIdentity('add' in body ? body.add : body.with);
   if (!isEmailName(to) && slackUserId(to) === undefined) return fail('INVALID_INPUT', 400, 'the new approver must be an email address or a Slack user (slack:U…), so a link can reach them');
-  const refused = judge(request, body, to);
+  // Who the new approver and the requester are to Slack (a `slack:U…` id and its email), asked
+  // first: one person must not hold two places, nor decide what they requested.
+  const names = await identityFacts(env, request, to);
+  const refused = judge(request, body, to, names);
   if (refused) return refused;
   // What awaits first (sealing the new link), then everything at once, judged again.
   const executionId = store.run()!.state.executionId;
   const issued = await delegateTokens(env, executionId, request, to);
+  const sealedBefore = request.sealed;
   request = store.requestById(request.id)!;
   if (request.status !== 'pending') return fail('NOT_SUSPENDED', 409, `the request of step '${step}' closed meanwhile`);
-  const again = judge(request, body, to);
+  // Another change issued links meanwhile (an escalation, a delegation): the sealed set moved on.
+  if (request.sealed !== sealedBefore) return fail('CONFLICT', 409, 'the request changed while the new link was being made: try again');
+  const again = judge(request, body, to, names);
   if (again) return again;
   const now = Date.now();
   const from = 'replace' in body ? findListed(request.approval.approvers, [body.replace])! : undefined;
@@ -112,10 +123,35 @@ export async function reassignRequest(host: OperatorHost, step: string, body: Re
   return ok(pendingView(store.requestById(request.id)!));
 }
 
-function judge(request: RequestRow, body: ReassignBody, to: string): Result<never> | undefined {
+interface IdentityFacts {
+  /** Every name the new approver is known by (their `slack:U…` id and the email Slack gives). */
+  to: string[];
+  toEmailUnknown: boolean;
+  requester: string[];
+  requesterEmailUnknown: boolean;
+}
+
+async function identityFacts(env: Env, request: RequestRow, to: string): Promise<IdentityFacts> {
+  const toNames = await delegateNames(env, to);
+  const facts = await slackFacts(env, request, { name: to, verified: true, via: 'link' });
+  return {
+    to: [to, ...(toNames?.aliases ?? [])],
+    toEmailUnknown: toNames?.emailUnknown ?? false,
+    requester: request.spec.requester ? [request.spec.requester, ...(facts.requester?.aliases ?? [])] : [],
+    requesterEmailUnknown: facts.requester?.emailUnknown ?? false,
+  };
+}
+
+function judge(request: RequestRow, body: ReassignBody, to: string, names: IdentityFacts): Result<never> | undefined {
   const { approval, spec } = request;
-  if (spec.requester && sameIdentity(spec.requester, to)) return fail('SELF_APPROVAL', 403, `${to} requested this and cannot decide it (separation of duties)`);
-  if (findListed(approval.approvers, [to]) !== undefined) return fail('REASSIGN_REFUSED', 409, `${to} is already an approver of this request`);
+  if (names.to.some((t) => names.requester.some((r) => sameIdentity(t, r)))) return fail('SELF_APPROVAL', 403, `${to} requested this and cannot decide it (separation of duties)`);
+  // A Slack id and an email are bridged only by what Slack says: when it will not say, refuse rather than guess.
+  const toIsId = slackUserId(to) !== undefined;
+  if ((names.toEmailUnknown && (spec.requester || approval.approvers.some((a) => slackUserId(a) === undefined))) || (names.requesterEmailUnknown && !toIsId)) {
+    return fail('IDENTITY_LOOKUP_FAILED', 503, `Slack did not say whose account this is, so ${to} cannot be told apart from the approvers and the requester: name them by email instead`);
+  }
+  if (findListed(approval.approvers, names.to) !== undefined) return fail('REASSIGN_REFUSED', 409, `${to} is already an approver of this request`);
+  if (names.to.some((t) => hasDecided(approval.approvals, t))) return fail('REASSIGN_REFUSED', 409, `${to} already decided this request`);
   if ('replace' in body) {
     const from = findListed(approval.approvers, [body.replace]);
     if (from === undefined) return fail('REASSIGN_REFUSED', 409, `${displayIdentity(body.replace)} is not an approver of this request (approvers: ${approval.approvers.join(', ')})`);

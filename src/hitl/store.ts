@@ -1,5 +1,6 @@
 import { pathOf, RunState, type NodeRecord, type StateChanges, type StepRecord } from '../runtime/run-state';
 import { redact } from '../secrets';
+import { normalizeIdentity } from '../identity/normalize';
 import type { LibraryFile } from '../library/library';
 import type { ApprovalState } from './machine';
 import { ApprovalRequest } from './request';
@@ -542,13 +543,17 @@ export class ExecutionStore {
 
   /** An approver's personal token for a request (the one a batch decision spends too). */
   personalToken(requestId: number, approver: string): TokenRow | undefined {
-    const r = this.one('SELECT hash FROM token WHERE request_id = ? AND approver = ? ORDER BY rowid DESC LIMIT 1', requestId, approver);
+    // However the approver is spelt in this request's list (`Ap@…` here, `ap@…` in another).
+    const key = normalizeIdentity(approver);
+    const rows = this.sql.exec<Row>('SELECT hash, approver FROM token WHERE request_id = ? AND approver IS NOT NULL ORDER BY rowid DESC', requestId).toArray();
+    const r = rows.find((row) => normalizeIdentity(String(row.approver)) === key);
     return r ? this.token(String(r.hash)) : undefined;
   }
 
   /** Whether a notification of this kind for this request (or group) waits in the outbox on this channel. */
-  outboxWaiting(requestId: number, channel: string, kind: string): boolean {
-    return this.one("SELECT 1 AS x FROM outbox WHERE request_id = ? AND channel = ? AND kind = ? AND status IN ('pending', 'sending')", requestId, channel, kind) !== undefined;
+  outboxWaiting(requestId: number, channel: string, kind: string, recipients?: string[]): boolean {
+    return this.one(`SELECT 1 AS x FROM outbox WHERE request_id = ? AND channel = ? AND kind = ? AND status IN ('pending', 'sending') AND ${recipients ? 'recipients = ?' : 'recipients IS NULL'}`,
+      requestId, channel, kind, ...(recipients ? [JSON.stringify(recipients)] : [])) !== undefined;
   }
 
   /** A new deadline (extension by an operator). */

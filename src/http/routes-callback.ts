@@ -114,7 +114,13 @@ async function batchForm(req: Request): Promise<unknown> {
   const reason = data.get('reason');
   // Answers come only from one item's own form: a bulk decision sends none.
   const response: Record<string, unknown> = Object.create(null);
-  for (const [k, v] of data.entries()) if (k.startsWith('response.') && typeof v === 'string') response[k.slice('response.'.length)] = v;
+  for (const [k, v] of data.entries()) {
+    if (!k.startsWith('response.') || typeof v !== 'string') continue;
+    const field = k.slice('response.'.length);
+    // Never a key a plain object would take for its prototype: refused, not dropped.
+    if (field === '__proto__' || field === 'constructor' || field === 'prototype') throw new AppError('INVALID_FORM', `'${field}' is not a field of this form`, 400);
+    response[field] = v;
+  }
   const hasResponse = Object.keys(response).length > 0;
   if (hasResponse && ids.length !== 1) throw new AppError('INVALID_FORM', 'form answers go with one item at a time', 400);
   return {

@@ -38,6 +38,8 @@ export type SlackMode = 'links' | 'interactive';
 
 function actions(n: ApprovalNotice, mode: SlackMode): ActionsBlock | undefined {
   if (n.status !== 'pending') return undefined;
+  // Several requests at once: a button would decide one of them only.
+  if (n.batch) return undefined;
   if (mode === 'interactive') {
     const value = actionValue(n.executionId, n.requestId);
     return {
@@ -49,7 +51,9 @@ function actions(n: ApprovalNotice, mode: SlackMode): ActionsBlock | undefined {
       ],
     };
   }
-  const links = n.shared ?? n.personal[0];
+  // A Slack channel is read by everyone in it: only a shared link goes there, never an approver's
+  // personal or batch link (which decides as them).
+  const links = n.shared;
   if (!links) return undefined;
   const elements: Button[] = [
     { type: 'button', text: { type: 'plain_text', text: 'Approve' }, style: 'primary', url: links.approveUrl, action_id: 'approve' },

@@ -69,7 +69,9 @@ function dataPreview(n: ApprovalNotice, budget: Budget): IContainer | undefined 
 /** The card for a notice, its parts cut to `budget` (the first, largest, by default). */
 export function teamsCard(n: ApprovalNotice, budget: Budget = BUDGETS[0]!): IAdaptiveCard {
   const preview = dataPreview(n, budget);
-  const link = n.shared ?? n.personal[0];
+  // A Teams message is read by everyone in the channel: only a shared link goes there, never an
+  // approver's personal or batch link (which decides as them).
+  const link = n.shared;
   const facts: IFact[] = [
     { title: 'Ensemble', value: clean(n.ensemble, 100) },
     { title: 'Step', value: clean(n.step, 100) },
@@ -80,14 +82,16 @@ export function teamsCard(n: ApprovalNotice, budget: Budget = BUDGETS[0]!): IAda
       value: clean(typeof v === 'string' ? v : JSON.stringify(v) ?? '', budget.fact),
     })),
   ];
-  const actions: IOpenUrlAction[] = link
-    ? [
-        { type: 'Action.OpenUrl', title: 'Review', url: link.callbackUrl },
-        { type: 'Action.OpenUrl', title: 'Approve', url: link.approveUrl, style: 'positive' },
-        { type: 'Action.OpenUrl', title: 'Reject', url: link.rejectUrl, style: 'destructive' },
-        ...(n.inboxUrl ? [{ type: 'Action.OpenUrl' as const, title: 'My inbox', url: n.inboxUrl }] : []),
-      ]
-    : [];
+  const actions: IOpenUrlAction[] = [
+    ...(link
+      ? [
+          { type: 'Action.OpenUrl' as const, title: 'Review', url: link.callbackUrl },
+          { type: 'Action.OpenUrl' as const, title: 'Approve', url: link.approveUrl, style: 'positive' as const },
+          { type: 'Action.OpenUrl' as const, title: 'Reject', url: link.rejectUrl, style: 'destructive' as const },
+        ]
+      : []),
+    ...(n.inboxUrl ? [{ type: 'Action.OpenUrl' as const, title: 'My inbox', url: n.inboxUrl }] : []),
+  ];
   return {
     type: 'AdaptiveCard',
     version: '1.4',

@@ -4,7 +4,9 @@ import type { ApprovalNotice } from './notice';
 
 /** The webhook body: spec 004's fields, plus ensemble, step, prompt, metadata and per-approver links. */
 export function webhookPayload(notice: ApprovalNotice) {
-  const shared = notice.shared ?? notice.personal[0];
+  // The top-level links are the shared link (what a receiver may post to a team channel); each
+  // approver's own link (personal, or batch) is only in `approvers`, under their name.
+  const shared = notice.shared;
   return {
     executionId: notice.executionId,
     approvalData: notice.data,

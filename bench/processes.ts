@@ -2,7 +2,7 @@
 // Loads one `wrangler dev` (concurrency 8) with a bare route, a five-step flat run and a
 // suspension that sends a webhook, and reads each process's CPU time before and after: this
 // client (with the webhook receiver), wrangler's Node process and workerd (the Worker, its Durable
-// Objects, local D1, and wrangler's proxy workers). With BENCH_INSPECTOR=off (bench/support.ts)
+// Objects, local D1, and wrangler's proxy workers). With the inspector off (the default, bench/support.ts)
 // wrangler runs inside this client instead. Every process shares the same two cores, so a
 // request's rate follows its total. `LOG_LEVEL=warn npm run bench:processes` runs the same
 // without the one log line per run: under `wrangler dev` each `console.log` also goes through

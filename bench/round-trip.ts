@@ -11,9 +11,10 @@
 // `wrangler dev`, run alternately with ours.
 // Flat run: a five-step code-only ensemble, requests per second at concurrency 8 and p50 latency.
 // Suspensions: requests per second of runs that suspend, and of the floor of any suspension.
-import { approvalEnsemble, benchServer, flatEnsemble, p50, startBaseline } from './support';
+import { approvalEnsemble, benchServer, flatEnsemble, inspectorOff, p50, startBaseline } from './support';
 
 const N = Number(process.env.N ?? 30);
+const ROUNDS = Math.max(5, Number(process.env.ROUNDS ?? 5));
 const bench = await benchServer((url) => ({ 'bench-flat': flatEnsemble, 'bench-approval': approvalEnsemble(url, true) }));
 const { server, headers, arrival, receiver } = bench;
 const workflows = await startBaseline('bench/baseline/wrangler.toml');
@@ -99,10 +100,25 @@ try {
     const { id } = (await res.json()) as { id: string };
     return { id, decide: () => fetch(`${workflows.url}/decide/${id}`, { method: 'POST', body: '{"approved":true}' }) };
   };
-  // Alternating, so both see the same machine.
-  for (let i = 0; i < N + 3; i++) {
-    await roundTrip(i < 3 ? undefined : ours, ourTrip);
-    await roundTrip(i < 3 ? undefined : theirs, theirTrip);
+  // Alternating, so both see the same machine; in ROUNDS rounds, each giving its own ratio of p50s.
+  for (let i = 0; i < 3; i++) {
+    await roundTrip(undefined, ourTrip);
+    await roundTrip(undefined, theirTrip);
+  }
+  const perRound = Math.max(3, Math.ceil(N / ROUNDS));
+  const roundRatios: number[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    const mine = empty();
+    const other = empty();
+    for (let i = 0; i < perRound; i++) {
+      await roundTrip(mine, ourTrip);
+      await roundTrip(other, theirTrip);
+    }
+    roundRatios.push(p50(mine.total) / p50(other.total));
+    for (const k of Object.keys(mine) as (keyof Phases)[]) {
+      ours[k].push(...mine[k]);
+      theirs[k].push(...other[k]);
+    }
   }
 
   const line = (label: string, ms: number) => `${label.padEnd(34)}${ms.toFixed(1).padStart(8)} ms  ${(ms / p50(bareMs)).toFixed(1).padStart(6)}x the bare route`;
@@ -116,7 +132,9 @@ try {
   row('  decision -> 200', 'decide');
   row('  200 -> next step ran', 'resume');
   row('  total', 'total');
-  console.log(`round trip vs Workflows: ${(p50(ours.total) / p50(theirs.total)).toFixed(2)}x (p50 of totals)`);
+  const sorted = [...roundRatios].sort((a, b) => a - b);
+  console.log(`round trip vs Workflows: ${median(roundRatios).toFixed(2)}x, median of ${ROUNDS} alternating rounds of ${perRound} (spread ${sorted[0]!.toFixed(2)}-${sorted.at(-1)!.toFixed(2)}); all ${ours.total.length}: ${(p50(ours.total) / p50(theirs.total)).toFixed(2)}x`);
+  console.log(`(${inspectorOff ? 'inspector off: workerd as wrangler starts it, without `wrangler dev`\'s inspector; BENCH_INSPECTOR=on for the `wrangler dev` figures' : 'under `wrangler dev` (BENCH_INSPECTOR=on)'})`);
 } finally {
   workflows.stop();
   await bench.stop();

@@ -8,13 +8,13 @@ import { freePort, projectCopy, startDevServer } from '../test/support/dev-serve
 import { startReceiver } from '../test/support/receiver';
 
 /**
- * `BENCH_INSPECTOR=off`: the same Worker in the same workerd, started through wrangler's API with
- * its inspector off, instead of `wrangler dev`. Under `wrangler dev`, every `console.log` and every
- * outbound `fetch` of the Worker is also sent to wrangler's inspector proxy (the `Network` events
- * DevTools shows), which forwards each one to wrangler's Node process as a debug log line; no
- * deployed Worker pays that. Both sides of every ratio run on the same server either way.
+ * By default the Worker (and every baseline) runs in workerd started through wrangler's API with
+ * its inspector off. Under `wrangler dev` (`BENCH_INSPECTOR=on`, the second column), every
+ * `console.log` and every outbound `fetch` of the Worker is also sent to wrangler's inspector proxy
+ * (the `Network` events DevTools shows), which forwards each one to wrangler's Node process as a
+ * debug log line; no deployed Worker pays that. Both sides of every ratio run the same way.
  */
-export const inspectorOff = process.env.BENCH_INSPECTOR === 'off';
+export const inspectorOff = process.env.BENCH_INSPECTOR !== 'on';
 
 /** `ensembles(receiverUrl)` gives the files to add (name -> YAML); they may post to the receiver. */
 export async function benchServer(ensembles: (receiverUrl: string) => Record<string, string>) {

@@ -7,7 +7,9 @@
 // receiving it as its self time: read it against the total-time list.
 import { writeFileSync } from 'node:fs';
 import WebSocket from 'ws';
-import { approvalEnsemble, benchServer, flatEnsemble, load } from './support';
+// The profile is read through `wrangler dev`'s inspector: this bench always runs with it on.
+process.env.BENCH_INSPECTOR = 'on';
+const { approvalEnsemble, benchServer, flatEnsemble, load } = await import('./support');
 
 const what = process.argv[2] === 'suspend' ? 'suspend' : 'flat';
 const total = Number(process.env.N ?? (what === 'flat' ? 1500 : 400));

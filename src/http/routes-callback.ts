@@ -8,6 +8,7 @@ import { accessIdentity } from '../identity/access';
 import { crossSite, ownOrigins } from './same-site';
 import { isFormPost, readBody, validated, wantsHtml } from './body';
 import { tokenStub } from './stub';
+import { notFound } from './on-error';
 import type { AppEnv } from './types';
 import { reviewPage, resultPage, errorPage, delegatedPage } from '../pages/review';
 import { batchPage, batchResultPage } from '../pages/batch';
@@ -21,8 +22,11 @@ import type { BatchResult, BatchView, DecisionView, DelegationView } from '../hi
  */
 export const callbackRoutes = new Hono<AppEnv>()
   .use('*', cors({ origin: '*', allowMethods: ['GET', 'HEAD', 'POST', 'OPTIONS'], allowHeaders: ['content-type', 'cf-access-jwt-assertion'], maxAge: 600 }))
-  .get('/batch/:token', async (c) => {
+  // `/batch/:token`, written as two parameters: a static `batch` segment beside `/:token` would make
+  // hono fall back from its RegExpRouter to the slower TrieRouter for every route of the app.
+  .get('/:kind/:token', async (c) => {
     const token = c.req.param('token');
+    if (c.req.param('kind') !== 'batch') return notFound(c);
     const html = wantsHtml(c.req.header('accept'));
     try {
       const viewer = await accessIdentity(c.env, c.req.raw.headers);
@@ -35,8 +39,9 @@ export const callbackRoutes = new Hono<AppEnv>()
       throw e;
     }
   })
-  .post('/batch/:token', async (c) => {
+  .post('/:kind/:token', async (c) => {
     const token = c.req.param('token');
+    if (c.req.param('kind') !== 'batch') return notFound(c);
     const isForm = isFormPost(c.req.header('content-type'));
     try {
       const viewer = await accessIdentity(c.env, c.req.raw.headers);

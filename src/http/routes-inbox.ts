@@ -46,7 +46,9 @@ export const inboxRoutes = new Hono<AppEnv>()
       throw e;
     }
   })
-  .post('/bulk', async (c) => {
+  // Many at once: `POST /inbox` (not `/inbox/bulk`, which beside `/inbox/:executionId` would make
+  // hono fall back to its slower router for every route of the app).
+  .post('/', async (c) => {
     const isForm = isFormPost(c.req.header('content-type'));
     try {
       const viewer = await viewerOf(c.env, c.req.raw.headers);

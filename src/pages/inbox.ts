@@ -14,7 +14,7 @@ export function inboxPage(c: Context, viewer: string, items: InboxItem[]) {
   const zone = zoneOf(c);
   const body = html`<header class="status ${items.length ? 'pending' : 'approved'}"><p class="eyebrow">Inbox of ${viewer}</p>
 <h1>${items.length === 0 ? 'Nothing waits on you' : `${items.length} request${items.length === 1 ? '' : 's'} wait${items.length === 1 ? 's' : ''} on you`}</h1></header>
-${items.length > 1 ? html`<form method="post" action="/inbox/bulk" id="bulk" class="decide">
+${items.length > 1 ? html`<form method="post" action="/inbox" id="bulk" class="decide">
 <label for="bulk-reason">Reason <span class="muted">(optional, recorded with each)</span></label><input type="text" id="bulk-reason" name="reason" maxlength="10000">
 <div class="actions" role="group" aria-label="Decide the selected requests"><button type="submit" class="approve" name="action" value="approve">Approve selected</button><button type="submit" class="reject" name="action" value="reject" formnovalidate>Reject selected</button></div>
 <p class="muted hint">Tick the requests below; each is decided on its own. Requests with a form need their answers: decide them one by one.</p>

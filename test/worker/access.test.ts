@@ -169,7 +169,7 @@ describe('the inbox: what waits on a Cloudflare Access user, decidable in place'
     });
     expect(page).toContain('Approve selected');
     const ticked = (ids: string[]) => ids.map((id) => `item=${encodeURIComponent(`${id} approve`)}`).join('&');
-    const post = (body: string, site = 'same-origin') => runs[0]!.app.request('/inbox/bulk', {
+    const post = (body: string, site = 'same-origin') => runs[0]!.app.request('/inbox', {
       method: 'POST', headers: { ...headers, accept: 'text/html', 'content-type': 'application/x-www-form-urlencoded', 'sec-fetch-site': site }, body,
     });
     expect((await post(`${ticked([runs[0]!.id])}&action=approve`, 'cross-site')).status).toBe(403);
@@ -179,7 +179,7 @@ describe('the inbox: what waits on a Cloudflare Access user, decidable in place'
     expect(await res.text()).toContain('2 decided, 1 not');
     for (const r of [runs[0]!, runs[2]!]) expect((await r.app.until(r.id, 'completed')).steps[0].output).toMatchObject({ status: 'rejected', approvals: [{ approver: me, via: 'access', reason: 'later' }] });
     expect((await runs[1]!.app.execution(runs[1]!.id)).body.status).toBe('suspended');
-    const json = await runs[0]!.app.request('/inbox/bulk', { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify({ decisions: [{ executionId: runs[1]!.id, step: 'approve', approved: true }] }) });
+    const json = await runs[0]!.app.request('/inbox', { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify({ decisions: [{ executionId: runs[1]!.id, step: 'approve', approved: true }] }) });
     expect(((await json.json()) as any).results).toEqual([expect.objectContaining({ ok: true, status: 'approved' })]);
   });
 

@@ -263,3 +263,15 @@ output: { status: \${gate.output.status}, by: \${gate.output.approvals} }
     expect(res.body.results.map((r: any) => r.ok ? 'ok' : r.error.code)).toEqual(['ok', 'NOT_AN_APPROVER']);
   });
 });
+
+describe('routing', () => {
+  it('the batch routes keep the app on hono\'s RegExpRouter; other two-segment callback paths are 404', async () => {
+    const app = appWith({});
+    expect((await app.request('/callback/other/abc', { headers: { accept: 'application/json' } })).status).toBe(404);
+    expect((await app.request('/callback/other/abc', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).status).toBe(404);
+    const { createApp } = await import('../../src/http/app');
+    const bare = createApp(() => app.registry);
+    await bare.request('/');
+    expect((bare.router as unknown as { name: string }).name).toBe('SmartRouter + RegExpRouter');
+  });
+});

@@ -70,8 +70,23 @@ export function buildNotice(request: RequestRow, tokens: SealedTokens, ensemble:
 function fallBack(store: ExecutionStore, request: RequestRow, row: OutboxRow): void {
   const fallback = request.spec.notification.fallback ?? 'console';
   if (fallback === 'none' || fallback === row.channel || row.fallbackFor) return;
-  store.enqueue(request.id, fallback, row.kind, Date.now(), row.recipients, row.channel);
+  // Under the row's own id: a group's message falls back as the group's.
+  store.enqueue(row.requestId, fallback, row.kind, Date.now(), row.recipients, row.channel);
   store.audit('notify-fallback', { failed: row.channel, kind: row.kind, to: fallback }, Date.now(), request.id);
+}
+
+/**
+ * A delivery failed: audited (on `request`), retried with exponential backoff, and once retries
+ * give up, sent to the fallback channel (`fallBack`), unless it was an update of posted messages.
+ */
+function failed(store: ExecutionStore, executionId: string, request: RequestRow, row: OutboxRow, e: unknown, attempt: number, backoff: number): void {
+  const error = e instanceof Error ? e.message : String(e);
+  const giveUp = attempt >= MAX_ATTEMPTS;
+  const nextAt = Date.now() + backoff * 2 ** (attempt - 1);
+  store.outboxResult(row.id, giveUp ? 'failed' : 'pending', attempt, nextAt, error);
+  store.audit('notify-failed', { channel: row.channel, kind: row.kind, attempt, error, ...(giveUp ? { gaveUp: true } : { retryAt: new Date(nextAt).toISOString() }) }, Date.now(), request.id);
+  log('notification', { executionId, channel: row.channel, kind: row.kind, attempt, ok: false, gaveUp: giveUp }, 'warn');
+  if (giveUp && row.kind !== 'update') fallBack(store, request, row);
 }
 
 /**
@@ -114,13 +129,7 @@ async function deliverOne(store: ExecutionStore, env: Env, executionId: string, 
     store.audit('notified', { channel: row.channel, kind: row.kind, attempt }, Date.now(), request.id);
     log('notification', { executionId, channel: row.channel, kind: row.kind, attempt, ok: true });
   } catch (e) {
-    const error = e instanceof Error ? e.message : String(e);
-    const giveUp = attempt >= MAX_ATTEMPTS;
-    const nextAt = Date.now() + backoff * 2 ** (attempt - 1);
-    store.outboxResult(row.id, giveUp ? 'failed' : 'pending', attempt, nextAt, error);
-    store.audit('notify-failed', { channel: row.channel, kind: row.kind, attempt, error, ...(giveUp ? { gaveUp: true } : { retryAt: new Date(nextAt).toISOString() }) }, Date.now(), request.id);
-    log('notification', { executionId, channel: row.channel, kind: row.kind, attempt, ok: false, gaveUp: giveUp }, 'warn');
-    if (giveUp && !update) fallBack(store, request, row);
+    failed(store, executionId, request, row, e, attempt, backoff);
   }
 }
 
@@ -200,17 +209,7 @@ async function deliverBatch(store: ExecutionStore, env: Env, executionId: string
     store.audit('notified', { channel: row.channel, kind: row.kind, attempt, requests: pending.length, to: people }, Date.now(), first.id);
     log('notification', { executionId, channel: row.channel, kind: row.kind, attempt, ok: true, requests: pending.length });
   } catch (e) {
-    const error = e instanceof Error ? e.message : String(e);
-    const giveUp = attempt >= MAX_ATTEMPTS;
-    const nextAt = Date.now() + backoff * 2 ** (attempt - 1);
-    store.outboxResult(row.id, giveUp ? 'failed' : 'pending', attempt, nextAt, error);
-    store.audit('notify-failed', { channel: row.channel, kind: row.kind, attempt, error, ...(giveUp ? { gaveUp: true } : { retryAt: new Date(nextAt).toISOString() }) }, Date.now(), first.id);
-    log('notification', { executionId, channel: row.channel, kind: row.kind, attempt, ok: false, gaveUp: giveUp }, 'warn');
-    const fallback = first.spec.notification.fallback ?? 'console';
-    if (giveUp && fallback !== 'none' && fallback !== row.channel && !row.fallbackFor) {
-      store.enqueue(row.requestId, fallback, row.kind, Date.now(), row.recipients, row.channel);
-      store.audit('notify-fallback', { failed: row.channel, kind: row.kind, to: fallback }, Date.now(), first.id);
-    }
+    failed(store, executionId, first, row, e, attempt, backoff);
   }
 }
 

@@ -105,3 +105,24 @@ export function validated<S extends z.ZodType>(schema: S, raw: unknown): z.infer
   if (!result.success) throw new ValidationError('request body is invalid', issueList(result.error));
   return result.data;
 }
+
+/**
+ * A bulk decision from a page without JavaScript (the batch page, the inbox): the ticked items
+ * (`itemField`, repeated), the button pressed (`action`: approve or reject) and one reason; the
+ * form itself for fields of the caller's own. 400 for a form that does not parse, no button, or
+ * nothing ticked.
+ */
+export async function bulkDecisionForm(req: Request, itemField: string): Promise<{ data: FormData; approved: boolean; items: string[]; reason?: string }> {
+  let data: FormData;
+  try {
+    data = await req.formData();
+  } catch {
+    throw new AppError('INVALID_FORM', 'request body is not a valid form', 400);
+  }
+  const action = data.get('action');
+  if (action !== 'approve' && action !== 'reject') throw new AppError('INVALID_FORM', 'press Approve or Reject', 400);
+  const items = data.getAll(itemField).map((v) => (typeof v === 'string' ? v : ''));
+  if (items.length === 0) throw new AppError('NOTHING_SELECTED', 'nothing was selected: tick the ones to decide', 400);
+  const reason = data.get('reason');
+  return { data, approved: action === 'approve', items, ...(typeof reason === 'string' && reason.trim() ? { reason } : {}) };
+}

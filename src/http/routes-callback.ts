@@ -6,7 +6,7 @@ import { unwrap, type Result } from '../hitl/result';
 import type { TokenView } from '../hitl/views';
 import { accessIdentity } from '../identity/access';
 import { crossSite, ownOrigins } from './same-site';
-import { isFormPost, readBody, validated, wantsHtml } from './body';
+import { bulkDecisionForm, isFormPost, readBody, validated, wantsHtml } from './body';
 import { tokenStub } from './stub';
 import { notFound } from './on-error';
 import type { AppEnv } from './types';
@@ -105,18 +105,9 @@ export const callbackRoutes = new Hono<AppEnv>()
  * pressed (`action`), one reason, and, from an item's own form, its answers (`response.<field>`).
  */
 async function batchForm(req: Request): Promise<unknown> {
-  let data: FormData;
-  try {
-    data = await req.formData();
-  } catch {
-    throw new AppError('INVALID_FORM', 'request body is not a valid form', 400);
-  }
-  const action = data.get('action');
-  if (action !== 'approve' && action !== 'reject') throw new AppError('INVALID_FORM', 'press Approve or Reject', 400);
-  const ids = data.getAll('request').map((v) => (typeof v === 'string' && /^\d{1,15}$/.test(v) ? Number(v) : NaN));
-  if (ids.length === 0) throw new AppError('NOTHING_SELECTED', 'no item was selected: tick the ones to decide', 400);
+  const { data, approved, items, reason } = await bulkDecisionForm(req, 'request');
+  const ids = items.map((v) => (/^\d{1,15}$/.test(v) ? Number(v) : NaN));
   if (ids.some((n) => !Number.isSafeInteger(n) || n <= 0)) throw new AppError('INVALID_FORM', 'an item of this form is not one of the page', 400);
-  const reason = data.get('reason');
   // Answers come only from one item's own form: a bulk decision sends none.
   const response: Record<string, unknown> = Object.create(null);
   for (const [k, v] of data.entries()) {
@@ -131,8 +122,8 @@ async function batchForm(req: Request): Promise<unknown> {
   return {
     decisions: ids.map((request) => ({
       request,
-      approved: action === 'approve',
-      ...(typeof reason === 'string' && reason.trim() ? { reason } : {}),
+      approved,
+      ...(reason ? { reason } : {}),
       ...(hasResponse ? { response: { ...response } } : {}),
     })),
   };

@@ -8,7 +8,7 @@ import { unwrap, type Result } from '../hitl/result';
 import { inboxPage, inboxResultPage, type InboxResult } from '../pages/inbox';
 import { z } from 'zod';
 import { errorPage, resultPage } from '../pages/review';
-import { isFormPost, readBody, validated, wantsHtml } from './body';
+import { bulkDecisionForm, isFormPost, readBody, validated, wantsHtml } from './body';
 import { requireDb } from './db';
 import { crossSite, ownOrigins } from './same-site';
 import { executionStub } from './stub';
@@ -110,21 +110,11 @@ const InboxBulkBody = z.strictObject({
 
 /** The inbox's bulk form: ticked items (`item` = `<executionId> <step>`), the button pressed, one reason. */
 async function bulkForm(req: Request): Promise<unknown> {
-  let data: FormData;
-  try {
-    data = await req.formData();
-  } catch {
-    throw new AppError('INVALID_FORM', 'request body is not a valid form', 400);
-  }
-  const action = data.get('action');
-  if (action !== 'approve' && action !== 'reject') throw new AppError('INVALID_FORM', 'press Approve or Reject', 400);
-  const items = data.getAll('item').map((v) => (typeof v === 'string' ? v : ''));
-  if (items.length === 0) throw new AppError('NOTHING_SELECTED', 'no request was selected: tick the ones to decide', 400);
-  const reason = data.get('reason');
+  const { approved, items, reason } = await bulkDecisionForm(req, 'item');
   return {
     decisions: items.map((v) => {
       const at = v.indexOf(' ');
-      return { executionId: at > 0 ? v.slice(0, at) : v, step: at > 0 ? v.slice(at + 1) : '', approved: action === 'approve', ...(typeof reason === 'string' && reason.trim() ? { reason } : {}) };
+      return { executionId: at > 0 ? v.slice(0, at) : v, step: at > 0 ? v.slice(at + 1) : '', approved, ...(reason ? { reason } : {}) };
     }),
   };
 }

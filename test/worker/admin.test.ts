@@ -70,6 +70,30 @@ describe('the operator console', () => {
     }
   });
 
+  it('extends and reassigns an open request from the run page (its forms, same-site, with the CSRF token)', async () => {
+    const { app, id } = await setup();
+    const cookie = await login(app);
+    const page = await (await app.request(`/admin/executions/${id}`, { headers: { cookie } })).text();
+    expect(page).toContain('Extend or reassign');
+    const csrf = /name="csrf" value="([^"]+)"/.exec(page)![1]!;
+    const post = (action: string, body: string) => app.request(`/admin/executions/${id}/${action}`, { method: 'POST', headers: { cookie, 'content-type': 'application/x-www-form-urlencoded', origin: 'http://worker.test', 'sec-fetch-site': 'same-origin' }, body: `csrf=${csrf}&${body}` });
+    const before = Date.parse((await app.execution(id)).body.pending.expiresAt);
+    const extended = await post('extend', 'step=review&by=1d');
+    expect(extended.status).toBe(303);
+    expect(extended.headers.get('location')).toBe(`/admin/executions/${id}?done=extended`);
+    expect(Date.parse((await app.execution(id)).body.pending.expiresAt) - before).toBe(86_400_000);
+    const moved = await post('reassign', 'step=review&replace=ann%40example.com&to=bea%40example.com');
+    expect(moved.headers.get('location')).toBe(`/admin/executions/${id}?done=reassigned`);
+    expect((await app.execution(id)).body.pending.approvers).toEqual(['bea@example.com']);
+    expect((await post('reassign', 'step=review&to=bea%40example.com')).status).toBe(409);
+    // A second extension: each is its own audit entry.
+    expect((await post('extend', 'step=review&by=1h')).status).toBe(303);
+    // Without the CSRF token, nothing changes.
+    const forged = await app.request(`/admin/executions/${id}/extend`, { method: 'POST', headers: { cookie, 'content-type': 'application/x-www-form-urlencoded', origin: 'http://worker.test' }, body: 'step=review&by=7d' });
+    expect(forged.status).toBe(403);
+    expect((await app.audit(id)).filter((e) => e.type === 'extended' || e.type === 'reassigned').map((e) => e.type)).toEqual(['extended', 'reassigned', 'extended']);
+  });
+
   it('signing out ends the session on the server: the old cookie neither reads the console nor cancels a run', async () => {
     const { app, id } = await setup();
     const cookie = await login(app);
